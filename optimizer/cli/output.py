@@ -1,0 +1,109 @@
+"""Shared output helpers: ``--format``, JSON encoding and human tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Human table, or one JSON document on stdout.",
+)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert results (dataclasses, numpy, pandas, dates, paths) to JSON-safe values.
+
+    NaN and infinities become ``null`` so the document is strict JSON.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if hasattr(obj, "to_dict"):
+            return to_jsonable(obj.to_dict())
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, bool | int | str) or obj is None:
+        return obj
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):  # pandas Series / DataFrame
+        return to_jsonable(obj.to_dict())
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return to_jsonable(obj.tolist())
+    if hasattr(obj, "isoformat"):  # pandas Timestamp
+        return obj.isoformat()
+    return str(obj)
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    json.dump(to_jsonable(document), sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def emit(fmt: str, document: dict[str, Any], render_table: Callable[[], None]) -> None:
+    """Print ``document`` as JSON, or call ``render_table`` for the human view."""
+    if fmt == "json":
+        emit_json(document)
+    else:
+        render_table()
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+) -> None:
+    """Print a rich table on stdout (right-aligned numbers)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, caption=caption, show_lines=False)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*[_cell(v) for v in row])
+    Console(soft_wrap=True).print(t)
+
+
+def note(text: str) -> None:
+    """A line of context under a table (stdout, human mode only)."""
+    from rich.console import Console
+
+    Console(soft_wrap=True, highlight=False).print(text)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:,.4f}"
+    return str(value)
+
+
+def pct(x: float | None, digits: int = 2) -> str:
+    """Format a fraction as a percentage string (0.0123 -> '1.23%')."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{100 * x:.{digits}f}%"

@@ -1,0 +1,81 @@
+"""TOML → validated models. Every error names the file, the key and the bad value.
+
+Each pipeline stage owns the pydantic model of its own configuration section (the data
+layer owns ``[data]``, the optimizer ``[objective]`` and ``[constraints]``, ...); this module
+holds the shared machinery: reading TOML, turning pydantic's errors into one-line
+``ConfigError``s, and resolving paths relative to the file that names them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from optimizer.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for configuration models: unknown keys are errors, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def read_toml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """Read a TOML file; a missing file or a syntax error is one ``error`` line."""
+    p = Path(path)
+    if not p.is_file():
+        raise error("file not found", file=str(p))
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"malformed TOML: {exc}", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise error("not a UTF-8 text file", file=str(p)) from None
+
+
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    file: str | Path | None = None,
+    prefix: str = "",
+    error: type[ConfigError] = ConfigError,
+) -> M:
+    """Validate ``data`` against ``model``; the first problem becomes one ``error`` line.
+
+    ``prefix`` is the dotted key of ``data`` inside its file (``"constraints"``), so the
+    message names the full key (``constraints.turnover``).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(part) for part in first["loc"])
+        key = ".".join(part for part in (prefix, loc) if part) or None
+        value = first.get("input")
+        if isinstance(value, dict):  # a missing key: pydantic hands back the parent table
+            value = None
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(sorted(model.model_fields)) if "." not in loc else None
+            message = "unknown key" + (f"; known keys: {known}" if known else "")
+        elif first["type"] == "missing":
+            message = "required key is missing"
+        raise error(message, file=str(file) if file else None, key=key, value=value) from None
+
+
+def load(model: type[M], path: str | Path, *, error: type[ConfigError] = ConfigError) -> M:
+    """Read and validate a whole TOML file against ``model``."""
+    return validate(model, read_toml(path, error=error), file=path, error=error)
+
+
+def resolve_path(value: str | Path, relative_to: str | Path) -> Path:
+    """A path from a config file, taken relative to that file's folder unless absolute."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (Path(relative_to).parent / p)

@@ -1,0 +1,77 @@
+"""The market-data contract every provider fulfils, and the provenance every result carries.
+
+Prices are adjusted closes: a ``pandas.DataFrame`` indexed by a sorted, unique
+``DatetimeIndex`` (named ``date``) with one float column per ticker. Rates (yields, short
+rates) have the same shape and are in percent (4.05 means 4.05 %).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where numbers came from: attached to every estimate, allocation and report."""
+
+    source: str  # "sample", "yahoo", "csv:/path"
+    tickers: tuple[str, ...]
+    first: dt.date | None
+    last: dt.date | None
+    frequency: str  # "daily", "weekly", "monthly"
+    stale: bool = False  # any series served from a cache older than the freshness limit
+    notes: tuple[str, ...] = ()  # e.g. "bundled sample: Ken French portfolios, 1949-01..2017-03"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "tickers": list(self.tickers),
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "frequency": self.frequency,
+            "stale": self.stale,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class PriceData:
+    """A validated, aligned frame of prices or rates with its provenance."""
+
+    frame: pd.DataFrame  # (n_dates, n_tickers), DatetimeIndex named "date"
+    provenance: Provenance
+    warnings: tuple[str, ...] = field(default=())  # e.g. "aligned to common window ..."
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A source of adjusted close prices and rate series."""
+
+    name: str
+
+    def prices(
+        self,
+        tickers: Sequence[str],
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> PriceData:
+        """Adjusted close prices, validated; raises DataError naming ticker and dates."""
+        ...
+
+    def rates(
+        self,
+        series: Sequence[str],
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> PriceData:
+        """Rate series in percent (10-year yield, a short rate), validated."""
+        ...
+
+    def available(self) -> list[str]:
+        """Tickers and series this provider can serve without a network call."""
+        ...

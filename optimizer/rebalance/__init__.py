@@ -1,0 +1,1 @@
+"""rebalance stage of the pipeline."""
