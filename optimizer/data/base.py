@@ -40,12 +40,38 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class SeriesCoverage:
+    """One series as found in its source (within the requested dates), before alignment."""
+
+    ticker: str
+    origin: str  # file or source it came from
+    first: dt.date  # first valid observation
+    last: dt.date  # last valid observation
+    observations: int  # valid observations between first and last
+    missing: int  # observations absent or blank between first and last (own calendar)
+    longest_gap: int  # longest run of missing observations
+    filled: int = 0  # values forward-filled in the aligned frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "observations": self.observations,
+            "missing": self.missing,
+            "longest_gap": self.longest_gap,
+            "filled": self.filled,
+        }
+
+
+@dataclass(frozen=True)
 class PriceData:
     """A validated, aligned frame of prices or rates with its provenance."""
 
     frame: pd.DataFrame  # (n_dates, n_tickers), DatetimeIndex named "date"
     provenance: Provenance
     warnings: tuple[str, ...] = field(default=())  # e.g. "aligned to common window ..."
+    coverage: tuple[SeriesCoverage, ...] = field(default=())  # per ticker, before alignment
 
 
 @runtime_checkable

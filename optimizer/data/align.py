@@ -1,0 +1,174 @@
+"""Validated raw series -> one aligned frame on the common window, with its provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from optimizer.data.base import PriceData, Provenance, SeriesCoverage
+from optimizer.data.frequency import Frequency, infer_frequency
+from optimizer.data.validate import (
+    RawSeries,
+    ValidationPolicy,
+    check_gaps,
+    check_not_future,
+    check_values,
+)
+from optimizer.errors import DataError
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a caller asked for: tickers (in order) and an optional date range."""
+
+    tickers: tuple[str, ...]
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def check(self, source: str) -> None:
+        if not self.tickers:
+            raise DataError("no tickers requested", file=source, key="tickers")
+        if self.start and self.end and self.start > self.end:
+            raise DataError(
+                f"start is after end ({self.end.isoformat()})",
+                file=source,
+                key="start",
+                value=self.start.isoformat(),
+            )
+        dups = sorted({t for t in self.tickers if self.tickers.count(t) > 1})
+        if dups:
+            raise DataError("ticker requested twice", file=source, key="tickers", value=dups[0])
+
+
+def clip(series: RawSeries, request: Request) -> RawSeries:
+    """Restrict a series to the requested dates; nothing left is an error."""
+    values = series.values
+    lo = pd.Timestamp(request.start) if request.start else None
+    hi = pd.Timestamp(request.end) if request.end else None
+    clipped = values.loc[lo:hi].dropna()
+    if clipped.empty:
+        valid = values.dropna()
+        span = f"{valid.index[0].date()}..{valid.index[-1].date()}" if len(valid) else "no values"
+        raise DataError(
+            f"no observations between {_d(request.start)} and {_d(request.end)} "
+            f"(the series covers {span})",
+            file=series.origin,
+            key=series.ticker,
+        )
+    first, last = clipped.index[0], clipped.index[-1]
+    return replace(series, values=values.loc[first:last])
+
+
+def assemble(
+    raws: Sequence[RawSeries],
+    request: Request,
+    policy: ValidationPolicy,
+    *,
+    source: str,
+    notes: Sequence[str] = (),
+    stale: bool = False,
+    warnings: Sequence[str] = (),
+) -> PriceData:
+    """Validate ``raws``, align them to their common window and wrap them as PriceData.
+
+    Each series is checked (values, future dates, gaps beyond ``policy.max_ffill``), the
+    series must share one frequency and none may end more than ``policy.stale_after_days``
+    before the others. The frame covers the common window (latest first date .. earliest
+    last date), forward-filled within the bound; any trimming is reported in ``warnings``.
+    """
+    today = policy.today_or_now()
+    for raw in raws:
+        check_values(raw)
+        check_not_future(raw, today)
+    clipped = [clip(raw, request) for raw in raws]
+    freq = _common_frequency(clipped)
+    coverage = [_coverage(raw, freq, policy.max_ffill) for raw in clipped]
+    _check_stale(coverage, policy.stale_after_days)
+    first = max(c.first for c in coverage)
+    last = min(c.last for c in coverage)
+    notes_out = list(warnings)
+    if any(c.first != first or c.last != last for c in coverage):
+        notes_out.append(_window_warning(coverage, first, last))
+    frame, filled = _align(clipped, first, last, policy.max_ffill)
+    coverage = [replace(c, filled=filled[c.ticker]) for c in coverage]
+    provenance = Provenance(
+        source=source,
+        tickers=tuple(r.ticker for r in raws),
+        first=first,
+        last=last,
+        frequency=freq.value,
+        stale=stale,
+        notes=tuple(notes),
+    )
+    return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
+
+
+def _common_frequency(raws: Sequence[RawSeries]) -> Frequency:
+    freqs = {r.ticker: infer_frequency(r.values.dropna().index) for r in raws}
+    kinds = set(freqs.values())
+    if len(kinds) > 1:
+        listing = ", ".join(f"{t} {f.value}" for t, f in freqs.items())
+        raise DataError(
+            f"series have different frequencies: {listing}",
+            key=",".join(freqs),
+            hint="request them separately or resample first",
+        )
+    return kinds.pop()
+
+
+def _coverage(raw: RawSeries, freq: Frequency, max_ffill: int) -> SeriesCoverage:
+    missing, longest = check_gaps(raw, freq, max_ffill)
+    valid = raw.values.dropna()
+    return SeriesCoverage(
+        ticker=raw.ticker,
+        origin=raw.origin,
+        first=valid.index[0].date(),
+        last=valid.index[-1].date(),
+        observations=len(valid),
+        missing=missing,
+        longest_gap=longest,
+    )
+
+
+def _check_stale(coverage: Sequence[SeriesCoverage], stale_after_days: int) -> None:
+    latest = max(c.last for c in coverage)
+    for c in coverage:
+        behind = (latest - c.last).days
+        if behind > stale_after_days:
+            raise DataError(
+                f"stale: ends {behind} days before the others (which run to {latest.isoformat()})",
+                file=c.origin,
+                key=c.ticker,
+                value=c.last.isoformat(),
+                hint=f"refresh it, drop it, or raise stale_after_days ({stale_after_days})",
+            )
+
+
+def _window_warning(coverage: Sequence[SeriesCoverage], first: dt.date, last: dt.date) -> str:
+    spans = ", ".join(f"{c.ticker} {c.first}..{c.last}" for c in coverage)
+    return f"aligned to the common window {first}..{last} (series cover {spans})"
+
+
+def _align(
+    raws: Sequence[RawSeries], first: dt.date, last: dt.date, max_ffill: int
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    lo, hi = pd.Timestamp(first), pd.Timestamp(last)
+    cols = {r.ticker: r.values.loc[lo:hi].dropna() for r in raws}
+    frame = pd.DataFrame(cols).sort_index()
+    holes = frame.isna()
+    frame = frame.ffill(limit=max_ffill)
+    if frame.isna().to_numpy().any():  # guarded by check_gaps; kept as a safety net
+        ticker = str(frame.columns[frame.isna().any()][0])
+        date = frame.index[frame[ticker].isna()][0].date()
+        raise DataError(f"missing value on {date} after forward-fill", key=ticker)
+    frame.index = pd.DatetimeIndex(frame.index, name="date")
+    frame.columns.name = None
+    filled = {t: int(holes[t].sum()) for t in frame.columns}
+    return frame.astype(float), filled
+
+
+def _d(value: dt.date | None) -> str:
+    return value.isoformat() if value else "…"

@@ -1,0 +1,220 @@
+"""Checks every series passes before it reaches the pipeline.
+
+Each failure is a one-line ``DataError`` naming the file (or source), the ticker and the
+dates involved. Parsing checks (dates, numbers) run when a file is read; the checks that
+need a policy (forward-fill bound, staleness, future dates) run when series are aligned
+(:mod:`optimizer.data.align`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from optimizer.data.frequency import Frequency
+from optimizer.errors import DataError
+
+_BLANKS = ("", ".", "nan", "NaN", "NA", "N/A", "null", "None")
+
+
+class SeriesKind(Enum):
+    """Prices must be positive; rates (percent) may be zero or negative."""
+
+    PRICE = "price"
+    RATE = "rate"
+
+
+@dataclass(frozen=True)
+class RawSeries:
+    """One ticker's observations as read from its source, before alignment.
+
+    ``values`` is a float Series on a sorted, unique DatetimeIndex; NaN marks a blank.
+    """
+
+    ticker: str
+    values: pd.Series  # (n_obs,) float, DatetimeIndex
+    origin: str  # the file or source it came from
+    kind: SeriesKind = SeriesKind.PRICE
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """How strict alignment is: forward-fill bound, staleness limit, the date of today."""
+
+    max_ffill: int = 5  # consecutive missing observations a forward-fill may bridge
+    stale_after_days: int = 30  # a series ending this long before the others is stale
+    today: dt.date | None = None  # None: today's date (UTC); dates after it are errors
+
+    def today_or_now(self) -> dt.date:
+        return self.today or dt.datetime.now(dt.UTC).date()
+
+
+def parse_dates(raw: pd.Series, *, origin: str, column: str) -> pd.DatetimeIndex:
+    """ISO-like date strings -> DatetimeIndex (tz-naive, midnight); sorted and unique.
+
+    Raises DataError naming the file, the column and the first bad, duplicated or
+    out-of-order date.
+    """
+    text = raw.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        value = text[bad].iloc[0]
+        raise DataError(
+            f"not a date in row {int(np.flatnonzero(bad.to_numpy())[0]) + 2}",
+            file=origin,
+            key=column,
+            value="" if value is pd.NA else str(value),
+            hint="use YYYY-MM-DD",
+        )
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_convert(None)
+    index = index.normalize()
+    check_dates(index, origin=origin, ticker=column)
+    return index
+
+
+def check_dates(index: pd.DatetimeIndex, *, origin: str, ticker: str) -> None:
+    """Duplicate or unsorted dates are errors naming the first offending date."""
+    dup = index.duplicated()
+    if dup.any():
+        raise DataError(
+            "duplicated date",
+            file=origin,
+            key=ticker,
+            value=_iso(index[dup][0]),
+            hint="each date must appear once",
+        )
+    if not index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(index.values.astype(np.int64)) < 0)[0]) + 1
+        raise DataError(
+            f"dates not sorted: {_iso(index[pos])} comes after {_iso(index[pos - 1])}",
+            file=origin,
+            key=ticker,
+            value=_iso(index[pos]),
+            hint="sort the rows by date",
+        )
+
+
+def parse_numbers(
+    raw: pd.Series, index: pd.DatetimeIndex, *, origin: str, ticker: str
+) -> pd.Series:
+    """Numeric column -> float Series on ``index``; blanks become NaN, text is an error."""
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
+    text = raw.astype("string").str.strip()
+    blank = text.isna() | text.isin(_BLANKS)
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+    bad = numbers.isna() & ~blank
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"not a number on {_iso(index[pos])}",
+            file=origin,
+            key=ticker,
+            value=str(text.iloc[pos]),
+        )
+    return pd.Series(numbers.to_numpy(dtype=float), index=index, name=ticker)
+
+
+def check_values(series: RawSeries) -> None:
+    """Prices must be finite and positive; rates finite."""
+    v = series.values.dropna()
+    bad = ~np.isfinite(v.to_numpy())
+    if series.kind is SeriesKind.PRICE:
+        bad |= v.to_numpy() <= 0
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        what = "non-positive price" if series.kind is SeriesKind.PRICE else "non-finite value"
+        raise DataError(
+            f"{what} on {_iso(v.index[pos])}",
+            file=series.origin,
+            key=series.ticker,
+            value=float(v.iloc[pos]),
+        )
+
+
+def check_not_future(series: RawSeries, today: dt.date) -> None:
+    """A date after today is an error (a typo or a clock problem)."""
+    last = series.values.index.max()
+    if pd.notna(last) and last.date() > today:
+        raise DataError(
+            f"date in the future (today is {today.isoformat()})",
+            file=series.origin,
+            key=series.ticker,
+            value=_iso(last),
+        )
+
+
+def missing_periods(index: pd.DatetimeIndex, freq: Frequency) -> np.ndarray:
+    """Missing observations between consecutive dates, on the series' own calendar.
+
+    Business days for daily data, weeks for weekly, months for monthly. Returns an int
+    array of shape (len(index) - 1,).
+    """
+    if len(index) < 2:
+        return np.zeros(0, dtype=int)
+    days = index.values.astype("datetime64[D]")
+    if freq is Frequency.DAILY:
+        steps = np.busday_count(days[:-1], days[1:])
+    elif freq is Frequency.WEEKLY:
+        steps = np.rint(np.diff(days.astype(np.int64)) / 7.0).astype(int)
+    else:
+        months = days.astype("datetime64[M]").astype(np.int64)
+        steps = np.diff(months)
+    return np.maximum(steps - 1, 0)
+
+
+def check_gaps(series: RawSeries, freq: Frequency, max_ffill: int) -> tuple[int, int]:
+    """Gaps (blank values or absent periods) beyond ``max_ffill`` are errors.
+
+    Returns ``(missing, longest)``: total missing observations and the longest run.
+    """
+    valid = series.values.dropna().index
+    gaps = missing_periods(valid, freq)
+    if gaps.size == 0:
+        return 0, 0
+    worst = int(np.argmax(gaps))
+    if gaps[worst] > max_ffill:
+        raise DataError(
+            f"{int(gaps[worst])} missing {freq.value} observations between "
+            f"{_iso(valid[worst])} and {_iso(valid[worst + 1])}",
+            file=series.origin,
+            key=series.ticker,
+            value=int(gaps[worst]),
+            hint=f"forward-fill bridges at most {max_ffill} (max_ffill)",
+        )
+    return int(gaps.sum()), int(gaps[worst])
+
+
+def require_history(frame: pd.DataFrame, periods: int, what: str) -> None:
+    """Raise DataError unless ``frame`` has at least ``periods`` rows of data.
+
+    Parameters
+    ----------
+    frame:
+        DataFrame of shape (n_dates, n_tickers), e.g. ``PriceData.frame`` or returns.
+    periods:
+        Observations needed (at the frame's own frequency).
+    what:
+        What needs them, for the message ("a 60-month factor regression").
+    """
+    rows = frame.dropna(how="all")
+    if len(rows) >= periods:
+        return
+    span = f"{_iso(rows.index[0])}..{_iso(rows.index[-1])}" if len(rows) else "no dates"
+    tickers = ",".join(str(c) for c in frame.columns)
+    raise DataError(
+        f"history too short for {what}: needs {periods} observations, has {len(rows)} ({span})",
+        key=tickers or None,
+        hint="choose an earlier start date or a shorter window",
+    )
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return pd.Timestamp(ts).date().isoformat()
