@@ -7,12 +7,17 @@ as simple (not log) returns. Annualise with ``mu / horizon_years`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer.data.base import Provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -64,3 +69,111 @@ class Estimate:
 
         known = ", ".join(s.id for s in self.scenarios) or "none"
         raise ScenarioError(f"unknown scenario; known: {known}", key="scenario", value=scenario_id)
+
+
+class MeanMethod(StrEnum):
+    """Baseline expected-return estimators (PyPortfolioOpt), arithmetic, annual."""
+
+    HISTORICAL = "historical"  # mean of period returns
+    EMA = "ema"  # exponentially weighted mean of period returns (span in periods)
+    CAPM = "capm"  # risk-free + beta * (market mean - risk-free)
+
+
+class CovMethod(StrEnum):
+    """Baseline covariance estimators (PyPortfolioOpt), annual."""
+
+    SAMPLE = "sample"
+    LEDOIT_WOLF = "ledoit_wolf"  # shrinkage towards a constant-variance target
+    EXP = "exp"  # exponentially weighted (span in periods)
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What a baseline estimator reads: prices and how to annualise them."""
+
+    prices: pd.DataFrame  # (n_periods, n_assets) period-end prices
+    periods_per_year: int
+    span: int = 52  # EMA / exponential covariance span, in periods
+    market_prices: pd.Series | None = None  # (n_periods,) for CAPM; None: equal-weight market
+    risk_free_annual: float = 0.0
+
+
+def _mean_historical(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import expected_returns
+
+    return expected_returns.mean_historical_return(
+        x.prices, compounding=False, frequency=x.periods_per_year
+    ).to_numpy()
+
+
+def _mean_ema(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import expected_returns
+
+    return expected_returns.ema_historical_return(
+        x.prices, compounding=False, span=x.span, frequency=x.periods_per_year
+    ).to_numpy()
+
+
+def _mean_capm(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import expected_returns
+
+    market = None if x.market_prices is None else x.market_prices.to_frame("market")
+    return expected_returns.capm_return(
+        x.prices,
+        market_prices=market,
+        risk_free_rate=x.risk_free_annual,
+        compounding=False,
+        frequency=x.periods_per_year,
+    ).to_numpy()
+
+
+def _cov_sample(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import risk_models
+
+    return risk_models.sample_cov(x.prices, frequency=x.periods_per_year).to_numpy()
+
+
+def _cov_ledoit_wolf(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import risk_models
+
+    shrink = risk_models.CovarianceShrinkage(x.prices, frequency=x.periods_per_year)
+    return shrink.ledoit_wolf().to_numpy()
+
+
+def _cov_exp(x: BaselineInputs) -> np.ndarray:
+    from pypfopt import risk_models
+
+    return risk_models.exp_cov(x.prices, span=x.span, frequency=x.periods_per_year).to_numpy()
+
+
+MEAN_ESTIMATORS: dict[MeanMethod, Callable[[BaselineInputs], np.ndarray]] = {
+    MeanMethod.HISTORICAL: _mean_historical,
+    MeanMethod.EMA: _mean_ema,
+    MeanMethod.CAPM: _mean_capm,
+}
+COV_ESTIMATORS: dict[CovMethod, Callable[[BaselineInputs], np.ndarray]] = {
+    CovMethod.SAMPLE: _cov_sample,
+    CovMethod.LEDOIT_WOLF: _cov_ledoit_wolf,
+    CovMethod.EXP: _cov_exp,
+}
+
+
+def baseline_moments(
+    inputs: BaselineInputs, mean: MeanMethod, cov: CovMethod, horizon_years: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Horizon mean (n_assets,) and covariance (n_assets, n_assets) by named estimators.
+
+    The annual estimates are scaled linearly to ``horizon_years``.
+    """
+    mu = MEAN_ESTIMATORS[MeanMethod(mean)](inputs) * horizon_years
+    Sigma = COV_ESTIMATORS[CovMethod(cov)](inputs) * horizon_years
+    return mu, (Sigma + Sigma.T) / 2
+
+
+def __getattr__(name: str) -> Any:
+    """``build_estimate`` lives with the scenario engine; re-exported here lazily."""
+    if name in {"build_estimate", "EstimationConfig", "ScenarioSetConfig"}:
+        from optimizer.scenario import build, config
+
+        return getattr(build, name, None) or getattr(config, name)
+    raise AttributeError(name)

@@ -1,0 +1,375 @@
+"""Factor series, asset exposures, and calm and stressed factor covariances.
+
+A factor is configuration: which market series stand for it and how a move is measured
+(:class:`FactorKind`). Units, per period of the model's frequency:
+
+* ``equity``, ``size`` (returns): simple returns as fractions (0.01 = 1 %);
+* ``long_rate``, ``short_rate``, ``credit`` (rate changes): change of a yield in decimal
+  (0.01 = 100 bp), so an asset's exposure to a rate factor is minus its effective duration;
+* ``vol`` (log changes): the log change of a level such as the VIX.
+
+:class:`FactorModel` regresses asset returns on factor values, ``r = a + B f + e``, and keeps
+the factor mean and covariance over the full window (calm) and over the most turbulent
+periods by Mahalanobis distance (stressed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from optimizer.config import StrictModel
+from optimizer.errors import ConfigError, ScenarioError
+
+if TYPE_CHECKING:  # heavy imports stay inside functions
+    import numpy as np
+    import pandas as pd
+
+
+class FactorKind(StrEnum):
+    """How a factor's per-period value is measured from its series."""
+
+    RETURN = "return"  # simple return of a price series
+    RELATIVE_RETURN = "relative_return"  # return of ``series`` minus return of ``minus``
+    RATE_CHANGE = "rate_change"  # change of a yield in percent, stored in decimal
+    LOG_CHANGE = "log_change"  # log change of a level (e.g. the VIX)
+
+    @property
+    def shock_unit(self) -> str:
+        """The scenario-file key that states a shock to a factor of this kind."""
+        return _SHOCK_UNIT[self]
+
+    @property
+    def uses_rates(self) -> bool:
+        """True when the series are rates in percent (served by ``Provider.rates``)."""
+        return self is FactorKind.RATE_CHANGE
+
+    @property
+    def unit(self) -> str:
+        return _UNIT_TEXT[self]
+
+
+_SHOCK_UNIT = {
+    FactorKind.RETURN: "return_pct",
+    FactorKind.RELATIVE_RETURN: "return_pct",
+    FactorKind.RATE_CHANGE: "change_bp",
+    FactorKind.LOG_CHANGE: "change_pct",
+}
+_UNIT_TEXT = {
+    FactorKind.RETURN: "simple return (fraction)",
+    FactorKind.RELATIVE_RETURN: "return difference (fraction)",
+    FactorKind.RATE_CHANGE: "yield change (decimal, 0.01 = 100 bp)",
+    FactorKind.LOG_CHANGE: "log change of the level",
+}
+
+
+class FactorSpec(StrictModel):
+    """Which series stand for a factor: ``series`` (minus ``minus`` when given)."""
+
+    kind: FactorKind
+    series: str
+    minus: str | None = None
+    description: str = ""
+
+    def tickers(self) -> tuple[str, ...]:
+        return (self.series,) if self.minus is None else (self.series, self.minus)
+
+    def label(self) -> str:
+        return self.series if self.minus is None else f"{self.series} - {self.minus}"
+
+
+def _spec(kind: FactorKind, series: str, minus: str | None = None, text: str = "") -> FactorSpec:
+    return FactorSpec(kind=kind, series=series, minus=minus, description=text)
+
+
+K = FactorKind
+# factor name -> candidate specs, first whose series the source offers wins
+_MARKET_CANDIDATES: dict[str, tuple[FactorSpec, ...]] = {
+    "equity": (_spec(K.RETURN, "SPY", text="S&P 500 (SPY)"), _spec(K.RETURN, "^GSPC")),
+    "size": (
+        _spec(K.RELATIVE_RETURN, "IWM", "SPY", "Russell 2000 (IWM) minus S&P 500 (SPY)"),
+        _spec(K.RELATIVE_RETURN, "^RUT", "^GSPC", "Russell 2000 minus S&P 500 index"),
+    ),
+    "long_rate": (
+        _spec(K.RATE_CHANGE, "^TNX", text="10-year Treasury yield (^TNX)"),
+        _spec(K.RATE_CHANGE, "DGS10", text="10-year Treasury yield (FRED DGS10)"),
+    ),
+    "short_rate": (
+        _spec(K.RATE_CHANGE, "DGS10", "T10Y2Y", "2-year Treasury yield (DGS10 - T10Y2Y)"),
+        _spec(K.RATE_CHANGE, "^IRX", text="13-week Treasury bill yield (^IRX)"),
+        _spec(K.RATE_CHANGE, "^FVX", text="5-year Treasury yield (^FVX) as short-rate proxy"),
+    ),
+    "vol": (_spec(K.LOG_CHANGE, "^VIX", text="CBOE volatility index (^VIX)"),),
+    "credit": (_spec(K.RATE_CHANGE, "BAA10Y", text="Baa minus 10-year spread (FRED)"),),
+}
+_SAMPLE_FACTORS: dict[str, FactorSpec] = {
+    "equity": _spec(K.RETURN, "MKT", text="US market (Ken French)"),
+    "size": _spec(K.RELATIVE_RETURN, "SMALL", "LARGE", "small minus large size portfolios"),
+    "long_rate": _spec(K.RATE_CHANGE, "AAA", text="Moody's Aaa corporate yield"),
+    "short_rate": _spec(K.RATE_CHANGE, "TBILL", text="one-month Treasury bill rate"),
+    "credit": _spec(K.RATE_CHANGE, "BAA", "AAA", "Baa minus Aaa yield spread"),
+}
+_YAHOO_FACTORS: dict[str, FactorSpec] = {
+    "equity": _MARKET_CANDIDATES["equity"][0],
+    "size": _MARKET_CANDIDATES["size"][0],
+    "long_rate": _MARKET_CANDIDATES["long_rate"][0],
+    "short_rate": _MARKET_CANDIDATES["short_rate"][1],
+    "vol": _MARKET_CANDIDATES["vol"][0],
+}
+REQUIRED_FACTORS = ("equity",)
+KNOWN_FACTORS = tuple(_MARKET_CANDIDATES)
+
+
+def default_factors(source: str, available: Sequence[str] | None) -> dict[str, FactorSpec]:
+    """Default factor mapping for a data source.
+
+    Parameters
+    ----------
+    source:
+        The source spec (``"sample"``, ``"csv:PATH"``, ``"yahoo"``).
+    available:
+        Series the source can serve; ``None`` means "anything" (a network source), in which
+        case the first candidate of each factor is used.
+
+    Returns
+    -------
+    dict mapping factor name to its :class:`FactorSpec`; optional factors whose series are
+    missing are left out, and a missing equity factor is a ``ConfigError``.
+    """
+    if source == "sample":
+        return dict(_SAMPLE_FACTORS)
+    if source == "yahoo":
+        return dict(_YAHOO_FACTORS)
+    have = None if available is None else {a.upper() for a in available}
+    chosen: dict[str, FactorSpec] = {}
+    for name, candidates in _MARKET_CANDIDATES.items():
+        for spec in candidates:
+            if have is None or all(t.upper() in have for t in spec.tickers()):
+                chosen[name] = spec
+                break
+    missing = [f for f in REQUIRED_FACTORS if f not in chosen]
+    if missing:
+        raise ConfigError(
+            "the data source has no series for a required factor",
+            file=source,
+            key="estimation.factors",
+            value=missing[0],
+            hint="map it explicitly, e.g. [estimation.factors.equity] kind='return' series='SPY'",
+        )
+    return chosen
+
+
+def factor_values(
+    specs: Mapping[str, FactorSpec], prices: pd.DataFrame, rates: pd.DataFrame
+) -> pd.DataFrame:
+    """Per-period factor values from period-end levels.
+
+    Parameters
+    ----------
+    specs:
+        Factor name -> spec.
+    prices, rates:
+        Period-end levels, (n_periods, n_series), on the same index; rates in percent.
+
+    Returns
+    -------
+    DataFrame of shape (n_periods - 1, n_factors) in the units of the module docstring.
+    """
+    import pandas as pd
+
+    out = {}
+    for name, spec in specs.items():
+        frame = rates if spec.kind.uses_rates else prices
+        out[name] = _transform(spec, frame)
+    return pd.DataFrame(out).iloc[1:]
+
+
+def _transform(spec: FactorSpec, frame: pd.DataFrame) -> pd.Series:
+    import numpy as np
+
+    level = frame[spec.series].astype(float)
+    if spec.kind is FactorKind.RETURN:
+        return level.pct_change()
+    if spec.kind is FactorKind.RELATIVE_RETURN:
+        return level.pct_change() - frame[spec.minus].astype(float).pct_change()
+    if spec.kind is FactorKind.RATE_CHANGE:
+        if spec.minus is not None:
+            level = level - frame[spec.minus].astype(float)
+        return level.diff() / 100.0
+    return np.log(level).diff()  # LOG_CHANGE
+
+
+class FactorModel:
+    """Linear factor model ``r = a + B f + e`` with calm and stressed factor covariances.
+
+    Parameters
+    ----------
+    stressed_quantile:
+        Fraction of the most turbulent periods (largest Mahalanobis distance of the factor
+        values from their mean) used for the stressed covariance, in (0, 0.5].
+    min_periods:
+        Fewest periods accepted by :meth:`fit`.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    tickers_ : tuple of str, (n_assets,)
+    factor_names_ : tuple of str, (n_factors,)
+    intercept_ : ndarray (n_assets,)                 per-period intercepts ``a``
+    exposures_ : ndarray (n_assets, n_factors)       ``B``
+    residual_var_ : ndarray (n_assets,)              per-period residual variances ``D``
+    factor_mean_ : ndarray (n_factors,)              per-period factor mean
+    factor_cov_ : ndarray (n_factors, n_factors)     calm (full-window) covariance
+    stressed_cov_ : ndarray (n_factors, n_factors)   covariance of the turbulent periods
+    turbulence_ : Series (n_periods,)                Mahalanobis distance of each period
+    r2_ : ndarray (n_assets,)                        share of variance explained
+    first_, last_ : date                             the window the model was fitted on
+    n_periods_ : int
+    """
+
+    def __init__(self, *, stressed_quantile: float = 0.15, min_periods: int = 24) -> None:
+        self.stressed_quantile = stressed_quantile
+        self.min_periods = min_periods
+
+    def fit(self, returns: pd.DataFrame, factors: pd.DataFrame) -> FactorModel:
+        """Fit on asset returns (n_periods, n_assets) and factor values (n_periods, n_factors).
+
+        Rows are aligned on their common dates; rows with any missing value are dropped.
+        """
+        import numpy as np
+        import pandas as pd
+
+        if not 0.0 < self.stressed_quantile <= 0.5:
+            raise ScenarioError(
+                "must be in (0, 0.5]", key="stressed_quantile", value=self.stressed_quantile
+            )
+        joined = pd.concat([returns, factors], axis=1, join="inner").dropna()
+        k = factors.shape[1]
+        if len(joined) < max(self.min_periods, k + 3):
+            raise ScenarioError(
+                f"only {len(joined)} periods with both asset and factor data; "
+                f"need at least {max(self.min_periods, k + 3)}",
+                key="history",
+                value=_window_text(joined.index),
+            )
+        R = joined[list(returns.columns)].to_numpy(float)
+        F = joined[list(factors.columns)].to_numpy(float)
+        X = np.column_stack([np.ones(len(F)), F])
+        coef, *_ = np.linalg.lstsq(X, R, rcond=None)
+        resid = R - X @ coef
+        dof = max(len(F) - k - 1, 1)
+        self.tickers_ = tuple(str(c) for c in returns.columns)
+        self.factor_names_ = tuple(str(c) for c in factors.columns)
+        self.intercept_ = coef[0]
+        self.exposures_ = coef[1:].T.copy()
+        self.residual_var_ = (resid**2).sum(axis=0) / dof
+        self.r2_ = 1.0 - resid.var(axis=0) / np.where(R.var(axis=0) > 0, R.var(axis=0), 1.0)
+        self.factor_mean_ = F.mean(axis=0)
+        self.factor_cov_ = np.atleast_2d(np.cov(F, rowvar=False))
+        self.turbulence_ = pd.Series(
+            mahalanobis(F, self.factor_mean_, self.factor_cov_), index=joined.index
+        )
+        self.stressed_cov_ = self._stressed(F)
+        self.first_ = joined.index[0].date()
+        self.last_ = joined.index[-1].date()
+        self.n_periods_ = len(joined)
+        return self
+
+    def _stressed(self, F: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        d = self.turbulence_.to_numpy()
+        n_top = max(int(np.ceil(self.stressed_quantile * len(d))), F.shape[1] + 2)
+        top = np.argsort(d)[-n_top:]
+        centred = F[top] - self.factor_mean_  # around the full-window mean
+        return centred.T @ centred / (len(top) - 1)
+
+    def covariance(self, regime: Regime) -> np.ndarray:
+        """Per-period factor covariance (n_factors, n_factors) for a regime."""
+        return self.stressed_cov_ if regime is Regime.STRESSED else self.factor_cov_
+
+    @property
+    def history(self) -> str:
+        """The fitted window, e.g. ``"2022-01-07..2026-02-20"``."""
+        return f"{self.first_.isoformat()}..{self.last_.isoformat()}"
+
+    def exposures_dict(self) -> dict[str, dict[str, float]]:
+        """ticker -> factor -> exposure."""
+        return {
+            t: {f: float(self.exposures_[i, j]) for j, f in enumerate(self.factor_names_)}
+            for i, t in enumerate(self.tickers_)
+        }
+
+
+class Regime(StrEnum):
+    """Which factor covariance a scenario uses."""
+
+    CALM = "calm"
+    STRESSED = "stressed"
+
+
+def mahalanobis(X: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance of each row of ``X`` (n, k) from ``mean`` (k,) under ``cov``.
+
+    A pseudo-inverse is used so a singular covariance does not fail.
+    """
+    import numpy as np
+
+    diff = np.atleast_2d(X) - mean
+    inv = np.linalg.pinv(np.atleast_2d(cov))
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", diff, inv, diff), 0.0))
+
+
+def _window_text(index: pd.Index) -> str:
+    if len(index) == 0:
+        return "empty"
+    return f"{index[0].date()}..{index[-1].date()}"
+
+
+class Frequency(StrEnum):
+    """Sampling frequency of the model and its periods per year."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+    @property
+    def periods_per_year(self) -> int:
+        return {"daily": 252, "weekly": 52, "monthly": 12}[self.value]
+
+    @property
+    def rule(self) -> str | None:
+        return {"daily": None, "weekly": "W-FRI", "monthly": "ME"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return {"daily": 0, "weekly": 1, "monthly": 2}[self.value]
+
+
+def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
+    """The last complete row of each period, (n_periods, n_series), keeping its real date.
+
+    Rows with a missing value are dropped first; daily keeps every remaining row.
+    """
+    rows = frame.dropna()
+    if frequency.rule is None or rows.empty:
+        return rows
+    last = rows.index.to_series().resample(frequency.rule).last().dropna()
+    return rows.loc[last.to_numpy()]
+
+
+class HistoryWindow(StrictModel):
+    """A date window (either end optional) the relationships are estimated from."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    frequency: Frequency | None = None  # e.g. monthly, when weekly moves are too noisy
+    note: str = Field(default="", description="why this window, in words")
+
+    def text(self) -> str:
+        a = self.start.isoformat() if self.start else "start of data"
+        b = self.end.isoformat() if self.end else "end of data"
+        return f"{a}..{b}"

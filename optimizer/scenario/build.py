@@ -1,0 +1,226 @@
+"""``build_estimate``: data + estimation policy + scenario set → :class:`Estimate`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optimizer.data.base import Provider
+from optimizer.errors import ConfigError, DataError, ScenarioError
+from optimizer.estimate import BaselineInputs, Estimate, ScenarioMoments, baseline_moments
+from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+from optimizer.scenario.engine import BASELINE, MarketHistory, ScenarioEngine
+from optimizer.scenario.history import load_history
+from optimizer.scenario.library import ScenarioLibrary
+from optimizer.scenario.model import Scenario
+from optimizer.scenario.propagate import mixture_moments, mixture_weights, sample_mixture
+
+if TYPE_CHECKING:
+    from optimizer.data import DataConfig
+
+
+def build_estimate(
+    data: DataConfig,
+    estimation: EstimationConfig,
+    scenarios: ScenarioSetConfig,
+    tickers: Sequence[str],
+    *,
+    base_dir: Path | None = None,
+    provider: Provider | None = None,
+) -> Estimate:
+    """Horizon return moments for ``tickers``: per scenario, their mixture, and samples.
+
+    Parameters
+    ----------
+    data : the ``[data]`` section (source, start, end, cache_dir, offline).
+    estimation : the ``[estimation]`` section.
+    scenarios : the ``[scenarios]`` section; with no ``use`` entries the estimate is the
+        baseline estimator named by ``estimation.mean`` / ``estimation.covariance``.
+    tickers : assets, (n_assets,).
+    base_dir : folder relative paths (``scenarios.dir``, ``data.cache_dir``) are taken from.
+    provider : a ready provider (default: built from ``data``).
+    """
+    provider = provider or _provider(data, base_dir)
+    history = load_history(provider, data, estimation, tickers)
+    engine = ScenarioEngine(
+        history,
+        stressed_quantile=estimation.stressed_quantile,
+        min_periods=estimation.min_periods,
+    ).fit()
+    rf_annual = _risk_free(provider, data, estimation)
+    if not scenarios.use:
+        return _baseline(engine, provider, data, estimation, tickers, rf_annual)
+    library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
+    chosen = [(use, library.get(use.id), library.paths()[use.id]) for use in scenarios.use]
+    horizon = _horizon(estimation, [s for _, s, _ in chosen])
+    probs, rest = _probabilities(chosen)
+    moments = [
+        engine.moments(s, file=str(path), probability=p, horizon_years=horizon)
+        for (_, s, path), p in zip(chosen, probs, strict=True)
+    ]
+    if rest > 0:
+        moments = _add_baseline(moments, engine, library, rest, horizon)
+    return _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
+
+
+def _mixture_estimate(
+    engine: ScenarioEngine,
+    moments: list[ScenarioMoments],
+    scenarios: ScenarioSetConfig,
+    tickers: Sequence[str],
+    horizon: float,
+    rf_annual: float,
+) -> Estimate:
+    probs = [m.probability for m in moments]
+    mus, Sigmas = [m.mu for m in moments], [m.Sigma for m in moments]
+    mu, Sigma = mixture_moments(mus, Sigmas, probs)
+    samples = sample_mixture(mus, Sigmas, probs, scenarios.n_samples, scenarios.seed)
+    history = engine.history
+    notes = [f"scenario {m.id}: history {m.history}, regime {m.regime}" for m in moments]
+    return Estimate(
+        tickers=tuple(tickers),
+        mu=mu,
+        Sigma=Sigma,
+        horizon_years=horizon,
+        risk_free=rf_annual * horizon,
+        provenance=_provenance(history, notes),
+        scenarios=tuple(moments),
+        samples=samples,
+        seed=scenarios.seed,
+        method=f"factor model ({len(history.factors.columns)} factors: "
+        f"{', '.join(history.factors.columns)}) + {len(moments)} scenarios",
+        exposures=engine.model_.exposures_dict(),
+    )
+
+
+def _baseline(
+    engine: ScenarioEngine,
+    provider: Provider,
+    data: Any,
+    estimation: EstimationConfig,
+    tickers: Sequence[str],
+    rf_annual: float,
+) -> Estimate:
+    history = engine.history
+    horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
+    prices = (1.0 + history.returns).cumprod()
+    market = None
+    if "equity" in history.specs:
+        market = (1.0 + history.factors["equity"]).cumprod()
+    inputs = BaselineInputs(
+        prices=prices,
+        periods_per_year=history.frequency.periods_per_year,
+        span=estimation.ema_span,
+        market_prices=market,
+        risk_free_annual=rf_annual,
+    )
+    mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon)
+    return Estimate(
+        tickers=tuple(tickers),
+        mu=mu,
+        Sigma=Sigma,
+        horizon_years=horizon,
+        risk_free=rf_annual * horizon,
+        provenance=_provenance(history, [f"baseline history {engine.model_.history}"]),
+        method=f"{estimation.mean.value} mean, {estimation.covariance.value} covariance",
+        exposures=engine.model_.exposures_dict(),
+    )
+
+
+def _provenance(history: MarketHistory, notes: list[str]) -> Any:
+    prov = history.provenance
+    return dataclasses.replace(prov, notes=(*prov.notes, *notes)) if prov else None
+
+
+def _probabilities(chosen: list[tuple[Any, Scenario, Path]]) -> tuple[list[float], float]:
+    """Mixture weights; the first entry that pushes the total above 1 is named."""
+    stated: list[float | None] = []
+    total = 0.0
+    for i, (use, scenario, path) in enumerate(chosen):
+        p = use.probability if use.probability is not None else scenario.probability
+        stated.append(p)
+        total += p or 0.0
+        if total > 1 + 1e-9:
+            if use.probability is not None:
+                raise ConfigError(
+                    f"scenario probabilities sum to {total:.4g}, above 1",
+                    key=f"scenarios.use[{i}].probability",
+                    value=use.probability,
+                    hint="any remainder below 1 goes to the baseline",
+                )
+            raise ScenarioError(
+                f"scenario probabilities sum to {total:.4g}, above 1",
+                file=str(path),
+                key="probability",
+                value=scenario.probability,
+                hint="lower it, or set the probabilities in [scenarios] use",
+            )
+    return mixture_weights(stated)
+
+
+def _add_baseline(
+    moments: list[ScenarioMoments],
+    engine: ScenarioEngine,
+    library: ScenarioLibrary,
+    rest: float,
+    horizon: float,
+) -> list[ScenarioMoments]:
+    for k, m in enumerate(moments):
+        if m.id == "baseline":
+            moments[k] = dataclasses.replace(m, probability=m.probability + rest)
+            return moments
+    paths = library.paths()
+    base = library.get("baseline") if "baseline" in paths else BASELINE
+    file = str(paths["baseline"]) if "baseline" in paths else None
+    extra = engine.moments(base, file=file, probability=rest, horizon_years=horizon)
+    return [*moments, extra]
+
+
+def _horizon(estimation: EstimationConfig, scenarios: list[Scenario]) -> float:
+    if estimation.horizon is not None:
+        return estimation.horizon.years
+    return max(s.horizon_years for s in scenarios)
+
+
+def _extra_dirs(scenarios: ScenarioSetConfig, base_dir: Path | None) -> list[Path]:
+    if not scenarios.dir:
+        return []
+    p = Path(scenarios.dir).expanduser()
+    return [p if p.is_absolute() or base_dir is None else base_dir / p]
+
+
+def _provider(data: Any, base_dir: Path | None) -> Provider:
+    from optimizer.data import get_provider
+
+    cache = getattr(data, "cache_dir", None)
+    if cache and base_dir is not None and not Path(cache).expanduser().is_absolute():
+        cache = base_dir / cache
+    return get_provider(data.source, cache_dir=cache, offline=getattr(data, "offline", False))
+
+
+def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> float:
+    """Annual risk-free rate as a fraction."""
+    if estimation.risk_free_series is None:
+        return estimation.risk_free_pct / 100.0
+    series = estimation.risk_free_series
+    try:
+        got = provider.rates([series], getattr(data, "start", None), getattr(data, "end", None))
+    except DataError as exc:
+        raise ConfigError(
+            f"risk-free series unavailable: {exc.message}",
+            key="estimation.risk_free_series",
+            value=series,
+        ) from None
+    last = got.frame[series].dropna()
+    return float(last.iloc[-1]) / 100.0 if len(last) else 0.0
+
+
+def last_prices(provider: Provider, data: Any, tickers: Sequence[str]) -> dict[str, float]:
+    """Last adjusted close of each ticker (for valuing holdings)."""
+    got = provider.prices(list(tickers), getattr(data, "start", None), getattr(data, "end", None))
+    return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
+
+
+__all__ = ["build_estimate", "last_prices"]

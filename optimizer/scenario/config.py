@@ -1,0 +1,69 @@
+"""The ``[estimation]`` and ``[scenarios]`` sections of an account file."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from optimizer.config import StrictModel
+from optimizer.estimate import CovMethod, MeanMethod
+from optimizer.factors import FactorSpec, Frequency
+from optimizer.scenario.model import FACTOR_KINDS, Horizon
+
+
+class EstimationConfig(StrictModel):
+    """``[estimation]``: how the factor model and the baseline estimates are built.
+
+    ``frequency`` defaults to weekly for daily data and to the data's own otherwise;
+    ``window_years`` (default: all the data) keeps the last that many years;
+    ``horizon`` (default: the longest horizon of the scenarios used, or 3 months);
+    ``factors`` replaces the default series of a factor (``[estimation.factors.size]``);
+    ``mean`` / ``covariance`` name the baseline estimators used when no scenario is set;
+    ``risk_free_pct`` is an annual rate in percent, or ``risk_free_series`` names a rate
+    series whose last value is used.
+    """
+
+    frequency: Frequency | None = None
+    window_years: float | None = Field(default=None, gt=0, le=200)
+    horizon: Horizon | None = None
+    factors: dict[str, FactorSpec] = Field(default_factory=dict)
+    mean: MeanMethod = MeanMethod.HISTORICAL
+    covariance: CovMethod = CovMethod.LEDOIT_WOLF
+    ema_span: int = Field(default=52, ge=2)
+    risk_free_pct: float = Field(default=0.0, ge=-5, le=50)
+    risk_free_series: str | None = None
+    stressed_quantile: float = Field(default=0.15, gt=0, le=0.5)
+    min_periods: int = Field(default=24, ge=5)
+
+    @field_validator("factors")
+    @classmethod
+    def _known_factors(cls, value: dict[str, FactorSpec]) -> dict[str, FactorSpec]:
+        for name, spec in value.items():
+            if name not in FACTOR_KINDS:
+                raise ValueError(f"unknown factor {name!r}; known: {', '.join(FACTOR_KINDS)}")
+            if spec.kind is not FACTOR_KINDS[name]:
+                raise ValueError(
+                    f"factor {name!r} is measured as {FACTOR_KINDS[name].value}, "
+                    f"not {spec.kind.value}"
+                )
+        return value
+
+
+class ScenarioUse(StrictModel):
+    """One entry of ``[scenarios] use``: a scenario id and, optionally, its probability."""
+
+    id: str
+    probability: float | None = Field(default=None, ge=0, le=1)
+
+
+class ScenarioSetConfig(StrictModel):
+    """``[scenarios]``: which scenarios, their probabilities, and the Monte Carlo draw.
+
+    Probabilities come from ``use`` entries, else from the scenario files. Above 1 in total
+    is an error; scenarios without one share what is left; if all state one and they sum
+    below 1, the remainder goes to the baseline (no shock).
+    """
+
+    use: list[ScenarioUse] = Field(default_factory=list)
+    dir: str | None = None
+    n_samples: int = Field(default=10_000, ge=100, le=2_000_000)
+    seed: int = Field(default=20_251_201, ge=0)

@@ -1,0 +1,357 @@
+"""Scenario → conditional horizon moments, on a fitted factor model.
+
+:class:`MarketHistory` is the per-run data (asset returns and factor values on common
+dates); :class:`ScenarioEngine` fits one :class:`~optimizer.factors.FactorModel` per history
+window a scenario asks for and turns each scenario into
+:class:`~optimizer.estimate.ScenarioMoments`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.data.base import Provenance
+from optimizer.errors import ScenarioError
+from optimizer.estimate import ScenarioMoments
+from optimizer.factors import (
+    FactorModel,
+    FactorSpec,
+    Frequency,
+    HistoryWindow,
+    factor_values,
+    period_end_levels,
+)
+from optimizer.scenario.model import FACTOR_KINDS, INDEXES, Horizon, HorizonUnit, Scenario
+from optimizer.scenario.model import shock_value as _shock_value
+from optimizer.scenario.propagate import (
+    asset_moments,
+    clip_to_psd,
+    conditional_gaussian,
+    is_psd,
+    plausibility,
+    stress_covariance,
+)
+
+
+@dataclass(frozen=True)
+class IndexLevel:
+    """A level of an index: from the data (spot) or a scenario's dated reference."""
+
+    level: float
+    date: dt.date
+    source: str
+
+
+@dataclass(frozen=True)
+class MarketHistory:
+    """Asset returns and factor values on common dates, at the model frequency."""
+
+    returns: pd.DataFrame  # (n_periods, n_assets) simple returns per period
+    factors: pd.DataFrame  # (n_periods, n_factors) factor values per period
+    frequency: Frequency
+    specs: dict[str, FactorSpec] = field(default_factory=dict)  # factor -> series used
+    index_levels: dict[str, IndexLevel] = field(default_factory=dict)  # "SP500" -> spot
+    provenance: Provenance | None = None
+    levels: pd.DataFrame | None = None  # (n_periods + 1, n_series) period-end levels
+
+    @classmethod
+    def from_levels(
+        cls,
+        levels: pd.DataFrame,
+        tickers: Sequence[str],
+        specs: dict[str, FactorSpec],
+        frequency: Frequency,
+        **extra: Any,
+    ) -> MarketHistory:
+        """Returns and factor values from period-end levels (n_periods + 1, n_series)."""
+        returns = levels[list(tickers)].pct_change().iloc[1:]
+        factors = factor_values(specs, levels, levels)
+        frame = pd.concat([returns, factors], axis=1).dropna()
+        return cls(
+            frame[returns.columns],
+            frame[factors.columns],
+            frequency,
+            specs,
+            levels=levels,
+            **extra,
+        )
+
+    def window(self, history: HistoryWindow | None) -> MarketHistory:
+        """The same history cut to a window (either end optional), resampled if asked."""
+        if history is None:
+            return self
+        base = self
+        wanted = history.frequency
+        if wanted is not None and wanted is not self.frequency and self.levels is not None:
+            if wanted.rank < self.frequency.rank:
+                raise ScenarioError(
+                    f"the model data is {self.frequency.value}; a pinned history cannot be finer",
+                    key="history.frequency",
+                    value=wanted.value,
+                )
+            base = MarketHistory.from_levels(
+                period_end_levels(self.levels, wanted),
+                list(self.returns.columns),
+                self.specs,
+                wanted,
+                index_levels=self.index_levels,
+                provenance=self.provenance,
+            )
+        lo = pd.Timestamp(history.start) if history.start else None
+        hi = pd.Timestamp(history.end) if history.end else None
+        cut = slice(lo, hi)
+        return dataclasses.replace(
+            base, returns=base.returns.loc[cut], factors=base.factors.loc[cut]
+        )
+
+
+BASELINE = Scenario(
+    id="baseline",
+    title="Baseline (no shock)",
+    narrative="No factor is shocked: the unconditional factor model over the horizon.",
+    horizon=Horizon(value=3, unit=HorizonUnit.MONTHS),
+)
+
+
+class ScenarioEngine:
+    """Propagates scenarios through factor models fitted on a :class:`MarketHistory`.
+
+    Parameters
+    ----------
+    history : the run's data.
+    stressed_quantile, min_periods : passed to every :class:`FactorModel`.
+    """
+
+    def __init__(
+        self, history: MarketHistory, *, stressed_quantile: float = 0.15, min_periods: int = 24
+    ) -> None:
+        self.history = history
+        self.stressed_quantile = stressed_quantile
+        self.min_periods = min_periods
+
+    def fit(self) -> ScenarioEngine:
+        """Fit the full-window model (``model_``); pinned windows are fitted on demand."""
+        self.models_: dict[tuple[Any, Any], FactorModel] = {}
+        self.model_ = self.model_for(None)
+        return self
+
+    def model_for(self, window: HistoryWindow | None, file: str | None = None) -> FactorModel:
+        """The factor model fitted on ``window`` of the history (cached per window)."""
+        key = (window.start, window.end) if window else (None, None)
+        if key not in self.models_:
+            part = self.history.window(window)
+            model = FactorModel(
+                stressed_quantile=self.stressed_quantile, min_periods=self.min_periods
+            )
+            try:
+                self.models_[key] = model.fit(part.returns, part.factors)
+            except ScenarioError as exc:
+                if window is None:
+                    raise
+                raise ScenarioError(
+                    f"too little data in the pinned history window: {exc.message}",
+                    file=file,
+                    key="history",
+                    value=window.text(),
+                    hint=f"the data covers {_span(self.history.returns.index)}",
+                ) from None
+        return self.models_[key]
+
+    def moments(
+        self,
+        scenario: Scenario,
+        *,
+        file: str | None = None,
+        probability: float = 0.0,
+        horizon_years: float | None = None,
+    ) -> ScenarioMoments:
+        """Conditional horizon moments of the assets under ``scenario``.
+
+        ``horizon_years`` (default: the scenario's own) may be longer than the scenario's
+        horizon; the remaining time adds unshocked (baseline) drift and variance.
+        """
+        model = self.model_for(scenario.history, file)
+        ppy = self._frequency(scenario.history).periods_per_year
+        h_s = scenario.horizon_years
+        total = h_s if horizon_years is None else horizon_years
+        if total < h_s - 1e-9:
+            raise ScenarioError(
+                f"scenario horizon is longer than the estimate horizon ({total:g} years)",
+                file=file,
+                key="horizon",
+                value=scenario.horizon_text(),
+            )
+        periods = h_s * ppy
+        names = list(model.factor_names_)
+        stressed = stress_covariance(
+            model.covariance(scenario.regime), names, scenario.stress, file
+        )
+        mean_h = model.factor_mean_ * periods
+        cov_h = stressed.cov * periods
+        idx, values, stated = self._shocks(scenario, names, model, file)
+        f_mean, f_cov = conditional_gaussian(mean_h, cov_h, idx, values)
+        a, B, D = model.intercept_, model.exposures_, model.residual_var_
+        mu, Sigma = asset_moments(a, B, D, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
+        rest = (total - h_s) * ppy
+        if rest > 0:
+            mu_r, S_r = asset_moments(
+                a, B, D, rest, model.factor_mean_ * rest, model.factor_cov_ * rest
+            )
+            mu, Sigma = mu + mu_r, Sigma + S_r
+        Sigma = _checked_psd(Sigma, scenario, file)
+        calm_cov_h = model.factor_cov_ * periods
+        distance = _distance(values, mean_h[idx], calm_cov_h[np.ix_(idx, idx)])
+        tail, words = plausibility(distance, len(idx))
+        details = {
+            "shocks": stated,
+            "horizon": scenario.horizon_text(),
+            "horizon_years": h_s,
+            "tail_probability": tail,
+            "stress_repaired": stressed.repaired,
+            "vol_multiplier": scenario.stress.vol_multiplier,
+            "correlation_stress": scenario.stress.correlation_stress,
+            "exposures": model.exposures_dict(),
+            "intercept": {t: float(x * periods) for t, x in zip(model.tickers_, a, strict=True)},
+            "factor_units": {n: self.history.specs[n].kind.unit for n in names}
+            if self.history.specs
+            else {},
+            "file": file,
+        }
+        return ScenarioMoments(
+            id=scenario.id,
+            title=scenario.title,
+            probability=probability,
+            mu=mu,
+            Sigma=Sigma,
+            factor_moves={n: float(v) for n, v in zip(names, f_mean, strict=True)},
+            mahalanobis=distance,
+            plausibility=words,
+            history=self._history_text(model, scenario),
+            regime=scenario.regime.value,
+            details=details,
+        )
+
+    def _frequency(self, window: HistoryWindow | None) -> Frequency:
+        if window is not None and window.frequency is not None:
+            return window.frequency
+        return self.history.frequency
+
+    def _history_text(self, model: FactorModel, scenario: Scenario) -> str:
+        freq = self._frequency(scenario.history).value
+        text = f"{model.history} ({model.n_periods_} {freq} periods"
+        if scenario.history is not None:
+            text += ", pinned by the scenario"
+            if scenario.history.note:
+                text += f": {scenario.history.note}"
+        return text + ")"
+
+    def _shocks(
+        self, scenario: Scenario, names: list[str], model: FactorModel, file: str | None
+    ) -> tuple[list[int], np.ndarray, list[dict[str, Any]]]:
+        """Indices of shocked factors (m,), their horizon moves (m,), and what was stated."""
+        if scenario.replay is not None:
+            return self._replay(scenario, names, file)
+        idx: list[int] = []
+        values: list[float] = []
+        stated: list[dict[str, Any]] = []
+        for i, shock in enumerate(scenario.shocks):
+            factor = shock.factor or INDEXES[shock.index].factor
+            key = f"shocks[{i}].{'factor' if shock.factor else 'index'}"
+            if factor not in names:
+                raise ScenarioError(
+                    f"factor {factor!r} has no series in this data; "
+                    f"factors available: {', '.join(names)}",
+                    file=file,
+                    key=key,
+                    value=shock.factor or shock.index,
+                )
+            record: dict[str, Any] = {"factor": factor, **shock.model_dump(exclude_none=True)}
+            value = _shock_value(shock, FACTOR_KINDS[factor])
+            if value is None:  # a level target
+                spot = self._spot(shock, i, file)
+                value = shock.level / spot.level - 1.0
+                record["spot"] = {"level": spot.level, "date": spot.date, "source": spot.source}
+            record["move"] = value
+            idx.append(names.index(factor))
+            values.append(value)
+            stated.append(record)
+        return idx, np.array(values), stated
+
+    def _spot(self, shock: Any, i: int, file: str | None) -> IndexLevel:
+        spot = self.history.index_levels.get(shock.index)
+        if spot is not None:
+            return spot
+        if shock.reference is not None:
+            ref = shock.reference
+            return IndexLevel(ref.level, ref.date, f"scenario reference: {ref.source}")
+        raise ScenarioError(
+            "a level target needs a spot level: the data has no level of this index and "
+            "the shock gives no reference",
+            file=file,
+            key=f"shocks[{i}].reference",
+            value=shock.index,
+            hint="add reference = { level = ..., date = ..., source = ... }",
+        )
+
+    def _replay(
+        self, scenario: Scenario, names: list[str], file: str | None
+    ) -> tuple[list[int], np.ndarray, list[dict[str, Any]]]:
+        replay = scenario.replay
+        assert replay is not None
+        factors = self.history.factors
+        span = _span(factors.index)
+        covered = len(factors) and factors.index[0] <= pd.Timestamp(replay.start)
+        covered = covered and factors.index[-1] >= pd.Timestamp(replay.end)
+        if not covered:
+            raise ScenarioError(
+                f"the data does not cover the replay window (it covers {span})",
+                file=file,
+                key="replay.start",
+                value=f"{replay.start}..{replay.end}",
+            )
+        window = factors.loc[pd.Timestamp(replay.start) : pd.Timestamp(replay.end)]
+        idx, values, stated = [], [], []
+        for name in replay.factors:
+            if name not in names:
+                raise ScenarioError(
+                    "factor has no series in this data",
+                    file=file,
+                    key="replay.factors",
+                    value=name,
+                )
+            move = float(window[name].sum())
+            idx.append(names.index(name))
+            values.append(move)
+            stated.append({"factor": name, "move": move, "replay": f"{replay.start}..{replay.end}"})
+        return idx, np.array(values), stated
+
+
+def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    if len(values) == 0:
+        return 0.0
+    diff = values - mean
+    return float(np.sqrt(max(diff @ np.linalg.pinv(cov) @ diff, 0.0)))
+
+
+def _checked_psd(Sigma: np.ndarray, scenario: Scenario, file: str | None) -> np.ndarray:
+    if is_psd(Sigma, 1e-8):
+        return clip_to_psd(Sigma)  # remove round-off below zero
+    raise ScenarioError(
+        "the scenario's asset covariance is not positive semidefinite",
+        file=file,
+        key="stress",
+        value=scenario.id,
+    )
+
+
+def _span(index: pd.Index) -> str:
+    if len(index) == 0:
+        return "no dates"
+    return f"{index[0].date()}..{index[-1].date()}"
