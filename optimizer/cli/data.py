@@ -1,0 +1,116 @@
+"""``capalloc data show``: what a market-data source holds, per ticker."""
+
+from __future__ import annotations
+
+import click
+
+from optimizer.cli.output import emit, format_option, note, pct, table
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group("data")
+def data() -> None:
+    """Inspect market data from a source."""
+
+
+@data.command("show")
+@click.option(
+    "--source",
+    default="sample",
+    show_default=True,
+    help="sample | yahoo | csv:PATH[,PATH...] (files or folders).",
+)
+@click.option("--tickers", default=None, help="Comma-separated; default: all the source offers.")
+@click.option("--start", type=_DATE, default=None, help="First date, YYYY-MM-DD.")
+@click.option("--end", type=_DATE, default=None, help="Last date, YYYY-MM-DD.")
+@click.option("--cache-dir", default=None, help="yahoo: cache folder (default: user cache).")
+@click.option("--offline", is_flag=True, help="yahoo: serve from the cache, no network.")
+@click.option(
+    "--max-ffill",
+    type=click.IntRange(0, 60),
+    default=5,
+    show_default=True,
+    help="Consecutive missing observations a forward-fill may bridge.",
+)
+@click.option(
+    "--stale-after-days",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="A series ending this many days before the others is an error.",
+)
+@format_option
+def show(
+    source: str,
+    tickers: str | None,
+    start: object,
+    end: object,
+    cache_dir: str | None,
+    offline: bool,
+    max_ffill: int,
+    stale_after_days: int,
+    fmt: str,
+) -> None:
+    """Per ticker: first and last date, observations, missing data, annualised return
+    and volatility (rates: level and volatility of changes), with provenance."""
+    from optimizer.data.registry import get_provider
+    from optimizer.data.summary import summarize
+    from optimizer.data.validate import ValidationPolicy
+
+    policy = ValidationPolicy(max_ffill=max_ffill, stale_after_days=stale_after_days)
+    provider = get_provider(source, cache_dir=cache_dir, offline=offline, policy=policy)
+    names = [t.strip() for t in tickers.split(",") if t.strip()] if tickers else None
+    summary = summarize(
+        provider,
+        names,
+        start.date() if start else None,  # type: ignore[attr-defined]
+        end.date() if end else None,  # type: ignore[attr-defined]
+    )
+    emit(fmt, summary.to_dict(), lambda: _render(summary))
+
+
+def _render(summary: object) -> None:
+    doc = summary.to_dict()  # type: ignore[attr-defined]
+    prov = doc["provenance"]
+    rows = doc["tickers"]
+    price_rows = [
+        [t, r["first"], r["last"], r["observations"], _missing(r),
+         pct(r["annual_return"]), pct(r["annual_volatility"])]
+        for t, r in rows.items() if r["kind"] == "price"
+    ]  # fmt: skip
+    rate_rows = [
+        [t, r["first"], r["last"], r["observations"], _missing(r),
+         f"{r['last_value']:.2f}%", f"{r['mean']:.2f}%", f"{r['change_volatility_bp']:.0f} bp"]
+        for t, r in rows.items() if r["kind"] == "rate"
+    ]  # fmt: skip
+    window = f"{prov['first']}..{prov['last']} ({prov['frequency']})"
+    if price_rows:
+        table(
+            f"Prices — {prov['source']}",
+            ["ticker", "first", "last", "obs", "missing", "return", "vol"],
+            price_rows,
+            caption=f"annualised return and volatility over the common window {window}",
+        )
+    if rate_rows:
+        rp = doc.get("rates_provenance") or prov
+        table(
+            f"Rates (percent) — {rp['source']}",
+            ["series", "first", "last", "obs", "missing", "last", "mean", "Δ vol"],
+            rate_rows,
+            caption=f"levels and annualised volatility of changes over {rp['first']}..{rp['last']}",
+        )
+    if prov["frequency"] == "daily":
+        note("missing: weekdays without a value, exchange holidays included (longest run)")
+    else:
+        note(f"missing: {prov['frequency']} observations absent (longest run)")
+    for line in prov["notes"]:
+        note(f"note: {line}")
+    if prov["stale"]:
+        note("stale: some data came from an old cache")
+    for line in doc["warnings"]:
+        note(f"warning: {line}")
+
+
+def _missing(row: dict) -> str:
+    return f"{row['missing']} ({row['longest_gap']})"

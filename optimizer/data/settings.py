@@ -1,0 +1,56 @@
+"""``[data]``: the data section of an account TOML file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from optimizer.config import StrictModel
+from optimizer.data.validate import ValidationPolicy
+
+
+class DataConfig(StrictModel):
+    """Where prices come from and how strictly they are checked.
+
+    ``source`` is ``"sample"``, ``"yahoo"`` or ``"csv:PATH[,PATH...]"``; ``max_ffill`` is how
+    many consecutive missing observations a forward-fill may bridge; a series ending more
+    than ``stale_after_days`` before the others is stale (an error), and so is a yahoo cache
+    older than that when offline (a warning).
+    """
+
+    source: str = "sample"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    cache_dir: str | None = None
+    offline: bool = False
+    max_ffill: int = Field(default=5, ge=0, le=60)
+    stale_after_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> DataConfig:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+    def policy(self, today: dt.date | None = None) -> ValidationPolicy:
+        """The validation policy these settings describe."""
+        return ValidationPolicy(self.max_ffill, self.stale_after_days, today)
+
+    def provider(self, relative_to: str | Path | None = None) -> Any:
+        """The configured Provider; relative csv paths and cache_dir resolve against the
+        folder of ``relative_to`` (the TOML file) when given."""
+        from optimizer.config import resolve_path
+        from optimizer.data.registry import get_provider
+
+        source, cache = self.source, self.cache_dir
+        if relative_to is not None:
+            scheme, sep, arg = source.partition(":")
+            if sep and scheme == "csv":
+                parts = [str(resolve_path(p.strip(), relative_to)) for p in arg.split(",")]
+                source = "csv:" + ",".join(parts)
+            if cache:
+                cache = str(resolve_path(cache, relative_to))
+        return get_provider(source, cache_dir=cache, offline=self.offline, policy=self.policy())

@@ -1,0 +1,106 @@
+"""What ``capalloc data show`` reports: per-series coverage and annualised statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.data.base import PriceData, Provider
+from optimizer.data.frequency import Frequency
+from optimizer.data.returns import returns
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """Per-ticker rows plus the provenance and warnings of the data they came from."""
+
+    tickers: dict[str, dict[str, Any]]  # ticker -> fields (kind, first, last, stats ...)
+    prices: PriceData | None
+    rates: PriceData | None
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for d in (self.prices, self.rates) if d for w in d.warnings]
+
+    def to_dict(self) -> dict[str, Any]:
+        main = self.prices or self.rates
+        doc: dict[str, Any] = {
+            "tickers": self.tickers,
+            "provenance": main.provenance.to_dict() if main else None,
+            "warnings": self.warnings,
+        }
+        if self.prices and self.rates:
+            doc["rates_provenance"] = self.rates.provenance.to_dict()
+        return doc
+
+
+def price_stats(frame: pd.DataFrame, frequency: Frequency) -> dict[str, dict[str, float]]:
+    """Annualised geometric return and volatility of each column of ``frame``.
+
+    ``frame``: prices of shape (n_dates, n_tickers) at ``frequency``; returns are simple
+    returns at that frequency, annualised with its periods per year.
+    """
+    ppy = frequency.periods_per_year
+    r = returns(frame, frequency.value, "simple")
+    n = len(r)
+    out = {}
+    for ticker in frame.columns:
+        growth = float(frame[ticker].iloc[-1] / frame[ticker].iloc[0])
+        out[str(ticker)] = {
+            "annual_return": growth ** (ppy / n) - 1.0 if n else math.nan,
+            "annual_volatility": float(r[ticker].std(ddof=1) * np.sqrt(ppy)) if n > 1 else math.nan,
+        }
+    return out
+
+
+def rate_stats(frame: pd.DataFrame, frequency: Frequency) -> dict[str, dict[str, float]]:
+    """Level statistics of rate series (percent) and the annualised volatility of their
+    changes in basis points."""
+    ppy = frequency.periods_per_year
+    diff = frame.diff().iloc[1:]
+    return {
+        str(t): {
+            "last_value": float(frame[t].iloc[-1]),
+            "mean": float(frame[t].mean()),
+            "min": float(frame[t].min()),
+            "max": float(frame[t].max()),
+            "change_volatility_bp": float(diff[t].std(ddof=1) * np.sqrt(ppy) * 100.0),
+        }
+        for t in frame.columns
+    }
+
+
+def summarize(
+    provider: Provider,
+    tickers: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> SourceSummary:
+    """Load ``tickers`` (default: all the provider offers) and describe each one."""
+    rate_names = set(getattr(provider, "available_rates", list)())
+    wanted = list(tickers) if tickers else provider.available()
+    rates_wanted = [t for t in wanted if t in rate_names or t.upper() in rate_names]
+    prices_wanted = [t for t in wanted if t not in rates_wanted]
+    prices = provider.prices(prices_wanted, start, end) if prices_wanted else None
+    rates = provider.rates(rates_wanted, start, end) if rates_wanted else None
+    rows: dict[str, dict[str, Any]] = {}
+    for data, kind, stats in ((prices, "price", price_stats), (rates, "rate", rate_stats)):
+        if data is None:
+            continue
+        freq = Frequency.parse(data.provenance.frequency)
+        values = stats(data.frame, freq)
+        for cov in data.coverage:
+            rows[cov.ticker] = {"kind": kind, **cov.to_dict(), **values[cov.ticker]}
+    ordered = {t: rows[t] for t in _resolved(wanted, rows)}
+    return SourceSummary(ordered, prices, rates)
+
+
+def _resolved(wanted: Sequence[str], rows: dict[str, Any]) -> list[str]:
+    folded = {t.upper(): t for t in rows}
+    return [t if t in rows else folded[t.upper()] for t in wanted]
