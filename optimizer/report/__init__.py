@@ -1,1 +1,11 @@
-"""report stage of the pipeline."""
+"""Report stage: the HTML proposal, the what-if page and CSV, atomic file writes.
+
+Renderers take the plain JSON-ready documents built by the workflows (see
+docs/report.md) and return text; nothing here imports the optimizer or the planner.
+"""
+
+from optimizer.report.atomic import write_atomic
+from optimizer.report.proposal import render_proposal
+from optimizer.report.whatif import render_whatif, whatif_csv
+
+__all__ = ["render_proposal", "render_whatif", "whatif_csv", "write_atomic"]

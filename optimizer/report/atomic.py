@@ -1,0 +1,87 @@
+"""Atomic file writes: readers see the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from optimizer.errors import ConfigError
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically and durably.
+
+    The text goes to a temporary file in the same folder, is flushed and fsynced, then
+    renamed over ``path`` with :func:`os.replace`; the folder is fsynced where the platform
+    allows it. On any failure the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path:
+        Destination file. Its folder is created if missing.
+    text:
+        The whole content.
+    encoding:
+        Text encoding (UTF-8 by default).
+
+    Returns
+    -------
+    Path
+        The destination path.
+
+    Raises
+    ------
+    ConfigError
+        The folder cannot be created or written (names the file and the OS reason).
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ConfigError(
+            "cannot write the output file", file=str(target), hint=exc.strerror or str(exc)
+        ) from exc
+    try:
+        os.fchmod(fd, _mode_for(target))
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise ConfigError(
+                "cannot write the output file", file=str(target), hint=exc.strerror or str(exc)
+            ) from exc
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _mode_for(target: Path) -> int:
+    """The existing file's permissions, else the usual ``0o666`` less the umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist the rename itself (POSIX); a no-op where folders cannot be opened."""
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)

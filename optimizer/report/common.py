@@ -1,0 +1,130 @@
+"""Sections shared by the proposal and the what-if pages: header, data banners,
+provenance, warnings, ticker ordering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from optimizer.report.buckets import Bucket, bucket_of
+from optimizer.report.fmt import money
+from optimizer.report.html import Raw, banner, el, join, section
+
+_BUCKET_ORDER = {b: i for i, b in enumerate(Bucket)}
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one (absent sections)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def listing(value: Any) -> list[Any]:
+    """``value`` as a list when it is a list or tuple, else empty."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def order_tickers(names: Iterable[str], tags: Mapping[str, Any]) -> list[str]:
+    """Unique tickers, grouped by bucket (small, mid, large cap, bonds, cash), stable inside."""
+    seen = list(dict.fromkeys(str(n) for n in names))
+    return sorted(seen, key=lambda t: _BUCKET_ORDER[bucket_of(t, listing(tags.get(t)))])
+
+
+def when(value: Any) -> str:
+    """An ISO timestamp as ``21 November 2026, 10:00`` (other text unchanged)."""
+    if not value:
+        return ""
+    try:
+        stamp = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    text = f"{stamp.day} {stamp:%B %Y}"
+    return text if len(str(value)) <= 10 else f"{text}, {stamp:%H:%M}"
+
+
+def header(doc: Mapping[str, Any], default_title: str) -> Raw:
+    """Title, account name and id, account value and date generated."""
+    account = mapping(doc.get("account"))
+    meta = []
+    if account.get("name") or account.get("id"):
+        name = account.get("name") or account.get("id")
+        ident = f" ({account['id']})" if account.get("name") and account.get("id") else ""
+        meta.append(el("span", el("strong", "Account: "), f"{name}{ident}"))
+    if account.get("value") is not None:
+        value = money(account.get("value"), account.get("currency"))
+        meta.append(el("span", el("strong", "Value: "), value))
+    if doc.get("generated"):
+        meta.append(el("span", el("strong", "Prepared: "), when(doc.get("generated"))))
+    return el(
+        "header",
+        el("h1", doc.get("title") or default_title),
+        el("div", join(meta), class_="meta"),
+        class_="report",
+    )
+
+
+def data_banners(provenance: Mapping[str, Any]) -> Raw:
+    """Prominent notices when results rest on the bundled sample or on stale data."""
+    out = []
+    span = _span(provenance)
+    if str(provenance.get("source", "")).lower() == "sample":
+        out.append(
+            banner(
+                "Computed on the bundled sample data"
+                + (f" ({span})" if span else "")
+                + ", not on current market prices: the figures illustrate the method and "
+                "are not a recommendation for today's markets."
+            )
+        )
+    if provenance.get("stale"):
+        last = provenance.get("last")
+        out.append(
+            banner(
+                "Some market data came from a stale cache"
+                + (f" (latest price {last})" if last else "")
+                + ": figures may not reflect recent market moves."
+            )
+        )
+    return join(out)
+
+
+def _span(provenance: Mapping[str, Any]) -> str:
+    first, last = provenance.get("first"), provenance.get("last")
+    return f"{first} to {last}" if first and last else ""
+
+
+def provenance_section(provenance: Mapping[str, Any]) -> Raw | None:
+    """Where the data came from: source, tickers, dates, frequency, staleness, notes."""
+    if not provenance:
+        return None
+    rows = [
+        ("Source", provenance.get("source")),
+        ("Tickers", ", ".join(map(str, listing(provenance.get("tickers"))))),
+        ("First date", provenance.get("first")),
+        ("Last date", provenance.get("last")),
+        ("Frequency", provenance.get("frequency")),
+        ("Stale cache", _yes_no(provenance.get("stale"))),
+    ]
+    kv = kv_table([(k, v) for k, v in rows if v not in (None, "")])
+    notes = listing(provenance.get("notes"))
+    note_list = el("ul", join(el("li", n) for n in notes), class_="plain") if notes else None
+    return section("Data provenance", kv, note_list, id_="provenance")
+
+
+def _yes_no(value: Any) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def kv_table(rows: Sequence[tuple[Any, Any]]) -> Raw:
+    """A two-column key/value table."""
+    return el("table", join(el("tr", el("th", k), el("td", v)) for k, v in rows), class_="kv")
+
+
+def warnings_section(warnings: Any) -> Raw | None:
+    """The pipeline's warnings as a list (omitted when there are none)."""
+    items = listing(warnings)
+    if not items:
+        return None
+    return section(
+        "Warnings", el("ul", join(el("li", w) for w in items), class_="plain"), id_="warnings"
+    )

@@ -1,0 +1,78 @@
+"""Number coercion and formatting for the report layer.
+
+Every value in a proposal or what-if document may be absent, ``None``, NaN or of an
+unexpected type; the helpers here turn such values into ``None`` (and an en dash when
+formatted) instead of raising, so one missing number never breaks a whole report.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+DASH = "–"
+
+
+def num(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` (absent, NaN, infinite, not a number)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.0123 -> '1.2%'``."""
+    x = num(value)
+    return DASH if x is None else f"{100 * x:.{digits}f}%"
+
+
+def signed_pct(value: Any, digits: int = 1) -> str:
+    """A fraction as a signed percentage: ``-0.08 -> '−8.0%'`` (true minus sign)."""
+    x = num(value)
+    if x is None:
+        return DASH
+    text = f"{100 * x:+.{digits}f}%"
+    return text.replace("-", "−")
+
+
+def pp(value: Any, digits: int = 1) -> str:
+    """A difference of two fractions in percentage points: ``0.07 -> '+7.0 pp'``."""
+    x = num(value)
+    if x is None:
+        return DASH
+    return f"{100 * x:+.{digits}f} pp".replace("-", "−")
+
+
+def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
+    """An amount with thousands separators and its currency: ``'$1,250,000'``."""
+    x = num(value)
+    if x is None:
+        return DASH
+    sign = "−" if x < 0 else ""
+    body = f"{abs(x):,.{digits}f}"
+    if currency in (None, "", "USD"):
+        return f"{sign}${body}"
+    return f"{sign}{body} {currency}"
+
+
+def decimal(value: Any, digits: int = 2) -> str:
+    """A plain number with ``digits`` decimals: ``2.104 -> '2.10'``."""
+    x = num(value)
+    return DASH if x is None else f"{x:,.{digits}f}"
+
+
+def plain(value: Any) -> str:
+    """A number as an exact plain decimal (no exponent), or ``''`` when absent.
+
+    ``1e-05 -> '0.00001'``; the text parses back to the same float.
+    """
+    x = num(value)
+    if x is None:
+        return ""
+    text = format(Decimal(repr(x)), "f")
+    return "0" if text in ("-0", "-0.0") else text
