@@ -1,0 +1,206 @@
+"""Workflow commands: ``run-monthly`` (the unattended monthly rebalance job).
+
+Heavy imports (SQLAlchemy, exchange_calendars, pandas, the pipeline) happen inside the
+command functions so ``capalloc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optimizer.cli.output import emit, format_option, note, table
+from optimizer.errors import PartialFailure
+
+_DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
+
+
+@click.command("run-monthly")
+@click.option(
+    "--accounts",
+    "accounts_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of accounts: one sub-folder each (account.toml, holdings.csv), "
+    "or an accounts.csv listing account, config, holdings.",
+)
+@click.option("--db", required=True, help="Ledger: a SQLAlchemy URL or a SQLite file path.")
+@click.option("--period", default=None, help="Month to rebalance, YYYY-MM (default: this month).")
+@click.option("--dry-run", is_flag=True, help="Compute and report; write no orders, no claims.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--chunk-size",
+    default=None,
+    type=click.IntRange(1, 100_000),
+    help="Accounts per chunk (one ledger transaction each). Default: automatic.",
+)
+@click.option(
+    "--orders-dir",
+    default=Path("orders"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Order files go to ORDERS_DIR/<period>/<account>.csv.",
+)
+@click.option(
+    "--fallback",
+    type=click.Choice(["none", "keep-holdings"]),
+    default="none",
+    show_default=True,
+    help="When an account's pipeline fails: record the failure, or keep its holdings "
+    "(trade nothing) and record a fallback. accounts.csv may set it per account.",
+)
+@click.option(
+    "--processor",
+    default=_DEFAULT_PROCESSOR,
+    show_default=True,
+    metavar="MODULE:FUNC",
+    help="Extension point: the per-account pipeline (module may define prepare_worker()).",
+)
+@click.option(
+    "--lock-timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Minutes without heartbeat after which another host's lock is stale.",
+)
+@format_option
+def run_monthly(
+    accounts_dir: Path,
+    db: str,
+    period: str | None,
+    dry_run: bool,
+    workers: int,
+    chunk_size: int | None,
+    orders_dir: Path,
+    fallback: str,
+    processor: str,
+    lock_timeout: float,
+    fmt: str,
+) -> None:
+    """Rebalance every account for one month, exactly once, with a ledger.
+
+    Exit code 0 when every account is done or skipped as already done, 10 when some
+    failed (each is recorded with its reason), 9 when the ledger cannot be used or
+    another run holds the period.
+    """
+    import datetime as dt
+
+    from optimizer.jobs.calendar import parse_period
+    from optimizer.jobs.model import FallbackPolicy
+    from optimizer.jobs.runner import RunOptions
+    from optimizer.jobs.runner import run_monthly as run
+
+    options = RunOptions(
+        accounts_dir=accounts_dir,
+        db=db,
+        period=parse_period(period),
+        orders_dir=orders_dir,
+        dry_run=dry_run,
+        workers=workers,
+        chunk_size=chunk_size,
+        processor=processor,
+        fallback=FallbackPolicy(fallback),
+        stale_after=dt.timedelta(minutes=lock_timeout),
+    )
+    with _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
+        summary = run(options, on_start=bar.start, progress=bar.advance)
+    doc = summary.to_dict()
+    counts = doc.pop("counts")
+    emit(fmt, {"metrics": counts, "provenance": _provenance(doc, processor), **doc},
+         lambda: _render(doc, counts))  # fmt: skip
+    failed = counts["n_failed"]
+    if failed:
+        raise PartialFailure(
+            f"{failed} of {counts['n_accounts']} accounts failed; each is recorded "
+            f"in the ledger (run {doc['run_id']})",
+            hint="fix them and run again: done accounts are skipped",
+        )
+
+
+def _provenance(doc: dict[str, Any], processor: str) -> dict[str, Any]:
+    return {
+        "run_id": doc["run_id"],
+        "period": doc["period"],
+        "rebalance_date": doc["rebalance_date"],
+        "processor": processor,
+    }
+
+
+def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
+    title = f"run-monthly {doc['period']} (rebalance date {doc['rebalance_date']})"
+    if doc["dry_run"]:
+        title += " — dry run, nothing written"
+    rows = [
+        ("traded", c["n_traded"]),
+        ("no trade needed", c["n_no_trade"]),
+        ("fallback (kept holdings)", c["n_fallback"]),
+        ("failed", c["n_failed"]),
+        ("skipped: already done", c["n_skipped"]),
+        ("changed after done (not re-traded)", c["n_changed"]),
+        ("accounts", c["n_accounts"]),
+    ]
+    table(title, ["outcome", "accounts"], rows, caption=f"run {doc['run_id']}: {doc['status']}")
+    problems = [a for a in doc["accounts"] if a["error"]]
+    if problems:
+        table("accounts needing attention", ["account", "status", "kind", "reason"],
+              [(a["account"], a["status"], a["error_kind"], a["error"])
+               for a in problems[:50]])  # fmt: skip
+        if len(problems) > 50:
+            note(f"... and {len(problems) - 50} more (see the ledger, run {doc['run_id']})")
+    rec = doc["reconciled"]
+    if rec["rewritten"] or rec["orphaned"] or rec["removed_temp"]:
+        note(
+            f"reconciled the order folder: {len(rec['rewritten'])} rewritten from the ledger, "
+            f"{len(rec['orphaned'])} unrecorded renamed *.orphan, "
+            f"{len(rec['removed_temp'])} temporary removed"
+        )
+    if doc["taken_over"]:
+        note(f"took over the lock of run {doc['taken_over']}, which had died (marked crashed)")
+    if not doc["dry_run"] and c["n_traded"]:
+        note(f"orders: {doc['orders_dir']}")
+
+
+class _Bar:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, progress: Any = None) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task("accounts", total=total)
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, n)
+
+
+class _BarContext(AbstractContextManager):
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.progress = Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+
+    def __enter__(self) -> _Bar:
+        self.progress.__enter__()
+        return _Bar(self.progress)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+
+def _progress(*, enabled: bool) -> AbstractContextManager:
+    return _BarContext() if enabled else nullcontext(_Bar())

@@ -1,0 +1,197 @@
+"""Accounts of a monthly run, read from a folder, and the hash of each account's inputs.
+
+Two layouts are accepted:
+
+* one sub-folder per account, named after the account, holding ``account.toml`` and
+  ``holdings.csv`` (folders whose name starts with ``.`` or ``_`` are ignored);
+* one ``accounts.csv`` with columns ``account, config, holdings`` and optionally
+  ``fallback`` (``none`` or ``keep-holdings``); paths are relative to the CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from optimizer.errors import ConfigError
+from optimizer.jobs.model import AccountSpec, FallbackPolicy, Period
+
+CONFIG_NAME = "account.toml"
+HOLDINGS_NAME = "holdings.csv"
+INDEX_NAME = "accounts.csv"
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_REFERENCE_SUFFIXES = (".csv", ".toml", ".json", ".txt", ".parquet")
+
+
+def discover_accounts(
+    folder: str | Path, *, fallback: FallbackPolicy = FallbackPolicy.NONE
+) -> list[AccountSpec]:
+    """List the accounts in ``folder`` (either layout), sorted by account id.
+
+    Parameters
+    ----------
+    folder:
+        The accounts folder.
+    fallback:
+        Default fallback policy; an ``accounts.csv`` ``fallback`` column overrides it.
+
+    Raises
+    ------
+    ConfigError
+        The folder is missing, holds no account, an id is invalid or repeated, or the
+        ``accounts.csv`` is malformed (names file, row and value).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigError("accounts folder not found", key="--accounts", value=str(root))
+    index = root / INDEX_NAME
+    specs = _from_index(index, fallback) if index.is_file() else _from_subfolders(root, fallback)
+    if not specs:
+        raise ConfigError(
+            "no accounts found",
+            key="--accounts",
+            value=str(root),
+            hint=f"expected sub-folders with {CONFIG_NAME} and {HOLDINGS_NAME}, or {INDEX_NAME}",
+        )
+    return sorted(specs, key=lambda s: s.account_id)
+
+
+def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
+    specs = []
+    for sub in root.iterdir():
+        if not sub.is_dir() or sub.name.startswith((".", "_")):
+            continue
+        _check_id(sub.name, file=str(root))
+        specs.append(AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback))
+    return specs
+
+
+def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
+    specs: dict[str, AccountSpec] = {}
+    for line_no, row in _index_rows(index):
+        where = f"{index}:{line_no}"
+        account = (row.get("account") or "").strip()
+        _check_id(account, file=where)
+        if account in specs:
+            raise ConfigError("account listed twice", file=where, key="account", value=account)
+        config = (row.get("config") or "").strip()
+        holdings = (row.get("holdings") or "").strip()
+        for key, value in (("config", config), ("holdings", holdings)):
+            if not value:
+                raise ConfigError("required column is empty", file=where, key=key)
+        policy = fallback
+        if (raw := (row.get("fallback") or "").strip()) != "":
+            try:
+                policy = FallbackPolicy(raw)
+            except ValueError:
+                known = ", ".join(p.value for p in FallbackPolicy)
+                raise ConfigError(
+                    f"unknown fallback; known: {known}", file=where, key="fallback", value=raw
+                ) from None
+        specs[account] = AccountSpec(
+            account, index.parent / config, index.parent / holdings, policy
+        )
+    return list(specs.values())
+
+
+def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        with index.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
+            if missing:
+                raise ConfigError(
+                    "missing columns", file=str(index), key="columns", value=sorted(missing)
+                )
+            for row in reader:
+                if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    yield reader.line_num, row
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(
+            "cannot read the accounts index", file=str(index), hint=str(exc)
+        ) from None
+
+
+def _check_id(account: str, *, file: str) -> None:
+    if not _ID_RE.match(account):
+        raise ConfigError(
+            "invalid account id",
+            file=file,
+            key="account",
+            value=account,
+            hint="letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
+
+
+def inputs_hash(spec: AccountSpec, period: Period) -> str:
+    """sha256 over the period, the config bytes, the holdings bytes and referenced files.
+
+    A referenced file is any string value in the TOML that names an existing file
+    (relative to the config's folder) with a data-file suffix; its path and bytes enter
+    the hash, so editing a scenario file or a price file also changes the hash.
+
+    Raises
+    ------
+    ConfigError
+        The config or holdings file cannot be read, or the TOML is malformed.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"period={period.label}\n".encode())
+    config = _read_bytes(spec.config_path)
+    holdings = _read_bytes(spec.holdings_path)
+    for label, data in (("config", config), ("holdings", holdings)):
+        digest.update(f"{label}:{len(data)}\n".encode())
+        digest.update(data)
+    for ref in _referenced_files(config, spec.config_path, exclude=spec.holdings_path):
+        data = _read_bytes(ref)
+        digest.update(f"ref:{ref.name}:{len(data)}\n".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def with_hash(spec: AccountSpec, period: Period) -> AccountSpec:
+    """``spec`` with its ``inputs_hash`` filled in."""
+    return replace(spec, inputs_hash=inputs_hash(spec, period))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError("cannot read file", file=str(path), hint=exc.strerror) from None
+
+
+def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:
+    try:
+        data = tomllib.loads(config.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("malformed TOML", file=str(config_path), hint=str(exc)) from None
+    found: dict[Path, None] = {}
+    base = config_path.parent
+    for text in _strings(data):
+        if not text.lower().endswith(_REFERENCE_SUFFIXES) or "\n" in text:
+            continue
+        candidate = Path(text.removeprefix("csv:")).expanduser()
+        candidate = candidate if candidate.is_absolute() else base / candidate
+        if candidate.is_file() and candidate.resolve() != exclude.resolve():
+            found[candidate] = None
+    return sorted(found)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)

@@ -1,0 +1,162 @@
+"""Pure data exchanged between the monthly runner, the per-account pipeline and the ledger.
+
+The runner hands each worker an :class:`AccountSpec` and the :class:`Period`; the pipeline
+(``process_account``) returns an :class:`AccountOutcome` or raises a ``CapallocError``; the
+worker wraps either into an :class:`AccountResult` that the runner records in the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from optimizer.errors import PlanError
+
+
+class OutcomeStatus(StrEnum):
+    """What the pipeline decided for one account and period (all three are final)."""
+
+    TRADED = "traded"  # orders were produced
+    NO_TRADE = "no-trade"  # the portfolio is within its bands: nothing to do
+    FALLBACK = "fallback"  # the configured fallback applied: keep holdings, trade nothing
+
+
+class FallbackPolicy(StrEnum):
+    """What to do when the pipeline fails for an account (see docs/monthly-job.md)."""
+
+    NONE = "none"  # record the failure; the next run retries the account
+    KEEP_HOLDINGS = "keep-holdings"  # record a fallback outcome: keep holdings, no orders
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A rebalancing month and its rebalance date (first NYSE session of the month)."""
+
+    year: int
+    month: int
+    rebalance_date: dt.date
+
+    @property
+    def label(self) -> str:
+        """``"YYYY-MM"``."""
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """One account of the batch: where its inputs are and what to do if it fails."""
+
+    account_id: str  # also the order file's name: [A-Za-z0-9._-]+
+    config_path: Path  # account.toml
+    holdings_path: Path  # holdings.csv
+    fallback: FallbackPolicy = FallbackPolicy.NONE
+    inputs_hash: str = ""  # sha256 over config, holdings, referenced files and the period
+
+
+ORDER_COLUMNS = ("ticker", "side", "shares", "est_price", "notional", "est_cost", "reason")
+
+
+@dataclass(frozen=True)
+class Order:
+    """One whole-share order in an account's order file."""
+
+    ticker: str
+    side: Side
+    shares: float  # > 0, whole shares in practice
+    est_price: float | None = None
+    notional: float | None = None
+    est_cost: float | None = None
+    reason: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # any other keys, kept in the ledger
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Order:
+        """Build from a pipeline's order dict; a malformed order is a ``PlanError``."""
+        try:
+            ticker = str(data["ticker"]).strip()
+            side = Side(str(data["side"]).lower())
+            shares = float(data["shares"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PlanError(
+                "malformed order from the pipeline", value=dict(data), hint=str(exc)
+            ) from None
+        if not ticker or not math.isfinite(shares) or shares <= 0:
+            raise PlanError("an order needs a ticker and a positive share count", value=dict(data))
+        known = {"ticker", "side", "shares", "est_price", "notional", "est_cost", "reason"}
+        return cls(
+            ticker=ticker,
+            side=side,
+            shares=shares,
+            est_price=_opt_float(data.get("est_price")),
+            notional=_opt_float(data.get("notional")),
+            est_cost=_opt_float(data.get("est_cost")),
+            reason=str(data.get("reason") or ""),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class AccountOutcome:
+    """What the pipeline returns for one account.
+
+    ``orders`` may be given as dicts (keys ``ticker, side, shares, est_price, notional,
+    est_cost, reason`` and any extra ones); they are normalised to :class:`Order`.
+    A ``traded`` outcome has at least one order; ``no-trade`` and ``fallback`` have none.
+    """
+
+    status: OutcomeStatus
+    orders: tuple[Order, ...] = ()
+    allocation: Mapping[str, float] = field(default_factory=dict)  # ticker -> target weight
+    provenance: Mapping[str, Any] = field(default_factory=dict)  # estimate provenance
+    warnings: tuple[str, ...] = ()
+    fallback_reason: str | None = None  # why the fallback applied
+
+    def __post_init__(self) -> None:
+        status = OutcomeStatus(self.status)
+        orders = tuple(o if isinstance(o, Order) else Order.from_mapping(o) for o in self.orders)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "orders", orders)
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        if (status is OutcomeStatus.TRADED) != bool(orders):
+            raise PlanError(
+                f"a {status.value!r} outcome cannot carry {len(orders)} orders",
+                hint="'traded' needs orders; 'no-trade' and 'fallback' have none",
+            )
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """One account's result as the runner records it: an outcome or a failure."""
+
+    account_id: str
+    outcome: AccountOutcome | None
+    error_kind: str | None = None  # exception class name, e.g. "InfeasibleError"
+    error: str | None = None  # the one-line message
+    seconds: float = 0.0  # time spent in the pipeline
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is None
+
+
+class WorkerContext(Protocol):
+    """Whatever ``prepare_worker`` builds once per worker process (caches, compiled
+    problems); the runner passes it back, untouched, to every ``process_account`` call."""
+
+
+PrepareWorker = Callable[[], Any]
+ProcessAccount = Callable[[Any, AccountSpec, Period], AccountOutcome]

@@ -1,0 +1,148 @@
+"""Order files: ``<orders_dir>/<period>/<account>.csv``, written so none is ever partial.
+
+Per account: the CSV goes to a hidden temporary file in the same folder and is fsynced;
+the chunk's ledger transaction (attempt, claim and orders rows) commits; only then is the
+temporary file renamed onto its final name and the folder fsynced. The ledger is the
+source of truth and the file is derived from it, so a crash at any instant leaves either
+
+* the rows and the file (both done),
+* neither (the next run processes the account again), or
+* the rows without the file (crash between commit and rename): the next run's
+  :meth:`OrderFiles.reconcile` rewrites the file from the ``orders`` table, byte for byte.
+
+A visible order file is therefore always complete and always recorded. Reconciliation also
+removes leftover temporary files, and renames any visible order file the ledger does not
+know (say, copied in by hand) to ``<name>.orphan`` so nobody sends it by mistake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from optimizer.errors import LedgerError
+from optimizer.jobs.ledger import Claim, Ledger
+from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
+
+TEMP_SUFFIX = ".tmp"
+HEADER = ("account", "period", *ORDER_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What the start-of-run reconciliation changed in the period's order folder."""
+
+    removed_temp: tuple[str, ...] = ()  # leftover temporary files deleted
+    rewritten: tuple[str, ...] = ()  # accounts whose recorded file was missing: rewritten
+    orphaned: tuple[str, ...] = ()  # unrecorded order files renamed to *.orphan
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed_temp or self.rewritten or self.orphaned)
+
+
+def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
+    """The CSV text of an order file (deterministic: same orders, same bytes)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HEADER)
+    for o in orders:
+        writer.writerow(
+            [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
+             _num(o.notional), _num(o.est_cost), o.reason]
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+class OrderFiles:
+    """The order folder of one period, as one run writes it."""
+
+    def __init__(self, root: Path, period: Period, run_id: int) -> None:
+        self.root = root
+        self.period = period
+        self.run_id = run_id
+        self.folder = root / period.label
+
+    def final_path(self, account: str) -> Path:
+        return self.folder / f"{account}.csv"
+
+    def write_temp(self, account: str, orders: Iterable[Order]) -> Path:
+        """Write and fsync the account's CSV under a hidden temporary name."""
+        tmp = self.folder / f".{account}.csv.run{self.run_id}{TEMP_SUFFIX}"
+        text = render_orders(account, self.period, orders)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise LedgerError(
+                "cannot write the order file", file=str(tmp), hint=exc.strerror or str(exc)
+            ) from None
+        return tmp
+
+    def publish(self, temps: Mapping[str, Path]) -> None:
+        """Rename committed temporary files onto their final names; fsync the folder."""
+        for account, tmp in temps.items():
+            os.replace(tmp, self.final_path(account))
+        if temps:
+            _fsync_dir(self.folder)
+
+    @staticmethod
+    def discard(temps: Mapping[str, Path]) -> None:
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def reconcile(self, claims: Mapping[str, Claim], ledger: Ledger) -> Reconciliation:
+        """Make the period's folder agree with the ledger (see the module docstring)."""
+        if not self.folder.is_dir():
+            self.folder.mkdir(parents=True, exist_ok=True)
+        removed, orphaned = [], []
+        recorded = {c.orders_path for c in claims.values() if c.orders_path}
+        for entry in sorted(self.folder.iterdir()):
+            if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+                entry.unlink()
+                removed.append(entry.name)
+            elif entry.suffix == ".csv" and str(entry.resolve()) not in recorded:
+                os.replace(entry, entry.with_name(entry.name + ".orphan"))
+                orphaned.append(entry.name)
+        rewritten = []
+        for claim in claims.values():
+            if claim.n_orders and claim.orders_path and not Path(claim.orders_path).exists():
+                path = Path(claim.orders_path)
+                orders = ledger.orders_of(self.period, claim.account)
+                files = OrderFiles(path.parent.parent, self.period, self.run_id)
+                tmp = files.write_temp(claim.account, orders)
+                os.replace(tmp, path)
+                rewritten.append(claim.account)
+        if removed or orphaned or rewritten:
+            _fsync_dir(self.folder)
+        return Reconciliation(tuple(removed), tuple(rewritten), tuple(orphaned))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,122 @@
+"""The per-account pipeline as the runner sees it, and the worker-side loop.
+
+A pipeline is named ``MODULE:FUNCTION``. ``FUNCTION(ctx, account, period)`` returns an
+:class:`~optimizer.jobs.model.AccountOutcome` or raises a ``CapallocError``. If ``MODULE``
+also defines ``prepare_worker()``, it runs once per worker process and its result is the
+``ctx`` of every call in that worker (caches, compiled optimization problems); otherwise
+``ctx`` is ``None``. The default is the product's pipeline,
+``optimizer.workflows:process_account``; ``--processor`` is the extension point for
+custom pipelines (and for deterministic test pipelines).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer.errors import CapallocError, ConfigError
+from optimizer.jobs.model import (
+    AccountOutcome,
+    AccountResult,
+    AccountSpec,
+    FallbackPolicy,
+    OutcomeStatus,
+    Period,
+    PrepareWorker,
+    ProcessAccount,
+)
+
+DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline named ``MODULE:FUNCTION`` (picklable: workers import it by name)."""
+
+    target: str = DEFAULT_PROCESSOR
+
+    def load(self) -> tuple[PrepareWorker | None, ProcessAccount]:
+        """Import the module; return its ``prepare_worker`` (or None) and the function.
+
+        Raises
+        ------
+        ConfigError
+            The name is malformed, the module cannot be imported or lacks the function.
+        """
+        module_name, sep, attr = self.target.partition(":")
+        if not sep or not module_name or not attr:
+            raise ConfigError("expected MODULE:FUNCTION", key="--processor", value=self.target)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                "cannot import the pipeline module",
+                key="--processor",
+                value=self.target,
+                hint=" ".join(str(exc).split())[:120],
+            ) from None
+        process = getattr(module, attr, None)
+        if not callable(process):
+            raise ConfigError(
+                "the pipeline module has no such function", key="--processor", value=self.target
+            )
+        prepare = getattr(module, "prepare_worker", None)
+        return (prepare if callable(prepare) else None), process
+
+
+# One per worker process: set by init_worker, read by process_chunk.
+_WORKER: dict[str, Any] = {}
+
+
+def init_worker(target: str) -> None:
+    """Pool initializer: load the pipeline and call ``prepare_worker`` once.
+
+    A failure is kept and reported as every account's error, so the run still records
+    each account instead of dying on a broken pool.
+    """
+    _WORKER.clear()
+    try:
+        prepare, process = Pipeline(target).load()
+        _WORKER["ctx"] = prepare() if prepare else None
+        _WORKER["process"] = process
+    except Exception as exc:
+        _WORKER["error"] = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
+
+
+def process_chunk(specs: Sequence[AccountSpec], period: Period) -> list[AccountResult]:
+    """Run the pipeline on each account of a chunk (in the worker process)."""
+    if "error" in _WORKER:
+        kind, message = _WORKER["error"]
+        return [AccountResult(s.account_id, None, kind, message) for s in specs]
+    process, ctx = _WORKER["process"], _WORKER["ctx"]
+    return [run_one(process, ctx, spec, period) for spec in specs]
+
+
+def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period) -> AccountResult:
+    """One account: the outcome, the configured fallback, or the failure — never a raise."""
+    start = time.perf_counter()
+    try:
+        outcome = process(ctx, spec, period)
+        if not isinstance(outcome, AccountOutcome):
+            raise TypeError(f"the pipeline returned {type(outcome).__name__}, not AccountOutcome")
+    except CapallocError as exc:
+        seconds = time.perf_counter() - start
+        if spec.fallback is FallbackPolicy.KEEP_HOLDINGS and not isinstance(exc, ConfigError):
+            reason = f"{type(exc).__name__}: {exc.render()}"
+            fallback = AccountOutcome(OutcomeStatus.FALLBACK, fallback_reason=reason)
+            return AccountResult(spec.account_id, fallback, seconds=seconds)
+        return AccountResult(spec.account_id, None, type(exc).__name__, exc.render(), seconds)
+    except Exception as exc:  # a pipeline bug: recorded for this account, others go on
+        seconds = time.perf_counter() - start
+        return AccountResult(
+            spec.account_id, None, "InternalError", _one_line(exc, "internal error"), seconds
+        )
+    return AccountResult(spec.account_id, outcome, seconds=time.perf_counter() - start)
+
+
+def _one_line(exc: BaseException, prefix: str) -> str:
+    text = exc.render() if isinstance(exc, CapallocError) else f"{type(exc).__name__}: {exc}"
+    return f"{prefix}: " + " ".join(text.split())[:400]

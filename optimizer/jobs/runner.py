@@ -1,0 +1,316 @@
+"""The unattended monthly run: accounts → pipeline (in worker processes) → ledger + orders.
+
+Order of events in a run (see docs/monthly-job.md):
+
+1. load the pipeline, list the accounts, open the ledger and insert the run's row;
+2. take the period lock (not in a dry run); reconcile the order folder with the ledger;
+3. hash every account's inputs: an account already done with the same hash is skipped, one
+   done with another hash is recorded as ``changed-after-done`` (never re-traded), one whose
+   inputs cannot be read is recorded as failed;
+4. send the rest, in chunks, to the workers; commit each chunk's results in one
+   transaction and publish its order files (see :mod:`optimizer.jobs.orders`);
+5. record the counts and release the lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optimizer.errors import CapallocError
+from optimizer.jobs.accounts import discover_accounts, with_hash
+from optimizer.jobs.ledger import (
+    DEFAULT_STALE_AFTER,
+    Attempt,
+    AttemptStatus,
+    Claim,
+    Ledger,
+    RunStatus,
+)
+from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
+from optimizer.jobs.orders import OrderFiles, Reconciliation
+from optimizer.jobs.processor import DEFAULT_PROCESSOR, Pipeline, init_worker, process_chunk
+
+MAX_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a monthly run needs; the CLI builds it from its options."""
+
+    accounts_dir: Path
+    db: str  # SQLAlchemy URL or SQLite file path
+    period: Period
+    orders_dir: Path
+    dry_run: bool = False
+    workers: int = 1
+    chunk_size: int | None = None  # None: about 4 chunks per worker, at most MAX_CHUNK
+    processor: str = DEFAULT_PROCESSOR
+    fallback: FallbackPolicy = FallbackPolicy.NONE
+    stale_after: dt.timedelta = DEFAULT_STALE_AFTER
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """One account in the run summary."""
+
+    account: str
+    status: str  # an AttemptStatus value, or "skipped" (already done, same inputs)
+    n_orders: int = 0
+    error_kind: str | None = None  # e.g. "InfeasibleError", "ChangedAfterDone"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    period: Period
+    dry_run: bool
+    status: RunStatus
+    counts: dict[str, int]  # n_accounts, n_traded, n_no_trade, n_fallback, n_failed, ...
+    accounts: tuple[AccountLine, ...]
+    reconciled: Reconciliation = field(default_factory=Reconciliation)
+    taken_over: int | None = None  # id of a stale run whose lock this run took over
+    orders_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "period": self.period.label,
+            "rebalance_date": self.period.rebalance_date.isoformat(),
+            "dry_run": self.dry_run,
+            "status": self.status.value,
+            "counts": self.counts,
+            "accounts": [vars(line) for line in self.accounts],
+            "reconciled": vars(self.reconciled),
+            "taken_over": self.taken_over,
+            "orders_dir": str(self.orders_dir / self.period.label) if self.orders_dir else None,
+        }
+
+
+Progress = Callable[[int], None]  # advance by n accounts
+
+
+def run_monthly(
+    options: RunOptions,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run the monthly rebalance for every account of ``options.accounts_dir``.
+
+    Parameters
+    ----------
+    options:
+        The run's settings.
+    on_start:
+        Called with the number of accounts to process once they are known.
+    progress:
+        Called with the number of accounts just finished, after each chunk.
+
+    Returns
+    -------
+    RunSummary
+        Counts and per-account lines. Failed accounts do not raise: the caller decides
+        (the CLI exits with ``PartialFailure``).
+
+    Raises
+    ------
+    ConfigError
+        The pipeline or the accounts folder cannot be loaded.
+    LedgerError
+        The ledger cannot be used, or another live run holds the period lock.
+    """
+    Pipeline(options.processor).load()  # fail early on a bad pipeline name
+    specs = discover_accounts(options.accounts_dir, fallback=options.fallback)
+    ledger = Ledger.open(options.db)
+    try:
+        run = _Run(options, ledger, specs)
+        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
+    finally:
+        ledger.close()
+
+
+class _Run:
+    """One run's state; ``execute`` is the whole job, each step a small method."""
+
+    def __init__(self, options: RunOptions, ledger: Ledger, specs: list[AccountSpec]) -> None:
+        self.options = options
+        self.ledger = ledger
+        self.specs = specs
+        self.period = options.period
+        self.lines: dict[str, AccountLine] = {}
+        self.run_id = 0
+        self.files: OrderFiles | None = None
+
+    def execute(self, on_start: Callable[[int], None], progress: Progress) -> RunSummary:
+        o = self.options
+        self.run_id = self.ledger.start_run(
+            self.period,
+            dry_run=o.dry_run,
+            processor=o.processor,
+            orders_dir=o.orders_dir.resolve(),
+            n_accounts=len(self.specs),
+        )
+        self.files = OrderFiles(o.orders_dir.resolve(), self.period, self.run_id)
+        taken_over, reconciled = None, Reconciliation()
+        try:
+            if not o.dry_run:
+                taken_over = self.ledger.acquire_lock(
+                    self.period, self.run_id, stale_after=o.stale_after
+                )
+                reconciled = self.files.reconcile(self.ledger.claims(self.period), self.ledger)
+            todo = self._triage(self.ledger.claims(self.period))
+            on_start(len(todo))
+            for results in self._dispatch(todo):
+                self._commit(results, {s.account_id: s for s in todo})
+                progress(len(results))
+        except BaseException as exc:
+            if not o.dry_run:
+                message = exc.render() if isinstance(exc, CapallocError) else repr(exc)
+                self._finish(RunStatus.FAILED, f"stopped: {message}"[:2000])
+            raise
+        counts = self._counts()
+        status = RunStatus.PARTIAL if counts["n_failed"] else RunStatus.SUCCEEDED
+        self._finish(RunStatus.DRY_RUN if o.dry_run else status, "")
+        lines = tuple(self.lines[s.account_id] for s in self.specs)
+        return RunSummary(
+            self.run_id, self.period, o.dry_run, RunStatus.DRY_RUN if o.dry_run else status,
+            counts, lines, reconciled, taken_over, o.orders_dir.resolve(),
+        )  # fmt: skip
+
+    def _finish(self, status: RunStatus, message: str) -> None:
+        counts = self._counts()
+        if self.options.dry_run:
+            self.ledger.record_dry_run(self.run_id, counts, message)
+        else:
+            self.ledger.finish_run(self.run_id, self.period, status, counts, message)
+
+    # -- step 3: what is left to do ------------------------------------------------------
+    def _triage(self, claims: dict[str, Claim]) -> list[AccountSpec]:
+        todo, pre = [], []
+        for spec in self.specs:
+            try:
+                spec = with_hash(spec, self.period)
+            except CapallocError as exc:
+                pre.append(
+                    Attempt(spec.account_id, None, AttemptStatus.FAILED, None,
+                            type(exc).__name__, exc.render())
+                )  # fmt: skip
+                continue
+            claim = claims.get(spec.account_id)
+            if claim is None:
+                todo.append(spec)
+            elif claim.inputs_hash == spec.inputs_hash:
+                self.lines[spec.account_id] = AccountLine(spec.account_id, "skipped", 0)
+            else:
+                message = (
+                    f"inputs changed after the period was done by run {claim.run_id} "
+                    f"(hash {claim.inputs_hash[:12]} then, {spec.inputs_hash[:12]} now); "
+                    "not re-traded"
+                )
+                pre.append(
+                    Attempt(spec.account_id, spec.inputs_hash, AttemptStatus.CHANGED_AFTER_DONE,
+                            None, "ChangedAfterDone", message)
+                )  # fmt: skip
+        self._record(pre, {})
+        return todo
+
+    # -- step 4: workers -----------------------------------------------------------------
+    def _chunks(self, todo: Sequence[AccountSpec]) -> list[list[AccountSpec]]:
+        size = self.options.chunk_size or max(
+            1, min(MAX_CHUNK, math.ceil(len(todo) / (4 * max(1, self.options.workers))))
+        )
+        return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
+
+    def _dispatch(self, todo: Sequence[AccountSpec]) -> Iterator[list[AccountResult]]:
+        chunks = self._chunks(todo)
+        if not chunks:
+            return
+        if self.options.workers <= 1:
+            init_worker(self.options.processor)
+            for chunk in chunks:
+                yield process_chunk(chunk, self.period)
+            return
+        yield from _pooled(chunks, self.period, self.options.processor, self.options.workers)
+
+    # -- step 4: ledger and files --------------------------------------------------------
+    def _commit(self, results: Sequence[AccountResult], by_id: dict[str, AccountSpec]) -> None:
+        attempts, temps = [], {}
+        assert self.files is not None
+        for res in results:
+            spec = by_id[res.account_id]
+            if res.outcome is None:
+                attempts.append(
+                    Attempt(res.account_id, spec.inputs_hash, AttemptStatus.FAILED, res)
+                )
+                continue
+            path = None
+            if res.outcome.orders and not self.options.dry_run:
+                temps[res.account_id] = self.files.write_temp(res.account_id, res.outcome.orders)
+                path = self.files.final_path(res.account_id)
+            status = AttemptStatus(res.outcome.status.value)
+            attempts.append(
+                Attempt(res.account_id, spec.inputs_hash, status, res, orders_path=path)
+            )
+        self._record(attempts, temps)
+
+    def _record(self, attempts: Sequence[Attempt], temps: dict[str, Path]) -> None:
+        for a in attempts:
+            n_orders = len(a.result.outcome.orders) if a.result and a.result.outcome else 0
+            kind = a.error_kind or (a.result.error_kind if a.result else None)
+            error = a.error or (a.result.error if a.result else None)
+            self.lines[a.account] = AccountLine(a.account, a.status.value, n_orders, kind, error)
+        if self.options.dry_run or not attempts:
+            return
+        assert self.files is not None
+        try:
+            self.ledger.record(self.run_id, self.period, attempts)
+        except BaseException:
+            self.files.discard(temps)
+            raise
+        self.files.publish(temps)
+
+    def _counts(self) -> dict[str, int]:
+        statuses = [line.status for line in self.lines.values()]
+        return {
+            "n_accounts": len(self.specs),
+            "n_traded": statuses.count(AttemptStatus.TRADED.value),
+            "n_no_trade": statuses.count(AttemptStatus.NO_TRADE.value),
+            "n_fallback": statuses.count(AttemptStatus.FALLBACK.value),
+            "n_failed": statuses.count(AttemptStatus.FAILED.value),
+            "n_skipped": statuses.count("skipped"),
+            "n_changed": statuses.count(AttemptStatus.CHANGED_AFTER_DONE.value),
+        }
+
+
+def _pooled(
+    chunks: list[list[AccountSpec]], period: Period, target: str, workers: int
+) -> Iterator[list[AccountResult]]:
+    """Chunks through a process pool; ``prepare_worker`` runs once per worker."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)), initializer=init_worker, initargs=(target,)
+    )
+    try:
+        pending = {pool.submit(process_chunk, chunk, period): chunk for chunk in chunks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                chunk = pending.pop(fut)
+                try:
+                    yield fut.result()
+                except BrokenProcessPool:
+                    message = "a worker process died while processing this account's chunk"
+                    yield [AccountResult(s.account_id, None, "WorkerDied", message) for s in chunk]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["AccountLine", "RunOptions", "RunSummary", "run_monthly"]

@@ -1,0 +1,1 @@
+"""Deterministic pipelines for the monthly-job tests (selected with ``--processor``)."""
