@@ -89,7 +89,9 @@ def risk(view: ProposalView) -> Raw | None:
     return section(
         "Risk",
         data_table(["Measure", "Current", "Proposed", "Change"], rows),
-        el("p", "CVaR and scenario returns are over the scenario horizon.", class_="small"),
+        el("p", "CVaR and the worst scenario are over the scenario horizon.", class_="small")
+        if any(k in m for k in ("cvar", "worst_scenario") for m in (cur, prop))
+        else None,
         id_="risk",
     )
 
