@@ -1,0 +1,116 @@
+"""Why a problem is infeasible: an elastic relaxation of the policy's constraints.
+
+Every POLICY constraint ``g(w) <= 0`` becomes ``g(w) <= s`` with a slack ``s >= 0`` (an
+equality gets ``|g(w)| <= s``); minimising ``sum(s)`` (an L1 norm, so few slacks are
+non-zero) gives a smallest set of constraints that conflict, and by how much each would
+have to move. STRUCTURE rows (budget, helper variables) stay hard; the objective is dropped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from optimizer.errors import InfeasibleError
+from optimizer.optimize.frame import Frame, Named, Numbers, Role
+
+_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One constraint in the conflict and how far it would have to move (in its units)."""
+
+    constraint: str
+    needs: float  # slack: a "<=" bound must rise by this much, a ">=" bound fall by it
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The smallest relaxation that makes the policy feasible."""
+
+    conflicts: tuple[Conflict, ...]
+    total_slack: float
+
+    def summary(self) -> str:
+        parts = [f"{c.constraint} needs {_signed(c)}" for c in self.conflicts]
+        return "; ".join(parts)
+
+
+def _signed(c: Conflict) -> str:
+    direction = "-" if ">=" in c.constraint else "+"
+    return f"{direction}{c.needs:.4g}"
+
+
+def _relax(n: Named) -> tuple[list[cp.Constraint], cp.Variable, tuple[str, ...]]:
+    con = n.constraint
+    expr = con.expr if hasattr(con, "expr") else con.args[0] - con.args[1]
+    s = cp.Variable(expr.shape, nonneg=True)
+    if isinstance(con, cp.constraints.Zero | cp.constraints.Equality):
+        rows = [expr <= s, -expr <= s]
+    else:
+        rows = [expr <= s]
+    size = int(np.prod(expr.shape)) if expr.shape else 1
+    labels = n.labels if len(n.labels) == size else n.labels * size
+    return rows, s, labels
+
+
+def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
+    """Elastic relaxation of ``built``'s policy under the numbers ``x``; None if it fails."""
+    frame = Frame(built.universe.n_assets, homogeneous=False)
+    named: list[Named] = [n for t in built.terms for n in t.add(frame)]
+    _, rows = built.objective.build(frame)
+    named += [r for r in rows if r.role is not Role.OBJECTIVE] + frame.extra
+    frame.bind(x)
+    for t in built.terms:
+        t.bind(frame, x)
+    built.objective.bind(frame, x)
+    hard: list[cp.Constraint] = []
+    slacks: list[tuple[cp.Variable, tuple[str, ...]]] = []
+    for n in named:
+        if n.role is Role.STRUCTURE:
+            hard.append(n.constraint)
+            continue
+        relaxed, s, labels = _relax(n)
+        hard += relaxed
+        slacks.append((s, labels))
+    problem = cp.Problem(cp.Minimize(sum(cp.sum(s) for s, _ in slacks)), hard)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            problem.solve(solver=cp.CLARABEL)
+        except cp.SolverError:
+            return None
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        return None
+    conflicts = [
+        Conflict(label, float(v))
+        for s, labels in slacks
+        for label, v in zip(labels, np.atleast_1d(s.value), strict=True)
+        if v > _TOL
+    ]
+    conflicts.sort(key=lambda c: -c.needs)
+    return Diagnosis(tuple(conflicts), float(problem.value))
+
+
+def explain_infeasible(built: Any, x: Numbers) -> InfeasibleError:
+    """The InfeasibleError to raise for ``built`` under ``x``, with its diagnosis."""
+    d = diagnose(built, x)
+    if d is None:
+        return InfeasibleError("the constraints admit no portfolio (diagnosis failed)")
+    if d.conflicts:
+        return InfeasibleError(f"constraints conflict: {d.summary()}", diagnosis=d)
+    if built.frame.homogeneous:  # max Sharpe: feasible policy, but no positive excess return
+        return InfeasibleError(
+            "max Sharpe needs a portfolio whose expected return beats the risk-free return, "
+            "and none within the constraints does",
+            diagnosis=d,
+            key="objective.kind",
+            value="max_sharpe",
+            hint="use min_variance, utility or min_cvar, or loosen the constraints",
+        )
+    return InfeasibleError("the constraints admit no portfolio", diagnosis=d)
