@@ -1,0 +1,268 @@
+"""``yahoo``: real yfinance parsing and our real cache, with only the network replaced.
+
+The replaced function is ``yfinance.data.YfData._make_request``, the single place where
+yfinance sends an HTTP request (chart history, time zone look-ups, quote summaries). The
+stand-in answers like Yahoo's v8 chart API, with JSON built from the real files in
+``../shared/data/yahoo``; everything above it (``yf.download``, ``Ticker.history``, quote
+parsing, auto-adjust, the MultiIndex assembly) runs unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.data import get_provider
+from optimizer.data.yahoo import Fetcher, RetryPolicy, YahooProvider, extract_closes
+from optimizer.errors import DataError
+from tests.conftest import run_cli
+
+yf = pytest.importorskip("yfinance")
+
+
+class FakeResponse:
+    def __init__(self, status, payload, url):
+        self.status_code = status
+        self._payload = payload
+        self.text = json.dumps(payload)
+        self.url = url
+
+    def json(self):
+        return self._payload
+
+    def raise_for_status(self):
+        if self.status_code >= 400:
+            raise RuntimeError(f"HTTP {self.status_code}")
+
+
+class ChartServer:
+    """Answers chart requests from per-ticker CSV files (``Date,Close,High,Low,Open,Volume``).
+
+    ``rate_limit_first``: the first n requests raise YFRateLimitError, as yfinance's
+    ``_make_request`` does on HTTP 429. ``scale``: multiply a ticker's closes (what Yahoo
+    does to all adjusted closes after a dividend).
+    """
+
+    def __init__(self, folder, rate_limit_first=0, scale=None, until=None):
+        self.folder, self.rate_limit_first = folder, rate_limit_first
+        self.scale, self.until = scale or {}, until
+        self.calls = []
+
+    def frame(self, ticker):
+        path = self.folder / f"{ticker}.csv"
+        if not path.is_file():
+            return None
+        f = pd.read_csv(path, parse_dates=["Date"]).set_index("Date")
+        return f.loc[: self.until] if self.until else f
+
+    def __call__(self, url, params=None):
+        from yfinance.exceptions import YFRateLimitError
+
+        params = dict(params or {})
+        ticker = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        self.calls.append((ticker, params))
+        if self.rate_limit_first > 0:
+            self.rate_limit_first -= 1
+            raise YFRateLimitError()
+        f = self.frame(ticker)
+        if f is None:
+            error = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+            return FakeResponse(404, {"chart": {"result": None, "error": error}}, url)
+        open_ = f.index.tz_localize("America/New_York") + pd.Timedelta(hours=9, minutes=30)
+        secs = (open_.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
+        secs = np.asarray(secs)
+        if "period1" in params:
+            keep = (secs >= int(params["period1"])) & (secs < int(params["period2"]))
+        else:
+            keep = secs >= secs[-1]
+        f, secs = f[keep], secs[keep]
+        close = (f["Close"] * self.scale.get(ticker, 1.0)).tolist()
+        meta = {
+            "currency": "USD",
+            "symbol": ticker,
+            "instrumentType": "ETF",
+            "exchangeTimezoneName": "America/New_York",
+            "timezone": "EST",
+            "gmtoffset": -18000,
+            "dataGranularity": "1d",
+            "validRanges": ["1d", "5d", "1mo", "1y", "max"],
+        }
+        quote = {
+            "open": f["Open"].tolist(),
+            "high": f["High"].tolist(),
+            "low": f["Low"].tolist(),
+            "close": close,
+            "volume": f["Volume"].tolist(),
+        }
+        result = {
+            "meta": meta,
+            "timestamp": [int(s) for s in secs],
+            "indicators": {"quote": [quote], "adjclose": [{"adjclose": close}]},
+        }
+        return FakeResponse(200, {"chart": {"result": [result], "error": None}}, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _yfinance_tz_cache(tmp_path_factory):
+    yf.set_tz_cache_location(str(tmp_path_factory.mktemp("yf-tz")))
+
+
+@pytest.fixture
+def serve(monkeypatch, shared_data):
+    """Install a ChartServer as yfinance's network; returns a function to swap it."""
+    state = {}
+
+    def install(**kwargs):
+        folder = kwargs.pop("folder", shared_data / "yahoo")
+        state["server"] = ChartServer(folder, **kwargs)
+        return state["server"]
+
+    def make_request(self, url, request_method=None, body=None, params=None, **kw):
+        return state["server"](url, params)
+
+    monkeypatch.setattr("yfinance.data.YfData._make_request", make_request)
+    return install
+
+
+def _file_close(shared_data, ticker):
+    f = pd.read_csv(shared_data / "yahoo" / f"{ticker}.csv", parse_dates=["Date"])
+    return f.set_index("Date")["Close"]
+
+
+def _provider(tmp_path, sleeps=None, **kw):
+    sleeps = [] if sleeps is None else sleeps
+    fetcher = Fetcher(RetryPolicy(attempts=3, base_delay=0.5), sleep=sleeps.append)
+    return YahooProvider(cache_dir=tmp_path / "cache", fetcher=fetcher, **kw)
+
+
+def test_prices_equal_the_files_and_are_cached(serve, tmp_path, shared_data):
+    serve()
+    data = _provider(tmp_path).prices(["SPY", "TLT"])
+    for ticker in ("SPY", "TLT"):
+        want = _file_close(shared_data, ticker).loc[data.frame.index[0] :]
+        np.testing.assert_allclose(data.frame[ticker].to_numpy(), want.to_numpy(), rtol=1e-9)
+    assert data.provenance.source == "yahoo" and data.provenance.frequency == "daily"
+    assert data.provenance.first.isoformat() == "2002-07-30"
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "SPY.csv", "SPY.json", "TLT.csv", "TLT.json",
+    ]  # fmt: skip
+    meta = json.loads((tmp_path / "cache" / "SPY.json").read_text())
+    assert meta["since"] == "max" and meta["first"] == "1993-01-29"
+
+
+def test_incremental_refresh_fetches_only_new_dates(serve, tmp_path, shared_data):
+    serve(until="2025-12-31")
+    first = _provider(tmp_path).prices(["SPY"])
+    assert first.provenance.last.isoformat() == "2025-12-31"
+    server = serve()
+    data = _provider(tmp_path).prices(["SPY"])
+    history = [p for t, p in server.calls if "period1" in p]
+    assert len(history) == 1
+    since = pd.Timestamp(history[0]["period1"], unit="s").date()
+    assert dt.date(2025, 12, 29) <= since <= dt.date(2025, 12, 31)
+    want = _file_close(shared_data, "SPY")
+    np.testing.assert_allclose(data.frame["SPY"].to_numpy(), want.to_numpy(), rtol=1e-9)
+
+
+def test_refresh_rescales_cached_history_after_a_dividend(serve, tmp_path, shared_data):
+    serve(until="2025-12-31")
+    _provider(tmp_path).prices(["SPY"])
+    serve(scale={"SPY": 0.99})
+    data = _provider(tmp_path).prices(["SPY"])
+    want = 0.99 * _file_close(shared_data, "SPY")
+    np.testing.assert_allclose(data.frame["SPY"].to_numpy(), want.to_numpy(), rtol=1e-9)
+    assert any("rescaled by 0.990000" in w for w in data.warnings)
+
+
+def test_offline_serves_the_cache_and_says_how_old(serve, tmp_path):
+    server = serve()
+    _provider(tmp_path).prices(["SPY"])
+    n_calls = len(server.calls)
+    fresh = _provider(tmp_path, offline=True).prices(["SPY"])
+    assert len(server.calls) == n_calls
+    assert not fresh.provenance.stale and "offline" in fresh.warnings[0]
+    meta_path = tmp_path / "cache" / "SPY.json"
+    meta = json.loads(meta_path.read_text())
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    meta_path.write_text(json.dumps({**meta, "fetched_at": old.isoformat()}))
+    stale = _provider(tmp_path, offline=True).prices(["SPY"])
+    assert stale.provenance.stale
+    assert "10 days ago" in stale.warnings[0]
+
+
+def test_offline_without_cache_names_the_tickers(tmp_path):
+    with pytest.raises(DataError, match="SPY,IWM") as err:
+        _provider(tmp_path, offline=True).prices(["SPY", "IWM"])
+    assert "not in the cache" in str(err.value)
+
+
+def test_unknown_ticker_is_named(serve, tmp_path):
+    serve()
+    with pytest.raises(DataError, match="NOSUCHTICKER"):
+        _provider(tmp_path).prices(["SPY", "NOSUCHTICKER"])
+
+
+def test_rate_limit_is_retried_with_backoff(serve, tmp_path, shared_data):
+    serve(rate_limit_first=2)
+    sleeps = []
+    data = _provider(tmp_path, sleeps).prices(["IWM"])
+    assert sleeps == [0.5, 1.0]
+    assert data.frame["IWM"].iloc[-1] == pytest.approx(_file_close(shared_data, "IWM").iloc[-1])
+
+
+def test_persistent_rate_limit_fails_or_falls_back_to_the_cache(serve, tmp_path):
+    serve(rate_limit_first=100)
+    sleeps = []
+    with pytest.raises(DataError, match="rate limited"):
+        _provider(tmp_path, sleeps).prices(["IWM"])
+    assert sleeps == [0.5, 1.0]  # three attempts, then give up
+    serve()
+    _provider(tmp_path).prices(["IWM"])
+    serve(rate_limit_first=100)
+    data = _provider(tmp_path).prices(["IWM"])
+    assert any("rate limited by Yahoo: served from the cache" in w for w in data.warnings)
+
+
+def test_extract_closes_handles_every_column_layout(shared_data):
+    spy, iwm = _file_close(shared_data, "SPY"), _file_close(shared_data, "IWM")
+    wide = pd.concat({"SPY": spy, "IWM": iwm}, axis=1)
+    by_price = pd.concat({"Close": wide, "Open": wide * 0}, axis=1)  # (Price, Ticker)
+    by_ticker = by_price.swaplevel(0, 1, axis=1)  # (Ticker, Price)
+    flat = pd.DataFrame({"Close": spy, "Open": spy})
+    for frame, tickers in ((by_price, ["SPY", "IWM"]), (by_ticker, ["spy", "IWM"])):
+        got = extract_closes(frame, tickers)
+        assert set(got) == set(tickers)
+        np.testing.assert_allclose(got[tickers[0]], spy.to_numpy())
+        np.testing.assert_allclose(got["IWM"], iwm.dropna().to_numpy())
+    np.testing.assert_allclose(extract_closes(flat, ["SPY"])["SPY"], spy.to_numpy())
+    assert extract_closes(by_price, ["QQQ"]) == {}
+
+
+def test_yield_tickers_are_rates_not_prices(tmp_path):
+    with pytest.raises(DataError, match=r"\^TNX"):
+        _provider(tmp_path).prices(["^TNX"])
+    with pytest.raises(DataError, match="SPY"):
+        _provider(tmp_path).rates(["SPY"])
+
+
+def test_cli_offline_from_a_filled_cache(serve, tmp_path, shared_data):
+    serve()
+    get_provider("yahoo", cache_dir=tmp_path / "cache").prices(["SPY", "IWM"])
+    cache = str(tmp_path / "cache")
+    res = run_cli("data", "show", "--source", "yahoo", "--offline", "--cache-dir", cache,
+                  "--tickers", "SPY,IWM", "--format", "json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["tickers"]["SPY"]["first"] == "1993-01-29"
+    assert doc["tickers"]["IWM"]["last"] == "2026-02-23"
+    assert doc["provenance"]["source"] == "yahoo"
+    assert any("offline" in w for w in doc["warnings"])
+    empty = run_cli("data", "show", "--source", "yahoo", "--offline",
+                    "--cache-dir", str(tmp_path / "none"), "--tickers", "SPY")  # fmt: skip
+    assert empty.returncode == 4
+    assert len(empty.stderr.strip().splitlines()) == 1 and "SPY" in empty.stderr
