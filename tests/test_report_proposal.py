@@ -328,3 +328,17 @@ def test_any_subset_and_odd_numbers_still_render(dropped, value, where):
     assert parse(page).errors == []
     assert LEGEND in visible_text(page)
     assert not re.search(r"\bnan\b|\binf\b", visible_text(page).lower())
+
+
+def test_docs_quote_the_disclosure_the_pages_carry():
+    from pathlib import Path
+
+    from optimizer.report.disclosure import FAVOURS, LIMITATIONS, VARY
+
+    docs = " ".join(
+        line.lstrip("> ").strip()
+        for line in (Path(__file__).parents[1] / "docs" / "report.md").read_text().splitlines()
+    )
+    docs = docs.replace("**", "")
+    for text in (LEGEND, LIMITATIONS, VARY, FAVOURS):
+        assert text in docs

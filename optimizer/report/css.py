@@ -50,8 +50,8 @@ ul.plain { margin: 4px 0 10px; padding-left: 18px; }
 @page { size: letter; margin: 14mm; }
 @media print {
   main { max-width: none; padding: 0; }
-  section, figure, table, .disclosure { break-inside: avoid; }
-  h2 { break-after: avoid; }
+  figure, tr, .disclosure, .banner { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
   .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   svg.chart rect, .swatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }

@@ -29,7 +29,7 @@ LEGEND = (
 VARY = (
     "Results may vary with each use and over time: they change when market data is "
     "refreshed, when the estimation window, scenarios, probabilities, constraints or holdings "
-    "change, and with the random samples used for tail-risk estimates."
+    "change, and with the seed of the random samples used for tail-risk estimates."
 )
 
 LIMITATIONS = (
