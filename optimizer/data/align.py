@@ -143,7 +143,7 @@ def _check_stale(coverage: Sequence[SeriesCoverage], stale_after_days: int) -> N
                 file=c.origin,
                 key=c.ticker,
                 value=c.last.isoformat(),
-                hint=f"refresh it, drop it, or raise stale_after_days ({stale_after_days})",
+                hint=f"refresh it, drop it, or raise stale_after_days from {stale_after_days}",
             )
 
 

@@ -187,7 +187,7 @@ def check_gaps(series: RawSeries, freq: Frequency, max_ffill: int) -> tuple[int,
             file=series.origin,
             key=series.ticker,
             value=int(gaps[worst]),
-            hint=f"forward-fill bridges at most {max_ffill} (max_ffill)",
+            hint=f"forward-fill bridges at most {max_ffill}; raise max_ffill to allow more",
         )
     return int(gaps.sum()), int(gaps[worst])
 
