@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.data.base import Provider
 from optimizer.errors import ConfigError, DataError, ScenarioError
 from optimizer.estimate import BaselineInputs, Estimate, ScenarioMoments, baseline_moments
-from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig, ScenarioUse
 from optimizer.scenario.engine import BASELINE, MarketHistory, ScenarioEngine
 from optimizer.scenario.history import load_history
 from optimizer.scenario.library import ScenarioLibrary
@@ -53,16 +53,38 @@ def build_estimate(
     if not scenarios.use:
         return _baseline(engine, provider, data, estimation, tickers, rf_annual)
     library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
-    chosen = [(use, library.get(use.id), library.paths()[use.id]) for use in scenarios.use]
-    horizon = _horizon(estimation, [s for _, s, _ in chosen])
+    horizon = estimation.horizon.years if estimation.horizon else None
+    moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
+    return _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
+
+
+def scenario_set_moments(
+    engine: ScenarioEngine,
+    library: ScenarioLibrary,
+    uses: Sequence[ScenarioUse],
+    horizon_years: float | None = None,
+    *,
+    own_horizons: bool = False,
+) -> tuple[list[ScenarioMoments], float]:
+    """Moments of each scenario used (plus the baseline remainder) and the common horizon.
+
+    The common horizon is ``horizon_years`` or the longest scenario horizon. With
+    ``own_horizons`` each scenario is reported over its own horizon instead (for stress
+    tables); the probabilities are the same.
+    """
+    paths = library.paths()
+    chosen = [(use, library.get(use.id), paths[use.id]) for use in uses]
+    horizon = horizon_years or max(s.horizon_years for _, s, _ in chosen)
     probs, rest = _probabilities(chosen)
     moments = [
-        engine.moments(s, file=str(path), probability=p, horizon_years=horizon)
+        engine.moments(
+            s, file=str(path), probability=p, horizon_years=None if own_horizons else horizon
+        )
         for (_, s, path), p in zip(chosen, probs, strict=True)
     ]
     if rest > 0:
-        moments = _add_baseline(moments, engine, library, rest, horizon)
-    return _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
+        moments = _add_baseline(moments, engine, library, rest, None if own_horizons else horizon)
+    return moments, horizon
 
 
 def _mixture_estimate(
@@ -165,7 +187,7 @@ def _add_baseline(
     engine: ScenarioEngine,
     library: ScenarioLibrary,
     rest: float,
-    horizon: float,
+    horizon: float | None,
 ) -> list[ScenarioMoments]:
     for k, m in enumerate(moments):
         if m.id == "baseline":
@@ -178,12 +200,6 @@ def _add_baseline(
     return [*moments, extra]
 
 
-def _horizon(estimation: EstimationConfig, scenarios: list[Scenario]) -> float:
-    if estimation.horizon is not None:
-        return estimation.horizon.years
-    return max(s.horizon_years for s in scenarios)
-
-
 def _extra_dirs(scenarios: ScenarioSetConfig, base_dir: Path | None) -> list[Path]:
     if not scenarios.dir:
         return []
@@ -192,12 +208,11 @@ def _extra_dirs(scenarios: ScenarioSetConfig, base_dir: Path | None) -> list[Pat
 
 
 def _provider(data: Any, base_dir: Path | None) -> Provider:
+    if hasattr(data, "provider"):  # DataConfig resolves paths against its file's folder
+        return data.provider(None if base_dir is None else base_dir / "account.toml")
     from optimizer.data import get_provider
 
-    cache = getattr(data, "cache_dir", None)
-    if cache and base_dir is not None and not Path(cache).expanduser().is_absolute():
-        cache = base_dir / cache
-    return get_provider(data.source, cache_dir=cache, offline=getattr(data, "offline", False))
+    return get_provider(data.source)
 
 
 def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> float:
@@ -223,4 +238,4 @@ def last_prices(provider: Provider, data: Any, tickers: Sequence[str]) -> dict[s
     return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
 
 
-__all__ = ["build_estimate", "last_prices"]
+__all__ = ["build_estimate", "last_prices", "scenario_set_moments"]

@@ -67,7 +67,8 @@ class Horizon(StrictModel):
         return self.value * self.unit.years
 
     def text(self) -> str:
-        return f"{self.value:g} {self.unit.value}"
+        unit = self.unit.value[:-1] if self.value == 1 else self.unit.value
+        return f"{self.value:g} {unit}"
 
 
 class Reference(StrictModel):

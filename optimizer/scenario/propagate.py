@@ -186,10 +186,10 @@ def plausibility(distance: float, dof: int) -> tuple[float, str]:
     p = float(stats.chi2.sf(distance**2, dof))
     label = next(text for bound, text in _PLAUSIBILITY if p > bound or bound == 0.0)
     if p >= 0.32:
-        return p, f"{label} (within one standard deviation)"
+        return p, f"{label} (within 1 sd)"
     if p < 1e-6:
-        return p, f"{label} (less than 1 in a million)"
-    return p, f"{label} (about 1 in {_round_sig(1 / p):,})"
+        return p, f"{label} (under 1 in a million)"
+    return p, f"{label} (1 in {_round_sig(1 / p):,})"
 
 
 def _round_sig(x: float) -> int:

@@ -1,0 +1,215 @@
+"""A portfolio under each scenario: return in % and money, by asset and by factor.
+
+Also reads the two portfolio files ``capalloc stress`` accepts: weights (``ticker,weight``)
+and holdings (``ticker,shares`` and any other columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.errors import ConfigError, ScenarioError
+from optimizer.estimate import ScenarioMoments
+from optimizer.scenario.engine import ScenarioEngine
+from optimizer.scenario.library import ScenarioLibrary
+from optimizer.scenario.propagate import mixture_weights
+
+WEIGHT_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """One scenario's effect on one portfolio (horizon of the scenario)."""
+
+    id: str
+    title: str
+    horizon: str
+    probability: float
+    ret: float  # expected portfolio return, fraction
+    money: float  # ret * value
+    volatility: float  # conditional standard deviation of the portfolio return
+    per_asset: dict[str, float]  # ticker -> contribution to ret (w_i mu_i)
+    per_factor: dict[str, float]  # factor -> (w'B)_j E[f_j|s]; "intercept" -> w'a h
+    factor_moves: dict[str, float]  # factor -> conditional expected move
+    mahalanobis: float
+    plausibility: str
+    history: str
+    regime: str
+
+    def to_dict(self, value: float) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "horizon": self.horizon,
+            "probability": self.probability,
+            "return": self.ret,
+            "money": self.money,
+            "volatility": self.volatility,
+            "per_asset": {t: {"return": r, "money": r * value} for t, r in self.per_asset.items()},
+            "per_factor": self.per_factor,
+            "factor_moves": self.factor_moves,
+            "mahalanobis": self.mahalanobis,
+            "plausibility": self.plausibility,
+            "history": self.history,
+            "regime": self.regime,
+        }
+
+
+def stress_portfolio(
+    weights: Mapping[str, float], tickers: Sequence[str], m: ScenarioMoments, value: float
+) -> StressResult:
+    """Evaluate portfolio ``weights`` (ticker -> weight) under one scenario's moments."""
+    w = np.array([weights.get(t, 0.0) for t in tickers])
+    ret = float(w @ m.mu)
+    exposures = m.details.get("exposures", {})
+    intercept = m.details.get("intercept", {})
+    per_factor = {
+        "intercept": float(sum(w[i] * intercept.get(t, 0.0) for i, t in enumerate(tickers)))
+    }
+    for name, move in m.factor_moves.items():
+        beta = sum(w[i] * exposures.get(t, {}).get(name, 0.0) for i, t in enumerate(tickers))
+        per_factor[name] = float(beta * move)
+    return StressResult(
+        id=m.id,
+        title=m.title,
+        horizon=str(m.details.get("horizon", "")),
+        probability=m.probability,
+        ret=ret,
+        money=ret * value,
+        volatility=float(math.sqrt(max(w @ m.Sigma @ w, 0.0))),
+        per_asset={t: float(w[i] * m.mu[i]) for i, t in enumerate(tickers)},
+        per_factor=per_factor,
+        factor_moves=dict(m.factor_moves),
+        mahalanobis=m.mahalanobis,
+        plausibility=m.plausibility,
+        history=m.history,
+        regime=m.regime,
+    )
+
+
+def run_scenarios(
+    engine: ScenarioEngine, library: ScenarioLibrary, ids: Sequence[str] | None
+) -> tuple[list[ScenarioMoments], list[str]]:
+    """Moments of the named scenarios over their own horizons (all when ``ids`` is None).
+
+    Probabilities are checked as for a mixture (above 1 in total is an error). When no ids
+    are named, scenarios this data cannot support (a replay or a pinned window outside the
+    data) are skipped and listed with the reason; named ones fail with a ScenarioError.
+    """
+    paths = library.paths()
+    explicit = ids is not None
+    chosen = [library.get(i) for i in (ids if explicit else sorted(paths))]
+    stated = [s.probability for s in chosen]
+    total = 0.0
+    for s in chosen:
+        total += s.probability or 0.0
+        if total > 1 + 1e-9:
+            raise ScenarioError(
+                f"scenario probabilities sum to {total:.4g}, above 1",
+                file=str(paths[s.id]),
+                key="probability",
+                value=s.probability,
+                hint="lower it; any remainder below 1 goes to the baseline",
+            )
+    probs, _ = mixture_weights(stated)
+    out, skipped = [], []
+    for s, p in zip(chosen, probs, strict=True):
+        try:
+            out.append(engine.moments(s, file=str(paths[s.id]), probability=p))
+        except ScenarioError as exc:
+            if explicit:
+                raise
+            skipped.append(f"{s.id}: {exc.render()}")
+    return out, skipped
+
+
+def read_weights(path: str | Path) -> dict[str, float]:
+    """``ticker,weight`` CSV -> ticker -> weight; weights must sum to 1."""
+    rows = _rows(path, ("ticker", "weight"))
+    weights: dict[str, float] = {}
+    for line, row in rows:
+        ticker = _ticker(row, path, line, weights)
+        weights[ticker] = _number(row["weight"], path, line, "weight")
+    total = sum(weights.values())
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        raise ConfigError(
+            "weights must sum to 1",
+            file=str(path),
+            key="weight (sum)",
+            value=round(total, 6),
+            hint="give fractions, e.g. 0.3333 for a third",
+        )
+    return weights
+
+
+def read_holdings(path: str | Path) -> dict[str, float]:
+    """CSV with at least ``ticker,shares`` -> ticker -> shares (non-negative)."""
+    rows = _rows(path, ("ticker", "shares"))
+    shares: dict[str, float] = {}
+    for line, row in rows:
+        ticker = _ticker(row, path, line, shares)
+        n = _number(row["shares"], path, line, "shares")
+        if n < 0:
+            raise ConfigError(
+                "shares must not be negative", file=str(path), key=f"line {line}: shares", value=n
+            )
+        shares[ticker] = n
+    if sum(shares.values()) <= 0:
+        raise ConfigError("no shares held", file=str(path), key="shares")
+    return shares
+
+
+def _rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("file not found", file=str(p))
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError("not a UTF-8 text file", file=str(p)) from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ConfigError(
+            f"missing column {missing[0]!r}; expected at least {', '.join(required)}",
+            file=str(p),
+            key="header",
+            value=",".join(header) or "empty file",
+        )
+    reader.fieldnames = header
+    rows = [(i + 2, r) for i, r in enumerate(reader) if any((v or "").strip() for v in r.values())]
+    if not rows:
+        raise ConfigError("no rows after the header", file=str(p))
+    return rows
+
+
+def _ticker(row: dict[str, str], path: str | Path, line: int, seen: Mapping[str, float]) -> str:
+    ticker = (row.get("ticker") or "").strip().upper()
+    if not ticker:
+        raise ConfigError("empty ticker", file=str(path), key=f"line {line}: ticker", value="")
+    if ticker in seen:
+        raise ConfigError(
+            "ticker listed twice", file=str(path), key=f"line {line}: ticker", value=ticker
+        )
+    return ticker
+
+
+def _number(text: str | None, path: str | Path, line: int, column: str) -> float:
+    try:
+        x = float((text or "").strip())
+    except ValueError:
+        raise ConfigError(
+            "not a number", file=str(path), key=f"line {line}: {column}", value=text
+        ) from None
+    if not math.isfinite(x):
+        raise ConfigError(
+            "not a finite number", file=str(path), key=f"line {line}: {column}", value=text
+        )
+    return x

@@ -1,0 +1,131 @@
+"""Factor definitions, the regression, and calm/stressed covariances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
+from sklearn.linear_model import LinearRegression
+
+from optimizer.errors import ConfigError, ScenarioError
+from optimizer.factors import (
+    FactorKind,
+    FactorModel,
+    FactorSpec,
+    Frequency,
+    default_factors,
+    factor_values,
+    period_end_levels,
+)
+
+
+def _synthetic(n=3000, seed=3):
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2010-01-08", periods=n, freq="W-FRI")
+    F = rng.multivariate_normal([0.002, -0.0005], [[4e-4, 5e-5], [5e-5, 1e-4]], size=n)
+    B = np.array([[1.0, 0.0], [1.1, 0.9], [-0.2, 0.1]])
+    a = np.array([0.0005, 0.0, 0.0003])
+    E = rng.standard_normal((n, 3)) * np.sqrt([1e-5, 4e-5, 9e-5])
+    R = a + F @ B.T + E
+    factors = pd.DataFrame(F, index=idx, columns=["equity", "size"])
+    returns = pd.DataFrame(R, index=idx, columns=["A", "B", "C"])
+    return returns, factors, a, B
+
+
+def test_regression_matches_sklearn_and_recovers_truth():
+    returns, factors, a, B = _synthetic()
+    model = FactorModel().fit(returns, factors)
+    for i, t in enumerate(returns.columns):
+        ref = LinearRegression().fit(factors.to_numpy(), returns[t].to_numpy())
+        np.testing.assert_allclose(model.exposures_[i], ref.coef_, atol=1e-10)
+        assert model.intercept_[i] == pytest.approx(ref.intercept_, abs=1e-12)
+        resid = returns[t].to_numpy() - ref.predict(factors.to_numpy())
+        dof = len(resid) - factors.shape[1] - 1
+        assert model.residual_var_[i] == pytest.approx(resid @ resid / dof, rel=1e-9)
+    np.testing.assert_allclose(model.exposures_, B, atol=0.05)  # about 3 standard errors
+    np.testing.assert_allclose(model.factor_cov_, np.cov(factors.to_numpy(), rowvar=False))
+    assert model.first_.isoformat() == "2010-01-08" and model.n_periods_ == 3000
+
+
+def test_stressed_covariance_from_most_turbulent_periods():
+    returns, factors, *_ = _synthetic()
+    model = FactorModel(stressed_quantile=0.1).fit(returns, factors)
+    X = factors.to_numpy()
+    mean, cov = X.mean(axis=0), np.cov(X, rowvar=False)
+    inv = np.linalg.inv(cov)
+    d = np.array([scipy_mahalanobis(x, mean, inv) for x in X])
+    np.testing.assert_allclose(model.turbulence_.to_numpy(), d, rtol=1e-9)
+    top = X[np.argsort(d)[-300:]] - mean  # 10 % of 3000, centred on the full-window mean
+    np.testing.assert_allclose(model.stressed_cov_, top.T @ top / 299, rtol=1e-9)
+    # turbulent periods are more volatile than the whole window
+    assert np.all(np.diag(model.stressed_cov_) > np.diag(model.factor_cov_))
+
+
+def test_too_little_data_is_one_clear_error():
+    returns, factors, *_ = _synthetic(n=10)
+    with pytest.raises(ScenarioError, match="only 10 periods"):
+        FactorModel().fit(returns, factors)
+
+
+def test_factor_units():
+    idx = pd.to_datetime(["2024-01-05", "2024-01-12", "2024-01-19"])
+    prices = pd.DataFrame({"SPY": [100.0, 102.0, 101.0], "IWM": [50.0, 52.0, 51.0]}, index=idx)
+    rates = pd.DataFrame({"^TNX": [4.0, 4.1, 3.85], "^VIX": [20.0, 25.0, 20.0]}, index=idx)
+    both = pd.concat([prices, rates], axis=1)
+    specs = {
+        "equity": FactorSpec(kind="return", series="SPY"),
+        "size": FactorSpec(kind="relative_return", series="IWM", minus="SPY"),
+        "long_rate": FactorSpec(kind="rate_change", series="^TNX"),
+        "vol": FactorSpec(kind="log_change", series="^VIX"),
+    }
+    f = factor_values(specs, both, both)
+    np.testing.assert_allclose(f["equity"], [0.02, 101 / 102 - 1])
+    np.testing.assert_allclose(f["size"], [0.04 - 0.02, (51 / 52 - 1) - (101 / 102 - 1)])
+    np.testing.assert_allclose(f["long_rate"], [0.001, -0.0025])  # 10 bp, -25 bp in decimal
+    np.testing.assert_allclose(f["vol"], [np.log(1.25), np.log(0.8)])
+
+
+def test_default_factors_per_source():
+    sample = default_factors("sample", None)
+    assert sample["equity"].series == "MKT" and sample["size"].tickers() == ("SMALL", "LARGE")
+    assert sample["long_rate"].kind is FactorKind.RATE_CHANGE
+    yahoo_only = default_factors("csv:x", ["SPY", "IWM", "TLT", "^TNX", "^FVX", "^VIX"])
+    assert yahoo_only["short_rate"].series == "^FVX"
+    with_fred = default_factors("csv:x", ["SPY", "IWM", "^TNX", "DGS10", "T10Y2Y", "BAA10Y"])
+    assert with_fred["short_rate"].tickers() == ("DGS10", "T10Y2Y")
+    assert with_fred["credit"].series == "BAA10Y" and "vol" not in with_fred
+    assert default_factors("yahoo", None)["short_rate"].series == "^IRX"
+    with pytest.raises(ConfigError, match="required factor"):
+        default_factors("csv:x", ["TLT"])
+
+
+def test_period_end_levels_keeps_real_dates():
+    idx = pd.bdate_range("2024-01-01", "2024-03-15")
+    frame = pd.DataFrame({"x": np.arange(len(idx), dtype=float)}, index=idx)
+    monthly = period_end_levels(frame, Frequency.MONTHLY)
+    assert [d.date().isoformat() for d in monthly.index] == [
+        "2024-01-31",
+        "2024-02-29",
+        "2024-03-15",
+    ]
+    weekly = period_end_levels(frame, Frequency.WEEKLY)
+    assert all(d.dayofweek == 4 for d in weekly.index[:-1])
+
+
+def test_real_data_exposures(shared_data):
+    """On real weekly data TLT's 10-year exposure is minus a long-bond duration."""
+    from types import SimpleNamespace
+
+    from optimizer.data import get_provider
+    from optimizer.scenarios import EstimationConfig, ScenarioEngine, load_history
+
+    source = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    data = SimpleNamespace(source=source, start=pd.Timestamp("2005-01-01").date(), end=None)
+    history = load_history(get_provider(source), data, EstimationConfig(), ["SPY", "IWM", "TLT"])
+    model = ScenarioEngine(history).fit().model_
+    beta = model.exposures_dict()
+    assert beta["SPY"]["equity"] == pytest.approx(1.0, abs=1e-9)  # SPY is the equity factor
+    assert beta["IWM"]["size"] == pytest.approx(1.0, abs=1e-9)  # IWM = SPY + size
+    assert -20 < beta["TLT"]["long_rate"] < -13
+    assert history.provenance.frequency == "weekly"
