@@ -20,7 +20,20 @@ Formatter = Callable[[float | None], str]
 
 CURRENT_COLOR = "#9aa7b4"
 PROPOSED_COLOR = "#1f4e79"
-PALETTE = ("#1f4e79", "#4f8fc0", "#9cc3e4", "#c8a04a", "#6c9a5b", "#8c6bb1", "#b3b3b3")
+PALETTE = (
+    "#1f4e79",
+    "#4f8fc0",
+    "#9cc3e4",
+    "#c8a04a",
+    "#6c9a5b",
+    "#8c6bb1",
+    "#b3b3b3",
+    "#d17a45",
+    "#2e8b8b",
+    "#a3496b",
+    "#7a6a3a",
+    "#5b6875",
+)
 
 
 @dataclass(frozen=True)
@@ -66,16 +79,15 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[float, ...]:
         return (0.0,)
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
+    if hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1e-300):  # a single value: pad around it
         pad = abs(hi) * 0.1 or 0.01
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(n - 1, 1)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.floor(lo / step + 1e-9) * step
-    last = math.ceil(hi / step - 1e-9) * step
-    count = round((last - first) / step)
-    return tuple(round(first + i * step, 12) for i in range(count + 1))
+    k0 = math.floor(lo / step + 1e-9)
+    k1 = math.ceil(hi / step - 1e-9)
+    return tuple((k0 + i) * step for i in range(k1 - k0 + 1))
 
 
 def _f(x: float) -> str:
@@ -118,16 +130,35 @@ def _text(x: float, y: float, text: str, **kwargs: object) -> str:
     return f'<text x="{_f(x)}" y="{_f(y)}"{attrs(**kwargs)}>{esc(text)}</text>'
 
 
-def _legend(series: Sequence[Series | Marker], x: float, y: float) -> list[str]:
-    """Legend swatches laid out left to right from ``(x, y)``."""
-    out = []
+def _legend(
+    series: Sequence[Series | Marker], x0: float, x1: float, y: float
+) -> tuple[list[str], int]:
+    """Legend swatches laid out left to right from ``(x0, y)``, wrapping at ``x1``.
+
+    Returns the SVG elements and the number of lines used (16 px apart).
+    """
+    out: list[str] = []
+    x, line = x0, 0
     for s in series:
+        step = 24 + 6.5 * len(s.label)
+        if x > x0 and x + step > x1:
+            x, line = x0, line + 1
+        yy = y + 16 * line
         out.append(
-            f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" fill="{esc(s.color)}"/>'
+            f'<rect x="{_f(x)}" y="{_f(yy - 9)}" width="10" height="10" fill="{esc(s.color)}"/>'
         )
-        out.append(_text(x + 14, y, s.label))
-        x += 24 + 6.5 * len(s.label)
-    return out
+        out.append(_text(x + 14, yy, s.label))
+        x += step
+    return out, line + 1 if series else 0
+
+
+def ink_for(color: str) -> str:
+    """Dark or white text, whichever reads better on a ``#rrggbb`` fill."""
+    try:
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    except ValueError:
+        return "#1d2733"
+    return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else "#1d2733"
 
 
 def _value_axis(scale: LinearScale, ticks: Sequence[float], x0: float, x1: float, fmt: Formatter):
@@ -166,6 +197,9 @@ def grouped_bars(
     n, k = max(len(categories), 1), max(len(series), 1)
     group_w = max(40.0, min(120.0, (max_width - left - right) / n))
     width = left + right + group_w * n
+    legend, lines = _legend(series, left, width - right, 14)
+    top += 16 * max(lines - 1, 0)
+    height += 16 * max(lines - 1, 0)
     vals = [v for s in series for v in (num(x) for x in s.values) if v is not None]
     ticks = nice_ticks(min([0.0, *vals]), max([0.0, *vals]) or 0.01)
     scale = LinearScale(ticks[0], ticks[-1], height - bottom, top)
@@ -192,7 +226,7 @@ def grouped_bars(
     body.append(
         f'<line class="axis" x1="{_f(left)}" x2="{_f(width - right)}" y1="{_f(y0)}" y2="{_f(y0)}"/>'
     )
-    body.extend(_legend(series, left, 14))
+    body.extend(legend)
     return _svg(width, height, title, body)
 
 
@@ -211,6 +245,8 @@ def stacked_bars(
     """
     label_chars = min(max([len(str(r)) for r in rows] or [0]), 30)
     left, right, top, row_h = 16.0 + 6.5 * label_chars, 16.0, 30.0, 34.0
+    legend, lines = _legend(segments, left, width - right, 16)
+    top += 16 * max(lines - 1, 0)
     totals = [sum(max(num(s.values[i]) or 0.0, 0.0) for s in segments) for i in range(len(rows))]
     span = max([1.0, *totals])
     scale = LinearScale(0.0, span, 0.0, width - left - right)
@@ -239,11 +275,11 @@ def stacked_bars(
                         y + row_h / 2 + 3,
                         fmt(v),
                         text_anchor="middle",
-                        fill="#fff" if s.color in PALETTE[:2] else "#1d2733",
+                        fill=ink_for(s.color),
                     )
                 )
             x += w
-    body.extend(_legend(segments, left, 16))
+    body.extend(legend)
     return _svg(width, height, title, body)
 
 
