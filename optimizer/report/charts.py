@@ -10,6 +10,7 @@ a value twice as large draws a bar twice as tall. Elements carry ``data-series``
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -95,17 +96,20 @@ def _f(x: float) -> str:
 
 
 def wrap_label(label: str, max_chars: int, max_lines: int = 2) -> list[str]:
-    """Split ``label`` at spaces into at most ``max_lines`` lines of about ``max_chars``;
-    the last line is cut with an ellipsis if the label is longer."""
+    """Split ``label`` at spaces and after hyphens into at most ``max_lines`` lines of
+    about ``max_chars``; a line still too long is cut with an ellipsis."""
     max_chars = max(max_chars, 3)
     lines: list[str] = []
-    for word in str(label).split() or [""]:
-        if lines and len(lines[-1]) + 1 + len(word) <= max_chars:
-            lines[-1] += " " + word
+    for word in re.findall(r"[^\s-]*-+|\S+", str(label)) or [""]:
+        sep = "" if not lines or lines[-1].endswith("-") else " "
+        if lines and len(lines[-1]) + len(sep) + len(word) <= max_chars:
+            lines[-1] += sep + word
         else:
             lines.append(word)
     if len(lines) > max_lines:
-        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+        rest = lines[max_lines - 1 :]
+        tail = "".join(w if w.endswith("-") else w + " " for w in rest).rstrip()
+        lines = [*lines[: max_lines - 1], tail]
     return [line if len(line) <= max_chars else line[: max_chars - 1] + "…" for line in lines]
 
 
