@@ -70,3 +70,15 @@ def test_concurrent_reader_sees_only_whole_versions(tmp_path):
         done.set()
         reader.join()
     assert seen <= set(versions)
+
+
+def test_report_layer_imports_no_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, optimizer.report; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'cvxpy', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
