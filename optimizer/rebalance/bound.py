@@ -1,0 +1,188 @@
+"""Exact solution of the coupled trade problem by Lagrangian bounds and enumeration.
+
+For multipliers ``mu`` in [-1, 1] (the cash term, ``|y| >= mu y``) and ``nu >= 0`` (the cash
+reserve), every feasible ``z`` satisfies
+
+    F(z) >= L(mu, nu; z) = sum_i g_i(z_i) + mu (a - p.z) + nu (p.z + cost(z) - B)
+
+and the right side separates by ticker, so its minimum is cheap (per-ticker convexity on
+each side of zero, as in :mod:`optimizer.rebalance.solve`). With the best bound ``L*`` and
+the best feasible point found ``U``, any trade of ticker i whose own term exceeds its
+minimum by more than ``U - L*`` cannot be optimal; the remaining values are few, and
+enumerating their combinations gives the proven optimum. When they are too many, the
+caller falls back to the MILP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from optimizer.rebalance.solve import Problem, _candidates, _phi, costs
+
+_MU = np.linspace(-1.0, 1.0, 21)
+_NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
+_REACH = 60  # grid steps explored on each side of a per-ticker minimiser
+
+
+def _terms(prob: Problem, z: np.ndarray, mu: float, nu: float) -> np.ndarray:
+    pz = prob.p.reshape(prob.p.shape + (1,) * (z.ndim - 1)) * z
+    return _phi(prob, z) + costs(prob, z) * (1.0 + nu) + (nu - mu) * pz
+
+
+def _evaluate(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Objective and feasibility of trade vectors stacked in columns, z shape (n, m)."""
+    c = costs(prob, z)
+    spend = prob.p @ z
+    f = _phi(prob, z).sum(axis=0) + c.sum(axis=0) + np.abs(prob.cash0 - spend - prob.cash_target)
+    ok = prob.cash0 - spend - c.sum(axis=0) >= prob.reserve - 1e-7
+    return f, ok
+
+
+def _bound_grid(
+    prob: Problem, cand: np.ndarray, mus: np.ndarray, nus: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lower bounds and Lagrangian minimisers on a grid of multipliers."""
+    a, b = prob.cash0 - prob.cash_target, prob.cash0 - prob.reserve
+    mu, nu = np.meshgrid(mus, nus, indexing="ij")
+    mu, nu = mu.ravel(), nu.ravel()
+    c3, pz = costs(prob, cand)[..., None], (prob.p[:, None] * cand)[..., None]
+    vals = _phi(prob, cand)[..., None] + c3 * (1.0 + nu) + (nu - mu) * pz  # (n, K, M)
+    idx = vals.argmin(axis=1)  # (n, M)
+    lb = np.take_along_axis(vals, idx[:, None, :], axis=1)[:, 0, :].sum(axis=0) + mu * a - nu * b
+    return lb, mu, nu, np.take_along_axis(cand, idx, axis=1)
+
+
+def _best_bound(prob: Problem, cand: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """(L*, mu*, nu*, Lagrangian minimisers of shape (n, m)): a coarse grid, then a finer one."""
+    lb, mu, nu, sols = _bound_grid(prob, cand, _MU, _NU)
+    k = int(lb.argmax())
+    fine_mu = np.clip(mu[k] + np.linspace(-0.1, 0.1, 11), -1.0, 1.0)
+    fine_nu = np.unique(np.maximum(nu[k] * np.array([0.5, 0.75, 1.0, 1.5, 2.0]), 0.0))
+    lb2, mu2, nu2, sols2 = _bound_grid(prob, cand, fine_mu, fine_nu)
+    k2 = int(lb2.argmax())
+    return float(lb2[k2]), float(mu2[k2]), float(nu2[k2]), np.concatenate([sols, sols2], axis=1)
+
+
+def _side_window(
+    prob: Problem, cand: np.ndarray, vals: np.ndarray, sign: float, reach: int
+) -> np.ndarray:
+    """A window of grid trades around each ticker's best candidate on one side, (n, 2R+1)."""
+    s = prob.step
+    side = np.where(sign * cand > 0, vals, np.inf)
+    centre = np.take_along_axis(cand, side.argmin(axis=1)[:, None], axis=1)
+    centre = np.where(
+        np.isfinite(side.min(axis=1, keepdims=True)), centre, sign * prob.zmin[:, None]
+    )
+    return np.round(centre / s) * s + np.arange(-reach, reach + 1)[None, :] * s
+
+
+def _domains(
+    prob: Problem, cand: np.ndarray, mu: float, nu: float, gap: float, reach: int = _REACH
+):
+    """Per ticker: trades whose term exceeds the ticker's minimum by at most ``gap``.
+
+    Returns a list of (values, excess) pairs, or None when a search window is too narrow
+    to hold every such trade (each side of zero is convex, so the kept set on a side is an
+    interval; the window is centred on that side's best candidate).
+    """
+    tol = gap + 1e-9 * (1 + abs(gap))
+    cvals = _terms(prob, cand, mu, nu)
+    parts, edges = [np.zeros((cand.shape[0], 1))], []
+    for sign in (1.0, -1.0):
+        win = _side_window(prob, cand, cvals, sign, reach)
+        parts.append(win)
+        edges.append(win[:, [0, -1]])
+    grid = np.concatenate(parts, axis=1)
+    ok = (grid >= prob.lo[:, None] - 1e-9) & (grid <= prob.hi[:, None] + 1e-9)
+    ok &= (grid == 0) | (np.abs(grid) >= prob.zmin[:, None] - 1e-9)
+    vals = np.where(ok, _terms(prob, grid, mu, nu), np.inf)
+    excess = vals - np.minimum(vals.min(axis=1, keepdims=True), cvals.min(axis=1, keepdims=True))
+    keep = excess <= tol
+    w = 2 * reach + 1
+    for k, _col in ((1, 0), (w, 0), (w + 1, 1), (2 * w, 1)):
+        # a kept value at a window edge that is not a bound means the interval may go on
+        at = grid[:, k]
+        beyond = (at > prob.lo + 1e-9) & (at < prob.hi - 1e-9) & (np.abs(at) > prob.zmin + 1e-9)
+        if (keep[:, k] & beyond).any():
+            return None
+    out = []
+    for i in range(grid.shape[0]):
+        values, first = np.unique(grid[i, keep[i]], return_index=True)
+        out.append((values, excess[i, keep[i]][first]))
+    return out
+
+
+def _enumerate(
+    domains: list[tuple[np.ndarray, np.ndarray]], gap: float, limit: int
+) -> np.ndarray | None:
+    """Trade vectors (n, C) whose summed excess is within ``gap`` (layer by layer)."""
+    combos = np.zeros((0, 1))
+    total = np.zeros(1)
+    for values, excess in domains:
+        new_total = (total[:, None] + excess[None, :]).ravel()
+        keep = new_total <= gap + 1e-9 * (1 + abs(gap))
+        if keep.sum() > limit:
+            return None
+        rows = np.repeat(combos, values.size, axis=1)[:, keep]
+        combos = np.vstack([rows, np.tile(values, total.size)[keep]])
+        total = new_total[keep]
+    return combos
+
+
+def _polish(prob: Problem, z: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float]:
+    """Best single-ticker changes (to any candidate) from a feasible ``z``, a few rounds."""
+    n, k = cand.shape
+    f_best = float(_evaluate(prob, z[:, None])[0][0])
+    rows = np.repeat(np.arange(n), k)
+    for _ in range(3):
+        trial = np.repeat(z[:, None], n * k, axis=1)
+        trial[rows, np.arange(n * k)] = cand.ravel()
+        f, ok = _evaluate(prob, trial)
+        f = np.where(ok, f, np.inf)
+        j = int(f.argmin())
+        if not f[j] < f_best - 1e-9:
+            break
+        z, f_best = trial[:, j].copy(), float(f[j])
+    return z, f_best
+
+
+@dataclass(frozen=True)
+class BoundResult:
+    """``z``: the proven optimum, or None; else a tighter box and an incumbent for the MILP."""
+
+    z: np.ndarray | None
+    narrowed: Problem | None = None
+    incumbent: np.ndarray | None = None
+
+
+def solve_bound(prob: Problem, *, limit: int = 50_000) -> BoundResult:
+    """The proven optimum by bounding and enumeration, or hints for the MILP."""
+    cand = _candidates(prob)
+    lower, mu, nu, sols = _best_bound(prob, cand)
+    sols = np.concatenate([np.zeros((prob.p.size, 1)), sols], axis=1)
+    f, ok = _evaluate(prob, sols)
+    if not ok.any():
+        return BoundResult(None)
+    z_inc, upper = _polish(prob, sols[:, int(np.where(ok, f, np.inf).argmin())], cand)
+    gap = upper - lower
+    if gap <= 1e-9 * max(1.0, abs(upper)):
+        return BoundResult(z_inc)
+    domains = _domains(prob, cand, mu, nu, gap)
+    if domains is None:
+        domains = _domains(prob, cand, mu, nu, gap, reach=8 * _REACH)
+    if domains is None:
+        return BoundResult(None, incumbent=z_inc)
+    combos = _enumerate(domains, gap, limit)
+    if combos is None:
+        lo = np.array([min(v.min(), 0.0) for v, _ in domains])
+        hi = np.array([max(v.max(), 0.0) for v, _ in domains])
+        return BoundResult(None, replace(prob, lo=lo, hi=hi), z_inc)
+    f, ok = _evaluate(prob, combos)
+    f = np.where(ok, f, np.inf)
+    best = f.min()
+    if not np.isfinite(best):  # cannot happen: the incumbent is among the combinations
+        return BoundResult(None, incumbent=z_inc)
+    tie = np.flatnonzero(f <= best + 1e-9 * max(1.0, abs(best)))
+    return BoundResult(combos[:, tie[np.abs(combos[:, tie]).sum(axis=0).argmin()]])

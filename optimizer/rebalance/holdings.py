@@ -1,0 +1,299 @@
+"""Holdings (tax lots and cash), prices and targets: the per-account inputs of the planner.
+
+File layouts (CSV, header row required, extra columns are errors):
+
+holdings    ``account,ticker,shares,cost_per_share,acquired[,lot_id]`` — one row per tax
+            lot; ``cost_per_share`` is the cost basis per share (not the lot total);
+            ``acquired`` is an ISO date. Cash is a row with ticker ``CASH`` whose ``shares``
+            is the amount of cash (``cost_per_share`` and ``acquired`` left empty).
+positions   ``account,ticker,shares`` — the custodian's stated positions, checked against
+            the sum of the lots.
+recent sales ``account,ticker,sold,gain`` — sales in the last weeks (``gain`` < 0: a loss),
+            for the wash-sale guard.
+prices      ``ticker,price``.
+targets     ``ticker,weight`` — may include a ``CASH`` row; weights sum to 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from optimizer.errors import ConfigError, PlanError
+
+CASH = "CASH"
+WEIGHT_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Lot:
+    """One tax lot: shares bought together at one cost per share."""
+
+    ticker: str
+    shares: float
+    cost_per_share: float
+    acquired: dt.date
+    lot_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecentSale:
+    """A past sale, for the wash-sale guard (``gain`` < 0 is a loss)."""
+
+    ticker: str
+    sold: dt.date
+    gain: float
+
+
+@dataclass(frozen=True)
+class Account:
+    """Holdings of one account: tax lots, cash and recent sales.
+
+    ``positions`` (ticker -> shares, summed over lots) is derived once at construction.
+    """
+
+    id: str
+    cash: float
+    lots: tuple[Lot, ...] = ()
+    recent_sales: tuple[RecentSale, ...] = ()
+    positions: dict[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pos: dict[str, float] = {}
+        for lot in self.lots:
+            pos[lot.ticker] = pos.get(lot.ticker, 0.0) + lot.shares
+        object.__setattr__(self, "positions", pos)
+
+    def lots_of(self, ticker: str) -> tuple[Lot, ...]:
+        return tuple(lot for lot in self.lots if lot.ticker == ticker)
+
+
+def _rows(
+    path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows of a CSV file as dicts, with 1-based line numbers; header problems are errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("file not found", file=str(p))
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ConfigError(
+                f"missing column(s) {', '.join(missing)}; expected {','.join(required)}",
+                file=str(p),
+            )
+        unknown = [c for c in header if c not in required + optional]
+        if unknown:
+            raise ConfigError(f"unknown column(s) {', '.join(unknown)}", file=str(p))
+        reader.fieldnames = header
+        for line, row in enumerate(reader, start=2):
+            yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _number(text: str, *, file: Path | str, key: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError("not a number", file=str(file), key=key, value=text) from None
+    if not math.isfinite(value):
+        raise ConfigError("not a finite number", file=str(file), key=key, value=text)
+    return value
+
+
+def _date(text: str, *, file: Path | str, key: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            "not an ISO date (YYYY-MM-DD)", file=str(file), key=key, value=text
+        ) from None
+
+
+def load_holdings(
+    path: str | Path,
+    *,
+    positions: str | Path | None = None,
+    recent_sales: str | Path | None = None,
+    whole_shares: bool = True,
+) -> dict[str, Account]:
+    """Accounts from a lots CSV (see the module docstring), checked lot by lot.
+
+    Raises ``PlanError`` naming account, ticker and value for negative shares, fractional
+    shares when ``whole_shares``, duplicated lots, or lots that disagree with a stated
+    position; ``ConfigError`` for an unreadable file.
+    """
+    cash: dict[str, float] = {}
+    lots: dict[str, list[Lot]] = {}
+    seen: set[tuple] = set()
+    cols = ("account", "ticker", "shares", "cost_per_share", "acquired")
+    for line, row in _rows(path, cols, ("lot_id",)):
+        acct, ticker = row["account"], row["ticker"].upper()
+        where = f"line {line}: account {acct} ticker {ticker}"
+        if not acct or not ticker:
+            raise ConfigError("account and ticker are required", file=str(path), key=f"line {line}")
+        shares = _number(row["shares"], file=path, key=f"{where} shares")
+        if ticker == CASH:
+            cash[acct] = cash.get(acct, 0.0) + shares
+            lots.setdefault(acct, [])
+            continue
+        _check_shares(shares, whole_shares, file=path, key=f"{where} shares")
+        lot = Lot(
+            ticker,
+            shares,
+            _number(row["cost_per_share"], file=path, key=f"{where} cost_per_share"),
+            _date(row["acquired"], file=path, key=f"{where} acquired"),
+            row.get("lot_id", ""),
+        )
+        if lot.cost_per_share < 0:
+            raise PlanError(
+                "negative cost basis",
+                file=str(path),
+                key=f"{where} cost_per_share",
+                value=lot.cost_per_share,
+            )
+        ident = (
+            (acct, lot.lot_id)
+            if lot.lot_id
+            else (acct, ticker, shares, lot.cost_per_share, lot.acquired)
+        )
+        if ident in seen:
+            raise PlanError(
+                "duplicated lot",
+                file=str(path),
+                key=where,
+                value=lot.lot_id or shares,
+                hint="merge the rows or give each lot a distinct lot_id",
+            )
+        seen.add(ident)
+        lots.setdefault(acct, []).append(lot)
+    sales = _load_recent_sales(recent_sales) if recent_sales else {}
+    accounts = {
+        a: Account(a, cash.get(a, 0.0), tuple(ls), tuple(sales.get(a, ())))
+        for a, ls in lots.items()
+    }
+    if positions is not None:
+        check_positions(accounts, positions)
+    return accounts
+
+
+def _check_shares(shares: float, whole: bool, *, file: Path | str, key: str) -> None:
+    if shares <= 0:
+        raise PlanError("shares must be positive", file=str(file), key=key, value=shares)
+    if whole and shares != int(shares):
+        raise PlanError(
+            "fractional shares where whole shares are required",
+            file=str(file),
+            key=key,
+            value=shares,
+            hint="set rebalance.fractional = true to allow them",
+        )
+
+
+def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
+    """Compare each stated position with the sum of its lots; a mismatch is a PlanError."""
+    stated: dict[tuple[str, str], float] = {}
+    for line, row in _rows(path, ("account", "ticker", "shares")):
+        key = (row["account"], row["ticker"].upper())
+        stated[key] = _number(row["shares"], file=path, key=f"line {line} shares")
+    for (acct, ticker), shares in stated.items():
+        account = accounts.get(acct)
+        held = (
+            account.cash
+            if account and ticker == CASH
+            else (account.positions.get(ticker, 0.0) if account else 0.0)
+        )
+        if not math.isclose(held, shares, rel_tol=1e-9, abs_tol=1e-9):
+            raise PlanError(
+                f"lots add up to {held:g} but the stated position is {shares:g}",
+                file=str(path),
+                key=f"account {acct} ticker {ticker} shares",
+                value=shares,
+            )
+    for acct, account in accounts.items():
+        for ticker in account.positions:
+            if (acct, ticker) not in stated:
+                raise PlanError(
+                    "lots held but no stated position",
+                    file=str(path),
+                    key=f"account {acct} ticker {ticker}",
+                    value=account.positions[ticker],
+                )
+
+
+def _load_recent_sales(path: str | Path) -> dict[str, list[RecentSale]]:
+    out: dict[str, list[RecentSale]] = {}
+    for line, row in _rows(path, ("account", "ticker", "sold", "gain")):
+        sale = RecentSale(
+            row["ticker"].upper(),
+            _date(row["sold"], file=path, key=f"line {line} sold"),
+            _number(row["gain"], file=path, key=f"line {line} gain"),
+        )
+        out.setdefault(row["account"], []).append(sale)
+    return out
+
+
+def load_prices(path: str | Path) -> dict[str, float]:
+    """``ticker -> price`` from a ``ticker,price`` CSV; a price <= 0 is a PlanError."""
+    prices: dict[str, float] = {}
+    for line, row in _rows(path, ("ticker", "price")):
+        ticker = row["ticker"].upper()
+        price = _number(row["price"], file=path, key=f"line {line} ticker {ticker} price")
+        if ticker in prices:
+            raise ConfigError("ticker priced twice", file=str(path), key=f"ticker {ticker}")
+        prices[ticker] = price
+    check_prices(prices, file=str(path))
+    return prices
+
+
+def check_prices(prices: Mapping[str, float], *, file: str | None = None) -> None:
+    for ticker, price in prices.items():
+        if not (math.isfinite(price) and price > 0):
+            raise PlanError(
+                "price must be positive", file=file, key=f"ticker {ticker} price", value=price
+            )
+
+
+def load_targets(path: str | Path) -> dict[str, float]:
+    """``ticker -> weight`` from a ``ticker,weight`` CSV (checked later against prices)."""
+    weights: dict[str, float] = {}
+    for line, row in _rows(path, ("ticker", "weight")):
+        ticker = row["ticker"].upper()
+        if ticker in weights:
+            raise ConfigError("ticker listed twice", file=str(path), key=f"ticker {ticker}")
+        weights[ticker] = _number(
+            row["weight"], file=path, key=f"line {line} ticker {ticker} weight"
+        )
+    return weights
+
+
+def check_targets(
+    targets: Mapping[str, float], prices: Mapping[str, float], *, file: str | None = None
+) -> None:
+    """Weights are >= 0, sum to 1 (a ``CASH`` entry included), and name priced tickers only."""
+    for ticker, w in targets.items():
+        if not (math.isfinite(w) and w >= 0):
+            raise PlanError(
+                "weight must be >= 0", file=file, key=f"ticker {ticker} weight", value=w
+            )
+        if ticker != CASH and ticker not in prices:
+            raise PlanError(
+                "target names a ticker outside the universe (no price for it)",
+                file=file,
+                key=f"ticker {ticker}",
+                value=w,
+            )
+    total = sum(targets.values())
+    if abs(total - 1.0) > WEIGHT_TOL:
+        raise PlanError(
+            "target weights do not sum to 1",
+            file=file,
+            key="sum of weights",
+            value=round(total, 9),
+            hint="add a CASH row for the cash weight",
+        )

@@ -1,0 +1,149 @@
+"""The trade problem as a HiGHS mixed-integer program (highspy, no modelling layer).
+
+Columns per ticker i (block of 7): ``qb, qs`` buy / sell quantity in grid units
+(integer), ``yb, ys`` order indicators (binary), ``e >= |d_i|``, ``x >= |d_i| - b_i``,
+``k`` commission; one last column ``u >= |cash deviation|``. Rows mirror the objective
+and constraints of :mod:`optimizer.rebalance.solve` one for one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.rebalance.solve import Problem, feasible
+
+_NCOL = 7  # qb, qs, yb, ys, e, x, k
+_QB, _QS, _YB, _YS, _E, _X, _K = range(_NCOL)
+
+
+def _rows(prob: Problem) -> tuple[list[tuple[dict[int, float], float, float]], int]:
+    n, inf = prob.p.size, np.inf
+    P = prob.p * prob.step
+    ub_b = np.floor(prob.hi / prob.step + 1e-9)
+    ub_s = np.floor(-prob.lo / prob.step + 1e-9)
+    d0 = prob.p * prob.h - prob.t
+    cs = prob.comm_share * prob.step
+    rows: list[tuple[dict[int, float], float, float]] = []
+    for i in range(n):
+        c = _NCOL * i
+        qb, qs, yb, ys, e, x, k = (c + j for j in range(_NCOL))
+        rows += [
+            ({e: 1.0, qb: -P[i], qs: P[i]}, d0[i], inf),
+            ({e: 1.0, qb: P[i], qs: -P[i]}, -d0[i], inf),
+            ({x: 1.0, e: -1.0}, -prob.band[i], inf),
+            ({qb: 1.0, yb: -ub_b[i]}, -inf, 0.0),
+            ({qs: 1.0, ys: -ub_s[i]}, -inf, 0.0),
+            ({qb: P[i], yb: -prob.min_order}, 0.0, inf),
+            ({qs: P[i], ys: -prob.min_order}, 0.0, inf),
+            ({yb: 1.0, ys: 1.0}, -inf, 1.0),
+            ({k: 1.0, yb: -prob.comm_min, ys: -prob.comm_min}, 0.0, inf),
+            ({k: 1.0, qb: -cs, qs: -cs}, 0.0, inf),
+        ]
+    u = _NCOL * n
+    a = prob.cash0 - prob.cash_target
+    spend = {_NCOL * i + _QB: P[i] for i in range(n)} | {_NCOL * i + _QS: -P[i] for i in range(n)}
+    rows.append(({u: 1.0, **spend}, a, inf))
+    rows.append(({u: 1.0, **{j: -v for j, v in spend.items()}}, -a, inf))
+    budget = {}
+    for i in range(n):
+        budget[_NCOL * i + _QB] = P[i] * (1 + prob.spread)
+        budget[_NCOL * i + _QS] = -P[i] * (1 - prob.spread)
+        budget[_NCOL * i + _K] = 1.0
+    rows.append((budget, -inf, prob.cash0 - prob.reserve))
+    return rows, u + 1
+
+
+def _columns(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = prob.p.size
+    P = prob.p * prob.step
+    cost = np.zeros((n, _NCOL))
+    cost[:, _QB] = cost[:, _QS] = prob.spread * P
+    cost[:, _E] = 1.0
+    cost[:, _X] = prob.lam
+    cost[:, _K] = 1.0
+    lower = np.zeros((n, _NCOL))
+    upper = np.full((n, _NCOL), np.inf)
+    upper[:, _QB] = np.floor(prob.hi / prob.step + 1e-9)
+    upper[:, _QS] = np.floor(-prob.lo / prob.step + 1e-9)
+    upper[:, _YB] = (upper[:, _QB] > 0).astype(float)
+    upper[:, _YS] = (upper[:, _QS] > 0).astype(float)
+    integ = np.zeros((n, _NCOL), dtype=np.int32)
+    integ[:, [_QB, _QS, _YB, _YS]] = 1
+    return (
+        np.append(cost.ravel(), 1.0),
+        np.append(lower.ravel(), 0.0),
+        np.append(upper.ravel(), np.inf),
+        np.append(integ.ravel(), 0).astype(np.int32),
+    )
+
+
+def solve_milp(
+    prob: Problem, *, time_limit: float = 2.0, incumbent: np.ndarray | None = None
+) -> tuple[np.ndarray | None, str]:
+    """Optimal trades in shares, or (None, why) when HiGHS does not prove a solution.
+
+    ``incumbent`` (shares, shape (n,)) is a feasible trade vector handed to HiGHS as incumbent.
+    """
+    import highspy
+
+    rows, ncol = _rows(prob)
+    cost, lower, upper, integ = _columns(prob)
+    start, index, value = [0], [], []
+    for coefs, _, _ in rows:
+        index += list(coefs)
+        value += list(coefs.values())
+        start.append(len(index))
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-9)
+    h.setOptionValue("mip_abs_gap", 1e-7)
+    h.setOptionValue("presolve", "choose")
+    h.passModel(
+        ncol,
+        len(rows),
+        len(index),
+        2,
+        1,
+        0.0,
+        cost,
+        lower,
+        upper,
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
+        np.array(start, dtype=np.int32),
+        np.array(index, dtype=np.int32),
+        np.array(value),
+        integ,
+    )
+    if incumbent is not None:
+        h.setSolution(_start_columns(prob, incumbent))
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return None, h.modelStatusToString(status)
+    x = np.asarray(h.getSolution().col_value)[: _NCOL * prob.p.size].reshape(-1, _NCOL)
+    z = (np.round(x[:, _QB]) - np.round(x[:, _QS])) * prob.step
+    if not feasible(prob, z):
+        return None, "HiGHS solution violates a constraint after rounding"
+    return z, "optimal"
+
+
+def _start_columns(prob: Problem, z: np.ndarray):
+    """A full column vector for the trade vector ``z`` (a MIP start)."""
+    import highspy
+
+    from optimizer.rebalance.solve import costs
+
+    q = np.round(z / prob.step)
+    cols = np.zeros((prob.p.size, _NCOL))
+    cols[:, _QB], cols[:, _QS] = np.maximum(q, 0), np.maximum(-q, 0)
+    cols[:, _YB], cols[:, _YS] = (q > 0), (q < 0)
+    d = np.abs(prob.p * (prob.h + z) - prob.t)
+    cols[:, _E], cols[:, _X] = d, np.maximum(d - prob.band, 0)
+    cols[:, _K] = np.where(z != 0, costs(prob, z) - prob.spread * prob.p * np.abs(z), 0)
+    u = abs(prob.cash0 - float(prob.p @ z) - prob.cash_target)
+    sol = highspy.HighsSolution()
+    sol.col_value = list(np.append(cols.ravel(), u))
+    sol.value_valid = True
+    return sol

@@ -1,0 +1,315 @@
+"""The planner: one account, its targets and prices, the rules → a frozen ``TradePlan``.
+
+Positions are traded only when something is outside its drift band: a ticker outside its
+band may trade either way; excess cash (a deposit) lets underweight tickers buy; a cash
+shortfall (a withdrawal, or cash under the reserve) lets every ticker sell. The trades
+come from :func:`optimizer.rebalance.solve.solve` (exact / MILP / greedy, recorded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.errors import InfeasibleError, PlanError
+from optimizer.rebalance.holdings import CASH, Account, check_targets
+from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
+from optimizer.rebalance.rules import BandTarget, RebalanceRules
+from optimizer.rebalance.solve import Method, Problem, Solution, feasible, solve
+from optimizer.rebalance.tax import Block, Side, buy_block, sellable_lots, take_lots
+
+_DEFAULT_RULES = RebalanceRules()
+
+
+@dataclass(frozen=True)
+class _State:
+    """The account as arrays, before trading (shape (n,) each)."""
+
+    tickers: tuple[str, ...]
+    p: np.ndarray
+    h: np.ndarray
+    w: np.ndarray
+    band: np.ndarray  # weights
+    value: float  # total value after the cash flow
+    cash0: float  # cash after the cash flow
+    w_cash: float
+    band_cash: float
+    min_order: float
+    reserve: float
+
+
+def _state(
+    account: Account,
+    targets: Mapping[str, float],
+    prices: Mapping[str, float],
+    rules: RebalanceRules,
+    flow: float,
+) -> _State:
+    tickers = tuple(sorted({t for t in targets if t != CASH} | set(account.positions)))
+    for t in tickers:
+        price = prices.get(t)
+        if price is None:
+            raise PlanError(
+                "ticker has no price",
+                key=f"account {account.id} ticker {t}",
+                value=account.positions.get(t, targets.get(t)),
+            )
+        if not (math.isfinite(price) and price > 0):
+            raise PlanError(
+                "price must be positive", key=f"account {account.id} ticker {t} price", value=price
+            )
+    p = np.array([prices[t] for t in tickers], dtype=float)
+    h = np.array([account.positions.get(t, 0.0) for t in tickers], dtype=float)
+    w = np.array([targets.get(t, 0.0) for t in tickers], dtype=float)
+    cash0 = account.cash + flow
+    value = cash0 + float(p @ h)
+    if cash0 < 0 and value < -1e-9:
+        raise PlanError(
+            "withdrawal larger than the account",
+            key=f"account {account.id} withdraw",
+            value=round(-flow, 2),
+            hint=f"account value is {value - flow:,.2f}",
+        )
+    w_cash = float(targets.get(CASH, 0.0))
+    return _State(
+        tickers,
+        p,
+        h,
+        w,
+        _band(w, rules),
+        value,
+        cash0,
+        w_cash,
+        float(_band(np.array([w_cash]), rules)[0]),
+        rules.min_order(value),
+        rules.reserve(value),
+    )
+
+
+def _band(w: np.ndarray, rules: RebalanceRules) -> np.ndarray:
+    if rules.band_rel is None:
+        return np.full_like(w, rules.band_abs)
+    return np.minimum(rules.band_abs, rules.band_rel * w)
+
+
+def _triggers(s: _State) -> tuple[np.ndarray, bool, bool]:
+    """(out-of-band mask, excess cash, cash short)."""
+    if s.value <= 0:
+        return np.zeros(s.p.size, dtype=bool), False, False
+    drift = s.p * s.h / s.value - s.w
+    out = np.abs(drift) > s.band + 1e-12
+    slack = max(s.band_cash * s.value, s.min_order)
+    cash_dev = s.cash0 - s.w_cash * s.value
+    short = s.cash0 < s.reserve - 1e-9 or cash_dev < -slack - 1e-9
+    return out, cash_dev > slack + 1e-9, short
+
+
+def plan(
+    account: Account,
+    targets: Mapping[str, float],
+    prices: Mapping[str, float],
+    rules: RebalanceRules | None = None,
+    *,
+    deposit: float = 0.0,
+    withdraw: float = 0.0,
+    as_of: dt.date | None = None,
+) -> TradePlan:
+    """Trades that bring ``account`` back to ``targets`` under ``rules``.
+
+    Parameters
+    ----------
+    account : Account
+        Tax lots, cash and recent sales.
+    targets : mapping ticker -> weight
+        Sums to 1; a ``CASH`` entry is the cash weight. Tickers held but not in the
+        targets have weight 0.
+    prices : mapping ticker -> price
+        Must price every held and targeted ticker.
+    rules : RebalanceRules, optional
+        Defaults to ``RebalanceRules()``.
+    deposit, withdraw : float
+        Money added to or taken from the account's cash before trading.
+    as_of : date, optional
+        Trade date (holding periods, wash-sale window); today by default.
+    """
+    rules = rules or _DEFAULT_RULES
+    as_of = as_of or dt.date.today()
+    if deposit < 0 or withdraw < 0:
+        raise PlanError(
+            "deposit and withdrawal must be >= 0",
+            key=f"account {account.id} deposit/withdraw",
+            value=min(deposit, withdraw),
+        )
+    check_targets(targets, prices)
+    s = _state(account, targets, prices, rules, deposit - withdraw)
+    out, excess, short = _triggers(s)
+    if not (out.any() or excess or short):
+        return _finish(
+            account,
+            s,
+            rules,
+            as_of,
+            Solution(np.zeros_like(s.p), Method.NONE, ""),
+            (),
+            (deposit, withdraw),
+            _no_trade_reason(s),
+        )
+    prob, blocks = _problem(account, s, rules, as_of, out, excess, short)
+    sol = solve(prob, time_limit=rules.time_limit)
+    if not feasible(prob, sol.z):
+        raise InfeasibleError(
+            "no trades keep cash at the reserve under the rules",
+            key=f"account {account.id}",
+            value=round(s.cash0, 2),
+            hint="lower the cash reserve or lift sell restrictions",
+        )
+    return _finish(account, s, rules, as_of, sol, blocks, (deposit, withdraw), None, prob, out)
+
+
+def _problem(
+    account: Account,
+    s: _State,
+    rules: RebalanceRules,
+    as_of: dt.date,
+    out: np.ndarray,
+    excess: bool,
+    short: bool,
+) -> tuple[Problem, tuple[Block, ...]]:
+    x = s.p * s.h / s.value
+    under = x < s.w
+    may_buy = out | (under & excess)
+    may_sell = out | short
+    t = s.w * s.value
+    if rules.trade_to is BandTarget.EDGE:
+        edge = np.clip(x, s.w - s.band, s.w + s.band) * s.value
+        t = np.where(out, edge, t)
+    lo, hi = np.zeros_like(s.p), np.zeros_like(s.p)
+    blocks: list[Block] = []
+    for i, ticker in enumerate(s.tickers):
+        wants_sell = s.p[i] * s.h[i] > t[i] or short
+        if may_sell[i] and s.h[i] > 0:
+            lots, why = sellable_lots(account, ticker, s.p[i], as_of, rules)
+            lo[i] = -sum(lot.shares for lot in lots)
+            blocks += why if wants_sell else []
+        if may_buy[i]:
+            block = buy_block(account, ticker, as_of, rules)
+            hi[i] = (
+                0.0 if block else np.floor(s.value / s.p[i] / rules.share_step) * rules.share_step
+            )
+            blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
+    prob = Problem(
+        s.p,
+        s.h,
+        t,
+        s.band * s.value,
+        lo,
+        hi,
+        rules.share_step,
+        s.min_order,
+        s.cash0,
+        s.w_cash * s.value,
+        s.reserve,
+        rules.drift_priority,
+        rules.commission_per_share,
+        rules.commission_min,
+        rules.spread_bps / 1e4,
+    )
+    return prob, tuple(blocks)
+
+
+def _no_trade_reason(s: _State) -> str:
+    if s.value <= 0:
+        return "account is empty"
+    drift = np.abs(s.p * s.h / s.value - s.w)
+    if drift.size == 0:
+        return "no positions and cash inside its band"
+    i = int(np.argmax(drift - s.band))
+    return (
+        f"all {s.p.size} positions and cash inside their bands (closest to its edge: "
+        f"{s.tickers[i]} drift {drift[i]:.2%} vs band {s.band[i]:.2%})"
+    )
+
+
+def _trade_reason(s: _State, i: int, out: np.ndarray, side: Side) -> str:
+    drift = s.p[i] * s.h[i] / s.value - s.w[i]
+    if out[i]:
+        return f"drift {drift:+.2%} outside band ±{s.band[i]:.2%}"
+    return "invest excess cash" if side is Side.BUY else "raise cash"
+
+
+def _finish(
+    account: Account,
+    s: _State,
+    rules: RebalanceRules,
+    as_of: dt.date,
+    sol: Solution,
+    blocks: tuple[Block, ...],
+    flows: tuple[float, float],
+    no_trade: str | None,
+    prob: Problem | None = None,
+    out: np.ndarray | None = None,
+) -> TradePlan:
+    trades: list[Trade] = []
+    for i in np.flatnonzero(sol.z):
+        ticker, q = s.tickers[i], float(abs(sol.z[i]))
+        side = Side.BUY if sol.z[i] > 0 else Side.SELL
+        lots = ()
+        if side is Side.SELL:
+            ordered, _ = sellable_lots(account, ticker, s.p[i], as_of, rules)
+            lots = take_lots(ordered, q, s.p[i], as_of, rules)
+        cost = float(
+            rules.spread_bps / 1e4 * q * s.p[i]
+            + max(rules.commission_min, rules.commission_per_share * q)
+        )
+        trades.append(
+            Trade(
+                ticker,
+                side,
+                q,
+                float(s.p[i]),
+                q * float(s.p[i]),
+                lots,
+                cost,
+                _trade_reason(s, i, out, side),
+            )
+        )
+    trades_t = tuple(trades)
+    h_after = s.h + sol.z
+    cash_after = s.cash0 - float(s.p @ sol.z) - sum(t.cost for t in trades_t)
+    value_after = cash_after + float(s.p @ h_after)
+    positions = tuple(
+        Position(
+            t,
+            float(h_after[i]),
+            float(s.p[i] * h_after[i]),
+            float(s.p[i] * h_after[i] / value_after) if value_after > 0 else 0.0,
+            float(s.w[i]),
+            float(s.band[i]),
+        )
+        for i, t in enumerate(s.tickers)
+    )
+    after = post_trade_account(account, trades_t, cash_after, as_of)
+    return TradePlan(
+        account=account.id,
+        as_of=as_of,
+        trades=trades_t,
+        holdings=positions,
+        cash_before=account.cash,
+        deposit=flows[0],
+        withdraw=flows[1],
+        cash_after=cash_after,
+        cash_target=s.w_cash,
+        value_before=s.value,
+        value_after=value_after,
+        method=sol.method,
+        method_note=no_trade or sol.note,
+        blocked=blocks,
+        no_trade_reason=no_trade
+        if no_trade
+        else (None if trades_t else "no trade improves on the current holdings"),
+        account_after=after,
+    )

@@ -1,0 +1,211 @@
+"""The frozen result of the planner and its exports (JSON document, orders CSV)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, replace
+from typing import Any
+
+from optimizer.rebalance.holdings import Account, Lot
+from optimizer.rebalance.solve import Method
+from optimizer.rebalance.tax import Block, LotUse, Side
+
+ORDER_COLUMNS = (
+    "account",
+    "ticker",
+    "side",
+    "shares",
+    "est_price",
+    "notional",
+    "est_cost",
+    "st_gain",
+    "lt_gain",
+    "lots",
+    "reason",
+)
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One order. ``lots`` are the tax lots a sale uses (empty for a buy)."""
+
+    ticker: str
+    side: Side
+    shares: float
+    price: float  # estimated execution price (the limit an operator may use)
+    notional: float
+    lots: tuple[LotUse, ...]
+    cost: float  # commission plus spread, estimated
+    reason: str
+
+    @property
+    def st_gain(self) -> float:
+        return sum(u.gain for u in self.lots if u.short_term)
+
+    @property
+    def lt_gain(self) -> float:
+        return sum(u.gain for u in self.lots if not u.short_term)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticker": self.ticker,
+            "side": self.side.value,
+            "shares": self.shares,
+            "est_price": self.price,
+            "notional": self.notional,
+            "est_cost": self.cost,
+            "st_gain": self.st_gain,
+            "lt_gain": self.lt_gain,
+            "lots": [
+                {
+                    "lot_id": u.lot_id,
+                    "acquired": u.acquired.isoformat(),
+                    "shares": u.shares,
+                    "cost_per_share": u.cost_per_share,
+                    "gain": u.gain,
+                    "short_term": u.short_term,
+                }
+                for u in self.lots
+            ],
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Position:
+    """A post-trade position with its weight, target and drift (weights)."""
+
+    ticker: str
+    shares: float
+    value: float
+    weight: float
+    target: float
+    band: float
+
+    @property
+    def drift(self) -> float:
+        return self.weight - self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticker": self.ticker,
+            "shares": self.shares,
+            "value": self.value,
+            "weight": self.weight,
+            "target": self.target,
+            "drift": self.drift,
+            "band": self.band,
+        }
+
+
+@dataclass(frozen=True)
+class TradePlan:
+    """What to trade in one account, and the account as it will be afterwards."""
+
+    account: str
+    as_of: dt.date
+    trades: tuple[Trade, ...]
+    holdings: tuple[Position, ...]  # after the trades
+    cash_before: float
+    deposit: float
+    withdraw: float
+    cash_after: float  # residual cash, after trades and estimated costs
+    cash_target: float  # weight
+    value_before: float  # after the cash flow, before trades
+    value_after: float
+    method: Method
+    method_note: str
+    blocked: tuple[Block, ...]
+    no_trade_reason: str | None
+    account_after: Account  # lots and cash after the trades (buys dated ``as_of``)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(t.cost for t in self.trades)
+
+    def metrics(self) -> dict[str, Any]:
+        v = self.value_after
+        drifts = [abs(p.drift) for p in self.holdings]
+        return {
+            "value_before": self.value_before,
+            "value_after": v,
+            "cash_before": self.cash_before,
+            "deposit": self.deposit,
+            "withdraw": self.withdraw,
+            "residual_cash": self.cash_after,
+            "cash_weight": self.cash_after / v if v > 0 else 0.0,
+            "cash_target": self.cash_target,
+            "n_trades": len(self.trades),
+            "total_cost": self.total_cost,
+            "turnover": sum(t.notional for t in self.trades) / v if v > 0 else 0.0,
+            "st_gain": sum(t.st_gain for t in self.trades),
+            "lt_gain": sum(t.lt_gain for t in self.trades),
+            "max_abs_drift": max(drifts, default=0.0),
+            "method": self.method.value,
+            "method_note": self.method_note,
+            "no_trade_reason": self.no_trade_reason,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "as_of": self.as_of.isoformat(),
+            "trades": [t.to_dict() for t in self.trades],
+            "holdings": [p.to_dict() for p in self.holdings],
+            "metrics": self.metrics(),
+            "blocked": [b.to_dict() for b in self.blocked],
+        }
+
+    def order_rows(self) -> list[dict[str, Any]]:
+        """One row per order, columns ``ORDER_COLUMNS``, for an operations team."""
+        return [
+            {
+                "account": self.account,
+                "ticker": t.ticker,
+                "side": t.side.value,
+                "shares": f"{t.shares:g}",
+                "est_price": f"{t.price:.4f}",
+                "notional": f"{t.notional:.2f}",
+                "est_cost": f"{t.cost:.2f}",
+                "st_gain": f"{t.st_gain:.2f}",
+                "lt_gain": f"{t.lt_gain:.2f}",
+                "lots": ";".join(u.label() for u in t.lots),
+                "reason": t.reason,
+            }
+            for t in self.trades
+        ]
+
+
+def orders_csv(plans: list[TradePlan]) -> str:
+    """The orders of several plans as one CSV text (header always present)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=ORDER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for plan in plans:
+        writer.writerows(plan.order_rows())
+    return buf.getvalue()
+
+
+def post_trade_account(
+    account: Account, trades: tuple[Trade, ...], cash: float, as_of: dt.date
+) -> Account:
+    """``account`` after ``trades``: sold shares leave their lots, buys are new lots."""
+    if not trades:
+        return account if cash == account.cash else replace(account, cash=cash)
+    taken: dict[tuple[str, str, dt.date, float], float] = {}
+    for t in trades:
+        for u in t.lots:
+            key = (t.ticker, u.lot_id, u.acquired, u.cost_per_share)
+            taken[key] = taken.get(key, 0.0) + u.shares
+    lots: list[Lot] = []
+    for lot in account.lots:
+        key = (lot.ticker, lot.lot_id, lot.acquired, lot.cost_per_share)
+        left = lot.shares - taken.pop(key, 0.0)
+        if left > 1e-9:
+            lots.append(Lot(lot.ticker, left, lot.cost_per_share, lot.acquired, lot.lot_id))
+    for t in trades:
+        if t.side is Side.BUY:
+            lots.append(Lot(t.ticker, t.shares, t.price, as_of, f"new-{t.ticker}-{as_of}"))
+    return Account(account.id, cash, tuple(lots), account.recent_sales)

@@ -1,0 +1,203 @@
+"""Tax lots: which lots a sale uses, what it realises, and which trades the tax rules block.
+
+A lot is short-term when held ``rules.long_term_days`` days or fewer on the trade date.
+The wash-sale guard blocks (a) a buy of a ticker sold at a loss within
+``rules.wash_sale_days`` days before the trade date and (b) a loss sale of a ticker bought
+within that window (the lots' acquisition dates are the record of recent buys).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from optimizer.rebalance.holdings import Account, Lot
+from optimizer.rebalance.rules import LotMethod, RebalanceRules
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Rule(StrEnum):
+    """The rule behind a blocked trade."""
+
+    DO_NOT_BUY = "do_not_buy"
+    DO_NOT_SELL = "do_not_sell"
+    WASH_SALE = "wash_sale"
+    SHORT_TERM_GAIN = "block_short_term_gains"
+    SPECIFIC_LOTS = "specific_lots"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A trade (or part of one) a rule forbids; ``shares`` is how much it withheld."""
+
+    ticker: str
+    side: Side
+    rule: Rule
+    shares: float  # shares withheld from trading (inf: the whole side)
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {
+            "ticker": self.ticker,
+            "side": self.side.value,
+            "rule": self.rule.value,
+            "shares": None if self.shares == float("inf") else self.shares,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class LotUse:
+    """Shares taken from one lot by a sale, with the gain they realise."""
+
+    lot_id: str
+    acquired: dt.date
+    shares: float
+    cost_per_share: float
+    gain: float
+    short_term: bool
+
+    def label(self) -> str:
+        name = self.lot_id or self.acquired.isoformat()
+        return f"{name}:{self.shares:g}@{self.cost_per_share:g}"
+
+
+def short_term(lot: Lot, as_of: dt.date, rules: RebalanceRules) -> bool:
+    return (as_of - lot.acquired).days <= rules.long_term_days
+
+
+def _order_key(method: LotMethod, price: float, as_of: dt.date, rules: RebalanceRules) -> Callable:
+    keys: dict[LotMethod, Callable[[Lot], tuple]] = {
+        LotMethod.HIFO: lambda lot: (-lot.cost_per_share, lot.acquired),
+        LotMethod.FIFO: lambda lot: (lot.acquired, -lot.cost_per_share),
+        LotMethod.TAX_OPTIMAL: lambda lot: (
+            price > lot.cost_per_share,
+            short_term(lot, as_of, rules),
+            price - lot.cost_per_share,
+            lot.acquired,
+        ),
+    }
+    return keys[method]
+
+
+def sell_order(
+    lots: Sequence[Lot], price: float, as_of: dt.date, rules: RebalanceRules
+) -> list[Lot]:
+    """Lots in the order the configured method sells them (specific: listed lots only)."""
+    if rules.lot_method is LotMethod.SPECIFIC:
+        rank = {lot_id: i for i, lot_id in enumerate(rules.specific_lots)}
+        return sorted((lot for lot in lots if lot.lot_id in rank), key=lambda lot: rank[lot.lot_id])
+    return sorted(lots, key=_order_key(rules.lot_method, price, as_of, rules))
+
+
+def sellable_lots(
+    account: Account, ticker: str, price: float, as_of: dt.date, rules: RebalanceRules
+) -> tuple[list[Lot], list[Block]]:
+    """The lots a sale of ``ticker`` may use, in selling order, and the blocks that apply."""
+    lots = account.lots_of(ticker)
+    held = sum(lot.shares for lot in lots)
+    if ticker in rules.do_not_sell:
+        return [], [Block(ticker, Side.SELL, Rule.DO_NOT_SELL, held, f"{ticker} is do-not-sell")]
+    ordered = sell_order(lots, price, as_of, rules)
+    blocks: list[Block] = []
+    if rules.lot_method is LotMethod.SPECIFIC and len(ordered) < len(lots):
+        withheld = held - sum(lot.shares for lot in ordered)
+        blocks.append(
+            Block(
+                ticker,
+                Side.SELL,
+                Rule.SPECIFIC_LOTS,
+                withheld,
+                "lots not listed in specific_lots are not sold",
+            )
+        )
+    for rule, test, why in _sell_tests(account, ticker, price, as_of, rules):
+        kept = [lot for lot in ordered if not test(lot)]
+        withheld = sum(lot.shares for lot in ordered) - sum(lot.shares for lot in kept)
+        if withheld > 0:
+            blocks.append(Block(ticker, Side.SELL, rule, withheld, why))
+        ordered = kept
+    return ordered, blocks
+
+
+def _sell_tests(
+    account: Account, ticker: str, price: float, as_of: dt.date, rules: RebalanceRules
+) -> list[tuple[Rule, Callable[[Lot], bool], str]]:
+    tests: list[tuple[Rule, Callable[[Lot], bool], str]] = []
+    if rules.block_short_term_gains:
+        tests.append(
+            (
+                Rule.SHORT_TERM_GAIN,
+                lambda lot: price > lot.cost_per_share and short_term(lot, as_of, rules),
+                f"selling these lots at {price:g} would realise a short-term gain "
+                f"(held {rules.long_term_days} days or fewer)",
+            )
+        )
+    if rules.wash_sale_guard:
+        window = as_of - dt.timedelta(days=rules.wash_sale_days)
+        recent = [lot.acquired for lot in account.lots_of(ticker) if lot.acquired > window]
+        if recent:
+            tests.append(
+                (
+                    Rule.WASH_SALE,
+                    lambda lot: price < lot.cost_per_share,
+                    f"loss sale of {ticker} blocked: bought on {max(recent).isoformat()}, "
+                    f"within {rules.wash_sale_days} days",
+                )
+            )
+    return tests
+
+
+def buy_block(account: Account, ticker: str, as_of: dt.date, rules: RebalanceRules) -> Block | None:
+    """The rule that forbids buying ``ticker`` today, if any."""
+    inf = float("inf")
+    if ticker in rules.do_not_buy:
+        return Block(ticker, Side.BUY, Rule.DO_NOT_BUY, inf, f"{ticker} is do-not-buy")
+    if rules.wash_sale_guard:
+        window = as_of - dt.timedelta(days=rules.wash_sale_days)
+        losses = [
+            s
+            for s in account.recent_sales
+            if s.ticker == ticker and s.gain < 0 and window < s.sold <= as_of
+        ]
+        if losses:
+            last = max(s.sold for s in losses)
+            return Block(
+                ticker,
+                Side.BUY,
+                Rule.WASH_SALE,
+                inf,
+                f"buy of {ticker} blocked: sold at a loss on {last.isoformat()}, "
+                f"within {rules.wash_sale_days} days",
+            )
+    return None
+
+
+def take_lots(
+    ordered: Sequence[Lot], shares: float, price: float, as_of: dt.date, rules: RebalanceRules
+) -> tuple[LotUse, ...]:
+    """Consume ``shares`` from ``ordered`` lots, front first; each use carries its gain."""
+    uses: list[LotUse] = []
+    left = shares
+    for lot in ordered:
+        if left <= 1e-12:
+            break
+        q = min(lot.shares, left)
+        left -= q
+        uses.append(
+            LotUse(
+                lot.lot_id,
+                lot.acquired,
+                q,
+                lot.cost_per_share,
+                q * (price - lot.cost_per_share),
+                short_term(lot, as_of, rules),
+            )
+        )
+    return tuple(uses)
