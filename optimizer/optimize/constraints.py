@@ -98,14 +98,13 @@ class TrackingError:
     annual_max: float
 
     def add(self, f: Frame) -> list[Named]:
-        wb = f.param("benchmark", (f.n,))
+        bench_risk = f.param("benchmark_risk", (f.n,))  # Lt @ wb, so Lt never meets wb
         te = f.param("te_max", nonneg=True)
-        Lt = f.param("Lt", (f.n, f.n))
-        active = cp.norm2(Lt @ (f.w - f.k * wb))
+        active = cp.norm2(f.risk() - f.k * bench_risk)
         return [Named((f"tracking error <= {self.annual_max:g}",), active <= te * f.k)]
 
     def bind(self, f: Frame, x: Numbers) -> None:
-        f.set("benchmark", self.benchmark)
+        f.set("benchmark_risk", x.Lt @ self.benchmark)
         f.set("te_max", self.annual_max * math.sqrt(x.horizon_years))
 
 

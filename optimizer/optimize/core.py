@@ -267,10 +267,11 @@ class Built:
         from optimizer.optimize.frame import Role
 
         out: list[Binding] = []
+        scale = self.objective.dual_scale
         for n in self.program.named:
             if n.role is not Role.POLICY or n.constraint.dual_value is None:
                 continue
-            duals = np.atleast_1d(np.asarray(n.constraint.dual_value, dtype=float))
+            duals = np.atleast_1d(np.asarray(n.constraint.dual_value, dtype=float)) * scale
             labels = n.labels if len(n.labels) == duals.size else n.labels * duals.size
             out.extend(
                 Binding(label, float(d))

@@ -50,6 +50,11 @@ class _Base:
     def bind(self, f: Frame, x: Numbers) -> None:
         return None
 
+    @property
+    def dual_scale(self) -> float:
+        """Factor from the compiled objective's units to the stated objective's."""
+        return 1.0
+
 
 class MaxSharpe(_Base):
     """Max ``(mu'w - costs - rf) / ||Lt w||`` as min ``||Lt y||^2`` s.t. excess'y - costs = 1."""
@@ -76,6 +81,10 @@ class Utility(_Base):
             c = f.param("cost_over_gamma", nonneg=True)
             obj = obj + c * cp.sum(f.trade())
         return cp.Minimize(obj), []
+
+    @property
+    def dual_scale(self) -> float:
+        return self.s.config.risk_aversion
 
     def bind(self, f: Frame, x: Numbers) -> None:
         gamma = self.s.config.risk_aversion

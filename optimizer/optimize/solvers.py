@@ -18,7 +18,10 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-_BIG = 1.0e5  # HiGHS's options use this many nonzeros to prefer the interior point method
+_BIG = 1.0e5  # from this many nonzeros in A, HiGHS runs its interior point method
+# Clarabel's defaults are 1e-8; flat objectives (correlated bond funds) need tighter gaps
+# for weights to agree to 1e-5 with other solvers.
+CLARABEL_TOLERANCES = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
 
 class SolverName(StrEnum):
@@ -161,7 +164,7 @@ def solve_clarabel(c: Compiled, **settings: Any) -> RawSolution:
         P = sp.csc_array((c.n_var, c.n_var))
     opts = clarabel.DefaultSettings()
     opts.verbose = False
-    for k, v in settings.items():
+    for k, v in {**CLARABEL_TOLERANCES, **settings}.items():
         setattr(opts, k, v)
     sol = clarabel.DefaultSolver(P, q, A, b, dims_to_solver_cones(c.dims), opts).solve()
     return RawSolution(
