@@ -129,7 +129,8 @@ def test_scatter_points_share_one_affine_map(pts):
 def test_nice_ticks_cover_the_range_in_round_equal_steps(lo, span):
     hi = lo + span
     ticks = charts.nice_ticks(lo, hi)
-    assert ticks[0] <= lo + 1e-9 * max(1, abs(lo)) and ticks[-1] >= hi - 1e-9 * max(1, abs(hi))
+    tol = 1e-8 * max(1.0, abs(lo), abs(hi))  # float noise far below a pixel
+    assert ticks[0] <= lo + tol and ticks[-1] >= hi - tol
     assert 2 <= len(ticks) <= 12
     steps = np.diff(ticks)
     assert np.allclose(steps, steps[0], rtol=1e-6)
