@@ -44,6 +44,7 @@ def test_regression_matches_sklearn_and_recovers_truth():
         dof = len(resid) - factors.shape[1] - 1
         assert model.residual_var_[i] == pytest.approx(resid @ resid / dof, rel=1e-9)
     np.testing.assert_allclose(model.exposures_, B, atol=0.05)  # about 3 standard errors
+    np.testing.assert_allclose(model.intercept_, a, atol=6e-4)  # about 3 standard errors
     np.testing.assert_allclose(model.factor_cov_, np.cov(factors.to_numpy(), rowvar=False))
     assert model.first_.isoformat() == "2010-01-08" and model.n_periods_ == 3000
 

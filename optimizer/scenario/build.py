@@ -127,10 +127,10 @@ def _baseline(
 ) -> Estimate:
     history = engine.history
     horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
-    prices = (1.0 + history.returns).cumprod()
-    market = None
-    if "equity" in history.specs:
-        market = (1.0 + history.factors["equity"]).cumprod()
+    prices = _as_prices(history.returns)
+    market = (
+        _as_prices(history.factors[["equity"]])["equity"] if "equity" in history.specs else None
+    )
     inputs = BaselineInputs(
         prices=prices,
         periods_per_year=history.frequency.periods_per_year,
@@ -149,6 +149,15 @@ def _baseline(
         method=f"{estimation.mean.value} mean, {estimation.covariance.value} covariance",
         exposures=engine.model_.exposures_dict(),
     )
+
+
+def _as_prices(returns: Any) -> Any:
+    """Price paths starting at 1 one period before the first return, (n_periods + 1, n)."""
+    import pandas as pd
+
+    start = returns.index[0] - pd.Timedelta(days=1)
+    first = pd.DataFrame(1.0, index=[start], columns=returns.columns)
+    return pd.concat([first, (1.0 + returns).cumprod()])
 
 
 def _provenance(history: MarketHistory, notes: list[str]) -> Any:

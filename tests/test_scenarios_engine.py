@@ -1,0 +1,147 @@
+"""Scenario engine on the real data in ../shared/data: monotonicity, regimes, replay, levels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.data import get_provider
+from optimizer.factors import HistoryWindow
+from optimizer.scenarios import (
+    EstimationConfig,
+    ScenarioEngine,
+    ScenarioLibrary,
+    is_psd,
+    load_history,
+)
+
+TICKERS = ["SPY", "IWM", "QQQ", "TLT", "LQD", "HYG"]
+
+
+@pytest.fixture(scope="module")
+def source(shared_data):
+    return f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+
+
+@pytest.fixture(scope="module")
+def engine(source):
+    data = SimpleNamespace(source=source, start=dt.date(2005, 1, 1), end=None)
+    history = load_history(get_provider(source), data, EstimationConfig(), TICKERS)
+    return ScenarioEngine(history).fit()
+
+
+@pytest.fixture(scope="module")
+def library():
+    return ScenarioLibrary.with_extra()
+
+
+def _with(scenario, **changes):
+    """A validated copy of a scenario with some keys changed."""
+    return type(scenario).model_validate({**scenario.model_dump(), **changes})
+
+
+def _level(scenario, level):
+    shock = {**scenario.shocks[0].model_dump(), "level": level}
+    return _with(scenario, shocks=[shock])
+
+
+@pytest.mark.parametrize("regime", ["calm", "stressed"])
+def test_deeper_sp500_drop_lowers_every_positive_beta_asset(engine, library, regime):
+    base = _with(library.get("sp500-correction-6200"), regime=regime)
+    model = engine.model_
+    S = model.covariance(base.regime)
+    eq = model.factor_names_.index("equity")
+    beta = model.exposures_ @ S[:, eq] / S[eq, eq]  # regime beta of each asset to equity
+    if regime == "calm":  # equals the sample beta computed directly from the returns
+        r, f = engine.history.returns, engine.history.factors["equity"]
+        sample = [np.cov(r[t], f)[0, 1] / f.var() for t in TICKERS]
+        np.testing.assert_allclose(beta, sample, rtol=1e-8)
+    levels = [6700, 6550, 6400, 6200, 6000, 5600]
+    mus = np.array([engine.moments(_level(base, lv)).mu for lv in levels])
+    assert (beta > 0).sum() >= 4  # SPY, IWM, QQQ, HYG at least
+    for i, t in enumerate(TICKERS):
+        steps = np.diff(mus[:, i])
+        if beta[i] > 0:
+            assert np.all(steps < 0), t
+        else:
+            assert np.all(steps > 0), t
+
+
+def test_shipped_scenarios_on_real_data(engine, library):
+    for scenario in library.all():
+        m = engine.moments(scenario)
+        assert is_psd(m.Sigma) and np.all(np.isfinite(m.mu)), scenario.id
+        assert m.history and m.plausibility
+
+
+def test_sp500_correction_uses_dated_reference_without_index_level(engine, library):
+    m = engine.moments(library.get("sp500-correction-6200"))
+    assert m.factor_moves["equity"] == pytest.approx(6200 / 6800 - 1, abs=1e-12)
+    spot = m.details["shocks"][0]["spot"]
+    assert spot["level"] == 6800 and spot["date"] == dt.date(2025, 12, 12)
+    i_spy, i_iwm = TICKERS.index("SPY"), TICKERS.index("IWM")
+    assert m.mu[i_iwm] < m.mu[i_spy] < 0
+
+
+def test_level_target_uses_spot_from_the_data(shared_data, tmp_path, library):
+    # a source that has an index level: an ^GSPC file (here SPY's closes times ten)
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for t in ("SPY", "IWM", "^TNX"):
+        shutil.copy(shared_data / "yahoo" / f"{t}.csv", folder / f"{t}.csv")
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv")
+    spy["Close"] = spy["Close"] * 10
+    spy.to_csv(folder / "^GSPC.csv", index=False)
+    source = f"csv:{folder}"
+    data = SimpleNamespace(source=source, start=dt.date(2015, 1, 1), end=None)
+    history = load_history(get_provider(source), data, EstimationConfig(), ["SPY", "IWM"])
+    spot = history.index_levels["SP500"]
+    assert spot.level == pytest.approx(spy["Close"].iloc[-1])
+    assert spot.date.isoformat() == spy["Date"].iloc[-1]
+    m = ScenarioEngine(history).fit().moments(library.get("sp500-correction-6200"))
+    assert m.factor_moves["equity"] == pytest.approx(6200 / spot.level - 1, abs=1e-12)
+
+
+def test_regime_pinning_changes_the_sign_of_the_stock_yield_link(engine, library):
+    """From 2005 to 2021 stocks rose with yields; since 2022 they fall with them."""
+    spike = library.get("yield-spike")
+    assert spike.history is not None and spike.history.start == dt.date(2022, 1, 1)
+    base_monthly = HistoryWindow(frequency="monthly")
+    moves = {}
+    for name, window in {
+        "before": HistoryWindow(start=dt.date(2005, 1, 1), end=dt.date(2021, 12, 31)),
+        "after": spike.history,
+    }.items():
+        window = window.model_copy(update={"frequency": base_monthly.frequency})
+        shocked = engine.moments(_with(spike, history=window))
+        calm = engine.moments(_with(library.get("baseline"), history=window))
+        moves[name] = shocked.factor_moves["equity"] - calm.factor_moves["equity"]
+    assert moves["before"] > 0 > moves["after"]
+    m = engine.moments(spike)
+    assert m.history.startswith("2022-01") and "pinned" in m.history
+
+
+def test_yield_spike_as_shipped(engine, library):
+    m = engine.moments(library.get("yield-spike"))
+    mu = dict(zip(TICKERS, m.mu, strict=True))
+    assert mu["IWM"] < mu["SPY"] < 0
+    assert -0.20 <= mu["TLT"] <= -0.13  # roughly a long-bond duration times +100 bp
+    assert m.factor_moves["long_rate"] == pytest.approx(0.01)
+
+
+def test_replay_uses_realised_moves(shared_data, engine, library):
+    m = engine.moments(library.get("rate-shock-2022"))
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", index_col="Date", parse_dates=True)
+    tnx = pd.read_csv(shared_data / "yahoo" / "^TNX.csv", index_col="Date", parse_dates=True)
+    spy_ret = spy.Close.loc["2022-10-14"] / spy.Close.loc[:"2021-12-31"].iloc[-1] - 1
+    tnx_move = (tnx.Close.loc[:"2022-10-14"].iloc[-1] - tnx.Close.loc[:"2021-12-31"].iloc[-1]) / 100
+    # weekly sums of simple returns vs the compounded return: within 3 points
+    assert m.factor_moves["equity"] == pytest.approx(spy_ret, abs=0.03)
+    assert m.factor_moves["long_rate"] == pytest.approx(tnx_move, abs=0.002)
+    assert m.details["horizon"] == "2022-01-03..2022-10-14"
+    assert m.plausibility.startswith(("rare", "extreme"))
