@@ -149,8 +149,11 @@ def test_prices_equal_the_files_and_are_cached(serve, tmp_path, shared_data):
     assert data.provenance.source == "yahoo" and data.provenance.frequency == "daily"
     assert data.provenance.first.isoformat() == "2002-07-30"
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
-        "SPY.csv", "SPY.json", "TLT.csv", "TLT.json",
-    ]  # fmt: skip
+        "SPY.csv",
+        "SPY.json",
+        "TLT.csv",
+        "TLT.json",
+    ]
     meta = json.loads((tmp_path / "cache" / "SPY.json").read_text())
     assert meta["since"] == "max" and meta["first"] == "1993-01-29"
 
@@ -254,15 +257,35 @@ def test_cli_offline_from_a_filled_cache(serve, tmp_path, shared_data):
     serve()
     get_provider("yahoo", cache_dir=tmp_path / "cache").prices(["SPY", "IWM"])
     cache = str(tmp_path / "cache")
-    res = run_cli("data", "show", "--source", "yahoo", "--offline", "--cache-dir", cache,
-                  "--tickers", "SPY,IWM", "--format", "json")  # fmt: skip
+    res = run_cli(
+        "data",
+        "show",
+        "--source",
+        "yahoo",
+        "--offline",
+        "--cache-dir",
+        cache,
+        "--tickers",
+        "SPY,IWM",
+        "--format",
+        "json",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["tickers"]["SPY"]["first"] == "1993-01-29"
     assert doc["tickers"]["IWM"]["last"] == "2026-02-23"
     assert doc["provenance"]["source"] == "yahoo"
     assert any("offline" in w for w in doc["warnings"])
-    empty = run_cli("data", "show", "--source", "yahoo", "--offline",
-                    "--cache-dir", str(tmp_path / "none"), "--tickers", "SPY")  # fmt: skip
+    empty = run_cli(
+        "data",
+        "show",
+        "--source",
+        "yahoo",
+        "--offline",
+        "--cache-dir",
+        str(tmp_path / "none"),
+        "--tickers",
+        "SPY",
+    )
     assert empty.returncode == 4
     assert len(empty.stderr.strip().splitlines()) == 1 and "SPY" in empty.stderr

@@ -75,15 +75,32 @@ def _render(summary: object) -> None:
     prov = doc["provenance"]
     rows = doc["tickers"]
     price_rows = [
-        [t, r["first"], r["last"], r["observations"], _missing(r),
-         pct(r["annual_return"]), pct(r["annual_volatility"])]
-        for t, r in rows.items() if r["kind"] == "price"
-    ]  # fmt: skip
+        [
+            t,
+            r["first"],
+            r["last"],
+            r["observations"],
+            _missing(r),
+            pct(r["annual_return"]),
+            pct(r["annual_volatility"]),
+        ]
+        for t, r in rows.items()
+        if r["kind"] == "price"
+    ]
     rate_rows = [
-        [t, r["first"], r["last"], r["observations"], _missing(r),
-         f"{r['last_value']:.2f}%", f"{r['mean']:.2f}%", f"{r['change_volatility_bp']:.0f} bp"]
-        for t, r in rows.items() if r["kind"] == "rate"
-    ]  # fmt: skip
+        [
+            t,
+            r["first"],
+            r["last"],
+            r["observations"],
+            _missing(r),
+            f"{r['last_value']:.2f}%",
+            f"{r['mean']:.2f}%",
+            f"{r['change_volatility_bp']:.0f} bp",
+        ]
+        for t, r in rows.items()
+        if r["kind"] == "rate"
+    ]
     window = f"{prov['first']}..{prov['last']} ({prov['frequency']})"
     if price_rows:
         table(

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.config import StrictModel
 from optimizer.data.validate import ValidationPolicy
@@ -29,11 +29,13 @@ class DataConfig(StrictModel):
     max_ffill: int = Field(default=5, ge=0, le=60)
     stale_after_days: int = Field(default=30, ge=1)
 
-    @model_validator(mode="after")
-    def _start_before_end(self) -> DataConfig:
-        if self.start and self.end and self.start > self.end:
-            raise ValueError(f"start {self.start} is after end {self.end}")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start")
+        if start and end and start > end:
+            raise ValueError(f"end is before start ({start.isoformat()})")
+        return end
 
     def policy(self, today: dt.date | None = None) -> ValidationPolicy:
         """The validation policy these settings describe."""

@@ -1,0 +1,107 @@
+"""``capalloc data show`` through a real subprocess, checked against the files themselves."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _dates_and_closes(path):
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["Date"] for r in rows], np.array([float(r["Close"]) for r in rows])
+
+
+def test_show_yahoo_folder_json(shared_data):
+    res = run_cli(
+        "data",
+        "show",
+        "--source",
+        "csv:../shared/data/yahoo",
+        "--tickers",
+        "SPY,IWM,TLT",
+        "--format",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert list(doc["tickers"]) == ["SPY", "IWM", "TLT"]
+    files = {t: _dates_and_closes(shared_data / "yahoo" / f"{t}.csv") for t in doc["tickers"]}
+    for ticker, (dates, _) in files.items():
+        row = doc["tickers"][ticker]
+        assert (row["first"], row["last"], row["observations"]) == (
+            dates[0],
+            dates[-1],
+            len(dates),
+        )
+    window_start = max(d[0] for d, _ in files.values())
+    assert doc["provenance"]["first"] == window_start == "2002-07-30"
+    assert doc["provenance"]["frequency"] == "daily"
+    # statistics over the common window, recomputed from the raw closes
+    dates, close = files["SPY"]
+    close = close[dates.index(window_start) :]
+    r = close[1:] / close[:-1] - 1
+    cagr = (close[-1] / close[0]) ** (252 / len(r)) - 1
+    spy = doc["tickers"]["SPY"]
+    assert spy["annual_return"] == pytest.approx(cagr, rel=1e-9)
+    assert spy["annual_volatility"] == pytest.approx(r.std(ddof=1) * np.sqrt(252), rel=1e-9)
+    assert 0.07 < spy["annual_return"] < 0.13 and 0.15 < spy["annual_volatility"] < 0.23
+    assert any("common window 2002-07-30" in w for w in doc["warnings"])
+
+
+def test_show_sample_offline_table():
+    env = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    res = run_cli("data", "show", "--source", "sample", env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    for text in ("LARGE", "SMALL", "BOND", "TBILL", "bundled sample", "1948-12..2017-03"):
+        assert text in res.stdout
+
+
+def test_show_sample_json_states_the_sample_and_its_range():
+    res = run_cli(
+        "data",
+        "show",
+        "--source",
+        "sample",
+        "--tickers",
+        "LARGE,SMALL,AAA",
+        "--start",
+        "1990-01-01",
+        "--format",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    prov = doc["provenance"]
+    assert prov["source"] == "sample" and prov["frequency"] == "monthly"
+    assert prov["first"] == "1990-01-31" and prov["last"] == "2017-03-31"
+    assert "bundled sample" in prov["notes"][0] and "1990-01..2017-03" in prov["notes"][0]
+    assert doc["tickers"]["AAA"]["kind"] == "rate"
+    assert doc["rates_provenance"]["tickers"] == ["AAA"]
+
+
+def test_show_mixes_prices_and_rates_from_two_folders(shared_data):
+    res = run_cli(
+        "data",
+        "show",
+        "--source",
+        "csv:../shared/data/yahoo,../shared/data/fred",
+        "--tickers",
+        "SPY,DGS10",
+        "--start",
+        "2020-01-01",
+        "--format",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["tickers"]["SPY"]["kind"] == "price"
+    dgs10 = doc["tickers"]["DGS10"]
+    assert dgs10["kind"] == "rate" and dgs10["first"] == "2020-01-02"
+    assert 0.5 < dgs10["min"] < dgs10["max"] < 6.0
