@@ -55,7 +55,7 @@ def _state(
         if price is None:
             raise PlanError(
                 "ticker has no price",
-                key=f"account {account.id} ticker {t}",
+                key=f"account {account.id} ticker {t} shares",
                 value=account.positions.get(t, targets.get(t)),
             )
         if not (math.isfinite(price) and price > 0):

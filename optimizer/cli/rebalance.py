@@ -1,0 +1,156 @@
+"""``capalloc rebalance``: whole-share, tax-aware trades from holdings and targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.errors import ConfigError
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError("not an ISO date (YYYY-MM-DD)", key="--as-of", value=value) from None
+
+
+@click.command("rebalance")
+@click.option(
+    "--holdings",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Tax lots CSV: account,ticker,shares,cost_per_share,acquired[,lot_id].",
+)
+@click.option(
+    "--targets", type=click.Path(dir_okay=False), help="Target weights CSV: ticker,weight."
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="TOML with [rebalance] rules and/or a [targets] table.",
+)
+@click.option("--prices", type=click.Path(dir_okay=False), help="Prices CSV: ticker,price.")
+@click.option("--source", help="Data source for the last price: sample, yahoo, csv:PATH.")
+@click.option(
+    "--positions",
+    type=click.Path(dir_okay=False),
+    help="Stated positions CSV (account,ticker,shares) checked against the lots.",
+)
+@click.option(
+    "--recent-sales",
+    type=click.Path(dir_okay=False),
+    help="Recent sales CSV (account,ticker,sold,gain) for the wash-sale guard.",
+)
+@click.option("--account", help="Plan only this account.")
+@click.option("--deposit", type=float, default=0.0, help="Money added before trading.")
+@click.option("--withdraw", type=float, default=0.0, help="Money taken out.")
+@click.option("--as-of", "as_of", help="Trade date, YYYY-MM-DD (default: today).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the orders CSV here (atomically; nothing on error).",
+)
+@format_option
+def rebalance(
+    holdings: str,
+    targets: str | None,
+    config: str | None,
+    prices: str | None,
+    source: str | None,
+    positions: str | None,
+    recent_sales: str | None,
+    account: str | None,
+    deposit: float,
+    withdraw: float,
+    as_of: str | None,
+    out: str | None,
+    fmt: str,
+) -> None:
+    """Trades that bring each account back to its targets under the rules."""
+    from optimizer.rebalance import orders_csv, plan
+    from optimizer.rebalance.inputs import gather, write_atomic
+
+    if deposit and withdraw:
+        raise click.UsageError("give --deposit or --withdraw, not both")
+    if prices and source:
+        raise click.UsageError("give --prices or --source, not both")
+    day = _date(as_of) or dt.date.today()
+    run = gather(
+        holdings=holdings,
+        targets=targets,
+        config=config,
+        prices=prices,
+        source=source,
+        positions=positions,
+        recent_sales=recent_sales,
+        account=account,
+    )
+    plans = [
+        plan(
+            acct, run.targets, run.prices, run.rules, deposit=deposit, withdraw=withdraw, as_of=day
+        )
+        for acct in run.accounts.values()
+    ]
+    if out:
+        write_atomic(out, orders_csv(plans))
+    document = _document(plans, run.provenance | {"as_of": day.isoformat(), "out": out})
+    emit(fmt, document, lambda: _render(plans))
+
+
+def _document(plans: list, provenance: dict[str, Any]) -> dict[str, Any]:
+    trades = [{"account": p.account, **t.to_dict()} for p in plans for t in p.trades]
+    methods: dict[str, int] = {}
+    for p in plans:
+        methods[p.method.value] = methods.get(p.method.value, 0) + 1
+    return {
+        "trades": trades,
+        "holdings": {p.account: [h.to_dict() for h in p.holdings] for p in plans},
+        "weights": {p.account: {h.ticker: h.weight for h in p.holdings} for p in plans},
+        "metrics": {
+            "accounts": len(plans),
+            "trades": len(trades),
+            "total_cost": sum(p.total_cost for p in plans),
+            "methods": methods,
+            "by_account": {p.account: p.metrics() for p in plans},
+        },
+        "blocked": [{"account": p.account, **b.to_dict()} for p in plans for b in p.blocked],
+        "provenance": provenance,
+    }
+
+
+def _render(plans: list) -> None:
+    for p in plans:
+        rows = [
+            (
+                t.ticker,
+                t.side.value,
+                f"{t.shares:g}",
+                t.price,
+                t.notional,
+                t.cost,
+                t.st_gain + t.lt_gain,
+                t.reason,
+            )
+            for t in p.trades
+        ]
+        m = p.metrics()
+        if rows:
+            table(
+                f"account {p.account}: trades ({p.method.value})",
+                ["ticker", "side", "shares", "price", "notional", "cost", "gain", "reason"],
+                rows,
+            )
+        else:
+            note(f"account {p.account}: no trade needed — {p.no_trade_reason}")
+        note(
+            f"  cash after {m['residual_cash']:,.2f} ({pct(m['cash_weight'])}), "
+            f"max drift {pct(m['max_abs_drift'])}, cost {m['total_cost']:,.2f}"
+        )
+        for b in p.blocked:
+            note(f"  blocked {b.side.value} {b.ticker} by {b.rule.value}: {b.reason}")

@@ -1,0 +1,157 @@
+"""Everything a rebalancing run reads, gathered and checked before any plan is made.
+
+Only the CLI (and job runners) call this module; the planner itself takes plain mappings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optimizer.config import read_toml, validate
+from optimizer.errors import ConfigError, PlanError
+from optimizer.rebalance.holdings import (
+    CASH,
+    Account,
+    check_prices,
+    check_targets,
+    load_holdings,
+    load_prices,
+    load_targets,
+)
+from optimizer.rebalance.rules import RebalanceRules
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Accounts, targets, prices and rules of one run, already validated."""
+
+    accounts: dict[str, Account]
+    targets: dict[str, float]
+    prices: dict[str, float]
+    rules: RebalanceRules
+    provenance: dict[str, Any]
+
+
+def _config(path: str | None) -> tuple[RebalanceRules, dict[str, float] | None]:
+    if path is None:
+        return RebalanceRules(), None
+    data = read_toml(path)
+    unknown = sorted(set(data) - {"rebalance", "targets"})
+    if unknown:
+        raise ConfigError("unknown section; known: rebalance, targets", file=path, key=unknown[0])
+    rules = validate(RebalanceRules, data.get("rebalance", {}), file=path, prefix="rebalance")
+    raw = data.get("targets")
+    if raw is None:
+        return rules, None
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table of ticker = weight", file=path, key="targets")
+    targets: dict[str, float] = {}
+    for ticker, weight in raw.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ConfigError(
+                "weight must be a number", file=path, key=f"targets.{ticker}", value=weight
+            )
+        targets[str(ticker).upper()] = float(weight)
+    return rules, targets
+
+
+def _source_prices(source: str, tickers: list[str]) -> dict[str, float]:
+    from optimizer.data import get_provider
+
+    data = get_provider(source).prices(tickers)
+    frame = data.frame
+    out: dict[str, float] = {}
+    for ticker in tickers:
+        if ticker not in frame.columns:
+            raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
+        series = frame[ticker].dropna()
+        if series.empty:
+            raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
+        out[ticker] = float(series.iloc[-1])
+    return out
+
+
+def gather(
+    *,
+    holdings: str,
+    targets: str | None,
+    config: str | None,
+    prices: str | None,
+    source: str | None,
+    positions: str | None = None,
+    recent_sales: str | None = None,
+    account: str | None = None,
+) -> RunInputs:
+    """Read and cross-check every input file; raise one error line on the first problem."""
+    rules, cfg_targets = _config(config)
+    target_map = load_targets(targets) if targets else cfg_targets
+    if target_map is None:
+        raise ConfigError(
+            "no target weights: give --targets FILE or a [targets] table",
+            file=config,
+            key="targets",
+        )
+    accounts = load_holdings(
+        holdings, positions=positions, recent_sales=recent_sales, whole_shares=not rules.fractional
+    )
+    if account is not None:
+        if account not in accounts:
+            raise PlanError(
+                "account not found in holdings",
+                file=holdings,
+                key="account",
+                value=account,
+                hint=f"known: {', '.join(sorted(accounts)[:10])}",
+            )
+        accounts = {account: accounts[account]}
+    held = sorted({t for a in accounts.values() for t in a.positions})
+    if prices:
+        price_map = load_prices(prices)
+    elif source:
+        wanted = sorted(set(held) | {t for t in target_map if t != CASH})
+        price_map = _source_prices(source, wanted)
+        check_prices(price_map, file=f"source {source}")
+    else:
+        raise ConfigError("no prices: give --prices FILE or --source SOURCE", key="prices")
+    target_file = targets or config
+    check_targets(target_map, price_map, file=target_file)
+    for acct in accounts.values():
+        for ticker, shares in acct.positions.items():
+            if ticker not in price_map:
+                raise PlanError(
+                    "ticker has no price",
+                    file=prices or source,
+                    key=f"account {acct.id} ticker {ticker} shares",
+                    value=shares,
+                )
+    provenance = {
+        "holdings": holdings,
+        "targets": target_file,
+        "prices": prices or f"source {source}",
+        "positions": positions,
+        "recent_sales": recent_sales,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return RunInputs(accounts, target_map, price_map, rules, provenance)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    import os
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

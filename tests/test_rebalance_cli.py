@@ -1,0 +1,195 @@
+"""``capalloc rebalance`` through a real subprocess: good runs and the bad-input corpus.
+
+Every bad input must give exactly one stderr line naming the account / ticker / value, a
+documented exit code, no traceback, and no orders file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+BAD = Path(__file__).parent / "bad_input" / "rebalance"
+
+
+def _args(holdings="holdings.csv", targets="targets.csv", prices="prices.csv", *extra):
+    return [
+        "rebalance",
+        "--holdings",
+        str(BAD / holdings),
+        "--targets",
+        str(BAD / targets),
+        "--prices",
+        str(BAD / prices),
+        "--as-of",
+        "2026-11-20",
+        *extra,
+    ]
+
+
+def test_good_run_json_and_orders_file(tmp_path):
+    out = tmp_path / "orders.csv"
+    res = run_cli(
+        *_args(), "--positions", str(BAD / "positions.csv"), "--format", "json", "--out", str(out)
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert {"trades", "holdings", "metrics", "provenance", "weights"} <= set(doc)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(doc["trades"]) > 0
+    assert set(rows[0]) >= {
+        "account",
+        "ticker",
+        "side",
+        "shares",
+        "est_price",
+        "notional",
+        "est_cost",
+        "lots",
+        "reason",
+    }
+    # the orders file agrees with the JSON document, order for order
+    for row, trade in zip(rows, doc["trades"], strict=True):
+        assert (row["account"], row["ticker"], row["side"]) == (
+            trade["account"],
+            trade["ticker"],
+            trade["side"],
+        )
+        assert float(row["shares"]) == trade["shares"]
+    # post-trade cash in the document is pre-trade cash minus money spent and costs
+    for acct, m in doc["metrics"]["by_account"].items():
+        spent = sum(
+            (t["notional"] if t["side"] == "buy" else -t["notional"]) + t["est_cost"]
+            for t in doc["trades"]
+            if t["account"] == acct
+        )
+        assert m["residual_cash"] == pytest.approx(m["cash_before"] - spent, abs=1e-6)
+
+
+def test_replanning_the_executed_orders_trades_nothing(tmp_path):
+    """Apply the orders file to the lots by hand, re-run: no trades (a real round trip)."""
+    out = tmp_path / "orders.csv"
+    assert run_cli(*_args(), "--out", str(out)).returncode == 0
+    prices = {r["ticker"]: float(r["price"]) for r in csv.DictReader((BAD / "prices.csv").open())}
+    lots = list(csv.DictReader((BAD / "holdings.csv").open()))
+    cash = {r["account"]: float(r["shares"]) for r in lots if r["ticker"] == "CASH"}
+    lots = [r for r in lots if r["ticker"] != "CASH"]
+    for order in csv.DictReader(out.open()):
+        q, acct = float(order["shares"]), order["account"]
+        cash[acct] -= (q if order["side"] == "buy" else -q) * prices[order["ticker"]]
+        cash[acct] -= float(order["est_cost"])
+        if order["side"] == "buy":
+            lots.append(
+                {
+                    "account": acct,
+                    "ticker": order["ticker"],
+                    "shares": str(int(q)),
+                    "cost_per_share": str(prices[order["ticker"]]),
+                    "acquired": "2026-11-20",
+                    "lot_id": f"new-{acct}-{order['ticker']}",
+                }
+            )
+            continue
+        for used in order["lots"].split(";"):
+            lot_id, rest = used.split(":")
+            lot = next(r for r in lots if r["lot_id"] == lot_id)
+            lot["shares"] = str(int(float(lot["shares"]) - float(rest.split("@")[0])))
+    lots = [r for r in lots if float(r["shares"]) > 0]
+    new = tmp_path / "after.csv"
+    with new.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(lots[0]))
+        w.writeheader()
+        w.writerows(lots)
+        for acct, c in cash.items():
+            w.writerow({"account": acct, "ticker": "CASH", "shares": repr(c)})
+    res = run_cli(
+        "rebalance",
+        "--holdings",
+        str(new),
+        "--targets",
+        str(BAD / "targets.csv"),
+        "--prices",
+        str(BAD / "prices.csv"),
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["trades"] == []
+
+
+CASES = {
+    # name: (argument overrides, extra args, exit code, words the one line must contain)
+    "ticker_without_price": (
+        {"holdings": "holdings_no_price.csv"},
+        [],
+        8,
+        ["A1", "QQQ", "no price"],
+    ),
+    "negative_shares": ({"holdings": "holdings_negative.csv"}, [], 8, ["B2", "TLT", "-30"]),
+    "fractional_shares": (
+        {"holdings": "holdings_fractional.csv"},
+        [],
+        8,
+        ["A1", "BND", "200.5", "fractional"],
+    ),
+    "lots_disagree_with_position": (
+        {},
+        ["--positions", str(BAD / "positions_disagree.csv")],
+        8,
+        ["A1", "IWM", "61"],
+    ),
+    "duplicated_lot": ({"holdings": "holdings_duplicated.csv"}, [], 8, ["A1", "BND", "A1-4"]),
+    "zero_price": ({"prices": "prices_zero.csv"}, [], 8, ["IWM", "price", "0"]),
+    "weights_do_not_sum_to_one": ({"targets": "targets_sum.csv"}, [], 8, ["sum", "1.05"]),
+    "ticker_outside_universe": (
+        {"targets": "targets_outside.csv"},
+        [],
+        8,
+        ["GLD", "0.05", "universe"],
+    ),
+    "withdrawal_larger_than_account": (
+        {},
+        ["--account", "B2", "--withdraw", "1000000"],
+        8,
+        ["B2", "withdraw", "1000000"],
+    ),
+    "missing_column": ({"holdings": "holdings_bad_header.csv"}, [], 3, ["cost_per_share"]),
+    "bad_date": ({"holdings": "holdings_bad_date.csv"}, [], 3, ["A1", "IWM", "03/06/2024"]),
+    "bad_rule_value": (
+        {},
+        ["--config", str(BAD / "config_bad_value.toml")],
+        3,
+        ["rebalance.band_abs", "wide"],
+    ),
+    "unknown_rule": (
+        {},
+        ["--config", str(BAD / "config_unknown_key.toml")],
+        3,
+        ["rebalance.band_width"],
+    ),
+    "unknown_account": ({}, ["--account", "ZZ9"], 8, ["ZZ9"]),
+    "deposit_and_withdraw": ({}, ["--deposit", "1", "--withdraw", "1"], 2, ["--deposit"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_one_line_and_nothing_written(name, tmp_path):
+    overrides, extra, code, words = CASES[name]
+    out = tmp_path / "orders.csv"
+    kw = {"holdings": "holdings.csv", "targets": "targets.csv", "prices": "prices.csv"}
+    res = run_cli(*_args(**(kw | overrides)), *extra, "--out", str(out))
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == code, res.stderr
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left either
