@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from optimizer.cli.output import emit, format_option, note, pct, table
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from optimizer.data.summary import SourceSummary
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -44,8 +51,8 @@ def data() -> None:
 def show(
     source: str,
     tickers: str | None,
-    start: object,
-    end: object,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
     cache_dir: str | None,
     offline: bool,
     max_ffill: int,
@@ -64,14 +71,14 @@ def show(
     summary = summarize(
         provider,
         names,
-        start.date() if start else None,  # type: ignore[attr-defined]
-        end.date() if end else None,  # type: ignore[attr-defined]
+        start.date() if start else None,
+        end.date() if end else None,
     )
     emit(fmt, summary.to_dict(), lambda: _render(summary))
 
 
-def _render(summary: object) -> None:
-    doc = summary.to_dict()  # type: ignore[attr-defined]
+def _render(summary: SourceSummary) -> None:
+    doc = summary.to_dict()
     prov = doc["provenance"]
     rows = doc["tickers"]
     price_rows = [
@@ -129,5 +136,5 @@ def _render(summary: object) -> None:
         note(f"warning: {line}")
 
 
-def _missing(row: dict) -> str:
+def _missing(row: dict[str, Any]) -> str:
     return f"{row['missing']} ({row['longest_gap']})"
