@@ -18,7 +18,7 @@ import numpy as np
 from optimizer.errors import InfeasibleError, PlanError
 from optimizer.rebalance.holdings import CASH, Account, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
-from optimizer.rebalance.rules import BandTarget, RebalanceRules
+from optimizer.rebalance.rules import BandTarget, RebalanceRules, SolverChoice
 from optimizer.rebalance.solve import Method, Problem, Solution, feasible, solve
 from optimizer.rebalance.tax import Block, Side, buy_block, sellable_lots, take_lots
 
@@ -159,7 +159,7 @@ def plan(
             _no_trade_reason(s),
         )
     prob, blocks = _problem(account, s, rules, as_of, out, excess, short)
-    sol = solve(prob, time_limit=rules.time_limit)
+    sol = solve(prob, time_limit=rules.time_limit, shortcuts=rules.solver is SolverChoice.AUTO)
     if not feasible(prob, sol.z):
         raise InfeasibleError(
             "no trades keep cash at the reserve under the rules",

@@ -32,6 +32,13 @@ class BandTarget(StrEnum):
     EDGE = "edge"
 
 
+class SolverChoice(StrEnum):
+    """``auto``: exact shortcuts first, then the MILP; ``milp``: always the MILP."""
+
+    AUTO = "auto"
+    MILP = "milp"
+
+
 class RebalanceRules(StrictModel):
     """Policy of the planner (per run, not per account).
 
@@ -61,6 +68,7 @@ class RebalanceRules(StrictModel):
     wash_sale_days: int = Field(30, ge=0)
     long_term_days: int = Field(365, ge=1)  # held longer than this: long-term
     time_limit: float = Field(2.0, gt=0.0)  # seconds per MILP before the greedy fallback
+    solver: SolverChoice = SolverChoice.AUTO
 
     @model_validator(mode="after")
     def _upper_case_tickers(self) -> RebalanceRules:

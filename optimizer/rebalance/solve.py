@@ -147,21 +147,29 @@ def solve_separable(prob: Problem) -> np.ndarray | None:
     return None
 
 
-def solve(prob: Problem, *, time_limit: float = 2.0) -> Solution:
-    """Exact separable solution, else bound-and-enumerate, else MILP, else greedy."""
-    z = solve_separable(prob)
-    if z is not None:
-        return Solution(z, Method.EXACT, "separable optimum is feasible")
-    from optimizer.rebalance.bound import solve_bound
+def solve(prob: Problem, *, time_limit: float = 2.0, shortcuts: bool = True) -> Solution:
+    """Exact separable solution, else bound-and-enumerate, else MILP, else greedy.
 
-    bound = solve_bound(prob)
-    if bound.z is not None:
-        return Solution(bound.z, Method.EXACT, "cash couples the tickers; proven by enumeration")
+    ``shortcuts=False`` goes straight to the MILP (to cross-check or time it).
+    """
+    bound = None
+    if shortcuts:
+        z = solve_separable(prob)
+        if z is not None:
+            return Solution(z, Method.EXACT, "separable optimum is feasible")
+        from optimizer.rebalance.bound import solve_bound
+
+        bound = solve_bound(prob)
+        if bound.z is not None:
+            return Solution(
+                bound.z, Method.EXACT, "cash couples the tickers; proven by enumeration"
+            )
     from optimizer.rebalance.milp import solve_milp
 
-    z, why = solve_milp(bound.narrowed or prob, time_limit=time_limit, incumbent=bound.incumbent)
+    narrowed, incumbent = (bound.narrowed, bound.incumbent) if bound else (None, None)
+    z, why = solve_milp(narrowed or prob, time_limit=time_limit, incumbent=incumbent)
     if z is not None:
-        return Solution(z, Method.MILP, "too many near-optimal combinations to enumerate")
+        return Solution(z, Method.MILP, "HiGHS branch and bound, optimal")
     from optimizer.rebalance.greedy import solve_greedy
 
     return Solution(solve_greedy(prob), Method.GREEDY, f"MILP failed: {why}")

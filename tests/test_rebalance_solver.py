@@ -1,0 +1,164 @@
+"""The trade solvers against brute-force enumeration on tiny problems.
+
+The reference objective and constraints are written out again here, from the documented
+formula, and every grid point of the box is enumerated. Exact and MILP must reach the
+brute-force optimum (to 1e-6 in money); greedy must be feasible and never better.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from optimizer.rebalance.bound import solve_bound
+from optimizer.rebalance.greedy import solve_greedy
+from optimizer.rebalance.milp import solve_milp
+from optimizer.rebalance.solve import Method, Problem, solve
+
+
+def ref_cost(prob, z):
+    return sum(
+        prob.spread * prob.p[i] * abs(zi) + max(prob.comm_min, prob.comm_share * abs(zi))
+        for i, zi in enumerate(z)
+        if zi != 0
+    )
+
+
+def ref_objective(prob, z):
+    total = 0.0
+    for i, zi in enumerate(z):
+        dev = abs(prob.p[i] * (prob.h[i] + zi) - prob.t[i])
+        total += dev + prob.lam * max(dev - prob.band[i], 0.0)
+    spend = sum(prob.p[i] * zi for i, zi in enumerate(z))
+    return total + ref_cost(prob, z) + abs(prob.cash0 - spend - prob.cash_target)
+
+
+def ref_feasible(prob, z):
+    for i, zi in enumerate(z):
+        if zi != 0 and abs(zi) * prob.p[i] < prob.min_order - 1e-9:
+            return False
+    spend = sum(prob.p[i] * zi for i, zi in enumerate(z))
+    return prob.cash0 - spend - ref_cost(prob, z) >= prob.reserve - 1e-7
+
+
+def brute_force(prob):
+    axes = [np.arange(lo, hi + 1) for lo, hi in zip(prob.lo, prob.hi, strict=True)]
+    best = (np.inf, None)
+    for z in itertools.product(*axes):
+        if ref_feasible(prob, z):
+            f = ref_objective(prob, z)
+            if f < best[0] - 1e-9:
+                best = (f, z)
+    return best
+
+
+def random_problem(rng, n=3):
+    p = np.round(rng.uniform(5, 120, n), 2)
+    h = rng.integers(0, 9, n).astype(float)
+    value = float(p @ h) + rng.uniform(0, 600)
+    w = rng.dirichlet(np.ones(n + 1))
+    cash0 = value - float(p @ h)
+    if rng.random() < 0.3:  # a withdrawal: cash below zero before trading
+        cash0 -= rng.uniform(0, 0.5) * float(p @ h)
+        value = cash0 + float(p @ h)
+    lo = -h * (rng.random(n) < 0.8)
+    hi = np.floor(rng.uniform(0, 10, n)) * (rng.random(n) < 0.8)
+    return Problem(
+        p=p,
+        h=h,
+        t=w[:n] * value,
+        band=rng.uniform(0, 0.1, n) * value,
+        lo=lo,
+        hi=hi,
+        step=1.0,
+        min_order=float(rng.choice([0.0, 30.0, 80.0])),
+        cash0=cash0,
+        cash_target=w[n] * value,
+        reserve=float(rng.choice([0.0, 0.0, 20.0, 0.05 * value])),
+        lam=float(rng.choice([0.0, 1.0, 3.0])),
+        comm_share=float(rng.choice([0.0, 0.05])),
+        comm_min=float(rng.choice([0.0, 1.0, 5.0])),
+        spread=float(rng.choice([0.0, 0.002])),
+    )
+
+
+def _problems(count, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        prob = random_problem(rng, n=int(rng.integers(1, 4)))
+        f, z = brute_force(prob)
+        if z is not None:
+            out.append((prob, f))
+    return out
+
+
+PROBLEMS = _problems(150, seed=11)
+
+
+@pytest.mark.parametrize("k", range(len(PROBLEMS)))
+def test_auto_and_milp_match_brute_force(k):
+    prob, f_best = PROBLEMS[k]
+    sol = solve(prob)
+    assert sol.method in (Method.EXACT, Method.MILP)
+    assert ref_feasible(prob, sol.z)
+    assert ref_objective(prob, sol.z) == pytest.approx(f_best, abs=1e-6)
+    z, why = solve_milp(prob)
+    assert z is not None, why
+    assert ref_feasible(prob, z)
+    assert ref_objective(prob, z) == pytest.approx(f_best, abs=1e-6)
+
+
+@pytest.mark.parametrize("k", range(0, len(PROBLEMS), 3))
+def test_bound_is_exact_or_abstains_and_greedy_is_feasible(k):
+    prob, f_best = PROBLEMS[k]
+    bound = solve_bound(prob)
+    if bound.z is not None:
+        assert ref_objective(prob, bound.z) == pytest.approx(f_best, abs=1e-6)
+    if bound.narrowed is not None:  # the narrowed box still holds the optimum
+        z, _ = solve_milp(bound.narrowed)
+        assert ref_objective(prob, z) == pytest.approx(f_best, abs=1e-6)
+    zg = solve_greedy(prob)
+    if ref_feasible(prob, zg):
+        assert ref_objective(prob, zg) >= f_best - 1e-6
+
+
+def test_bound_path_on_ten_ticker_problems_matches_milp():
+    """Bigger problems where brute force is out of reach: the exact path against HiGHS."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(40):
+        prob = random_problem(rng, n=10)
+        prob = Problem(**{**prob.__dict__, "hi": prob.hi * 5, "h": prob.h * 3, "lo": prob.lo * 3})
+        sol = solve(prob)
+        z, _ = solve_milp(prob)
+        if z is None:
+            continue
+        checked += 1
+        assert ref_objective(prob, sol.z) == pytest.approx(ref_objective(prob, z), abs=1e-5)
+    assert checked >= 30
+
+
+def test_fractional_grid():
+    prob = Problem(
+        p=np.array([33.3, 71.0]),
+        h=np.array([0.0, 0.0]),
+        t=np.array([500.0, 500.0]),
+        band=np.zeros(2),
+        lo=np.zeros(2),
+        hi=np.array([50.0, 50.0]),
+        step=0.01,
+        min_order=0.0,
+        cash0=1000.0,
+        cash_target=0.0,
+        reserve=0.0,
+        lam=0.0,
+        comm_share=0.0,
+        comm_min=0.0,
+        spread=0.0,
+    )
+    sol = solve(prob)
+    # 500 / 33.3 = 15.015...; 500 / 71 = 7.042...; nearest on a 0.01 grid within cash
+    assert sol.z == pytest.approx([15.01, 7.04], abs=1e-9)
