@@ -1,0 +1,242 @@
+"""Planner rules on hand-built accounts: tax lots, wash sales, short-term gains, bands,
+minimum trades, costs, restrictions, cash flows. Expected numbers are computed by hand in
+the comments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from optimizer.rebalance import (
+    Account,
+    Lot,
+    LotMethod,
+    Method,
+    RebalanceRules,
+    RecentSale,
+    Rule,
+    Side,
+    plan,
+)
+from optimizer.rebalance.rules import BandTarget, SolverChoice
+
+AS_OF = dt.date(2026, 11, 20)
+PRICE = 150.0
+# Four lots of XYZ, 10 shares each; gain per share at 150:
+LOTS = (
+    Lot("XYZ", 10, 100.0, dt.date(2020, 1, 2), "L1"),  # long-term, +50
+    Lot("XYZ", 10, 200.0, dt.date(2026, 9, 15), "L2"),  # short-term, -50
+    Lot("XYZ", 10, 140.0, dt.date(2026, 6, 1), "L3"),  # short-term, +10
+    Lot("XYZ", 10, 170.0, dt.date(2021, 3, 4), "L4"),  # long-term, -20
+)
+
+
+def sell_15(method, **rules):
+    """Hold 40 XYZ (6,000); target 25 shares (3,750 / 6,000 = 0.625): sell exactly 15."""
+    account = Account("T", 0.0, LOTS)
+    targets = {"XYZ": 0.625, "CASH": 0.375}
+    result = plan(
+        account, targets, {"XYZ": PRICE}, RebalanceRules(lot_method=method, **rules), as_of=AS_OF
+    )
+    (trade,) = result.trades
+    assert (trade.side, trade.shares) == (Side.SELL, 15)
+    return result, trade
+
+
+@pytest.mark.parametrize(
+    ("method", "extra", "lots", "st", "lt"),
+    [
+        # HIFO: L2 (200) x10 -> -500 ST, then L4 (170) x5 -> -100 LT
+        (LotMethod.HIFO, {}, [("L2", 10), ("L4", 5)], -500.0, -100.0),
+        # FIFO: L1 (2020) x10 -> +500 LT, then L4 (2021) x5 -> -100 LT
+        (LotMethod.FIFO, {}, [("L1", 10), ("L4", 5)], 0.0, 400.0),
+        # tax-optimal: losses first, long-term first: L4 x10 -> -200 LT, L2 x5 -> -250 ST
+        (LotMethod.TAX_OPTIMAL, {}, [("L4", 10), ("L2", 5)], -250.0, -200.0),
+        # specific lots L3 then L1: L3 x10 -> +100 ST, L1 x5 -> +250 LT
+        (
+            LotMethod.SPECIFIC,
+            {"specific_lots": ("L3", "L1")},
+            [("L3", 10), ("L1", 5)],
+            100.0,
+            250.0,
+        ),
+    ],
+)
+def test_lot_selection_and_realised_gains(method, extra, lots, st, lt):
+    _, trade = sell_15(method, **extra)
+    assert [(u.lot_id, u.shares) for u in trade.lots] == lots
+    assert trade.st_gain == pytest.approx(st)
+    assert trade.lt_gain == pytest.approx(lt)
+
+
+def test_post_trade_lots_follow_the_sale():
+    result, _ = sell_15(LotMethod.HIFO)
+    left = {lot.lot_id: lot.shares for lot in result.account_after.lots}
+    assert left == {"L1": 10, "L3": 10, "L4": 5}
+    assert result.account_after.cash == pytest.approx(15 * PRICE)
+
+
+def test_short_term_gain_block_skips_the_lot_and_says_so():
+    # FIFO order L1, L4, L3, L2; blocking ST gains removes L3 (ST, +10): L1 x10, L4 x5 still
+    # suffice. Force the block to bite: specific lots L3, L1 -> only L1 may be sold.
+    result = plan(
+        Account("T", 0.0, LOTS),
+        {"XYZ": 0.625, "CASH": 0.375},
+        {"XYZ": PRICE},
+        RebalanceRules(
+            lot_method=LotMethod.SPECIFIC, specific_lots=("L3", "L1"), block_short_term_gains=True
+        ),
+        as_of=AS_OF,
+    )
+    (trade,) = result.trades
+    assert [(u.lot_id, u.shares) for u in trade.lots] == [("L1", 10)]
+    rules = {b.rule for b in result.blocked}
+    assert Rule.SHORT_TERM_GAIN in rules
+    block = next(b for b in result.blocked if b.rule is Rule.SHORT_TERM_GAIN)
+    assert block.shares == 10 and "short-term gain" in block.reason
+
+
+def test_wash_sale_blocks_loss_sale_after_recent_buy():
+    # A lot bought 10 days ago (at 160, a loss at 150) makes every loss sale a wash sale:
+    # L2 (-50) and L4 (-20) and the new lot itself cannot be sold; HIFO uses L3 then L1.
+    recent = Lot("XYZ", 10, 160.0, AS_OF - dt.timedelta(days=10), "L5")
+    account = Account("T", 0.0, (*LOTS, recent))
+    # 50 shares (7,500); target 35 shares -> weight 0.7
+    result = plan(account, {"XYZ": 0.7, "CASH": 0.3}, {"XYZ": PRICE}, as_of=AS_OF)
+    (trade,) = result.trades
+    assert trade.shares == 15
+    assert [(u.lot_id, u.shares) for u in trade.lots] == [("L3", 10), ("L1", 5)]
+    block = next(b for b in result.blocked if b.rule is Rule.WASH_SALE)
+    assert block.side is Side.SELL and block.shares == 30
+    assert recent.acquired.isoformat() in block.reason
+
+
+def test_wash_sale_blocks_buy_after_recent_loss_sale_and_expires():
+    account = Account(
+        "T", 10_000.0, (), (RecentSale("XYZ", AS_OF - dt.timedelta(days=12), -300.0),)
+    )
+    targets = {"XYZ": 0.5, "ABC": 0.5}
+    prices = {"XYZ": 100.0, "ABC": 50.0}
+    result = plan(account, targets, prices, as_of=AS_OF)
+    assert {t.ticker for t in result.trades} == {"ABC"}
+    block = next(b for b in result.blocked if b.ticker == "XYZ")
+    assert block.rule is Rule.WASH_SALE and block.side is Side.BUY
+    assert "sold at a loss" in block.reason
+    later = plan(account, targets, prices, as_of=AS_OF + dt.timedelta(days=30))
+    assert {t.ticker for t in later.trades} == {"ABC", "XYZ"}
+    gain_sale = Account("T", 10_000.0, (), (RecentSale("XYZ", AS_OF, 300.0),))
+    assert {t.ticker for t in plan(gain_sale, targets, prices, as_of=AS_OF).trades} == {
+        "ABC",
+        "XYZ",
+    }
+
+
+def test_restricted_tickers():
+    account = Account("T", 1_000.0, (Lot("AAA", 100, 10.0, dt.date(2020, 1, 1)),))
+    targets = {"AAA": 0.2, "BBB": 0.8}
+    prices = {"AAA": 100.0, "BBB": 100.0}
+    rules = RebalanceRules(do_not_sell=("aaa",))
+    result = plan(account, targets, prices, rules, as_of=AS_OF)
+    assert result.trades[0].ticker == "BBB" and len(result.trades) == 1
+    assert result.trades[0].shares == 10  # only the cash can buy BBB
+    assert any(b.rule is Rule.DO_NOT_SELL for b in result.blocked)
+    result = plan(account, targets, prices, RebalanceRules(do_not_buy=("BBB",)), as_of=AS_OF)
+    assert [(t.ticker, t.side) for t in result.trades] == [("AAA", Side.SELL)]
+    assert any(b.rule is Rule.DO_NOT_BUY for b in result.blocked)
+
+
+def test_inside_bands_no_trade_with_reason():
+    account = Account(
+        "T",
+        0.0,
+        (Lot("AAA", 52, 10.0, dt.date(2020, 1, 1)), Lot("BBB", 48, 10.0, dt.date(2020, 1, 1))),
+    )
+    result = plan(account, {"AAA": 0.5, "BBB": 0.5}, {"AAA": 100.0, "BBB": 100.0}, as_of=AS_OF)
+    assert result.trades == () and result.method is Method.NONE
+    assert "inside their bands" in result.no_trade_reason
+
+
+def test_band_edge_versus_target():
+    # AAA 70% vs 50% target; bands min(5pp, 25% of 50%) = 5pp -> edge at 55%.
+    account = Account(
+        "T",
+        0.0,
+        (Lot("AAA", 70, 10.0, dt.date(2020, 1, 1)), Lot("BBB", 30, 10.0, dt.date(2020, 1, 1))),
+    )
+    args = ({"AAA": 0.5, "BBB": 0.5}, {"AAA": 100.0, "BBB": 100.0})
+    to_target = plan(account, *args, as_of=AS_OF)
+    assert {(t.ticker, t.shares) for t in to_target.trades} == {("AAA", 20), ("BBB", 20)}
+    to_edge = plan(account, *args, RebalanceRules(trade_to=BandTarget.EDGE), as_of=AS_OF)
+    # AAA down to the 55% edge (sell 15), BBB up to its 45% edge (buy 15)
+    assert {(t.ticker, t.shares) for t in to_edge.trades} == {("AAA", 15), ("BBB", 15)}
+
+
+def test_costs_and_minimum_trade():
+    account = Account("T", 10_000.0, ())
+    prices = {"AAA": 100.0, "BBB": 7.0}
+    rules = RebalanceRules(
+        commission_per_share=0.01, commission_min=1.0, spread_bps=10.0, min_trade=200.0
+    )
+    result = plan(account, {"AAA": 0.98, "BBB": 0.02}, prices, rules, as_of=AS_OF)
+    by = {t.ticker: t for t in result.trades}
+    a = by["AAA"]
+    # cost = 10 bps of notional + max(1, 0.01 * shares)
+    assert a.cost == pytest.approx(0.001 * a.notional + max(1.0, 0.01 * a.shares))
+    for t in result.trades:
+        assert t.notional >= 200.0
+    assert result.cash_after == pytest.approx(
+        10_000.0 - sum(t.notional + t.cost for t in result.trades)
+    )
+    # 2% of 10,000 = 200 -> 28 BBB shares (196) is under the minimum: 29 (203) or none
+    assert by.get("BBB") is None or by["BBB"].shares * 7.0 >= 200.0
+
+
+def test_minimum_trade_percent_of_account_takes_the_larger():
+    rules = RebalanceRules(min_trade=50.0, min_trade_pct=0.01)
+    assert rules.min_order(100_000.0) == 1_000.0
+    assert rules.min_order(1_000.0) == 50.0
+    assert RebalanceRules(cash_reserve=100.0, cash_reserve_pct=0.02).reserve(10_000.0) == 200.0
+
+
+def test_withdrawal_sells_the_most_overweight_first():
+    # value 10,000; withdraw 1,000. AAA is 10 pp overweight, BBB on target, CCC under.
+    lots = (
+        Lot("AAA", 45, 50.0, dt.date(2020, 1, 1)),
+        Lot("BBB", 30, 50.0, dt.date(2020, 1, 1)),
+        Lot("CCC", 25, 50.0, dt.date(2020, 1, 1)),
+    )
+    account = Account("T", 0.0, lots)
+    targets = {"AAA": 0.35, "BBB": 0.30, "CCC": 0.35}
+    result = plan(account, targets, {t: 100.0 for t in targets}, withdraw=1_000.0, as_of=AS_OF)
+    sold = {t.ticker: t.shares for t in result.trades if t.side is Side.SELL}
+    assert max(sold, key=sold.get) == "AAA"
+    assert "CCC" not in sold
+    assert result.cash_after >= 0
+
+
+def test_deposit_buys_the_most_underweight_first():
+    # A deposit too small to fix everything goes to the ticker furthest beyond its band.
+    lots = (
+        Lot("AAA", 50, 50.0, dt.date(2020, 1, 1)),
+        Lot("BBB", 30, 50.0, dt.date(2020, 1, 1)),
+        Lot("CCC", 15, 50.0, dt.date(2020, 1, 1)),
+    )
+    account = Account("T", 0.0, lots)
+    targets = {"AAA": 0.34, "BBB": 0.33, "CCC": 0.33}
+    result = plan(account, targets, {t: 100.0 for t in targets}, deposit=500.0, as_of=AS_OF)
+    bought = {t.ticker: t.shares for t in result.trades if t.side is Side.BUY}
+    assert bought.get("CCC", 0) >= bought.get("BBB", 0)
+    assert bought.get("CCC", 0) > 0
+
+
+def test_greedy_fallback_is_recorded():
+    # A MILP with no time to run: HiGHS stops, the greedy plan is used and recorded.
+    account = Account("T", 5_000.0, (Lot("AAA", 10, 50.0, dt.date(2020, 1, 1)),))
+    rules = RebalanceRules(solver=SolverChoice.MILP, time_limit=1e-9)
+    result = plan(
+        account, {"AAA": 0.5, "BBB": 0.5}, {"AAA": 100.0, "BBB": 30.0}, rules, as_of=AS_OF
+    )
+    assert result.method is Method.GREEDY
+    assert "MILP failed" in result.method_note
+    assert result.cash_after >= 0 and result.trades
