@@ -1,0 +1,92 @@
+"""The fast path is cvxpy's own compiled problem: same data, same optimum, same duals."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from optimizer.optimize import Inputs, Optimizer, Policy, frontier
+from optimizer.optimize.solvers import solve_clarabel, solve_highs
+from tests.optimize_support import synthetic_estimate
+
+KINDS = [
+    ({"kind": "max_sharpe"}, {"groups": ["T0 + T1 <= 0.5"], "max_volatility": 0.4}),
+    ({"kind": "utility", "risk_aversion": 2.0}, {"turnover": 0.8, "costs_bps": 20}),
+    ({"kind": "min_cvar"}, {"groups": ["T2 >= 0.1"]}),
+    ({"kind": "robust"}, {"scenario_loss": ["a loss <= 20%"]}),
+    (
+        {"kind": "target_volatility", "target_volatility": 0.15},
+        {"tracking_error": {"benchmark": {"T0": 0.5, "T1": 0.5}, "max": 0.2}},
+    ),
+]
+
+
+def _built(kind, cons, seed=0):
+    est = synthetic_estimate(seed=seed)
+    policy = Policy.simple(est.tickers, objective=kind, constraints=cons)
+    built = Optimizer(policy).build(est)
+    current = {t: 1 / len(est.tickers) for t in est.tickers}
+    x = built.numbers(Inputs(est, current))
+    built.bind(x)
+    return est, built, x
+
+
+@pytest.mark.parametrize(("kind", "cons"), KINDS)
+def test_compiled_data_equals_cvxpy_problem_data(kind, cons):
+    _, built, _ = _built(kind, cons, seed=1)
+    problem = built.program.problem
+    data, _, _ = problem.get_problem_data(cp.CLARABEL)  # cvxpy applies the parameters itself
+    P, q, A, b = built.program._compiled.data()
+    np.testing.assert_allclose(q, data["c"], atol=1e-12)
+    np.testing.assert_allclose(b, data["b"], atol=1e-12)
+    assert abs(A - sp.csc_array(data["A"])).max() < 1e-12
+    if "P" in data:
+        assert abs(P - sp.triu(sp.csc_array(data["P"]))).max() < 1e-12
+
+
+@pytest.mark.parametrize(("kind", "cons"), KINDS)
+def test_fast_solve_equals_cvxpy_solve(kind, cons):
+    _, built, _ = _built(kind, cons, seed=2)
+    built.program.solve()
+    w_fast = built.frame.weights()
+    built.program.problem.solve(solver=cp.CLARABEL)
+    assert built.program.problem.status == cp.OPTIMAL
+    np.testing.assert_allclose(w_fast, built.frame.weights(), atol=1e-6)
+
+
+def test_highs_and_clarabel_agree_on_lp_weights_and_duals():
+    _, built, _ = _built({"kind": "robust"}, {"groups": ["T5 >= 0.2"]}, seed=3)
+    compiled = built.program._compiled
+    assert compiled.is_lp
+    h, c = solve_highs(compiled), solve_clarabel(compiled)
+    assert h.status == c.status == "Solved"
+    assert h.obj_val == pytest.approx(c.obj_val, rel=1e-7, abs=1e-10)
+    built.program._unpack(h, duals=True)
+    dual_h = {b.constraint: b.shadow_price for b in built.binding()}
+    built.program._unpack(c, duals=True)
+    dual_c = {b.constraint: b.shadow_price for b in built.binding()}
+    assert dual_h.keys() == dual_c.keys()
+    assert "T5 >= 0.2" in dual_h
+    for k in dual_h:
+        assert dual_h[k] == pytest.approx(dual_c[k], rel=1e-5, abs=1e-8)
+
+
+def test_frontier_points_are_min_variance_at_their_return():
+    est = synthetic_estimate(seed=4)
+    policy = Policy.simple(est.tickers, constraints={"groups": ["T0 <= 0.3"]})
+    curve = frontier(est, policy, n_points=6, portfolios={"current": {"T1": 1.0}})
+    rets = [p.expected_return for p in curve.points]
+    vols = [p.volatility for p in curve.points]
+    assert np.all(np.diff(rets) > 0) and np.all(np.diff(vols) >= -1e-9)
+    for p in curve.points[1:-1]:
+        w = cp.Variable(est.n_assets)
+        prob = cp.Problem(
+            cp.Minimize(cp.quad_form(w, est.Sigma, assume_PSD=True)),
+            [cp.sum(w) == 1, w >= 0, w[0] <= 0.3, est.mu @ w >= p.expected_return - 1e-12],
+        )
+        prob.solve(solver=cp.CLARABEL)
+        assert p.volatility == pytest.approx(np.sqrt(prob.value), rel=1e-5)
+    r, v = curve.placed["current"]
+    assert r == pytest.approx(est.mu[1]) and v == pytest.approx(np.sqrt(est.Sigma[1, 1]))
