@@ -28,7 +28,6 @@ PX = 0.01
 def _read(text: str) -> pd.DataFrame:
     frame = pd.read_csv(
         io.StringIO(text),
-        float_precision="round_trip",
         keep_default_na=False,
         na_values={c: [""] for c in text.splitlines()[0].split(",")[2:]},
     )
