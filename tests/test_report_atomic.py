@@ -82,3 +82,17 @@ def test_report_layer_imports_no_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_write_proposal_keeps_hostile_account_ids_inside_the_folder(tmp_path):
+    from optimizer.report import proposal_filename, render_proposal, write_proposal
+    from tests.test_report_support import proposal_doc
+
+    doc = proposal_doc()
+    assert proposal_filename(doc) == "proposal-smith-family-2026-11-21.html"
+    doc["account"]["id"] = "../../etc/passwd\x00 <x>"
+    path = write_proposal(doc, tmp_path / "out")
+    assert path.parent == tmp_path / "out"
+    assert path.name.startswith("proposal-etc-passwd") and "/" not in path.name
+    assert path.read_text(encoding="utf-8") == render_proposal(doc)
+    assert list(tmp_path.rglob("*")) == [tmp_path / "out", path]

@@ -5,7 +5,15 @@ docs/report.md) and return text; nothing here imports the optimizer or the plann
 """
 
 from optimizer.report.atomic import write_atomic
-from optimizer.report.proposal import render_proposal
-from optimizer.report.whatif import render_whatif, whatif_csv
+from optimizer.report.proposal import proposal_filename, render_proposal, write_proposal
+from optimizer.report.whatif import render_whatif, whatif_csv, write_whatif
 
-__all__ = ["render_proposal", "render_whatif", "whatif_csv", "write_atomic"]
+__all__ = [
+    "proposal_filename",
+    "render_proposal",
+    "render_whatif",
+    "whatif_csv",
+    "write_atomic",
+    "write_proposal",
+    "write_whatif",
+]

@@ -8,12 +8,16 @@ charts are inline SVG and the stylesheet is inline.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from optimizer.report import charts
 from optimizer.report import proposal_tables as tables
+from optimizer.report.atomic import write_atomic
 from optimizer.report.buckets import Bucket, SizeSplit, size_split
 from optimizer.report.common import (
     data_banners,
@@ -268,3 +272,19 @@ SECTIONS: tuple[Section, ...] = (
     lambda v: warnings_section(v.doc.get("warnings")),
     lambda v: disclosure(v.doc, v.tickers),
 )
+
+
+def proposal_filename(doc: Mapping[str, Any]) -> str:
+    """``proposal-<account id>-<date>.html``, reduced to safe file-name characters."""
+    account = mapping(doc.get("account"))
+    parts = ["proposal", str(account.get("id") or ""), str(doc.get("generated") or "")[:10]]
+    slug = "-".join(p for p in (re.sub(r"[^A-Za-z0-9._]+", "-", x).strip("-.") for x in parts) if p)
+    return f"{slug}.html"
+
+
+def write_proposal(
+    doc: Mapping[str, Any], folder: str | os.PathLike[str], name: str | None = None
+) -> Path:
+    """Render ``doc`` and write it atomically into ``folder`` (file name from
+    :func:`proposal_filename` unless ``name`` is given); returns the path."""
+    return write_atomic(Path(folder) / (name or proposal_filename(doc)), render_proposal(doc))
