@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -77,53 +78,58 @@ def show(
     emit(fmt, summary.to_dict(), lambda: _render(summary))
 
 
+_Cell = Callable[[dict[str, Any]], Any]
+_COMMON: list[tuple[str, _Cell]] = [
+    ("first", lambda r: r["first"]),
+    ("last", lambda r: r["last"]),
+    ("obs", lambda r: r["observations"]),
+    ("missing", lambda r: f"{r['missing']} ({r['longest_gap']})"),
+]
+# kind -> (title, first column, columns after the common ones, caption)
+_VIEWS: dict[str, tuple[str, str, list[tuple[str, _Cell]], str]] = {
+    "price": (
+        "Prices",
+        "ticker",
+        [
+            ("return", lambda r: pct(r["annual_return"])),
+            ("vol", lambda r: pct(r["annual_volatility"])),
+        ],
+        "annualised return and volatility over the common window {window}",
+    ),
+    "rate": (
+        "Rates (percent)",
+        "series",
+        [
+            ("last", lambda r: f"{r['last_value']:.2f}%"),
+            ("mean", lambda r: f"{r['mean']:.2f}%"),
+            ("Δ vol", lambda r: f"{r['change_volatility_bp']:.0f} bp"),
+        ],
+        "levels and annualised volatility of changes over {window}",
+    ),
+}
+
+
 def _render(summary: SourceSummary) -> None:
     doc = summary.to_dict()
+    provenances = {"price": doc["provenance"], "rate": doc.get("rates_provenance")}
+    for kind, (title, first, extra, caption) in _VIEWS.items():
+        rows = {t: r for t, r in doc["tickers"].items() if r["kind"] == kind}
+        if not rows:
+            continue
+        prov = provenances[kind] or doc["provenance"]
+        columns = [*_COMMON, *extra]
+        window = f"{prov['first']}..{prov['last']} ({prov['frequency']})"
+        table(
+            f"{title} — {prov['source']}",
+            [first, *(name for name, _ in columns)],
+            [[t, *(cell(r) for _, cell in columns)] for t, r in rows.items()],
+            caption=caption.format(window=window),
+        )
+    _render_notes(doc)
+
+
+def _render_notes(doc: dict[str, Any]) -> None:
     prov = doc["provenance"]
-    rows = doc["tickers"]
-    price_rows = [
-        [
-            t,
-            r["first"],
-            r["last"],
-            r["observations"],
-            _missing(r),
-            pct(r["annual_return"]),
-            pct(r["annual_volatility"]),
-        ]
-        for t, r in rows.items()
-        if r["kind"] == "price"
-    ]
-    rate_rows = [
-        [
-            t,
-            r["first"],
-            r["last"],
-            r["observations"],
-            _missing(r),
-            f"{r['last_value']:.2f}%",
-            f"{r['mean']:.2f}%",
-            f"{r['change_volatility_bp']:.0f} bp",
-        ]
-        for t, r in rows.items()
-        if r["kind"] == "rate"
-    ]
-    window = f"{prov['first']}..{prov['last']} ({prov['frequency']})"
-    if price_rows:
-        table(
-            f"Prices — {prov['source']}",
-            ["ticker", "first", "last", "obs", "missing", "return", "vol"],
-            price_rows,
-            caption=f"annualised return and volatility over the common window {window}",
-        )
-    if rate_rows:
-        rp = doc.get("rates_provenance") or prov
-        table(
-            f"Rates (percent) — {rp['source']}",
-            ["series", "first", "last", "obs", "missing", "last", "mean", "Δ vol"],
-            rate_rows,
-            caption=f"levels and annualised volatility of changes over {rp['first']}..{rp['last']}",
-        )
     if prov["frequency"] == "daily":
         note("missing: weekdays without a value, exchange holidays included (longest run)")
     else:
@@ -131,10 +137,6 @@ def _render(summary: SourceSummary) -> None:
     for line in prov["notes"]:
         note(f"note: {line}")
     if prov["stale"]:
-        note("stale: some data came from an old cache")
+        note("stale: some data came from a cache older than a day")
     for line in doc["warnings"]:
         note(f"warning: {line}")
-
-
-def _missing(row: dict[str, Any]) -> str:
-    return f"{row['missing']} ({row['longest_gap']})"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.config import StrictModel
+from optimizer.data.base import Provider
 from optimizer.data.validate import ValidationPolicy
 
 
@@ -41,7 +41,7 @@ class DataConfig(StrictModel):
         """The validation policy these settings describe."""
         return ValidationPolicy(self.max_ffill, self.stale_after_days, today)
 
-    def provider(self, relative_to: str | Path | None = None) -> Any:
+    def provider(self, relative_to: str | Path | None = None) -> Provider:
         """The configured Provider; relative csv paths and cache_dir resolve against the
         folder of ``relative_to`` (the TOML file) when given."""
         from optimizer.config import resolve_path
