@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stress": ("optimizer.cli.scenarios:stress", "A portfolio's return in each scenario."),
     "optimize": ("optimizer.cli.optimize:optimize", "Optimal allocation for a policy."),
     "rebalance": ("optimizer.cli.rebalance:rebalance", "Whole-share, tax-aware trades."),
-    "propose": ("optimizer.cli.workflows:propose", "Advisor proposal: allocation, trades, report."),
-    "whatif": ("optimizer.cli.workflows:whatif", "Every scenario side by side."),
+    "propose": ("optimizer.cli.proposal:propose", "Advisor proposal: allocation, trades, report."),
+    "whatif": ("optimizer.cli.proposal:whatif", "Every scenario side by side."),
     "run-monthly": ("optimizer.cli.workflows:run_monthly", "Monthly rebalance over accounts."),
 }
 

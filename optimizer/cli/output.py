@@ -106,4 +106,6 @@ def pct(x: float | None, digits: int = 2) -> str:
     """Format a fraction as a percentage string (0.0123 -> '1.23%')."""
     if x is None or not math.isfinite(x):
         return "–"
+    if abs(x) < 0.5 * 10 ** -(digits + 2):  # no "-0.00%"
+        x = 0.0
     return f"{100 * x:.{digits}f}%"

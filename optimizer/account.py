@@ -1,0 +1,124 @@
+"""One account's configuration file: every section, validated by the stage that owns it.
+
+```toml
+[account]          # who: id, name, holdings file (tax lots), optional prices file
+[data]             # optimizer.data.DataConfig
+[estimation]       # optimizer.scenario.config.EstimationConfig
+[scenarios]        # optimizer.scenario.config.ScenarioSetConfig
+[universe]         # optimizer.optimize.policy.UniverseConfig
+[objective]        # optimizer.optimize.policy.ObjectiveConfig
+[constraints]      # optimizer.optimize.policy.ConstraintsConfig
+[rebalance]        # optimizer.rebalance.rules.RebalanceRules
+```
+Relative paths are taken from the folder of the file. Every error names the file, the key
+and the bad value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from optimizer.config import StrictModel, read_toml, resolve_path, validate
+from optimizer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from optimizer.data import DataConfig
+    from optimizer.optimize.policy import Policy
+    from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+
+KNOWN_SECTIONS = (
+    "account",
+    "data",
+    "estimation",
+    "scenarios",
+    "universe",
+    "objective",
+    "constraints",
+    "rebalance",
+)
+
+
+class AccountInfo(StrictModel):
+    """``[account]``: who the account is and where its holdings are."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = ""
+    currency: str = "USD"
+    holdings: str | None = None  # tax-lot CSV (docs/rebalancing.md), relative to this file
+    prices: str | None = None  # optional ticker,price CSV; default: last prices of [data]
+    as_of: dt.date | None = None  # trade date for tax rules; default: the data's last date
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """A validated account file. ``path`` is where it was read from."""
+
+    path: Path
+    account: AccountInfo
+    data: DataConfig
+    estimation: EstimationConfig
+    scenarios: ScenarioSetConfig
+    policy: Policy
+    rebalance: RebalanceRules
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        return tuple(self.policy.universe.assets)
+
+    @property
+    def holdings_path(self) -> Path | None:
+        h = self.account.holdings
+        return resolve_path(h, self.path) if h else None
+
+    @property
+    def prices_path(self) -> Path | None:
+        p = self.account.prices
+        return resolve_path(p, self.path) if p else None
+
+
+def load_account(path: str | Path) -> AccountConfig:
+    """Read and validate an account file; ConfigError names file, key and value."""
+    from optimizer.data import DataConfig
+    from optimizer.optimize.policy import Policy
+    from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+
+    p = Path(path)
+    raw = read_toml(p)
+    for section in raw:
+        if section not in KNOWN_SECTIONS:
+            raise ConfigError(
+                f"unknown section; known: {', '.join(KNOWN_SECTIONS)}", file=str(p), key=section
+            )
+    if "account" not in raw:
+        raise ConfigError("required section is missing", file=str(p), key="account")
+
+    def section(model: Any, name: str) -> Any:
+        return validate(model, raw.get(name, {}), file=p, prefix=name)
+
+    cfg = AccountConfig(
+        path=p,
+        account=section(AccountInfo, "account"),
+        data=section(DataConfig, "data"),
+        estimation=section(EstimationConfig, "estimation"),
+        scenarios=section(ScenarioSetConfig, "scenarios"),
+        policy=Policy.from_config(raw, file=p),
+        rebalance=section(RebalanceRules, "rebalance"),
+    )
+    for label, file in (
+        ("account.holdings", cfg.holdings_path),
+        ("account.prices", cfg.prices_path),
+    ):
+        if file is not None and not file.is_file():
+            raise ConfigError("file not found", file=str(p), key=label, value=str(file))
+    return cfg

@@ -1,0 +1,166 @@
+"""``capalloc propose`` and ``capalloc whatif``: one account file, answers for a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optimizer.cli.output import emit, format_option, note, pct, table
+
+config_option = click.option(
+    "--config",
+    "config",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Account file (TOML): universe, data, scenarios, objective, constraints, rules.",
+)
+
+
+@click.command()
+@config_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.html, proposal.json and orders.csv (written atomically).",
+)
+@click.option("--deposit", type=click.FloatRange(min=0), default=0.0, help="Money coming in.")
+@click.option("--withdraw", type=click.FloatRange(min=0), default=0.0, help="Money going out.")
+@format_option
+def propose(config: Path, out_dir: Path | None, deposit: float, withdraw: float, fmt: str) -> None:
+    """Advisor proposal: allocation, trades and a self-contained HTML report."""
+    from optimizer.errors import ConfigError
+    from optimizer.workflows import propose as run_proposal
+
+    if deposit and withdraw:
+        raise ConfigError("give --deposit or --withdraw, not both", key="--withdraw")
+    result = run_proposal(config, out_dir, deposit=deposit, withdraw=withdraw)
+    doc = {**result.document, "files": {k: str(v) for k, v in result.files.items()}}
+    emit(fmt, doc, lambda: _print_proposal(doc))
+
+
+def _print_proposal(doc: dict[str, Any]) -> None:
+    account = doc["account"]
+    cur, new = doc.get("current_weights") or {}, doc["weights"]
+    rows = [
+        (t, ", ".join(doc["tags"].get(t, [])), pct(cur.get(t)) if cur else "–", pct(w))
+        for t, w in new.items()
+    ]
+    table(f"Proposal for {account['name']}", ["ticker", "tags", "current", "proposed"], rows)
+    m = doc["metrics"]
+    keys = [
+        ("expected return (annual)", "expected_return"),
+        ("volatility (annual)", "volatility"),
+        ("CVaR (horizon)", "cvar"),
+        ("small-cap share of equity", "small_cap_share"),
+    ]
+    cols = ["proposed", *(["current"] if "current" in m else [])]
+    table(None, ["metric", *cols], [(label, *(pct(m[c][k]) for c in cols)) for label, k in keys])
+    scen = doc["scenarios"]
+    if scen:
+        table(
+            "Return in each scenario (over its horizon)",
+            ["scenario", "probability", "plausibility", "current", "proposed"],
+            [
+                (
+                    sid,
+                    pct(s["probability"], 0),
+                    s["plausibility"],
+                    pct(s["current_return"]),
+                    pct(s["proposed_return"]),
+                )
+                for sid, s in scen.items()
+            ],
+        )
+    _print_trades(doc)
+    _print_footer(doc)
+
+
+def _print_trades(doc: dict[str, Any]) -> None:
+    trades, summary = doc.get("trades") or [], doc.get("trade_summary")
+    if summary is None:
+        return
+    if not trades:
+        note(f"No trade needed: {summary.get('no_trade_reason') or 'within bands'}")
+        return
+    table(
+        "Trades",
+        ["ticker", "side", "shares", "price", "notional", "cost", "ST gain", "LT gain"],
+        [
+            (
+                t["ticker"],
+                t["side"],
+                f"{t['shares']:g}",
+                f"{t['est_price']:,.2f}",
+                f"{t['notional']:,.0f}",
+                f"{t['est_cost']:,.2f}",
+                f"{t['st_gain']:,.0f}",
+                f"{t['lt_gain']:,.0f}",
+            )
+            for t in trades
+        ],
+    )
+
+
+def _print_footer(doc: dict[str, Any]) -> None:
+    prov = doc.get("provenance") or {}
+    note(
+        f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
+        f"({prov.get('frequency')}); {doc['assumptions']['method']}"
+    )
+    if prov.get("source") == "sample":
+        note("Computed on the bundled sample data (historical, not current prices).")
+    for w in doc.get("warnings") or []:
+        note(f"warning: {w}")
+    for name, path in (doc.get("files") or {}).items():
+        note(f"wrote {name}: {path}")
+    note("Hypothetical results: projections are not guarantees of future results.")
+
+
+@click.command()
+@config_option
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@format_option
+def whatif(config: Path, csv_path: Path | None, html_path: Path | None, fmt: str) -> None:
+    """Every scenario side by side: optimal weights, returns and regret."""
+    from optimizer.cli.output import to_jsonable
+    from optimizer.report import render_whatif, whatif_csv, write_atomic
+    from optimizer.workflows import whatif as run_whatif
+
+    doc = to_jsonable(run_whatif(config))
+    texts = {}
+    if csv_path:
+        texts[csv_path] = whatif_csv(doc)
+    if html_path:
+        texts[html_path] = render_whatif(doc)
+    for path, text in texts.items():
+        write_atomic(path, text)
+    emit(fmt, doc, lambda: _print_whatif(doc, list(texts)))
+
+
+def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
+    cols = doc["columns"]
+    rows: list[tuple[Any, ...]] = [
+        (t, *(pct(doc["weights"][c].get(t)) for c in cols)) for t in doc["tickers"]
+    ]
+    rows += [
+        ("small-cap share", *(pct(doc["small_cap_share"][c]) for c in cols)),
+        ("expected return (annual)", *(pct(doc["expected_return"][c]) for c in cols)),
+        ("volatility (annual)", *(pct(doc["volatility"][c]) for c in cols)),
+        ("current portfolio return", *(pct(doc["current_return"][c]) for c in cols)),
+        ("proposed portfolio return", *(pct(doc["proposed_return"][c]) for c in cols)),
+    ]
+    table("What if", ["", *cols], rows)
+    happens = [c for c in cols if c != "robust"]
+    table(
+        "Regret (certainty-equivalent return lost) of holding row's optimum if column happens",
+        ["hold \\ happens", *happens],
+        [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
+    )
+    for w in doc.get("warnings") or []:
+        note(f"note: {w}")
+    for path in written:
+        note(f"wrote {path}")

@@ -1,0 +1,127 @@
+"""The three products built from the pipeline: proposal, what-if, monthly job.
+
+``propose`` and ``whatif`` serve one account file; ``prepare_worker`` and
+``process_account`` are the monthly job's default pipeline (optimizer.jobs runs them in
+worker processes: one :class:`Pipeline` per worker, so estimates and compiled problems are
+shared by every account of the worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optimizer.workflows.pipeline import AccountRun, Pipeline
+
+if TYPE_CHECKING:
+    from optimizer.jobs.model import AccountOutcome, AccountSpec, Period
+
+__all__ = [
+    "AccountRun",
+    "Pipeline",
+    "Proposal",
+    "prepare_worker",
+    "process_account",
+    "propose",
+    "whatif",
+]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposal document and the files written for it (empty without ``out_dir``)."""
+
+    document: dict[str, Any]
+    files: dict[str, Path]
+    run: AccountRun
+
+
+def propose(
+    config: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    deposit: float = 0.0,
+    withdraw: float = 0.0,
+    pipeline: Pipeline | None = None,
+) -> Proposal:
+    """Allocation, trades and report for one account file.
+
+    With ``out_dir``: ``proposal.json``, ``report.html`` and ``orders.csv`` are written
+    there, each atomically, and only once everything has been computed.
+    """
+    from optimizer.account import load_account
+    from optimizer.workflows.proposal import build_proposal
+
+    cfg = load_account(config)
+    run = (pipeline or Pipeline()).run(cfg, deposit=deposit, withdraw=withdraw)
+    document = build_proposal(run)
+    files: dict[str, Path] = {}
+    if out_dir is not None:
+        files = _write_proposal(Path(out_dir), document, run)
+    return Proposal(document, files, run)
+
+
+def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dict[str, Path]:
+    import json
+
+    from optimizer.cli.output import to_jsonable
+    from optimizer.rebalance.result import orders_csv
+    from optimizer.report import render_proposal, write_atomic
+
+    texts = {
+        "proposal.json": json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n",
+        "report.html": render_proposal(to_jsonable(document)),
+    }
+    if run.plan is not None:
+        texts["orders.csv"] = orders_csv([run.plan])
+    out.mkdir(parents=True, exist_ok=True)
+    return {name: write_atomic(out / name, text) for name, text in texts.items()}
+
+
+def whatif(config: str | Path, *, pipeline: Pipeline | None = None) -> dict[str, Any]:
+    """The what-if document for one account file."""
+    from optimizer.account import load_account
+    from optimizer.workflows.whatif import build_whatif
+
+    pipeline = pipeline or Pipeline()
+    cfg = load_account(config)
+    run = pipeline.run(cfg, plan=False)
+    if not run.estimate.scenarios:
+        from optimizer.errors import ConfigError
+
+        raise ConfigError(
+            "what-if needs scenarios",
+            file=str(cfg.path),
+            key="scenarios.use",
+            hint='list them, e.g. use = [{id = "fed-easing"}, {id = "tariff-shock"}]',
+        )
+    return build_whatif(run, pipeline)
+
+
+def prepare_worker() -> Pipeline:
+    """Once per worker process of the monthly job: the shared caches."""
+    return Pipeline()
+
+
+def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> AccountOutcome:
+    """The monthly job's pipeline for one account and period (trades as of the rebalance
+    date; estimates and compiled problems shared through ``ctx``)."""
+    from optimizer.account import load_account
+    from optimizer.jobs.model import AccountOutcome, OutcomeStatus
+
+    pipeline = ctx if ctx is not None else Pipeline()
+    cfg = load_account(spec.config_path)
+    run = pipeline.run(cfg, holdings_path=spec.holdings_path, as_of=period.rebalance_date)
+    plan = run.plan
+    orders = [] if plan is None else plan.order_rows()
+    warnings = list(run.allocation.warnings)
+    if plan is not None and plan.no_trade_reason:
+        warnings.append(plan.no_trade_reason)
+    return AccountOutcome(
+        status=OutcomeStatus.TRADED if orders else OutcomeStatus.NO_TRADE,
+        orders=tuple(orders),
+        allocation=dict(run.allocation.weights),
+        provenance=run.estimate.provenance.to_dict() if run.estimate.provenance else {},
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,232 @@
+"""One account through the whole pipeline: data → estimate → allocation → trade plan.
+
+``Pipeline`` keeps what can be shared between accounts: estimates (keyed by the data,
+estimation and scenario sections and the tickers) and compiled optimization problems
+(keyed by the policy and the estimate's shape), so a batch of accounts on the same policy
+pays for one compilation and one estimate per worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optimizer.errors import ConfigError, PlanError
+
+if TYPE_CHECKING:
+    from optimizer.account import AccountConfig
+    from optimizer.estimate import Estimate
+    from optimizer.optimize.result import Allocation
+    from optimizer.rebalance.holdings import Account
+    from optimizer.rebalance.result import TradePlan
+
+CASH = "CASH"
+
+
+@dataclass(frozen=True)
+class Position:
+    """An account's holdings valued at prices: the current weights of the universe."""
+
+    account: Account | None
+    prices: dict[str, float]  # ticker -> price, every universe ticker but cash
+    weights: dict[str, float]  # ticker -> current weight (cash under the cash ticker)
+    value: float
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
+class AccountRun:
+    """Everything one account's run produced."""
+
+    config: AccountConfig
+    estimate: Estimate
+    allocation: Allocation
+    position: Position
+    plan: TradePlan | None  # None when the account has no holdings file
+
+
+@dataclass
+class Pipeline:
+    """Caches shared across accounts (one per process; not thread-safe)."""
+
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    problems: dict[str, Any] = field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    compilations: int = 0
+
+    def estimate(self, cfg: AccountConfig) -> Estimate:
+        from optimizer.estimate import build_estimate
+
+        key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
+        if key not in self.estimates:
+            self.estimates[key] = build_estimate(
+                cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers, base_dir=cfg.base_dir
+            )
+        return self.estimates[key]
+
+    def solver(self, cfg: AccountConfig, estimate: Estimate) -> Any:
+        """The compiled problem for this account's policy and the estimate's shape."""
+        from optimizer.optimize import Optimizer, Shape
+
+        shape = Shape.of(estimate)
+        key = _policy_key(cfg) + f"|{shape}"
+        if key not in self.problems:
+            self.problems[key] = Optimizer(cfg.policy).build(shape, file=str(cfg.path))
+            self.compilations += 1
+        return self.problems[key]
+
+    def last_prices(self, cfg: AccountConfig, tickers: tuple[str, ...]) -> dict[str, float]:
+        from optimizer.scenario.build import last_prices
+
+        key = _key(cfg, "data") + "|" + ",".join(tickers)
+        if key not in self.prices:
+            provider = cfg.data.provider(cfg.path)
+            self.prices[key] = last_prices(provider, cfg.data, list(tickers))
+        return self.prices[key]
+
+    def run(
+        self,
+        cfg: AccountConfig,
+        *,
+        holdings_path: Path | None = None,
+        deposit: float = 0.0,
+        withdraw: float = 0.0,
+        plan: bool = True,
+        as_of: dt.date | None = None,
+    ) -> AccountRun:
+        """Estimate, optimize and (with holdings) plan the trades of one account."""
+        from optimizer.optimize import Inputs
+
+        estimate = self.estimate(cfg)
+        position = self.position(cfg, estimate, holdings_path or cfg.holdings_path, as_of)
+        current = position.weights if position.account is not None else None
+        allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
+        trade_plan = None
+        if plan and position.account is not None:
+            trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw)
+        return AccountRun(cfg, estimate, allocation, position, trade_plan)
+
+    def position(
+        self,
+        cfg: AccountConfig,
+        estimate: Estimate,
+        holdings: Path | None,
+        as_of: dt.date | None = None,
+    ) -> Position:
+        """Current holdings valued at the account's prices (or the data's last prices);
+        ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
+        data's last date."""
+        from optimizer.rebalance.holdings import load_holdings
+
+        tickers = tuple(t for t in cfg.tickers if not _is_cash(cfg, t))
+        prices = self._prices(cfg, tickers)
+        last = estimate.provenance.last if estimate.provenance else None
+        as_of = as_of or cfg.account.as_of or last or dt.date.today()
+        if holdings is None:
+            return Position(None, prices, {}, 0.0, as_of)
+        accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
+        account = _pick(accounts, cfg.account.id, holdings)
+        weights, value = current_weights(account, prices, cfg, holdings)
+        return Position(account, prices, weights, value, as_of)
+
+    def _prices(self, cfg: AccountConfig, tickers: tuple[str, ...]) -> dict[str, float]:
+        if cfg.prices_path is None:
+            return self.last_prices(cfg, tickers)
+        from optimizer.rebalance.holdings import load_prices
+
+        prices = load_prices(cfg.prices_path)
+        missing = [t for t in tickers if t not in prices]
+        if missing:
+            raise ConfigError(
+                "no price for universe tickers",
+                file=str(cfg.prices_path),
+                key="ticker",
+                value=", ".join(missing),
+            )
+        return {t: prices[t] for t in tickers}
+
+
+def plan_trades(
+    cfg: AccountConfig,
+    position: Position,
+    weights: dict[str, float],
+    deposit: float = 0.0,
+    withdraw: float = 0.0,
+) -> TradePlan:
+    """The whole-share plan from ``position`` to ``weights`` under the account's rules."""
+    from optimizer.rebalance.plan import plan
+
+    targets = {(CASH if _is_cash(cfg, t) else t): w for t, w in weights.items()}
+    total = sum(targets.values())
+    targets = {t: w / total for t, w in targets.items() if w > 1e-9}
+    return plan(
+        position.account,
+        targets,
+        position.prices,
+        cfg.rebalance,
+        deposit=deposit,
+        withdraw=withdraw,
+        as_of=position.as_of,
+    )
+
+
+def current_weights(
+    account: Account, prices: dict[str, float], cfg: AccountConfig, file: Path
+) -> tuple[dict[str, float], float]:
+    """Weights of ``account`` over the universe; a held ticker outside it is an error."""
+    cash_ticker = next((t for t in cfg.tickers if _is_cash(cfg, t)), None)
+    values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
+    for ticker, shares in account.positions.items():
+        if ticker not in prices:
+            raise PlanError(
+                "holds a ticker outside the universe of its account file",
+                file=str(file),
+                key=f"account {account.id} ticker",
+                value=ticker,
+                hint=f"add it to [universe.assets] of {cfg.path.name}",
+            )
+        values[ticker] += shares * prices[ticker]
+    if account.cash and cash_ticker is None:
+        raise PlanError(
+            "holds cash but the universe has no asset tagged 'cash'",
+            file=str(file),
+            key=f"account {account.id} CASH",
+            value=account.cash,
+        )
+    if cash_ticker is not None:
+        values[cash_ticker] += account.cash
+    value = sum(values.values())
+    if not math.isfinite(value) or value <= 0:
+        raise PlanError("the account has no value to allocate", file=str(file), value=value)
+    return {t: v / value for t, v in values.items()}, value
+
+
+def _is_cash(cfg: AccountConfig, ticker: str) -> bool:
+    return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
+
+
+def _pick(accounts: dict[str, Account], account_id: str, file: Path) -> Account:
+    if account_id in accounts:
+        return accounts[account_id]
+    if len(accounts) == 1:
+        return next(iter(accounts.values()))
+    known = ", ".join(sorted(accounts)) or "none"
+    raise ConfigError(
+        f"no lots for this account; accounts in the file: {known}",
+        file=str(file),
+        key="account",
+        value=account_id,
+    )
+
+
+def _key(cfg: AccountConfig, *sections: str) -> str:
+    parts = [getattr(cfg, s).model_dump_json() for s in sections]
+    return f"{cfg.base_dir.resolve()}|" + "|".join(parts)
+
+
+def _policy_key(cfg: AccountConfig) -> str:
+    p = cfg.policy
+    return "|".join(m.model_dump_json() for m in (p.universe, p.objective, p.constraints))

@@ -1,0 +1,235 @@
+"""``capalloc propose``: the advisor's proposal document (JSON contract of DESIGN.md).
+
+The document is plain data; the report layer renders it to HTML and the CLI prints it.
+Returns and volatility in ``metrics`` are annualised; scenario returns are over each
+scenario's horizon as stated in the estimate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from optimizer.account import AccountConfig
+    from optimizer.estimate import Estimate
+    from optimizer.optimize.result import Allocation
+    from optimizer.workflows.pipeline import AccountRun
+
+FRONTIER_POINTS = 15
+
+
+def portfolio_metrics(
+    w: np.ndarray, estimate: Estimate, cfg: AccountConfig, level: float
+) -> dict[str, Any]:
+    """Annualised return, volatility, Sharpe, horizon CVaR, small-cap share, worst scenario
+    of weights ``w`` (shape (n_assets,), ordered as ``estimate.tickers``)."""
+    from optimizer.optimize.result import cvar_of
+
+    h = estimate.horizon_years
+    ret = float(estimate.mu @ w)
+    vol = math.sqrt(max(float(w @ estimate.Sigma @ w), 0.0))
+    scen = {s.id: float(s.mu @ w) for s in estimate.scenarios}
+    worst = min(scen.items(), key=lambda kv: kv[1]) if scen else None
+    return {
+        "expected_return": ret / h,
+        "volatility": vol / math.sqrt(h),
+        "sharpe": (ret - estimate.risk_free) / vol / math.sqrt(h) if vol > 1e-12 else None,
+        "cvar": cvar_of(estimate.samples @ w, level) if estimate.samples is not None else None,
+        "cvar_level": level,
+        "small_cap_share": small_cap_share(dict(zip(estimate.tickers, w, strict=True)), cfg),
+        "worst_scenario": {"id": worst[0], "return": worst[1]} if worst else None,
+        "horizon_years": h,
+    }
+
+
+def small_cap_share(weights: dict[str, float], cfg: AccountConfig) -> float | None:
+    """Small-cap weight as a share of equity weight (None without equity)."""
+    assets = cfg.policy.universe.assets
+    equity = sum(w for t, w in weights.items() if "equity" in assets[t].tags)
+    small = sum(w for t, w in weights.items() if {"equity", "small_cap"} <= set(assets[t].tags))
+    return small / equity if equity > 1e-12 else None
+
+
+def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
+    return np.array([float(weights.get(t, 0.0)) for t in tickers])
+
+
+def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, Any]:
+    """Per scenario: title, probability, narrative, shocks, plausibility and both returns."""
+    from optimizer.scenario.library import ScenarioLibrary
+
+    est, cfg = run.estimate, run.config
+    extra = [cfg.base_dir / cfg.scenarios.dir] if cfg.scenarios.dir else []
+    library = ScenarioLibrary.with_extra(extra)
+    known = library.paths()
+    w = vector(run.allocation.weights, est.tickers)
+    out: dict[str, Any] = {}
+    for s in est.scenarios:
+        spec = library.get(s.id) if s.id in known else None
+        out[s.id] = {
+            "title": s.title,
+            "probability": s.probability,
+            "horizon": s.details.get("horizon"),
+            "narrative": " ".join(spec.narrative.split()) if spec else "",
+            "shocks": [_shock(x) for x in s.details.get("shocks", [])],
+            "proposed_return": float(s.mu @ w),
+            "current_return": None if current is None else float(s.mu @ current),
+            "mahalanobis": s.mahalanobis,
+            "plausibility": s.plausibility,
+            "history": s.history,
+            "regime": s.regime,
+            "factor_moves": s.factor_moves,
+        }
+    return out
+
+
+def _shock(record: dict[str, Any]) -> dict[str, Any]:
+    unit = "bp" if "change_bp" in record else ("level" if "level" in record else "return")
+    out = {"factor": record.get("factor"), "move": record.get("move"), "unit": unit}
+    for key in ("level", "change_bp", "return_pct", "index", "spot", "replay", "note"):
+        if key in record:
+            out[key] = record[key]
+    return out
+
+
+def frontier_section(run: AccountRun, current: dict[str, float] | None) -> dict[str, Any] | None:
+    """The efficient frontier with the current and proposed portfolios placed on it."""
+    from optimizer.errors import CapallocError
+    from optimizer.optimize import frontier
+
+    portfolios = {"proposed": run.allocation.weights}
+    if current:
+        portfolios["current"] = current
+    try:
+        f = frontier(
+            run.estimate,
+            run.config.policy,
+            FRONTIER_POINTS,
+            current=current,
+            portfolios=portfolios,
+        ).to_dict()
+    except CapallocError:  # e.g. a policy with no room to move: the report omits the chart
+        return None
+
+    def point(p: dict[str, Any]) -> dict[str, float]:
+        return {"volatility": p["annual_volatility"], "expected_return": p["annual_return"]}
+
+    return {
+        "points": [point(p) for p in f["points"]],
+        **{name: point(p) for name, p in f["placed"].items()},
+    }
+
+
+def trade_section(run: AccountRun) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    if run.plan is None:
+        return [], None
+    doc = run.plan.to_dict()
+    m = doc["metrics"]
+    summary = {
+        "n_trades": m["n_trades"],
+        "total_cost": m["total_cost"],
+        "st_gain": m["st_gain"],
+        "lt_gain": m["lt_gain"],
+        "residual_cash": m["residual_cash"],
+        "method": m["method"],
+        "method_note": m["method_note"],
+        "no_trade_reason": m["no_trade_reason"],
+        "blocked": doc["blocked"],
+    }
+    return doc["trades"], summary
+
+
+def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> dict[str, Any]:
+    """The proposal document of one account run (see docs/report.md for the schema)."""
+    cfg, est, alloc = run.config, run.estimate, run.allocation
+    level = cfg.policy.constraints.cvar_level
+    current = run.position.weights or None
+    w_cur = vector(current, est.tickers) if current else None
+    trades, summary = trade_section(run)
+    metrics = {"proposed": portfolio_metrics(vector(alloc.weights, est.tickers), est, cfg, level)}
+    if w_cur is not None:
+        metrics["current"] = portfolio_metrics(w_cur, est, cfg, level)
+    info = cfg.account
+    return {
+        "title": "Allocation proposal",
+        "generated": (generated or dt.datetime.now()).isoformat(timespec="seconds"),
+        "account": {
+            "id": info.id,
+            "name": info.name or info.id,
+            "value": run.position.value or None,
+            "currency": info.currency,
+        },
+        "as_of": run.position.as_of.isoformat(),
+        "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
+        "current_weights": current or {},
+        "weights": dict(alloc.weights),
+        "metrics": metrics,
+        "objective": _objective(alloc, cfg),
+        "constraints": _constraints(alloc, cfg),
+        "scenarios": scenario_section(run, w_cur),
+        "frontier": frontier_section(run, current),
+        "trades": trades,
+        "trade_summary": summary,
+        "assumptions": _assumptions(est, cfg),
+        "solver": alloc.to_dict()["solver"],
+        "provenance": est.provenance.to_dict() if est.provenance else None,
+        "warnings": [*alloc.warnings],
+    }
+
+
+def _objective(alloc: Allocation, cfg: AccountConfig) -> dict[str, Any]:
+    o = cfg.policy.objective
+    text = {
+        "max_sharpe": "highest expected excess return per unit of volatility",
+        "utility": f"mean-variance utility with risk aversion {o.risk_aversion:g}",
+        "min_variance": "lowest volatility",
+        "target_return": f"lowest volatility for an annual return of {o.target_return}",
+        "target_volatility": f"highest return for an annual volatility of {o.target_volatility}",
+        "min_cvar": f"smallest expected loss in the worst {100 * (1 - o.cvar_level):.0f}% "
+        "of scenario outcomes (CVaR)",
+        "robust": "best worst-case return across the named scenarios",
+        "min_regret": "smallest maximum regret across the named scenarios",
+        "risk_parity": "equal risk contribution (Riskfolio-Lib)",
+        "hrp": "hierarchical risk parity (Riskfolio-Lib)",
+    }.get(alloc.objective, alloc.objective)
+    return {"kind": alloc.objective, "description": text}
+
+
+def _constraints(alloc: Allocation, cfg: AccountConfig) -> list[dict[str, Any]]:
+    binding = {b.constraint: b.shadow_price for b in alloc.binding}
+    c = cfg.policy.constraints
+    stated = [*c.groups, *c.scenario_loss]
+    for name, value in (
+        ("turnover", c.turnover),
+        ("max_volatility", c.max_volatility),
+        ("max_cvar", c.max_cvar),
+    ):
+        if value is not None:
+            stated.append(f"{name} <= {value:g}")
+    rows = [{"name": s, "binding": s in binding, "shadow_price": binding.get(s)} for s in stated]
+    rows += [
+        {"name": name, "binding": True, "shadow_price": price}
+        for name, price in binding.items()
+        if name not in stated
+    ]
+    return rows
+
+
+def _assumptions(est: Estimate, cfg: AccountConfig) -> dict[str, Any]:
+    p = est.provenance
+    months = est.horizon_years * 12
+    return {
+        "estimation_window": f"{p.first}..{p.last}" if p else None,
+        "frequency": p.frequency if p else None,
+        "horizon": f"{months:g} months",
+        "method": est.method,
+        "risk_free": est.risk_free / est.horizon_years,
+        "monte_carlo": None
+        if est.samples is None
+        else {"n_samples": int(est.samples.shape[0]), "seed": est.seed},
+        "exposures": est.exposures,
+    }

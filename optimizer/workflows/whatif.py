@@ -1,0 +1,146 @@
+"""``capalloc whatif``: every scenario side by side, and the regret of each choice.
+
+Column k is the policy's optimum when scenario k is certain (its conditional moments,
+with Monte Carlo samples drawn from that scenario alone); the ``robust`` column is the
+optimum for the probability-weighted mixture. Regret is measured in certainty-equivalent
+horizon return, CE_j(w) = mu_j'w - (lambda/2) w'Sigma_j w with lambda the policy's risk
+aversion: regret[i][j] = max_k CE_j(w_k) - CE_j(w_i) >= 0 is what holding column i's
+portfolio costs, if scenario j happens, against the best of the candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optimizer.errors import InfeasibleError
+from optimizer.optimize.policy import ObjectiveKind
+from optimizer.workflows.proposal import small_cap_share, vector
+
+if TYPE_CHECKING:
+    from optimizer.estimate import Estimate, ScenarioMoments
+    from optimizer.workflows.pipeline import AccountRun, Pipeline
+
+ROBUST = "robust"
+
+
+def conditional_estimate(est: Estimate, s: ScenarioMoments) -> Estimate:
+    """The estimate as if scenario ``s`` were certain (same shape as ``est``)."""
+    samples = None
+    if est.samples is not None:
+        rng = np.random.default_rng(est.seed)
+        samples = rng.multivariate_normal(s.mu, s.Sigma, size=est.samples.shape[0], method="eigh")
+    scenarios = tuple(
+        dataclasses.replace(o, probability=1.0 if o.id == s.id else 0.0) for o in est.scenarios
+    )
+    return dataclasses.replace(
+        est,
+        mu=s.mu,
+        Sigma=s.Sigma,
+        samples=samples,
+        scenarios=scenarios,
+        method=f"{est.method}; conditional on {s.id}",
+    )
+
+
+def build_whatif(
+    run: AccountRun, pipeline: Pipeline, *, generated: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The what-if document (docs/report.md): one column per scenario plus ``robust``."""
+    from optimizer.optimize import Inputs
+
+    cfg, est = run.config, run.estimate
+    solver = pipeline.solver(cfg, est)
+    current = run.position.weights or None
+    weights: dict[str, dict[str, float]] = {}
+    notes: list[str] = []
+    for s in est.scenarios:
+        inputs = Inputs(conditional_estimate(est, s), current)
+        try:
+            weights[s.id] = dict(solver.solve(inputs).weights)
+        except InfeasibleError as exc:
+            if cfg.policy.objective.kind is not ObjectiveKind.MAX_SHARPE:
+                raise
+            # max Sharpe has no answer when nothing beats cash in this scenario
+            weights[s.id] = dict(_utility_solver(cfg, est, pipeline).solve(inputs).weights)
+            notes.append(
+                f"{s.id}: {exc.message}; shown instead: the mean-variance utility optimum "
+                f"(risk aversion {cfg.policy.objective.risk_aversion:g})"
+            )
+    weights[ROBUST] = dict(run.allocation.weights)
+    columns = [*(s.id for s in est.scenarios), ROBUST]
+    W = {c: vector(weights[c], est.tickers) for c in columns}
+    w_cur = vector(current, est.tickers) if current else None
+    h = est.horizon_years
+    moments = {s.id: (s.mu, s.Sigma) for s in est.scenarios}
+    moments[ROBUST] = (est.mu, est.Sigma)
+    doc = {
+        "title": "What if: every scenario side by side",
+        "generated": (generated or dt.datetime.now()).isoformat(timespec="seconds"),
+        "account": {"id": cfg.account.id, "name": cfg.account.name or cfg.account.id},
+        "tickers": list(est.tickers),
+        "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
+        "columns": columns,
+        "column_titles": {
+            **{s.id: s.title for s in est.scenarios},
+            ROBUST: "Probability-weighted robust",
+        },
+        "probabilities": {s.id: s.probability for s in est.scenarios},
+        "weights": weights,
+        "small_cap_share": {c: small_cap_share(weights[c], cfg) for c in columns},
+        # the column's own optimum under the column's own moments, annualised
+        "expected_return": {c: float(moments[c][0] @ W[c]) / h for c in columns},
+        "volatility": {
+            c: float(np.sqrt(max(W[c] @ moments[c][1] @ W[c], 0.0)) / np.sqrt(h)) for c in columns
+        },
+        # horizon returns if that scenario happens
+        "current_return": {
+            c: None if w_cur is None else float(moments[c][0] @ w_cur) for c in columns
+        },
+        "proposed_return": {c: float(moments[c][0] @ W[ROBUST]) for c in columns},
+        "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
+        "horizon_years": h,
+        "provenance": est.provenance.to_dict() if est.provenance else None,
+        "warnings": [*run.allocation.warnings, *notes],
+    }
+    return doc
+
+
+def _utility_solver(cfg: Any, est: Estimate, pipeline: Pipeline) -> Any:
+    """The account's policy with a mean-variance utility objective, compiled once."""
+    from optimizer.optimize import Optimizer, Shape
+
+    key = f"whatif-utility|{id(cfg.policy)}|{Shape.of(est)}"
+    if key not in pipeline.problems:
+        objective = cfg.policy.objective.model_copy(update={"kind": ObjectiveKind.UTILITY})
+        policy = dataclasses.replace(cfg.policy, objective=objective)
+        pipeline.problems[key] = Optimizer(policy).build(est, file=str(cfg.path))
+    return pipeline.problems[key]
+
+
+def certainty_equivalent(w: np.ndarray, mu: np.ndarray, Sigma: np.ndarray, lam: float) -> float:
+    return float(mu @ w - 0.5 * lam * (w @ Sigma @ w))
+
+
+def regret_matrix(
+    W: dict[str, np.ndarray],
+    moments: dict[str, tuple[np.ndarray, np.ndarray]],
+    happens: list[str],
+    lam: float,
+) -> dict[str, dict[str, float]]:
+    """regret[hold][happens] = max over candidates of CE_happens minus CE_happens(hold)."""
+    out: dict[str, dict[str, float]] = {hold: {} for hold in W}
+    for j in happens:
+        mu, Sigma = moments[j]
+        ce = {hold: certainty_equivalent(w, mu, Sigma, lam) for hold, w in W.items()}
+        best = max(ce.values())
+        for hold in W:
+            out[hold][j] = best - ce[hold]
+    return out
+
+
+def _aversion(cfg: Any) -> float:
+    return float(cfg.policy.objective.risk_aversion)
