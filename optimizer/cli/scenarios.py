@@ -243,6 +243,7 @@ def run_stress(
 ) -> dict[str, Any]:
     """Load everything, run the scenarios, and return the JSON document."""
     from optimizer.scenario.build import last_prices
+    from optimizer.scenario.config import ScenarioUse
     from optimizer.scenario.engine import ScenarioEngine
     from optimizer.scenario.history import load_history
     from optimizer.scenario.stress import (
@@ -252,7 +253,7 @@ def run_stress(
         stress_portfolio,
     )
 
-    data, estimation, extra_dir = _account(config_file, source, start, end)
+    data, estimation, sset, extra_dir = _account(config_file, source, start, end)
     relative_to = config_file if config_file is not None else None
     provider = data.provider(relative_to)
     if weights_file is not None:
@@ -274,7 +275,8 @@ def run_stress(
         min_periods=estimation.min_periods,
     ).fit()
     library = _library(tuple(scenario_dirs) + extra_dir)
-    moments, skipped = run_scenarios(engine, library, scenario_ids)
+    uses = [ScenarioUse(id=i) for i in scenario_ids] if scenario_ids else (sset.use or None)
+    moments, skipped = _with_config_file(lambda: run_scenarios(engine, library, uses), config_file)
     results = {m.id: stress_portfolio(weights, tickers, m, value) for m in moments}
     return {
         "weights": weights,
@@ -288,7 +290,7 @@ def run_stress(
 
 def _account(
     config_file: Path | None, source: str | None, start: dt.date | None, end: dt.date | None
-) -> tuple[Any, Any, tuple[Path, ...]]:
+) -> tuple[Any, Any, Any, tuple[Path, ...]]:
     """[data] and [estimation] from the account file (if any), command-line values on top."""
     from optimizer.config import read_toml, resolve_path, validate
     from optimizer.data.settings import DataConfig
@@ -305,7 +307,7 @@ def _account(
     )
     sset = validate(ScenarioSetConfig, raw.get("scenarios", {}), file=file, prefix="scenarios")
     extra = (resolve_path(sset.dir, config_file),) if sset.dir and config_file else ()
-    return data, estimation, extra
+    return data, estimation, sset, extra
 
 
 def _with_config_file(call: Any, config_file: Path | None) -> Any:

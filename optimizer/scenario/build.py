@@ -75,7 +75,7 @@ def scenario_set_moments(
     paths = library.paths()
     chosen = [(use, library.get(use.id), paths[use.id]) for use in uses]
     horizon = horizon_years or max(s.horizon_years for _, s, _ in chosen)
-    probs, rest = _probabilities(chosen)
+    probs, rest = scenario_probabilities(chosen)
     moments = [
         engine.moments(
             s, file=str(path), probability=p, horizon_years=None if own_horizons else horizon
@@ -165,7 +165,7 @@ def _provenance(history: MarketHistory, notes: list[str]) -> Any:
     return dataclasses.replace(prov, notes=(*prov.notes, *notes)) if prov else None
 
 
-def _probabilities(chosen: list[tuple[Any, Scenario, Path]]) -> tuple[list[float], float]:
+def scenario_probabilities(chosen: list[tuple[Any, Scenario, Path]]) -> tuple[list[float], float]:
     """Mixture weights; the first entry that pushes the total above 1 is named."""
     stated: list[float | None] = []
     total = 0.0
@@ -247,4 +247,4 @@ def last_prices(provider: Provider, data: Any, tickers: Sequence[str]) -> dict[s
     return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
 
 
-__all__ = ["build_estimate", "last_prices", "scenario_set_moments"]
+__all__ = ["build_estimate", "last_prices", "scenario_probabilities", "scenario_set_moments"]

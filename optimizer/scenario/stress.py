@@ -17,9 +17,9 @@ import numpy as np
 
 from optimizer.errors import ConfigError, ScenarioError
 from optimizer.estimate import ScenarioMoments
+from optimizer.scenario.config import ScenarioUse
 from optimizer.scenario.engine import ScenarioEngine
 from optimizer.scenario.library import ScenarioLibrary
-from optimizer.scenario.propagate import mixture_weights
 
 WEIGHT_TOLERANCE = 1e-3
 
@@ -94,34 +94,25 @@ def stress_portfolio(
 
 
 def run_scenarios(
-    engine: ScenarioEngine, library: ScenarioLibrary, ids: Sequence[str] | None
+    engine: ScenarioEngine, library: ScenarioLibrary, uses: Sequence[ScenarioUse] | None
 ) -> tuple[list[ScenarioMoments], list[str]]:
-    """Moments of the named scenarios over their own horizons (all when ``ids`` is None).
+    """Moments of the scenarios used, each over its own horizon (all when ``uses`` is None).
 
-    Probabilities are checked as for a mixture (above 1 in total is an error). When no ids
-    are named, scenarios this data cannot support (a replay or a pinned window outside the
-    data) are skipped and listed with the reason; named ones fail with a ScenarioError.
+    Probabilities are checked as for a mixture (above 1 in total is an error). When no
+    scenarios are named, those this data cannot support (a replay or a pinned window outside
+    the data) are skipped and listed with the reason; named ones fail with a ScenarioError.
     """
+    from optimizer.scenario.build import scenario_probabilities
+
     paths = library.paths()
-    explicit = ids is not None
-    chosen = [library.get(i) for i in (ids if explicit else sorted(paths))]
-    stated = [s.probability for s in chosen]
-    total = 0.0
-    for s in chosen:
-        total += s.probability or 0.0
-        if total > 1 + 1e-9:
-            raise ScenarioError(
-                f"scenario probabilities sum to {total:.4g}, above 1",
-                file=str(paths[s.id]),
-                key="probability",
-                value=s.probability,
-                hint="lower it; any remainder below 1 goes to the baseline",
-            )
-    probs, _ = mixture_weights(stated)
+    explicit = uses is not None
+    uses = list(uses) if explicit else [ScenarioUse(id=i) for i in sorted(paths)]
+    chosen = [(use, library.get(use.id), paths[use.id]) for use in uses]
+    probs, _ = scenario_probabilities(chosen)
     out, skipped = [], []
-    for s, p in zip(chosen, probs, strict=True):
+    for (_, s, path), p in zip(chosen, probs, strict=True):
         try:
-            out.append(engine.moments(s, file=str(paths[s.id]), probability=p))
+            out.append(engine.moments(s, file=str(path), probability=p))
         except ScenarioError as exc:
             if explicit:
                 raise
