@@ -48,8 +48,8 @@ class ChartServer:
     does to all adjusted closes after a dividend).
     """
 
-    def __init__(self, folder, rate_limit_first=0, scale=None, until=None):
-        self.folder, self.rate_limit_first = folder, rate_limit_first
+    def __init__(self, folder, rate_limit_first=0, scale=None, until=None, down=False):
+        self.folder, self.rate_limit_first, self.down = folder, rate_limit_first, down
         self.scale, self.until = scale or {}, until
         self.calls = []
 
@@ -66,6 +66,10 @@ class ChartServer:
         params = dict(params or {})
         ticker = urllib.parse.unquote(url.rsplit("/", 1)[-1])
         self.calls.append((ticker, params))
+        if self.down:  # what curl raises with no network
+            from curl_cffi.requests.exceptions import DNSError
+
+            raise DNSError("Failed to perform, curl: (6) Could not resolve host: query2")
         if self.rate_limit_first > 0:
             self.rate_limit_first -= 1
             raise YFRateLimitError()
@@ -228,7 +232,24 @@ def test_persistent_rate_limit_fails_or_falls_back_to_the_cache(serve, tmp_path)
     _provider(tmp_path).prices(["IWM"])
     serve(rate_limit_first=100)
     data = _provider(tmp_path).prices(["IWM"])
-    assert any("rate limited by Yahoo: served from the cache" in w for w in data.warnings)
+    assert any("rate limited by Yahoo for IWM: served from the cache" in w for w in data.warnings)
+
+
+def test_unreachable_yahoo_is_not_an_unknown_ticker(serve, tmp_path):
+    serve(down=True)
+    sleeps = []
+    with pytest.raises(DataError) as err:
+        _provider(tmp_path, sleeps).prices(["SPY", "IWM"])
+    text = str(err.value)
+    assert "unreachable" in text and "SPY,IWM" in text and "not in the cache" in text
+    assert sleeps == []  # not retried: only rate limits are
+    serve()
+    _provider(tmp_path).prices(["SPY"])
+    meta = (tmp_path / "cache" / "SPY.json").read_text()
+    serve(down=True)
+    data = _provider(tmp_path).prices(["SPY"])
+    assert any("unreachable" in w and "served from the cache" in w for w in data.warnings)
+    assert (tmp_path / "cache" / "SPY.json").read_text() == meta  # fetch time not renewed
 
 
 def test_extract_closes_handles_every_column_layout(shared_data):

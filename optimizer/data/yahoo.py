@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +30,6 @@ from optimizer.data.validate import RawSeries, SeriesKind, ValidationPolicy
 from optimizer.errors import DataError
 
 FRESH_FOR = dt.timedelta(days=1)  # a cache older than this is reported as stale
-_RATE_LIMIT_MARKERS = ("YFRateLimitError", "Too Many Requests", "Rate limited")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,36 @@ def _close_column(frame: pd.DataFrame, ticker: str, *, single: bool) -> pd.Serie
     return None
 
 
+class FetchIssue(Enum):
+    """Why tickers may be missing from a download, besides Yahoo not knowing them."""
+
+    NONE = "Yahoo Finance returned no data (unknown ticker, or Yahoo unreachable?)"
+    RATE_LIMITED = "rate limited by Yahoo"
+    UNREACHABLE = "Yahoo Finance unreachable"
+
+
+_ISSUE_MARKERS = {
+    FetchIssue.RATE_LIMITED: ("YFRateLimitError", "Too Many Requests", "Rate limited"),
+    FetchIssue.UNREACHABLE: (
+        "DNSError",
+        "ConnectionError",
+        "Timeout",
+        "timed out",
+        "Could not resolve host",
+        "curl: (",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Closes that came back, and the network problem (if any) behind the rest."""
+
+    closes: dict[str, pd.Series]  # ticker -> (n_obs,) closes
+    issue: FetchIssue = FetchIssue.NONE
+    detail: str = ""  # yfinance's message for the issue
+
+
 class _ErrorLog(logging.Handler):
     """Collects yfinance's error log lines during one download (and keeps them off stderr)."""
 
@@ -97,8 +127,12 @@ class _ErrorLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
 
-    def rate_limited(self) -> bool:
-        return any(m in msg for msg in self.messages for m in _RATE_LIMIT_MARKERS)
+    def issue(self) -> tuple[FetchIssue, str]:
+        for issue, markers in _ISSUE_MARKERS.items():
+            for msg in self.messages:
+                if any(m in msg for m in markers):
+                    return issue, " ".join(msg.split())[:160]
+        return FetchIssue.NONE, ""
 
 
 @contextmanager
@@ -122,33 +156,31 @@ class Fetcher:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
 
-    def fetch(
-        self, tickers: Sequence[str], start: dt.date | None
-    ) -> tuple[dict[str, pd.Series], bool]:
+    def fetch(self, tickers: Sequence[str], start: dt.date | None) -> FetchResult:
         """Closes for ``tickers`` from ``start`` (None: full history) to today.
 
-        Returns ``(closes, rate_limited)``: tickers that never came back are missing from
-        ``closes``; ``rate_limited`` says whether the last attempt was still rate-limited.
+        Tickers that never came back are missing from ``closes``; ``issue`` says whether
+        the last attempt was rate-limited or could not reach Yahoo (not retried).
         """
         import yfinance as yf
         from yfinance.exceptions import YFRateLimitError
 
         pending, got = list(tickers), {}
-        delays = [*self.retry.delays(), None]
-        for delay in delays:
+        issue, detail = FetchIssue.NONE, ""
+        for delay in [*self.retry.delays(), None]:
             try:
                 with _capture_yfinance_errors() as log:
                     frame = yf.download(pending, **_window(start), **_DOWNLOAD_ARGS)
-                limited = log.rate_limited()
-            except YFRateLimitError:
-                frame, limited = None, True
+                issue, detail = log.issue()
+            except YFRateLimitError as exc:
+                frame, issue, detail = None, FetchIssue.RATE_LIMITED, str(exc)
             got.update(extract_closes(frame, pending))
             pending = [t for t in pending if t not in got]
-            if not (pending and limited):
-                return got, False
+            if not pending or issue is not FetchIssue.RATE_LIMITED:
+                break
             if delay is not None:
                 self.sleep(delay)
-        return got, True
+        return FetchResult(got, issue if pending else FetchIssue.NONE, detail)
 
 
 _DOWNLOAD_ARGS = {"auto_adjust": True, "progress": False, "actions": False, "threads": True}
@@ -254,34 +286,59 @@ class YahooProvider:
         batches: dict[dt.date | None, list[str]] = {}
         for ticker, entry in cached.items():
             batches.setdefault(_fetch_start(entry, request.start), []).append(ticker)
-        unknown, limited, notes = [], [], []
+        failed: dict[str, FetchResult] = {}
+        notes: list[str] = []
         for start, batch in batches.items():
-            closes, was_limited = self.fetcher.fetch(batch, start)
+            result = self.fetcher.fetch(batch, start)
             for ticker in batch:
-                new = closes.get(ticker)
-                if new is None and was_limited:
-                    limited.append(ticker)
-                elif new is None and (cached[ticker] is None or start is None):
-                    unknown.append(ticker)
+                new = result.closes.get(ticker)
+                if new is None:  # even an incremental fetch returns the overlap days
+                    failed[ticker] = result
                 else:
                     notes += self._store(ticker, cached[ticker], new, request.start)
-        if unknown:
+        if failed:
+            some_succeeded = len(failed) < len(request.tickers)
+            return self._fall_back(request, failed, notes, some_succeeded)
+        entries = {t: e for t in request.tickers if (e := self.cache.load(t)) is not None}
+        return Refreshed(entries, tuple(notes))
+
+    def _fall_back(
+        self,
+        request: Request,
+        failed: dict[str, FetchResult],
+        notes: list[str],
+        some_succeeded: bool,
+    ) -> Refreshed:
+        """Serve the cache for tickers Yahoo did not return, saying why; uncached is an error.
+
+        A ticker that came back empty while others in the request came back, with no
+        network problem reported, is unknown to Yahoo.
+        """
+        failure = next(iter(failed.values()))
+        reason = failure.issue.value
+        missing = [t for t in failed if self.cache.load(t) is None]
+        if missing and failure.issue is FetchIssue.NONE and some_succeeded:
             raise DataError(
                 "Yahoo Finance returned no data for these tickers (unknown or delisted?)",
                 key="tickers",
-                value=",".join(unknown),
+                value=",".join(missing),
             )
-        if limited:
-            fallback = self._from_cache(request, reason="rate limited by Yahoo")
-            return Refreshed(fallback.entries, (*notes, *fallback.warnings), fallback.stale)
-        entries = {t: e for t in request.tickers if (e := self.cache.load(t)) is not None}
-        return Refreshed(entries, tuple(notes))
+        if missing:
+            detail = f" ({failure.detail})" if failure.detail else ""
+            raise DataError(
+                f"{reason}{detail}; not in the cache {self.cache.root} either",
+                key="tickers",
+                value=",".join(missing),
+                hint="check the tickers and the network, or use csv:PATH or the sample",
+            )
+        fallback = self._from_cache(request, reason=f"{reason} for {','.join(failed)}")
+        return Refreshed(fallback.entries, (*notes, *fallback.warnings), fallback.stale)
 
     def _store(
         self,
         ticker: str,
         old: CacheEntry | None,
-        new: pd.Series | None,
+        new: pd.Series,
         start: dt.date | None,
     ) -> list[str]:
         now = dt.datetime.now(dt.UTC)
