@@ -81,13 +81,20 @@ class Group(_NoBind):
 
 
 @dataclass(frozen=True)
-class Turnover(_NoBind):
-    """``sum |w - w0| <= limit`` against the current weights ``w0``."""
+class Turnover:
+    """``sum |w - w0| <= limit`` against the current weights ``w0``; not applied (limit
+    loosened to the largest possible turnover) when the run has no current weights."""
 
     limit: float
+    universe: Universe
 
     def add(self, f: Frame) -> list[Named]:
-        return [Named((f"turnover <= {self.limit:g}",), cp.sum(f.trade()) <= self.limit * f.k)]
+        cap = f.param("turnover_max", nonneg=True)
+        return [Named((f"turnover <= {self.limit:g}",), cp.sum(f.trade()) <= cap * f.k)]
+
+    def bind(self, f: Frame, x: Numbers) -> None:
+        loose = float(np.abs(self.universe.lower).sum() + np.abs(self.universe.upper).sum())
+        f.set("turnover_max", self.limit if x.has_current else loose + 1.0)
 
 
 @dataclass(frozen=True)

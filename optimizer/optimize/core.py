@@ -49,11 +49,18 @@ class Optimizer:
         if isinstance(shape, Estimate):
             shape = Shape.of(shape)
         shape = shape or Shape()
-        if self.policy.objective.kind in (ObjectiveKind.RISK_PARITY, ObjectiveKind.HRP):
-            from optimizer.optimize.hierarchical import RiskfolioBuilt
+        try:
+            if self.policy.objective.kind in (ObjectiveKind.RISK_PARITY, ObjectiveKind.HRP):
+                from optimizer.optimize.hierarchical import RiskfolioBuilt
 
-            return RiskfolioBuilt.create(self.policy, shape, file=file)  # type: ignore[return-value]
-        return Built.create(self.policy, shape, file=file)
+                return RiskfolioBuilt.create(self.policy, shape, file=file)  # type: ignore[return-value]
+            return Built.create(self.policy, shape, file=file)
+        except ConfigError as exc:
+            if exc.file is not None or file is None:
+                raise
+            raise ConfigError(
+                exc.message, file=file, key=exc.key, value=exc.value, hint=exc.hint
+            ) from None
 
 
 def constraint_terms(policy: Policy, universe: Universe, shape: Shape) -> list[Any]:
@@ -63,7 +70,7 @@ def constraint_terms(policy: Policy, universe: Universe, shape: Shape) -> list[A
     for i, text in enumerate(cons.groups):
         terms.append(C.Group(parse_group(text, universe, key=f"constraints.groups[{i}]")))
     if cons.turnover is not None:
-        terms.append(C.Turnover(cons.turnover))
+        terms.append(C.Turnover(cons.turnover, universe))
     if cons.tracking_error is not None:
         wb = current_weights(cons.tracking_error.benchmark, universe.tickers)
         terms.append(C.TrackingError(wb, cons.tracking_error.max))
@@ -256,11 +263,16 @@ class Built:
             solve_seconds=report.seconds,
             fallbacks=report.fallbacks,
             provenance=None if estimate is None else estimate.provenance,
-            warnings=x.warnings,
+            warnings=x.warnings + self._notes(x),
             scenario_titles=None
             if estimate is None
             else {s.id: s.title for s in estimate.scenarios},
         )
+
+    def _notes(self, x: Numbers) -> tuple[str, ...]:
+        if self.policy.constraints.turnover is not None and not x.has_current:
+            return ("no current weights were given, so the turnover cap was not applied",)
+        return ()
 
     def binding(self) -> tuple[Binding, ...]:
         """Policy constraints with a non-zero dual value, largest first."""

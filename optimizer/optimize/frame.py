@@ -33,6 +33,7 @@ class Numbers:
     samples: np.ndarray | None = None
     scenario_mu: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    has_current: bool = True  # False: no current weights were given (w0 is all zeros)
 
 
 class Role(StrEnum):

@@ -55,6 +55,7 @@ def numbers(
         samples=samples,
         scenario_mu={s.id: np.asarray(s.mu, dtype=float)[idx] for s in est.scenarios},
         warnings=warnings,
+        has_current=inputs.current is not None,
     )
 
 

@@ -1,0 +1,103 @@
+"""``capalloc optimize --config FILE``: the allocation for a policy, and its scenario table.
+
+Heavy imports (numpy, cvxpy, the scenario engine) happen inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optimizer.cli.output import emit, format_option, note, pct, table
+
+_SECTIONS = (
+    "account",
+    "data",
+    "estimation",
+    "scenarios",
+    "universe",
+    "objective",
+    "constraints",
+    "rebalance",
+)
+
+
+@click.command("optimize")
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML with [data], [estimation], [scenarios], [universe], [objective], [constraints].",
+)
+@format_option
+def optimize(config_file: Path, fmt: str) -> None:
+    """Optimal allocation for the policy in FILE, with each scenario's return."""
+    document = run_optimize(config_file)
+    emit(fmt, document, lambda: _render(document))
+
+
+def run_optimize(path: Path) -> dict[str, Any]:
+    """Load and validate FILE, build the estimate, solve; the JSON document."""
+    from optimizer.config import read_toml, validate
+    from optimizer.data import DataConfig
+    from optimizer.errors import ConfigError
+    from optimizer.estimate import build_estimate
+    from optimizer.optimize import Inputs, Optimizer, Policy
+    from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+
+    raw = read_toml(path)
+    for section in raw:
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section; known: {', '.join(_SECTIONS)}", file=str(path), key=section
+            )
+    data = validate(DataConfig, raw.get("data", {}), file=path, prefix="data")
+    estimation = validate(
+        EstimationConfig, raw.get("estimation", {}), file=path, prefix="estimation"
+    )
+    scenarios = validate(ScenarioSetConfig, raw.get("scenarios", {}), file=path, prefix="scenarios")
+    policy = Policy.from_config(raw, file=path)
+    tickers = list(policy.universe.assets)
+    estimate = build_estimate(data, estimation, scenarios, tickers, base_dir=path.parent)
+    allocation = Optimizer(policy).build(estimate, file=str(path)).solve(Inputs(estimate))
+    return allocation.to_dict()
+
+
+def _render(doc: dict[str, Any]) -> None:
+    m = doc["metrics"]
+    table(
+        f"Allocation ({m['objective']})",
+        ["ticker", "weight"],
+        [(t, pct(w)) for t, w in doc["weights"].items() if abs(w) >= 5e-5],
+    )
+    table(
+        "Portfolio (annualised)",
+        ["metric", "value"],
+        [
+            ("expected return", pct(m["annual_return"])),
+            ("volatility", pct(m["annual_volatility"])),
+            ("Sharpe", "–" if m["annual_sharpe"] is None else f"{m['annual_sharpe']:.2f}"),
+            (f"CVaR {m['cvar_level']:.0%} (horizon)", pct(m["cvar"])),
+            ("small-cap share of equity", pct(m["small_cap_share_of_equity"])),
+        ],
+    )
+    if doc["scenarios"]:
+        table(
+            f"Scenarios (return over {12 * m['horizon_years']:g} months)",
+            ["scenario", "title", "return"],
+            [(sid, s["title"], pct(s["return"])) for sid, s in doc["scenarios"].items()],
+        )
+    if doc["constraints"]:
+        table(
+            "Binding constraints",
+            ["constraint", "shadow price"],
+            [(c["constraint"], f"{c['shadow_price']:.4g}") for c in doc["constraints"]],
+        )
+    s = doc["solver"]
+    fallbacks = f"; fell back from {', '.join(s['fallbacks'])}" if s["fallbacks"] else ""
+    note(f"solver {s['name']} ({s['status']}, {s['seconds']:.3f}s{fallbacks})")
+    for w in doc["warnings"]:
+        note(f"warning: {w}")
