@@ -178,17 +178,7 @@ class ScenarioEngine:
         horizon; the remaining time adds unshocked (baseline) drift and variance.
         """
         model = self.model_for(scenario.history, file)
-        ppy = self._frequency(scenario.history).periods_per_year
-        h_s = scenario.horizon_years
-        total = h_s if horizon_years is None else horizon_years
-        if total < h_s - 1e-9:
-            raise ScenarioError(
-                f"scenario horizon is longer than the estimate horizon ({total:g} years)",
-                file=file,
-                key="horizon",
-                value=scenario.horizon_text(),
-            )
-        periods = h_s * ppy
+        periods, rest = self._periods(scenario, horizon_years, file)
         names = list(model.factor_names_)
         stressed = stress_covariance(
             model.covariance(scenario.regime), names, scenario.stress, file
@@ -199,7 +189,6 @@ class ScenarioEngine:
         f_mean, f_cov = conditional_gaussian(mean_h, cov_h, idx, values)
         a, B, D = model.intercept_, model.exposures_, model.residual_var_
         mu, Sigma = asset_moments(a, B, D, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
-        rest = (total - h_s) * ppy
         if rest > 0:
             mu_r, S_r = asset_moments(
                 a, B, D, rest, model.factor_mean_ * rest, model.factor_cov_ * rest
@@ -212,16 +201,10 @@ class ScenarioEngine:
         details = {
             "shocks": stated,
             "horizon": scenario.horizon_text(),
-            "horizon_years": h_s,
+            "horizon_years": scenario.horizon_years,
             "tail_probability": tail,
             "stress_repaired": stressed.repaired,
-            "vol_multiplier": scenario.stress.vol_multiplier,
-            "correlation_stress": scenario.stress.correlation_stress,
-            "exposures": model.exposures_dict(),
-            "intercept": {t: float(x * periods) for t, x in zip(model.tickers_, a, strict=True)},
-            "factor_units": {n: self.history.specs[n].kind.unit for n in names}
-            if self.history.specs
-            else {},
+            **self._model_details(model, periods, scenario),
             "file": file,
         }
         return ScenarioMoments(
@@ -237,6 +220,37 @@ class ScenarioEngine:
             regime=scenario.regime.value,
             details=details,
         )
+
+    def _periods(
+        self, scenario: Scenario, horizon_years: float | None, file: str | None
+    ) -> tuple[float, float]:
+        """Model periods in the scenario's horizon, and in the rest of a longer horizon."""
+        ppy = self._frequency(scenario.history).periods_per_year
+        h_s = scenario.horizon_years
+        total = h_s if horizon_years is None else horizon_years
+        if total < h_s - 1e-9:
+            raise ScenarioError(
+                f"scenario horizon is longer than the estimate horizon ({total:g} years)",
+                file=file,
+                key="horizon",
+                value=scenario.horizon_text(),
+            )
+        return h_s * ppy, (total - h_s) * ppy
+
+    def _model_details(
+        self, model: FactorModel, periods: float, scenario: Scenario
+    ) -> dict[str, Any]:
+        """Exposures, intercepts over the scenario horizon, factor units, stress settings."""
+        specs = self.history.specs
+        return {
+            "vol_multiplier": scenario.stress.vol_multiplier,
+            "correlation_stress": scenario.stress.correlation_stress,
+            "exposures": model.exposures_dict(),
+            "intercept": {
+                t: float(x * periods) for t, x in zip(model.tickers_, model.intercept_, strict=True)
+            },
+            "factor_units": {n: specs[n].kind.unit for n in model.factor_names_ if n in specs},
+        }
 
     def _frequency(self, window: HistoryWindow | None) -> Frequency:
         if window is not None and window.frequency is not None:
