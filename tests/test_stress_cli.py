@@ -17,6 +17,14 @@ def real_source(shared_data):
     return f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
 
 
+@pytest.fixture(scope="module", params=["yahoo+fred", "yahoo"])
+def stress_source(request, shared_data):
+    """Yahoo prices with FRED rates (2-year short rate), or the Yahoo folder alone (^FVX)."""
+    if request.param == "yahoo":
+        return f"csv:{shared_data / 'yahoo'}"
+    return f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+
+
 @pytest.fixture(scope="module")
 def equal_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "weights.csv"
@@ -32,13 +40,13 @@ def sample_weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def real_stress(real_source, equal_weights):
+def real_stress(stress_source, equal_weights):
     res = run_cli(
         "stress",
         "--weights",
         str(equal_weights),
         "--source",
-        real_source,
+        stress_source,
         "--start",
         "2005-01-01",
         "--scenario",

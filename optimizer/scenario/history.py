@@ -79,6 +79,7 @@ def load_history(
     daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1, join="inner")
     joined = period_end_levels(daily, frequency)
     joined = _cut_window(joined, frequency, estimation)
+    notes += _shortest_notes(levels, joined)
     provenance = Provenance(
         source=source,
         tickers=tuple(levels),
@@ -96,6 +97,21 @@ def load_history(
         index_levels=_index_levels(provider, source, start, end),
         provenance=provenance,
     )
+
+
+def _shortest_notes(levels: Mapping[str, pd.Series], joined: pd.DataFrame) -> list[str]:
+    """Say which series end (or start) the common window, when it is shorter than some."""
+    if joined.empty:
+        return []
+    lasts = {n: s.dropna().index[-1] for n, s in levels.items() if len(s.dropna())}
+    latest = max(lasts.values())
+    if joined.index[-1] >= latest - pd.Timedelta(days=7):
+        return []
+    first_end = min(lasts, key=lambda n: lasts[n])
+    return [
+        f"history ends {joined.index[-1].date()} because {first_end} ends "
+        f"{lasts[first_end].date()} (other series run to {latest.date()})"
+    ]
 
 
 def _fetch(provider: Provider, spec: FactorSpec, start: Any, end: Any) -> Any:
