@@ -128,3 +128,15 @@ def test_data_config_validates_and_builds_providers(tmp_path):
         validate(DataConfig, {"start": "2020-01-01", "end": "2019-01-01"}, prefix="data")
     with pytest.raises(ConfigError, match="unknown key"):
         validate(DataConfig, {"sauce": "sample"}, prefix="data")
+
+
+def test_dates_with_time_and_offset_keep_the_written_day(tmp_path):
+    lines = ["Date,Close,High,Low,Open,Volume"]
+    days = pd.bdate_range("2024-03-01", periods=6)
+    for i, d in enumerate(days):
+        offset = "+09:00" if i % 2 else "-05:00"
+        lines.append(f"{d:%Y-%m-%d} 00:00:00{offset},{10 + i},1,1,1,1")
+    (tmp_path / "TZ.csv").write_text("\n".join(lines) + "\n")
+    frame = CsvProvider([tmp_path]).prices(["TZ"]).frame
+    assert list(frame.index) == list(days)
+    np.testing.assert_allclose(frame["TZ"], 10.0 + np.arange(6))

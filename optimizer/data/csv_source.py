@@ -185,17 +185,17 @@ def read_series(entry: Entry) -> RawSeries:
                 encoding="utf-8-sig",
             )
             dates, column = table.iloc[:, 0], table[("Close", entry.ticker)]
-            date_name = "Date"
+            date_name, header_lines = "Date", 3
         else:
             table = pd.read_csv(entry.path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             value_col = "Close" if entry.layout is Layout.YAHOO else entry.ticker
             dates, column = table.iloc[:, 0], table[value_col]
-            date_name = str(table.columns[0])
+            date_name, header_lines = str(table.columns[0]), 1
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"malformed CSV: {exc}", file=origin) from None
     if table.empty:
         raise DataError("no data rows under the header", file=origin, key=entry.ticker)
-    index = parse_dates(dates, origin=origin, column=date_name)
+    index = parse_dates(dates, origin=origin, column=date_name, header_lines=header_lines)
     values = parse_numbers(column, index, origin=origin, ticker=entry.ticker)
     if entry.layout is Layout.FRED:
         values = values.dropna()

@@ -18,6 +18,7 @@ import pandas as pd
 from optimizer.data.frequency import Frequency
 from optimizer.errors import DataError
 
+_ISO_DAY = r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$"
 _BLANKS = ("", ".", "nan", "NaN", "NA", "N/A", "null", "None")
 
 
@@ -53,28 +54,31 @@ class ValidationPolicy:
         return self.today or dt.datetime.now(dt.UTC).date()
 
 
-def parse_dates(raw: pd.Series, *, origin: str, column: str) -> pd.DatetimeIndex:
-    """ISO-like date strings -> DatetimeIndex (tz-naive, midnight); sorted and unique.
+def parse_dates(
+    raw: pd.Series, *, origin: str, column: str, header_lines: int = 1
+) -> pd.DatetimeIndex:
+    """``YYYY-MM-DD`` date strings -> DatetimeIndex (midnight); sorted and unique.
 
-    Raises DataError naming the file, the column and the first bad, duplicated or
-    out-of-order date.
+    A time or UTC offset after the date (``2024-03-01 00:00:00-05:00``, as pandas writes
+    tz-aware indexes) is ignored: the date as written is the trading day. Anything else
+    (``03/01/2024``, ``2024-13-01``) raises DataError naming the file, the column and the
+    line; duplicated or out-of-order dates too.
     """
     text = raw.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    bad = parsed.isna()
+    day = text.str.extract(_ISO_DAY, expand=False)
+    parsed = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
+    bad = parsed.isna().to_numpy()
     if bad.any():
-        value = text[bad].iloc[0]
+        pos = int(np.flatnonzero(bad)[0])
+        value = text.iloc[pos]
         raise DataError(
-            f"not a date in row {int(np.flatnonzero(bad.to_numpy())[0]) + 2}",
+            f"not a date on line {pos + 1 + header_lines}",
             file=origin,
             key=column,
             value="" if value is pd.NA else str(value),
             hint="use YYYY-MM-DD",
         )
     index = pd.DatetimeIndex(parsed)
-    if index.tz is not None:
-        index = index.tz_convert(None)
-    index = index.normalize()
     check_dates(index, origin=origin, ticker=column)
     return index
 
