@@ -202,6 +202,8 @@ CASES = [
      ["duplicate.csv", "ticker='LARGE'"]),
     ("unknown scenario", ["stress", "--scenario", "no-such-scenario"], 5,
      ["scenario='no-such-scenario'", "known:"]),
+    ("history too short", ["stress", "--start", "2016-01-01"], 4,
+     ["history='2016-02-29..2017-03-31'", "too short for the factor regression"]),
 ]  # fmt: skip
 
 
@@ -224,7 +226,7 @@ def test_bad_input_is_one_clear_line(name, args, code, fragments, sample_weights
     assert res.returncode == code, res.stderr
     assert len(lines) == 1, res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
-    kind = "scenario error" if code == 5 else "config error"
+    kind = {3: "config error", 4: "data error", 5: "scenario error"}[code]
     assert lines[0].startswith(f"capalloc: {kind}: ")
     for fragment in fragments:
         assert fragment in lines[0]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data.base import Provenance
-from optimizer.errors import ScenarioError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.estimate import ScenarioMoments
 from optimizer.factors import (
     FactorModel,
@@ -154,7 +154,12 @@ class ScenarioEngine:
                 self.models_[key] = model.fit(part.returns, part.factors)
             except ScenarioError as exc:
                 if window is None:
-                    raise
+                    raise DataError(
+                        f"history too short for the factor regression: {exc.message}",
+                        key="history",
+                        value=exc.value,
+                        hint="choose an earlier start date or a coarser frequency",
+                    ) from None
                 raise ScenarioError(
                     f"too little data in the pinned history window: {exc.message}",
                     file=file,

@@ -61,24 +61,18 @@ def load_history(
     assets = provider.prices(list(tickers), start, end)
     specs = factor_specs(source, provider, estimation.factors)
     levels = {str(c): assets.frame[c] for c in assets.frame.columns}
-    notes = list(assets.provenance.notes) + list(assets.warnings)
-    stale = assets.provenance.stale
-    used: dict[str, FactorSpec] = {}
-    for name, spec in specs.items():
-        try:
-            got = _fetch(provider, spec, start, end)
-        except DataError:
-            if name in REQUIRED_FACTORS or name in estimation.factors:
-                raise
-            notes.append(f"factor {name} left out: its series {spec.label()} are unavailable")
-            continue
-        used[name] = spec
-        stale = stale or got.provenance.stale
-        levels.update({str(c): got.frame[c] for c in got.frame.columns})
+    notes = [*assets.provenance.notes, *assets.warnings]
+    used, stale = _factor_levels(provider, specs, estimation, (start, end), levels, notes)
     frequency = _frequency(assets.provenance.frequency, estimation)
     daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1, join="inner")
-    joined = period_end_levels(daily, frequency)
-    joined = _cut_window(joined, frequency, estimation)
+    joined = _cut_window(period_end_levels(daily, frequency), frequency, estimation)
+    if len(joined) < 3:
+        raise DataError(
+            "too little common history of the assets and factor series",
+            key=",".join(levels),
+            value=f"{len(joined)} {frequency.value} observations",
+            hint="choose an earlier start date",
+        )
     notes += _shortest_notes(levels, joined)
     provenance = Provenance(
         source=source,
@@ -86,7 +80,7 @@ def load_history(
         first=joined.index[1].date(),
         last=joined.index[-1].date(),
         frequency=frequency.value,
-        stale=stale,
+        stale=stale or assets.provenance.stale,
         notes=(*notes, "factors: " + "; ".join(f"{n} = {s.label()}" for n, s in used.items())),
     )
     return MarketHistory.from_levels(
@@ -97,6 +91,31 @@ def load_history(
         index_levels=_index_levels(provider, source, start, end),
         provenance=provenance,
     )
+
+
+def _factor_levels(
+    provider: Provider,
+    specs: Mapping[str, FactorSpec],
+    estimation: EstimationConfig,
+    window: tuple[Any, Any],
+    levels: dict[str, pd.Series],
+    notes: list[str],
+) -> tuple[dict[str, FactorSpec], bool]:
+    """Fetch each factor's series into ``levels``; optional ones that fail are noted."""
+    used: dict[str, FactorSpec] = {}
+    stale = False
+    for name, spec in specs.items():
+        try:
+            got = _fetch(provider, spec, *window)
+        except DataError:
+            if name in REQUIRED_FACTORS or name in estimation.factors:
+                raise
+            notes.append(f"factor {name} left out: its series {spec.label()} are unavailable")
+            continue
+        used[name] = spec
+        stale = stale or got.provenance.stale
+        levels.update({str(c): got.frame[c] for c in got.frame.columns})
+    return used, stale
 
 
 def _shortest_notes(levels: Mapping[str, pd.Series], joined: pd.DataFrame) -> list[str]:
