@@ -17,6 +17,7 @@ FRED files are rates; every other column is a price.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ def read_header(path: Path) -> list[list[str]]:
         raise DataError("not a UTF-8 text file", file=str(path)) from None
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    rows = [[c.strip().strip('"') for c in ln.rstrip("\r\n").split(",")] for ln in lines if ln]
+    rows = [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln)]
     if not rows or rows[0] == [""]:
         raise DataError("empty file", file=str(path), hint="expected a header line and rows")
     return rows
@@ -167,6 +168,11 @@ def _entries(file: Path) -> list[Entry]:
     ]
 
 
+def _listing(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
+
+
 def _kind_of(ticker: str) -> SeriesKind:
     return SeriesKind.RATE if ticker.upper() in YIELD_TICKERS else SeriesKind.PRICE
 
@@ -188,11 +194,14 @@ def read_series(entry: Entry) -> RawSeries:
             date_name, header_lines = "Date", 3
         else:
             table = pd.read_csv(entry.path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            table.columns = [str(c).strip() for c in table.columns]
             value_col = "Close" if entry.layout is Layout.YAHOO else entry.ticker
             dates, column = table.iloc[:, 0], table[value_col]
             date_name, header_lines = str(table.columns[0]), 1
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"malformed CSV: {exc}", file=origin) from None
+        raise DataError(f"malformed CSV: {' '.join(str(exc).split())}", file=origin) from None
+    except KeyError:
+        raise DataError("column not found in the file", file=origin, key=entry.ticker) from None
     if table.empty:
         raise DataError("no data rows under the header", file=origin, key=entry.ticker)
     index = parse_dates(dates, origin=origin, column=date_name, header_lines=header_lines)
@@ -255,7 +264,7 @@ class CsvProvider:
             entry = folded.get(ticker.upper())
         if entry is None:
             raise DataError(
-                f"no file or column for this ticker; available: {', '.join(self.available())}",
+                f"no file or column for this ticker; available: {_listing(self.available())}",
                 file=self.source,
                 key="ticker",
                 value=ticker,
