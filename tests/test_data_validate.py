@@ -7,11 +7,15 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimizer.config import validate
 from optimizer.data import ValidationPolicy, get_provider, require_history
 from optimizer.data.csv_source import CsvProvider
+from optimizer.data.frequency import Frequency
 from optimizer.data.settings import DataConfig
+from optimizer.data.validate import RawSeries, check_gaps
 from optimizer.errors import ConfigError, DataError
 
 
@@ -140,3 +144,25 @@ def test_dates_with_time_and_offset_keep_the_written_day(tmp_path):
     frame = CsvProvider([tmp_path]).prices(["TZ"]).frame
     assert list(frame.index) == list(days)
     np.testing.assert_allclose(frame["TZ"], 10.0 + np.arange(6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(min_value=10, max_value=80),
+    holes=st.sets(st.integers(min_value=1, max_value=78), max_size=30),
+    max_ffill=st.integers(min_value=0, max_value=6),
+)
+def test_gap_check_matches_longest_run_of_missing_business_days(n, holes, max_ffill):
+    days = pd.bdate_range("2021-03-01", periods=n)
+    holes = {h for h in holes if h < n - 1}  # first and last day stay
+    kept = days.delete(sorted(holes))
+    longest = run = 0
+    for i in range(n):
+        run = run + 1 if i in holes else 0
+        longest = max(longest, run)
+    raw = RawSeries("X", pd.Series(1.0, index=kept), "generated")
+    if longest > max_ffill:
+        with pytest.raises(DataError, match=f"{longest} missing daily observations"):
+            check_gaps(raw, Frequency.DAILY, max_ffill)
+    else:
+        assert check_gaps(raw, Frequency.DAILY, max_ffill) == (len(holes), longest)

@@ -134,7 +134,8 @@ def check_values(series: RawSeries) -> None:
         bad |= v.to_numpy() <= 0
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        what = "non-positive price" if series.kind is SeriesKind.PRICE else "non-finite value"
+        finite = bool(np.isfinite(v.iloc[pos]))
+        what = "non-positive price" if finite else "non-finite value"
         raise DataError(
             f"{what} on {_iso(v.index[pos])}",
             file=series.origin,
