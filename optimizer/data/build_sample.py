@@ -7,8 +7,8 @@ Sources (both shipped inside PyPI packages under the NCSA licence; install them 
   portfolios, 1949-01..2017-03, returns as fractions;
 * ``arch.data.default.load()`` — Moody's AAA and BAA corporate bond yields, percent, monthly.
 
-Writes ``optimizer/data/sample/prices.csv`` (monthly total-return index levels, base 100 at
-the month end before the first return), ``rates.csv`` (percent) and ``PROVENANCE.md``.
+Writes ``optimizer/data/sample/prices.csv`` (monthly total-return index levels, every series
+scaled to 100 on the last month end), ``rates.csv`` (percent) and ``PROVENANCE.md``.
 Re-running it reproduces the files byte for byte.
 """
 
@@ -57,12 +57,17 @@ def monthly_returns(french: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
     return out[list(PRICE_COLUMNS)]
 
 
-def index_levels(returns: pd.DataFrame, base: float = 100.0) -> pd.DataFrame:
-    """Total-return index levels: ``base`` at the month end before the first return."""
+def index_levels(returns: pd.DataFrame, last: float = 100.0) -> pd.DataFrame:
+    """Total-return index levels that end at ``last`` on the final month end.
+
+    Ending every series at 100 gives each "share" an ETF-like price on the sample's last
+    date, so whole-share plans on the sample look like real ones.
+    """
     start = returns.index[0] - pd.offsets.MonthEnd(1)
-    levels = base * (1.0 + returns).cumprod()
-    first = pd.DataFrame([[base] * returns.shape[1]], index=[start], columns=returns.columns)
-    out = pd.concat([first, levels])
+    growth = (1.0 + returns).cumprod()
+    first = pd.DataFrame([[1.0] * returns.shape[1]], index=[start], columns=returns.columns)
+    out = pd.concat([first, growth])
+    out = out * (last / out.iloc[-1])
     out.index = pd.DatetimeIndex(out.index, name="date")
     return out
 
@@ -92,7 +97,8 @@ edit by hand.
   in the `arch` package (`arch.data.default`, NCSA licence; originally from FRED).
 
 ## Series
-prices.csv — monthly total-return index levels, 100 at {base}:
+prices.csv — monthly total-return index levels from {base}, scaled so every series is 100
+on the last date (an ETF-like share price for whole-share plans):
 - LARGE: mean of the large-cap portfolios S5V1, S5V3, S5V5
 - MID: mean of S3V1, S3V3, S3V5; SMALL: mean of S1V1, S1V3, S1V5
 - MKT: the market (Mkt-RF + RF)
