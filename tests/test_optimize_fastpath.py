@@ -30,6 +30,7 @@ def _built(kind, cons, seed=0):
     current = {t: 1 / len(est.tickers) for t in est.tickers}
     x = built.numbers(Inputs(est, current))
     built.bind(x)
+    built.frame.push()  # the cvxpy Parameters get the same values the fast path reads
     return est, built, x
 
 
@@ -51,9 +52,19 @@ def test_fast_solve_equals_cvxpy_solve(kind, cons):
     _, built, _ = _built(kind, cons, seed=2)
     built.program.solve()
     w_fast = built.frame.weights()
-    built.program.problem.solve(solver=cp.CLARABEL)
-    assert built.program.problem.status == cp.OPTIMAL
-    np.testing.assert_allclose(w_fast, built.frame.weights(), atol=1e-6)
+    duals_fast = {b.constraint: b.shadow_price for b in built.binding()}
+    problem = built.program.problem
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert problem.status == cp.OPTIMAL
+    w = built.frame.w.value
+    w_cvxpy = w / built.frame.k.value if built.frame.homogeneous else w
+    np.testing.assert_allclose(w_fast, w_cvxpy, atol=1e-6)
+    for n in built.program.named:  # the fast path's duals are cvxpy's duals
+        if n.constraint.id in built.program._dual_rows:
+            np.testing.assert_allclose(
+                built.program.dual(n), n.constraint.dual_value, rtol=1e-4, atol=1e-6
+            )
+    assert duals_fast
 
 
 def test_highs_and_clarabel_agree_on_lp_weights_and_duals():

@@ -281,9 +281,10 @@ class Built:
         out: list[Binding] = []
         scale = self.objective.dual_scale
         for n in self.program.named:
-            if n.role is not Role.POLICY or n.constraint.dual_value is None:
+            dual = self.program.dual(n)
+            if n.role is not Role.POLICY or dual is None:
                 continue
-            duals = np.atleast_1d(np.asarray(n.constraint.dual_value, dtype=float)) * scale
+            duals = np.atleast_1d(dual) * scale
             labels = n.labels if len(n.labels) == duals.size else n.labels * duals.size
             out.extend(
                 Binding(label, float(d))

@@ -69,6 +69,7 @@ def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
     for t in built.terms:
         t.bind(frame, x)
     built.objective.bind(frame, x)
+    frame.push()
     hard: list[cp.Constraint] = []
     slacks: list[tuple[cp.Variable, tuple[str, ...]]] = []
     for n in named:

@@ -66,8 +66,10 @@ class Frame:
         self.homogeneous = homogeneous
         self.k: cp.Variable | float = cp.Variable(name="k") if homogeneous else 1.0
         self._params: dict[str, cp.Parameter] = {}
+        self.values: dict[str, np.ndarray] = {}  # Parameter name -> value of this run
         self._trade: cp.Variable | None = None
         self.extra: list[Named] = []  # constraints that support shared helper variables
+        self.solution: tuple[np.ndarray, float] | None = None  # (w or y, k) of the last solve
 
     # -- parameters -------------------------------------------------------------------
     def param(self, name: str, shape: tuple[int, ...] = (), **attrs: Any) -> cp.Parameter:
@@ -77,7 +79,13 @@ class Frame:
         return self._params[name]
 
     def set(self, name: str, value: Any) -> None:
+        """Record a Parameter's value; the compiled fast path reads it from here."""
         if name in self._params:
+            self.values[name] = np.asarray(value, dtype=float)
+
+    def push(self) -> None:
+        """Hand the recorded values to the cvxpy Parameters (for solves through cvxpy)."""
+        for name, value in self.values.items():
             self._params[name].value = value
 
     def parameters(self) -> dict[str, cp.Parameter]:
@@ -113,8 +121,7 @@ class Frame:
             self.set(f"scenario:{sid}", m)
 
     def weights(self) -> np.ndarray:
-        """The solved weights (undoing the Charnes-Cooper scale)."""
-        w = np.asarray(self.w.value, dtype=float)
-        if self.homogeneous:
-            return w / float(self.k.value)  # type: ignore[union-attr]
-        return w
+        """The solved weights (undoing the Charnes-Cooper scale), shape (n_assets,)."""
+        assert self.solution is not None, "solve first"
+        w, k = self.solution
+        return w / k if self.homogeneous else w

@@ -69,6 +69,8 @@ class Program:
         self._compiled: Compiled | None = None
         self._chain = None
         self._inverse = None
+        self._dual_rows: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = {}
+        self._duals: dict[int, np.ndarray] = {}  # constraint id -> dual of the last solve
 
     @classmethod
     def build(
@@ -83,16 +85,40 @@ class Program:
         return prog
 
     def _compile(self) -> None:
-        self._set_dummy_values()
-        data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL)
-        self._compiled = Compiled.from_problem_data(data, self.problem)
-        inverse[-1].solver_options = {}  # read by cvxpy's Clarabel inversion
-        self._chain, self._inverse = chain, inverse
-
-    def _set_dummy_values(self) -> None:
         for p in self.problem.parameters():
             if p.value is None:
                 p.value = np.zeros(p.shape)
+        data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL)
+        self._compiled = Compiled.from_problem_data(data, self.problem, self.frame.values)
+        inverse[-1].solver_options = {}  # read by cvxpy's Clarabel inversion
+        self._chain, self._inverse = chain, inverse
+        self._map_duals(len(data["b"]))
+
+    def _map_duals(self, m: int) -> None:
+        """Which rows of the solver's dual vector ``z`` (and with which sign) are each named
+        constraint's dual: found once by inverting a solution whose ``z`` marks its rows."""
+        marker = RawSolution(
+            "Solved", np.zeros(self._compiled.n_var), np.arange(1.0, m + 1), 0.0, 0.0, 0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            duals = self._chain.invert(marker, self._inverse).dual_vars
+        for n in self.named:
+            v = duals.get(n.constraint.id)
+            if v is None:
+                continue
+            v = np.asarray(v, dtype=float)
+            rows = np.abs(v).ravel() - 1
+            if np.all(np.abs(rows - np.round(rows)) < 1e-9) and np.all(rows >= 0):
+                self._dual_rows[n.constraint.id] = (
+                    np.round(rows).astype(np.int64),
+                    np.sign(v).ravel(),
+                    v.shape,
+                )
+
+    def dual(self, n: Named) -> np.ndarray | None:
+        """The last solve's dual value of a named constraint (None if unknown)."""
+        return self._duals.get(n.constraint.id)
 
     @property
     def is_lp(self) -> bool:
@@ -138,24 +164,33 @@ class Program:
         return outcome
 
     def _unpack(self, raw: RawSolution, duals: bool) -> None:
-        if duals:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.problem.unpack_results(raw, self._chain, self._inverse)
-            return
-        assert self._compiled is not None
-        for var, (col, size) in self._compiled.columns(self.frame).items():
-            var.value = raw.x[col : col + size] if var.shape else raw.x[col]
+        assert self._compiled is not None and raw.x is not None
+        cols = self._compiled.columns(self.frame)
+        col, size = cols[self.frame.w]
+        k = 1.0
+        if isinstance(self.frame.k, cp.Variable):
+            k = float(raw.x[cols[self.frame.k][0]])
+        self.frame.solution = (raw.x[col : col + size].copy(), k)
+        self._duals = {}
+        if duals and raw.z is not None:
+            for cid, (rows, signs, shape) in self._dual_rows.items():
+                self._duals[cid] = (raw.z[rows] * signs).reshape(shape)
 
     def _solve_cvxpy(self, solver: str) -> Outcome:
+        self.frame.push()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.problem.solve(solver=solver)
         status = self.problem.status
-        if status == cp.OPTIMAL:
-            return Outcome.OPTIMAL
-        if status == cp.OPTIMAL_INACCURATE:
-            return Outcome.INACCURATE
+        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            k = self.frame.k.value if isinstance(self.frame.k, cp.Variable) else 1.0
+            self.frame.solution = (np.asarray(self.frame.w.value, dtype=float), float(k))
+            self._duals = {
+                n.constraint.id: np.asarray(n.constraint.dual_value, dtype=float)
+                for n in self.named
+                if n.constraint.dual_value is not None
+            }
+            return Outcome.OPTIMAL if status == cp.OPTIMAL else Outcome.INACCURATE
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             return Outcome.INFEASIBLE
         if status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):

@@ -10,7 +10,7 @@ then nonnegative cones (then second-order cones); an LP (no ``P``, no SOC) goes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -55,12 +55,16 @@ class _Pattern:
     offset_pos: np.ndarray  # positions (in T @ p) of the offset column, or empty
     offset_rows: np.ndarray
 
-    def matrix(self, p: np.ndarray, sign: float = 1.0) -> tuple[sp.csc_array, np.ndarray]:
+    def values(self, p: np.ndarray, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Nonzero values (in the pattern's order) and the offset column, dense."""
         vals = self.tensor @ p
-        mat = sp.csc_array((sign * vals[self.perm], self.indices, self.indptr), shape=self.shape)
         off = np.zeros(self.shape[0])
         off[self.offset_rows] = vals[self.offset_pos]
-        return mat, off
+        return sign * vals[self.perm], off
+
+    def matrix(self, p: np.ndarray, sign: float = 1.0) -> tuple[sp.csc_array, np.ndarray]:
+        data, off = self.values(p, sign)
+        return sp.csc_array((data, self.indices, self.indptr), shape=self.shape), off
 
 
 def _pattern(reduced: Any, n_var: int, *, with_offset: bool, upper: bool) -> _Pattern:
@@ -91,7 +95,7 @@ def _pattern(reduced: Any, n_var: int, *, with_offset: bool, upper: bool) -> _Pa
 class Compiled:
     """The solver data of a DPP problem as a function of its Parameter values."""
 
-    params: list[tuple[cp.Parameter, int, int]]
+    params: list[tuple[str, int, int]]  # Parameter name, column, size
     const_col: int
     size: int
     q_tensor: sp.csr_array
@@ -100,15 +104,19 @@ class Compiled:
     dims: Any
     var_cols: dict[int, int]
     n_var: int
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # the frame's, shared
+    _clarabel: Any = None  # a Clarabel solver kept for data updates
 
     @classmethod
-    def from_problem_data(cls, data: dict[str, Any], problem: cp.Problem) -> Compiled:
+    def from_problem_data(
+        cls, data: dict[str, Any], problem: cp.Problem, values: dict[str, np.ndarray]
+    ) -> Compiled:
         from cvxpy.lin_ops import lin_op as lu
 
         pp = data["param_prob"]
         quad = pp.P is not None
         pp.apply_parameters(quad_obj=quad)  # makes cvxpy cache its reduced tensors
-        own = {p.id: p for p in problem.parameters()}
+        own = {p.id: p.name() for p in problem.parameters()}
         params = [
             (own[pid], col, pp.param_id_to_size[pid])
             for pid, col in pp.param_id_to_col.items()
@@ -125,6 +133,7 @@ class Compiled:
             dims=data["dims"],
             var_cols=dict(pp.var_id_to_col),
             n_var=n_var,
+            values=values,
         )
 
     @property
@@ -134,8 +143,8 @@ class Compiled:
 
     def param_vector(self) -> np.ndarray:
         p = np.zeros(self.size)
-        for param, col, size in self.params:
-            p[col : col + size] = np.asarray(param.value, dtype=float).ravel(order="F")
+        for name, col, size in self.params:
+            p[col : col + size] = self.values[name].ravel(order="F")
         p[self.const_col] = 1.0
         return p
 
@@ -155,18 +164,40 @@ class Compiled:
         return out
 
 
-def solve_clarabel(c: Compiled, **settings: Any) -> RawSolution:
+def _clarabel_solver(c: Compiled, settings: dict[str, Any]) -> Any:
+    """A Clarabel solver holding the current data: updated in place when one exists."""
     import clarabel
     from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
 
-    P, q, A, b = c.data()
-    if P is None:
+    p = c.param_vector()
+    qd = np.asarray(c.q_tensor @ p).ravel()
+    A_vals, b = c.A.values(p, sign=-1.0)
+    P_vals = c.P.values(p)[0] if c.P is not None else None
+    if c._clarabel is not None and not settings:
+        try:
+            extra = {} if P_vals is None else {"P": P_vals}
+            c._clarabel.update(q=qd[:-1], b=b, A=A_vals, **extra)
+            return c._clarabel
+        except Exception:  # the pattern changed or updates are refused: rebuild
+            c._clarabel = None
+    A = sp.csc_array((A_vals, c.A.indices, c.A.indptr), shape=c.A.shape)
+    if c.P is None:
         P = sp.csc_array((c.n_var, c.n_var))
+    else:
+        P = sp.csc_array((P_vals, c.P.indices, c.P.indptr), shape=c.P.shape)
     opts = clarabel.DefaultSettings()
     opts.verbose = False
+    opts.presolve_enable = False  # keeps data updates allowed
     for k, v in {**CLARABEL_TOLERANCES, **settings}.items():
         setattr(opts, k, v)
-    sol = clarabel.DefaultSolver(P, q, A, b, dims_to_solver_cones(c.dims), opts).solve()
+    solver = clarabel.DefaultSolver(P, qd[:-1], A, b, dims_to_solver_cones(c.dims), opts)
+    if not settings:
+        c._clarabel = solver
+    return solver
+
+
+def solve_clarabel(c: Compiled, **settings: Any) -> RawSolution:
+    sol = _clarabel_solver(c, settings).solve()
     return RawSolution(
         status=str(sol.status),
         x=np.asarray(sol.x),
