@@ -140,8 +140,21 @@ def test_replay_uses_realised_moves(shared_data, engine, library):
     tnx = pd.read_csv(shared_data / "yahoo" / "^TNX.csv", index_col="Date", parse_dates=True)
     spy_ret = spy.Close.loc["2022-10-14"] / spy.Close.loc[:"2021-12-31"].iloc[-1] - 1
     tnx_move = (tnx.Close.loc[:"2022-10-14"].iloc[-1] - tnx.Close.loc[:"2021-12-31"].iloc[-1]) / 100
-    # weekly sums of simple returns vs the compounded return: within 3 points
-    assert m.factor_moves["equity"] == pytest.approx(spy_ret, abs=0.03)
-    assert m.factor_moves["long_rate"] == pytest.approx(tnx_move, abs=0.002)
+    # the move from the last close before the window to the last close in it
+    assert m.factor_moves["equity"] == pytest.approx(spy_ret, abs=1e-9)
+    assert m.factor_moves["long_rate"] == pytest.approx(tnx_move, abs=1e-9)
     assert m.details["horizon"] == "2022-01-03..2022-10-14"
     assert m.plausibility.startswith(("rare", "extreme"))
+
+
+def test_short_replay_window_april_2025(shared_data, engine, library):
+    m = engine.moments(library.get("tariff-replay-2025"))
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", index_col="Date", parse_dates=True)
+    iwm = pd.read_csv(shared_data / "yahoo" / "IWM.csv", index_col="Date", parse_dates=True)
+
+    def ret(frame):
+        return frame.Close.loc[:"2025-04-08"].iloc[-1] / frame.Close.loc[:"2025-04-01"].iloc[-1] - 1
+
+    assert m.factor_moves["equity"] == pytest.approx(ret(spy), abs=1e-9)
+    assert m.factor_moves["size"] == pytest.approx(ret(iwm) - ret(spy), abs=1e-9)
+    assert m.factor_moves["equity"] < -0.10  # the April 2025 sell-off

@@ -25,6 +25,7 @@ SHIPPED = {
     "yield-spike",
     "sp500-correction-6200",
     "rate-shock-2022",
+    "tariff-replay-2025",
 }
 
 

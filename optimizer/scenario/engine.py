@@ -60,6 +60,7 @@ class MarketHistory:
     index_levels: dict[str, IndexLevel] = field(default_factory=dict)  # "SP500" -> spot
     provenance: Provenance | None = None
     levels: pd.DataFrame | None = None  # (n_periods + 1, n_series) period-end levels
+    daily: pd.DataFrame | None = None  # (n_dates, n_series) levels at the data's own frequency
 
     @classmethod
     def from_levels(
@@ -103,6 +104,7 @@ class MarketHistory:
                 wanted,
                 index_levels=self.index_levels,
                 provenance=self.provenance,
+                daily=self.daily,
             )
         lo = pd.Timestamp(history.start) if history.start else None
         hi = pd.Timestamp(history.end) if history.end else None
@@ -322,34 +324,62 @@ class ScenarioEngine:
     def _replay(
         self, scenario: Scenario, names: list[str], file: str | None
     ) -> tuple[list[int], np.ndarray, list[dict[str, Any]]]:
+        """Realised factor moves over the replay window become the shocks."""
         replay = scenario.replay
         assert replay is not None
-        factors = self.history.factors
-        span = _span(factors.index)
-        covered = len(factors) and factors.index[0] <= pd.Timestamp(replay.start)
-        covered = covered and factors.index[-1] >= pd.Timestamp(replay.end)
-        if not covered:
-            raise ScenarioError(
-                f"the data does not cover the replay window (it covers {span})",
-                file=file,
-                key="replay.start",
-                value=f"{replay.start}..{replay.end}",
-            )
-        window = factors.loc[pd.Timestamp(replay.start) : pd.Timestamp(replay.end)]
-        idx, values, stated = [], [], []
         for name in replay.factors:
             if name not in names:
                 raise ScenarioError(
-                    "factor has no series in this data",
-                    file=file,
-                    key="replay.factors",
-                    value=name,
+                    "factor has no series in this data", file=file, key="replay.factors", value=name
                 )
-            move = float(window[name].sum())
-            idx.append(names.index(name))
-            values.append(move)
-            stated.append({"factor": name, "move": move, "replay": f"{replay.start}..{replay.end}"})
-        return idx, np.array(values), stated
+        moves = self._realised(replay.start, replay.end, file)
+        window = f"{replay.start}..{replay.end}"
+        idx = [names.index(n) for n in replay.factors]
+        values = np.array([float(moves[n]) for n in replay.factors])
+        stated = [
+            {"factor": n, "move": v, "replay": window}
+            for n, v in zip(replay.factors, values, strict=True)
+        ]
+        return idx, values, stated
+
+    def _realised(self, start: dt.date, end: dt.date, file: str | None) -> pd.Series:
+        """Factor moves from the last level before ``start`` to the last level by ``end``."""
+        h = self.history
+        levels = h.daily if h.daily is not None else h.levels
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        if levels is None:  # no levels kept: add up the per-period factor values
+            levels_index = h.factors.index
+            covered = len(levels_index) and levels_index[0] <= lo and levels_index[-1] >= hi
+            moves = h.factors.loc[lo:hi].sum() if covered else None
+        else:
+            levels_index = levels.dropna(how="all").index
+            covered = len(levels_index) and levels_index[0] < lo and levels_index[-1] >= hi
+            moves = _moves_between(levels, h.specs, lo, hi) if covered else None
+        if moves is None:
+            raise ScenarioError(
+                f"the data does not cover the replay window (it covers {_span(levels_index)})",
+                file=file,
+                key="replay.start",
+                value=f"{start}..{end}",
+            )
+        return moves
+
+
+def _moves_between(levels: pd.DataFrame, specs: dict[str, FactorSpec], lo: Any, hi: Any) -> Any:
+    """Each factor's move from its last level before ``lo`` to its last level by ``hi``.
+
+    Each factor uses only its own series' dates, so a holiday in another series does not
+    shift the window.
+    """
+    out = {}
+    for name, spec in specs.items():
+        own = levels[list(spec.tickers())].dropna()
+        before, through = own.loc[: lo - pd.Timedelta(days=1)], own.loc[:hi]
+        if before.empty or through.empty:
+            return None
+        two = pd.concat([before.iloc[[-1]], through.iloc[[-1]]])
+        out[name] = float(factor_values({name: spec}, two, two).iloc[0, 0])
+    return pd.Series(out)
 
 
 def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:

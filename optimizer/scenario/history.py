@@ -64,7 +64,8 @@ def load_history(
     notes = [*assets.provenance.notes, *assets.warnings]
     used, stale = _factor_levels(provider, specs, estimation, (start, end), levels, notes)
     frequency = _frequency(assets.provenance.frequency, estimation)
-    daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1, join="inner")
+    # every series on its own dates (outer join); the model uses the rows where all have data
+    daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1)
     joined = _cut_window(period_end_levels(daily, frequency), frequency, estimation)
     if len(joined) < 3:
         raise DataError(
@@ -90,6 +91,7 @@ def load_history(
         frequency,
         index_levels=_index_levels(provider, source, start, end),
         provenance=provenance,
+        daily=daily,
     )
 
 
