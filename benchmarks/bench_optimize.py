@@ -25,13 +25,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from optimizer.data.base import Provenance  # noqa: E402
-from optimizer.estimate import Estimate  # noqa: E402
-from optimizer.optimize import Inputs, Optimizer, Policy, Shape  # noqa: E402
-from optimizer.optimize.result import cvar_of  # noqa: E402
+from optimizer.data.base import Provenance
+from optimizer.estimate import Estimate
+from optimizer.optimize import Inputs, Optimizer, Policy, Shape
+from optimizer.optimize.result import cvar_of
 
 warnings.filterwarnings("ignore")
 
@@ -129,7 +129,7 @@ def bench_a(repeat: int) -> None:
     for kind in ("min_variance", "max_sharpe"):
         policy = Policy.simple(est.tickers, objective={"kind": kind})
 
-        def cold():
+        def cold(policy=policy):
             return Optimizer(policy).build(Shape()).solve(Inputs(est))
 
         t_cold, alloc = timed(cold, repeat)
