@@ -204,3 +204,24 @@ def test_mixture_weights_rules():
     assert mixture_weights([0.6, 0.4]) == ([0.6, 0.4], 0.0)
     with pytest.raises(ScenarioError, match="above 1"):
         mixture_weights([0.7, 0.6])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cov_rng=covariances(),
+    s_hi=st.floats(-0.05, 0.05),
+    gap=st.floats(0.001, 0.3),
+)
+def test_monotone_in_the_equity_shock(cov_rng, s_hi, gap):
+    """A deeper equity shock lowers the conditional mean of every positive-beta asset."""
+    S, rng = cov_rng
+    S = S + 1e-4 * np.eye(4)  # equity must have variance to be shocked
+    B = rng.standard_normal((6, 4))
+    beta = B @ S[:, 0] / S[0, 0]  # each asset's total beta to the equity factor
+    mus = []
+    for s in (s_hi, s_hi - gap):
+        mean, cov = conditional_gaussian(np.zeros(4), S, [0], np.array([s]))
+        mus.append(asset_moments(np.zeros(6), B, np.zeros(6), 13.0, mean, cov)[0])
+    change = mus[1] - mus[0]
+    np.testing.assert_allclose(change, -gap * beta, atol=1e-9)
+    assert np.all(change[beta > 1e-9] < 0)
