@@ -14,6 +14,7 @@ import pandas as pd
 from optimizer.data.base import PriceData, Provider
 from optimizer.data.frequency import Frequency
 from optimizer.data.returns import returns
+from optimizer.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ def summarize(
     """Load ``tickers`` (default: all the provider offers) and describe each one."""
     rate_names = set(getattr(provider, "available_rates", list)())
     wanted = list(tickers) if tickers else provider.available()
+    if not wanted:
+        raise DataError(
+            "the source lists no tickers (for yahoo: only cached ones)",
+            file=getattr(provider, "source", provider.name),
+            key="tickers",
+            hint="name them with --tickers",
+        )
     rates_wanted = [t for t in wanted if t in rate_names or t.upper() in rate_names]
     prices_wanted = [t for t in wanted if t not in rates_wanted]
     prices = provider.prices(prices_wanted, start, end) if prices_wanted else None
