@@ -27,12 +27,15 @@ def ref_cost(prob, z):
 
 
 def ref_objective(prob, z):
+    """a |d| + (1 - a + lam) (|d| - b)+ per ticker, a |y| + (1 - a) (|y| - b_cash)+ for cash."""
+    a = prob.inside
     total = 0.0
     for i, zi in enumerate(z):
         dev = abs(prob.p[i] * (prob.h[i] + zi) - prob.t[i])
-        total += dev + prob.lam * max(dev - prob.band[i], 0.0)
+        total += a * dev + (1 - a + prob.lam) * max(dev - prob.band[i], 0.0)
     spend = sum(prob.p[i] * zi for i, zi in enumerate(z))
-    return total + ref_cost(prob, z) + abs(prob.cash0 - spend - prob.cash_target)
+    y = abs(prob.cash0 - spend - prob.cash_target)
+    return total + ref_cost(prob, z) + a * y + (1 - a) * max(y - prob.cash_band, 0.0)
 
 
 def ref_feasible(prob, z):
@@ -40,7 +43,9 @@ def ref_feasible(prob, z):
         if zi != 0 and abs(zi) * prob.p[i] < prob.min_order - 1e-9:
             return False
     spend = sum(prob.p[i] * zi for i, zi in enumerate(z))
-    return prob.cash0 - spend - ref_cost(prob, z) >= prob.reserve - 1e-7
+    cost = ref_cost(prob, z)
+    need = max(prob.reserve, prob.reserve_pct * (prob.value - cost))
+    return prob.cash0 - spend - cost >= need - 1e-7
 
 
 def brute_force(prob):
@@ -81,6 +86,10 @@ def random_problem(rng, n=3):
         comm_share=float(rng.choice([0.0, 0.05])),
         comm_min=float(rng.choice([0.0, 1.0, 5.0])),
         spread=float(rng.choice([0.0, 0.002])),
+        inside=float(rng.choice([1.0, 0.0])),  # to target, or to the band edge
+        cash_band=float(rng.choice([0.0, 0.03 * value])),
+        reserve_pct=float(rng.choice([0.0, 0.0, 0.04])),
+        value=value,
     )
 
 

@@ -1,9 +1,9 @@
 """Exact solution of the coupled trade problem by Lagrangian bounds and enumeration.
 
-For multipliers ``mu`` in [-1, 1] (the cash term, ``|y| >= mu y``) and ``nu >= 0`` (the cash
-reserve), every feasible ``z`` satisfies
+For multipliers ``mu`` in [-1, 1] (the cash term, ``f(y) >= mu y - f*(mu)``) and
+``nu >= 0`` (the cash reserve), every feasible ``z`` satisfies
 
-    F(z) >= L(mu, nu; z) = sum_i g_i(z_i) + mu (a - p.z) + nu (p.z + cost(z) - B)
+    F(z) >= L(mu, nu; z) = sum_i g_i(z_i) + mu (a - p.z) - f*(mu) + nu (p.z + k cost(z) - B)
 
 and the right side separates by ticker, so its minimum is cheap (per-ticker convexity on
 each side of zero, as in :mod:`optimizer.rebalance.solve`). With the best bound ``L*`` and
@@ -19,7 +19,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.rebalance.solve import Problem, _candidates, _phi, costs
+from optimizer.rebalance.solve import (
+    Problem,
+    _candidates,
+    _phi,
+    cash_conjugate,
+    cash_slopes,
+    cash_term,
+    costs,
+)
 
 _MU = np.linspace(-1.0, 1.0, 21)
 _NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
@@ -28,15 +36,19 @@ _REACH = 60  # grid steps explored on each side of a per-ticker minimiser
 
 def _terms(prob: Problem, z: np.ndarray, mu: float, nu: float) -> np.ndarray:
     pz = prob.p.reshape(prob.p.shape + (1,) * (z.ndim - 1)) * z
-    return _phi(prob, z) + costs(prob, z) * (1.0 + nu) + (nu - mu) * pz
+    kappa = prob.budget()[0]
+    return _phi(prob, z) + costs(prob, z) * (1.0 + kappa * nu) + (nu - mu) * pz
 
 
 def _evaluate(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Objective and feasibility of trade vectors stacked in columns, z shape (n, m)."""
     c = costs(prob, z)
     spend = prob.p @ z
-    f = _phi(prob, z).sum(axis=0) + c.sum(axis=0) + np.abs(prob.cash0 - spend - prob.cash_target)
-    ok = prob.cash0 - spend - c.sum(axis=0) >= prob.reserve - 1e-7
+    f = _phi(prob, z).sum(axis=0) + c.sum(axis=0)
+    f = f + cash_term(prob, prob.cash0 - spend - prob.cash_target)
+    c_tot = c.sum(axis=0)
+    need = np.maximum(prob.reserve, prob.reserve_pct * (prob.value - c_tot))
+    ok = prob.cash0 - spend - c_tot >= need - 1e-7
     return f, ok
 
 
@@ -44,19 +56,22 @@ def _bound_grid(
     prob: Problem, cand: np.ndarray, mus: np.ndarray, nus: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lower bounds and Lagrangian minimisers on a grid of multipliers."""
-    a, b = prob.cash0 - prob.cash_target, prob.cash0 - prob.reserve
+    kappa, b = prob.budget()
+    a = prob.cash0 - prob.cash_target
     mu, nu = np.meshgrid(mus, nus, indexing="ij")
     mu, nu = mu.ravel(), nu.ravel()
     c3, pz = costs(prob, cand)[..., None], (prob.p[:, None] * cand)[..., None]
-    vals = _phi(prob, cand)[..., None] + c3 * (1.0 + nu) + (nu - mu) * pz  # (n, K, M)
+    vals = _phi(prob, cand)[..., None] + c3 * (1.0 + kappa * nu) + (nu - mu) * pz  # (n, K, M)
     idx = vals.argmin(axis=1)  # (n, M)
-    lb = np.take_along_axis(vals, idx[:, None, :], axis=1)[:, 0, :].sum(axis=0) + mu * a - nu * b
+    lb = np.take_along_axis(vals, idx[:, None, :], axis=1)[:, 0, :].sum(axis=0)
+    lb = lb + mu * a - cash_conjugate(prob, mu) - nu * b
     return lb, mu, nu, np.take_along_axis(cand, idx, axis=1)
 
 
 def _best_bound(prob: Problem, cand: np.ndarray) -> tuple[float, float, float, np.ndarray]:
     """(L*, mu*, nu*, Lagrangian minimisers of shape (n, m)): a coarse grid, then a finer one."""
-    lb, mu, nu, sols = _bound_grid(prob, cand, _MU, _NU)
+    mus = np.union1d(_MU, cash_slopes(prob))
+    lb, mu, nu, sols = _bound_grid(prob, cand, mus, _NU)
     k = int(lb.argmax())
     fine_mu = np.clip(mu[k] + np.linspace(-0.1, 0.1, 11), -1.0, 1.0)
     fine_nu = np.unique(np.maximum(nu[k] * np.array([0.5, 0.75, 1.0, 1.5, 2.0]), 0.0))
@@ -94,7 +109,7 @@ def _domains(
         win = _side_window(prob, cand, cvals, sign, reach)
         parts.append(win)
         edges.append(win[:, [0, -1]])
-    grid = np.concatenate(parts, axis=1)
+    grid = np.concatenate([*parts, cand], axis=1)  # candidates: off-grid ends (sell all)
     ok = (grid >= prob.lo[:, None] - 1e-9) & (grid <= prob.hi[:, None] + 1e-9)
     ok &= (grid == 0) | (np.abs(grid) >= prob.zmin[:, None] - 1e-9)
     vals = np.where(ok, _terms(prob, grid, mu, nu), np.inf)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.rebalance.solve import Problem, cash_after, feasible, objective
+from optimizer.rebalance.solve import Problem, cash_after, feasible, objective, shortfall
 
 _MAX_MOVES = 5_000
 
@@ -36,8 +36,7 @@ def solve_greedy(prob: Problem) -> np.ndarray:
     """A feasible trade vector (shape (n,)); no trades if nothing feasible improves."""
     z = np.zeros_like(prob.p)
     for _ in range(_MAX_MOVES):  # restore the reserve
-        short = prob.reserve - cash_after(prob, z)
-        if short <= 1e-7:
+        if shortfall(prob, z) <= 1e-7:
             break
         f0 = objective(prob, z)
         best, score = None, np.inf

@@ -8,8 +8,9 @@ holdings    ``account,ticker,shares,cost_per_share,acquired[,lot_id]`` — one r
             is the amount of cash (``cost_per_share`` and ``acquired`` left empty).
 positions   ``account,ticker,shares`` — the custodian's stated positions, checked against
             the sum of the lots.
-recent sales ``account,ticker,sold,gain`` — sales in the last weeks (``gain`` < 0: a loss),
-            for the wash-sale guard.
+recent sales ``account,ticker,sold,gain[,acquired]`` — sales in the last weeks (``gain``
+            < 0: a loss), for the wash-sale guard; ``acquired`` is when the sold shares
+            were bought (a recent buy no longer visible in the lots).
 prices      ``ticker,price``.
 targets     ``ticker,weight`` — may include a ``CASH`` row; weights sum to 1.
 """
@@ -42,11 +43,16 @@ class Lot:
 
 @dataclass(frozen=True)
 class RecentSale:
-    """A past sale, for the wash-sale guard (``gain`` < 0 is a loss)."""
+    """A past sale, for the wash-sale guard (``gain`` < 0 is a loss).
+
+    ``acquired`` (when known) is when the sold shares were bought: a recent buy that no
+    longer shows among the lots.
+    """
 
     ticker: str
     sold: dt.date
     gain: float
+    acquired: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -228,11 +234,13 @@ def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
 
 def _load_recent_sales(path: str | Path) -> dict[str, list[RecentSale]]:
     out: dict[str, list[RecentSale]] = {}
-    for line, row in _rows(path, ("account", "ticker", "sold", "gain")):
+    for line, row in _rows(path, ("account", "ticker", "sold", "gain"), ("acquired",)):
+        bought = row.get("acquired", "")
         sale = RecentSale(
             row["ticker"].upper(),
             _date(row["sold"], file=path, key=f"line {line} sold"),
             _number(row["gain"], file=path, key=f"line {line} gain"),
+            _date(bought, file=path, key=f"line {line} acquired") if bought else None,
         )
         out.setdefault(row["account"], []).append(sale)
     return out
@@ -277,7 +285,7 @@ def check_targets(
 ) -> None:
     """Weights are >= 0, sum to 1 (a ``CASH`` entry included), and name priced tickers only."""
     for ticker, w in targets.items():
-        if not (math.isfinite(w) and w >= 0):
+        if not (math.isfinite(w) and w >= -WEIGHT_TOL):  # float noise of 1 - sum is fine
             raise PlanError(
                 "weight must be >= 0", file=file, key=f"ticker {ticker} weight", value=w
             )

@@ -2,7 +2,8 @@
 
 Columns per ticker i (block of 7): ``qb, qs`` buy / sell quantity in grid units
 (integer), ``yb, ys`` order indicators (binary), ``e >= |d_i|``, ``x >= |d_i| - b_i``,
-``k`` commission; one last column ``u >= |cash deviation|``. Rows mirror the objective
+``k`` commission; two last columns ``u >= |y|`` and ``v >= |y| - b_cash`` for the cash
+deviation ``y``. Rows mirror the objective
 and constraints of :mod:`optimizer.rebalance.solve` one for one.
 """
 
@@ -44,13 +45,19 @@ def _rows(prob: Problem) -> tuple[list[tuple[dict[int, float], float, float]], i
     spend = {_NCOL * i + _QB: P[i] for i in range(n)} | {_NCOL * i + _QS: -P[i] for i in range(n)}
     rows.append(({u: 1.0, **spend}, a, inf))
     rows.append(({u: 1.0, **{j: -v for j, v in spend.items()}}, -a, inf))
-    budget = {}
-    for i in range(n):
-        budget[_NCOL * i + _QB] = P[i] * (1 + prob.spread)
-        budget[_NCOL * i + _QS] = -P[i] * (1 - prob.spread)
-        budget[_NCOL * i + _K] = 1.0
-    rows.append((budget, -inf, prob.cash0 - prob.reserve))
-    return rows, u + 1
+    rows.append(({u + 1: 1.0, **spend}, a - prob.cash_band, inf))
+    rows.append(({u + 1: 1.0, **{j: -v for j, v in spend.items()}}, -a - prob.cash_band, inf))
+    for kappa, limit in (
+        (1.0, prob.cash0 - prob.reserve),
+        (1.0 - prob.reserve_pct, prob.cash0 - prob.reserve_pct * prob.value),
+    ):  # p.z + kappa * cost(z) <= limit
+        budget = {}
+        for i in range(n):
+            budget[_NCOL * i + _QB] = P[i] * (1 + kappa * prob.spread)
+            budget[_NCOL * i + _QS] = -P[i] * (1 - kappa * prob.spread)
+            budget[_NCOL * i + _K] = kappa
+        rows.append((budget, -inf, limit))
+    return rows, u + 2
 
 
 def _columns(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -58,8 +65,8 @@ def _columns(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     P = prob.p * prob.step
     cost = np.zeros((n, _NCOL))
     cost[:, _QB] = cost[:, _QS] = prob.spread * P
-    cost[:, _E] = 1.0
-    cost[:, _X] = prob.lam
+    cost[:, _E] = prob.inside
+    cost[:, _X] = 1.0 - prob.inside + prob.lam
     cost[:, _K] = 1.0
     lower = np.zeros((n, _NCOL))
     upper = np.full((n, _NCOL), np.inf)
@@ -70,10 +77,10 @@ def _columns(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     integ = np.zeros((n, _NCOL), dtype=np.int32)
     integ[:, [_QB, _QS, _YB, _YS]] = 1
     return (
-        np.append(cost.ravel(), 1.0),
-        np.append(lower.ravel(), 0.0),
-        np.append(upper.ravel(), np.inf),
-        np.append(integ.ravel(), 0).astype(np.int32),
+        np.append(cost.ravel(), [prob.inside, 1.0 - prob.inside]),
+        np.append(lower.ravel(), [0.0, 0.0]),
+        np.append(upper.ravel(), [np.inf, np.inf]),
+        np.append(integ.ravel(), [0, 0]).astype(np.int32),
     )
 
 
@@ -129,7 +136,7 @@ def solve_milp(
     return z, "optimal"
 
 
-def _start_columns(prob: Problem, z: np.ndarray):
+def _start_columns(prob: Problem, z: np.ndarray) -> object:
     """A full column vector for the trade vector ``z`` (a MIP start)."""
     import highspy
 
@@ -144,6 +151,6 @@ def _start_columns(prob: Problem, z: np.ndarray):
     cols[:, _K] = np.where(z != 0, costs(prob, z) - prob.spread * prob.p * np.abs(z), 0)
     u = abs(prob.cash0 - float(prob.p @ z) - prob.cash_target)
     sol = highspy.HighsSolution()
-    sol.col_value = list(np.append(cols.ravel(), u))
+    sol.col_value = list(np.append(cols.ravel(), [u, max(u - prob.cash_band, 0.0)]))
     sol.value_valid = True
     return sol

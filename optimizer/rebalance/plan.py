@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
-from optimizer.errors import InfeasibleError, PlanError
+from optimizer.errors import CapallocError, InfeasibleError, PlanError
 from optimizer.rebalance.holdings import CASH, Account, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
 from optimizer.rebalance.rules import BandTarget, RebalanceRules, SolverChoice
-from optimizer.rebalance.solve import Method, Problem, Solution, feasible, solve
+from optimizer.rebalance.solve import Method, Problem, Solution, feasible, shortfall, solve
 from optimizer.rebalance.tax import Block, Side, buy_block, sellable_lots, take_lots
 
 _DEFAULT_RULES = RebalanceRules()
+_STABILISE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -145,19 +147,24 @@ def plan(
             value=min(deposit, withdraw),
         )
     check_targets(targets, prices)
-    s = _state(account, targets, prices, rules, deposit - withdraw)
+    return _plan(account, targets, prices, rules, (deposit, withdraw), as_of, stabilise=True)
+
+
+def _plan(
+    account: Account,
+    targets: Mapping[str, float],
+    prices: Mapping[str, float],
+    rules: RebalanceRules,
+    flows: tuple[float, float],
+    as_of: dt.date,
+    *,
+    stabilise: bool,
+) -> TradePlan:
+    s = _state(account, targets, prices, rules, flows[0] - flows[1])
     out, excess, short = _triggers(s)
     if not (out.any() or excess or short):
-        return _finish(
-            account,
-            s,
-            rules,
-            as_of,
-            Solution(np.zeros_like(s.p), Method.NONE, ""),
-            (),
-            (deposit, withdraw),
-            _no_trade_reason(s),
-        )
+        none = Solution(np.zeros_like(s.p), Method.NONE, "")
+        return _finish(account, s, rules, as_of, none, (), flows, _no_trade_reason(s))
     prob, blocks = _problem(account, s, rules, as_of, out, excess, short)
     sol = solve(prob, time_limit=rules.time_limit, shortcuts=rules.solver is SolverChoice.AUTO)
     if not feasible(prob, sol.z):
@@ -167,7 +174,53 @@ def plan(
             value=round(s.cash0, 2),
             hint="lower the cash reserve or lift sell restrictions",
         )
-    return _finish(account, s, rules, as_of, sol, blocks, (deposit, withdraw), None, prob, out)
+    finish = partial(_finish, account, s, rules, as_of)
+    if stabilise:
+        sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out))
+    return finish(sol, blocks, flows, None, prob, out)
+
+
+def _stabilised(
+    finish: Callable[..., TradePlan],
+    targets: Mapping[str, float],
+    prices: Mapping[str, float],
+    rules: RebalanceRules,
+    prob: Problem,
+    sol: Solution,
+    extra: tuple,
+) -> Solution:
+    """Fold in what a re-plan of the post-trade account would trade.
+
+    Costs lower the account's value, which moves every money target a little; in a small
+    account that can make the next plan trade again. Adding the re-plan's trades (while
+    they stay feasible for this account) makes re-planning after execution trade nothing.
+    """
+    blocks, flows, out = extra
+    z = sol.z
+    for k in range(_STABILISE_ROUNDS):
+        first = finish(replace(sol, z=z), blocks, flows, None, prob, out)
+        try:
+            again = _plan(
+                first.account_after,
+                targets,
+                prices,
+                rules,
+                (0.0, 0.0),
+                first.as_of,
+                stabilise=False,
+            )
+        except CapallocError:
+            break
+        if not again.trades:
+            note = sol.note if k == 0 else f"{sol.note}; re-planned {k}x for costs"
+            return replace(sol, z=z, note=note)
+        dz = {t.ticker: t.shares if t.side is Side.BUY else -t.shares for t in again.trades}
+        tickers = [pos.ticker for pos in first.holdings]
+        z_new = z + np.array([dz.get(t, 0.0) for t in tickers])
+        if not feasible(prob, z_new):
+            break
+        z = z_new
+    return replace(sol, z=z, note=f"{sol.note}; a re-plan would still trade")
 
 
 def _problem(
@@ -184,9 +237,6 @@ def _problem(
     may_buy = out | (under & excess)
     may_sell = out | short
     t = s.w * s.value
-    if rules.trade_to is BandTarget.EDGE:
-        edge = np.clip(x, s.w - s.band, s.w + s.band) * s.value
-        t = np.where(out, edge, t)
     lo, hi = np.zeros_like(s.p), np.zeros_like(s.p)
     blocks: list[Block] = []
     for i, ticker in enumerate(s.tickers):
@@ -212,13 +262,41 @@ def _problem(
         s.min_order,
         s.cash0,
         s.w_cash * s.value,
-        s.reserve,
+        rules.cash_reserve,
         rules.drift_priority,
         rules.commission_per_share,
         rules.commission_min,
         rules.spread_bps / 1e4,
+        0.0 if rules.trade_to is BandTarget.EDGE else 1.0,
+        s.band_cash * s.value,
+        rules.cash_reserve_pct,
+        s.value,
     )
-    return prob, tuple(blocks)
+    return _attainable_reserve(account, prob), tuple(blocks)
+
+
+def _attainable_reserve(account: Account, prob: Problem) -> Problem:
+    """``prob``, with a lower reserve when even selling every sellable position cannot
+    reach it; a withdrawal that selling everything sellable cannot cover is an
+    InfeasibleError."""
+    if shortfall(prob, np.zeros_like(prob.p)) <= 0:
+        return prob
+    sell = -prob.lo
+    money = prob.p * sell
+    ok = (sell > 0) & (money >= prob.min_order - 1e-9)
+    fees = np.where(ok, prob.spread * money + np.maximum(prob.comm_min, prob.comm_share * sell), 0)
+    reachable = prob.cash0 + float(np.sum(np.where(ok, money, 0.0) - fees))
+    if reachable < -1e-9:
+        raise InfeasibleError(
+            "selling every sellable position cannot fund the withdrawal",
+            key=f"account {account.id} cash after withdrawal",
+            value=round(prob.cash0, 2),
+            hint="lift sell restrictions or withdraw less",
+        )
+    needed = max(prob.reserve, prob.reserve_pct * (prob.value - float(fees.sum())))
+    if reachable >= needed:
+        return prob
+    return replace(prob, reserve=reachable - 1e-9 * max(1.0, abs(reachable)), reserve_pct=0.0)
 
 
 def _no_trade_reason(s: _State) -> str:

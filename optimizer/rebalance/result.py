@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass, replace
 from typing import Any
 
-from optimizer.rebalance.holdings import Account, Lot
+from optimizer.rebalance.holdings import Account, Lot, RecentSale
 from optimizer.rebalance.solve import Method
 from optimizer.rebalance.tax import Block, LotUse, Side
 
@@ -191,7 +191,11 @@ def orders_csv(plans: list[TradePlan]) -> str:
 def post_trade_account(
     account: Account, trades: tuple[Trade, ...], cash: float, as_of: dt.date
 ) -> Account:
-    """``account`` after ``trades``: sold shares leave their lots, buys are new lots."""
+    """``account`` after ``trades``: sold shares leave their lots, buys are new lots.
+
+    Each lot a sale used becomes a ``RecentSale`` (with its gain and acquisition date), so
+    the wash-sale guard of a later plan sees this plan's sales and buys.
+    """
     if not trades:
         return account if cash == account.cash else replace(account, cash=cash)
     taken: dict[tuple[str, str, dt.date, float], float] = {}
@@ -205,7 +209,8 @@ def post_trade_account(
         left = lot.shares - taken.pop(key, 0.0)
         if left > 1e-9:
             lots.append(Lot(lot.ticker, left, lot.cost_per_share, lot.acquired, lot.lot_id))
+    sales = [RecentSale(t.ticker, as_of, u.gain, u.acquired) for t in trades for u in t.lots]
     for t in trades:
         if t.side is Side.BUY:
             lots.append(Lot(t.ticker, t.shares, t.price, as_of, f"new-{t.ticker}-{as_of}"))
-    return Account(account.id, cash, tuple(lots), account.recent_sales)
+    return Account(account.id, cash, tuple(lots), (*account.recent_sales, *sales))

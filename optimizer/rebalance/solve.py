@@ -1,23 +1,29 @@
-"""The trade problem of one account and its three solvers: exact separable, MILP, greedy.
+"""The trade problem of one account and its solvers: exact separable, MILP, greedy.
 
 Notation (money in the account's currency, shares in shares, n = tickers of the account):
-``p`` prices, ``h`` shares held, ``t`` money targets, ``z`` shares traded (buy > 0).
-The deviation of ticker i is ``d_i = p_i (h_i + z_i) - t_i``; the cash deviation is
-``cash0 - p.z - cash_target`` (before costs, so paying costs is never rewarded). The plan
-minimises
+``p`` prices, ``h`` shares held, ``t`` money targets, ``b`` band half-widths in money,
+``z`` shares traded (buy > 0). The deviation of ticker i is ``d_i = p_i (h_i + z_i) - t_i``;
+the cash deviation is ``y = cash0 - p.z - cash_target`` (before costs, so paying costs is
+never rewarded). With ``a`` the weight of deviation inside a band (1: trade to target,
+0: trade to the band edge) the plan minimises
 
-    F(z) = sum_i [ |d_i| + lam * max(0, |d_i| - b_i) + cost_i(z_i) ] + |cash0 - p.z - cash_target|
+    F(z) = sum_i [ a |d_i| + (1 - a + lam) max(0, |d_i| - b_i) + cost_i(z_i) ]
+           + a |y| + (1 - a) max(0, |y| - b_cash)
 
 with ``cost_i = spread * p_i |z_i| + [z_i != 0] max(c_min, c_share |z_i|)``, subject to
 ``lo <= z <= hi`` on a grid of ``step`` shares, every non-zero order at least ``m`` in money,
-and cash after trades and costs at least the reserve.
+and cash after trades and costs at least the reserve: ``reserve`` in money and
+``reserve_pct`` of the account value after costs (``value - cost(z)``), so that the reserve a
+re-plan of the traded account asks for is the one this plan kept.
 
 Without the cash term the problem separates by ticker: each ticker's objective is convex
-on each side of zero, so its integer optimum is among the rounded breakpoints. Since
-``|a| >= a`` and ``|a| >= -a``, adding the cash term's two linear minorants gives two
-separable lower bounds of F; when a bound's minimiser satisfies the sign assumption and
-the cash constraint, it is the exact optimum (``Method.EXACT``). Otherwise a MILP is solved
-with HiGHS (``Method.MILP``), and if HiGHS fails, a greedy descent (``Method.GREEDY``).
+on each side of zero, so its integer optimum is among the rounded breakpoints. The cash
+term ``f(y)`` is convex and piecewise linear, so ``f(y) >= mu y - f*(mu)`` for each of its
+slopes ``mu``; adding such a minorant gives a separable lower bound of F, and when the
+minimiser of that bound has ``mu`` as a slope of ``f`` at its own ``y`` (the bound is
+tight) and keeps the cash reserve, it is the exact optimum (``Method.EXACT``). Otherwise
+:mod:`optimizer.rebalance.bound` tries to prove an optimum by enumeration, then a MILP is
+solved with HiGHS (``Method.MILP``), and if HiGHS fails, a greedy descent (``Method.GREEDY``).
 """
 
 from __future__ import annotations
@@ -51,11 +57,21 @@ class Problem:
     min_order: float  # money
     cash0: float  # cash after deposit / withdrawal, before trades
     cash_target: float
-    reserve: float
+    reserve: float  # money
     lam: float
     comm_share: float
     comm_min: float
     spread: float  # fraction of notional
+    inside: float = 1.0  # weight of deviation inside a band: 1 to target, 0 to band edge
+    cash_band: float = 0.0  # band half-width of cash, money
+    reserve_pct: float = 0.0  # fraction of (value - costs)
+    value: float = 0.0  # account value before trades and costs
+
+    def budget(self) -> tuple[float, float]:
+        """(kappa, B): the tighter reserve row at zero cost, ``p.z + kappa cost(z) <= B``."""
+        if self.reserve_pct * self.value > self.reserve:
+            return 1.0 - self.reserve_pct, self.cash0 - self.reserve_pct * self.value
+        return 1.0, self.cash0 - self.reserve
 
     @property
     def zmin(self) -> np.ndarray:
@@ -83,12 +99,28 @@ def _phi(prob: Problem, z: np.ndarray) -> np.ndarray:
     shape = prob.p.shape + (1,) * (z.ndim - 1)
     p, h, t, b = (v.reshape(shape) for v in (prob.p, prob.h, prob.t, prob.band))
     d = np.abs(p * (h + z) - t)
-    return d + prob.lam * np.maximum(d - b, 0.0)
+    return prob.inside * d + (1.0 - prob.inside + prob.lam) * np.maximum(d - b, 0.0)
+
+
+def cash_term(prob: Problem, y: np.ndarray | float) -> np.ndarray | float:
+    """f(y): the penalty on the cash deviation ``y``."""
+    d = np.abs(y)
+    return prob.inside * d + (1.0 - prob.inside) * np.maximum(d - prob.cash_band, 0.0)
+
+
+def cash_conjugate(prob: Problem, mu: np.ndarray | float) -> np.ndarray | float:
+    """f*(mu) for mu in [-1, 1], so that f(y) = max_mu (mu y - f*(mu))."""
+    return np.maximum(np.abs(mu) - prob.inside, 0.0) * prob.cash_band
+
+
+def cash_slopes(prob: Problem) -> list[float]:
+    """The slopes of f: the multipliers whose minorants can be tight."""
+    return sorted({1.0, -1.0, prob.inside, -prob.inside}, reverse=True)
 
 
 def objective(prob: Problem, z: np.ndarray) -> float:
     """F(z) of the module docstring."""
-    cash_dev = abs(prob.cash0 - float(prob.p @ z) - prob.cash_target)
+    cash_dev = float(cash_term(prob, prob.cash0 - float(prob.p @ z) - prob.cash_target))
     return float(_phi(prob, z).sum() + costs(prob, z).sum()) + cash_dev
 
 
@@ -96,13 +128,21 @@ def cash_after(prob: Problem, z: np.ndarray) -> float:
     return prob.cash0 - float(prob.p @ z) - float(costs(prob, z).sum())
 
 
+def shortfall(prob: Problem, z: np.ndarray) -> float:
+    """How far cash after ``z`` is below the reserve (<= 0 when the reserve holds)."""
+    c = float(costs(prob, z).sum())
+    need = max(prob.reserve, prob.reserve_pct * (prob.value - c))
+    return need - (prob.cash0 - float(prob.p @ z) - c)
+
+
 def feasible(prob: Problem, z: np.ndarray) -> bool:
     """Bounds, grid, minimum order and cash reserve all hold for ``z``."""
     a = np.abs(z)
-    on_grid = np.allclose(z / prob.step, np.round(z / prob.step), atol=1e-6)
+    q = z / prob.step
+    on_grid = bool(np.all((np.abs(q - np.round(q)) <= 1e-6) | (np.abs(z - prob.lo) <= 1e-12)))
     in_bounds = bool(np.all(z >= prob.lo - TOL) and np.all(z <= prob.hi + TOL))
     big_enough = bool(np.all((a == 0) | (a >= prob.zmin - TOL)))
-    return on_grid and in_bounds and big_enough and cash_after(prob, z) >= prob.reserve - 1e-7
+    return on_grid and in_bounds and big_enough and shortfall(prob, z) <= 1e-7
 
 
 def _candidates(prob: Problem) -> np.ndarray:
@@ -135,14 +175,15 @@ def _pick(values: np.ndarray, cand: np.ndarray) -> np.ndarray:
 
 
 def solve_separable(prob: Problem) -> np.ndarray | None:
-    """The exact optimum when one of the two separable bounds is tight, else None."""
+    """The exact optimum when a separable lower bound is tight and feasible, else None."""
     cand = _candidates(prob)
     base = _phi(prob, cand) + costs(prob, cand)
     a = prob.cash0 - prob.cash_target
-    for sign in (1.0, -1.0):  # |a - S| >= sign * (a - S)
-        z = _pick(base - sign * prob.p[:, None] * cand, cand)
-        spend = float(prob.p @ z)
-        if sign * (a - spend) >= -TOL and cash_after(prob, z) >= prob.reserve - 1e-7:
+    for mu in cash_slopes(prob):  # f(a - S) >= mu (a - S) - f*(mu)
+        z = _pick(base - mu * prob.p[:, None] * cand, cand)
+        y = a - float(prob.p @ z)
+        gap = float(cash_term(prob, y)) - (mu * y - float(cash_conjugate(prob, mu)))
+        if gap <= TOL * max(1.0, abs(y)) and shortfall(prob, z) <= 1e-7:
             return z
     return None
 

@@ -141,7 +141,12 @@ def _sell_tests(
         )
     if rules.wash_sale_guard:
         window = as_of - dt.timedelta(days=rules.wash_sale_days)
-        recent = [lot.acquired for lot in account.lots_of(ticker) if lot.acquired > window]
+        bought = [lot.acquired for lot in account.lots_of(ticker)] + [
+            sale.acquired
+            for sale in account.recent_sales
+            if sale.ticker == ticker and sale.acquired
+        ]
+        recent = [day for day in bought if window < day <= as_of]
         if recent:
             tests.append(
                 (
