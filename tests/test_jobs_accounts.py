@@ -99,9 +99,8 @@ def test_hash_changes_with_each_input(tmp_path):
 def test_unreadable_inputs_are_config_errors(tmp_path):
     make_accounts(tmp_path, 1)
     spec = discover_accounts(tmp_path)[0]
-    spec.config_path.write_text("[targets\n")
-    with pytest.raises(ConfigError, match="malformed TOML"):
-        inputs_hash(spec, JAN)
+    spec.config_path.write_text('[targets\nfile = "x.csv"\n')
+    assert len(inputs_hash(spec, JAN)) == 64  # hashed as bytes; the pipeline reports it
     spec.holdings_path.unlink()
     with pytest.raises(ConfigError, match="file not found"):
         inputs_hash(spec, JAN)

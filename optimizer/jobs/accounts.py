@@ -139,7 +139,8 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     Raises
     ------
     ConfigError
-        The config or holdings file cannot be read, or the TOML is malformed.
+        The config or holdings file cannot be read. (A malformed TOML is hashed as bytes;
+        the pipeline reports it as the account's failure.)
     """
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
@@ -170,10 +171,13 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:
+    lowered = config.lower()
+    if not any(suffix.encode() in lowered for suffix in _REFERENCE_SUFFIXES):
+        return []  # no file name in the text: no need to parse it
     try:
         data = tomllib.loads(config.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError("malformed TOML", file=str(config_path), hint=str(exc)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []  # the bytes are hashed; the pipeline reports the malformed file
     found: dict[Path, None] = {}
     base = config_path.parent
     for text in _strings(data):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import operator
 import os
 import socket
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 
 from optimizer.errors import LedgerError
 from optimizer.jobs import schema as s
-from optimizer.jobs.model import AccountResult, Order, Period, Side
+from optimizer.jobs.model import AccountOutcome, AccountResult, Order, Period, Side
 
 DEFAULT_STALE_AFTER = dt.timedelta(minutes=15)
 
@@ -318,7 +319,7 @@ class Ledger:
         Final attempts insert their claim and orders; a claim that already exists rolls
         the whole chunk back with ``LedgerError`` (another run recorded that account).
         """
-        from sqlalchemy import exc, insert, update
+        from sqlalchemy import exc, update
 
         now = utcnow()
         attempt_rows, claim_rows, order_rows = _rows(run_id, period, attempts, now)
@@ -341,8 +342,7 @@ class Ledger:
                     (s.account_runs, attempt_rows),
                     (s.orders, order_rows),
                 ):
-                    if rows:
-                        conn.execute(insert(table), rows)
+                    _bulk_insert(conn, table, rows)
         except exc.IntegrityError as error:
             raise LedgerError(
                 "an account of this chunk was already recorded for the period by another run",
@@ -381,10 +381,33 @@ class Ledger:
             )
 
 
+def _bulk_insert(conn: Any, table: Any, rows: list[dict]) -> None:
+    """One ``executemany`` of ``rows`` (dicts with the same keys) with the driver's own
+    parameter style: the statement is compiled once and each column's bind processor
+    (e.g. SQLite's DateTime to text) applied directly, which is several times faster than
+    per-row parameter construction for the 100,000 order rows of a large run."""
+    if not rows:
+        return
+    from sqlalchemy import insert
+
+    keys = list(rows[0])
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    for key in keys:
+        process = table.c[key].type.bind_processor(conn.dialect)
+        if process is not None:
+            rows = [{**r, key: process(r[key])} for r in rows]
+    params: list[Any] = rows
+    if conn.dialect.positional:
+        get = operator.itemgetter(*compiled.positiontup)
+        params = [get(r) for r in rows] if len(keys) > 1 else [(get(r),) for r in rows]
+    conn.exec_driver_sql(str(compiled), params)
+
+
 def _rows(
     run_id: int, period: Period, attempts: Sequence[Attempt], now: dt.datetime
 ) -> tuple[list[dict], list[dict], list[dict]]:
     attempt_rows, claim_rows, order_rows = [], [], []
+    label = period.label
     for a in attempts:
         res = a.result
         outcome = res.outcome if res is not None else None
@@ -392,15 +415,12 @@ def _rows(
             {
                 "run_id": run_id,
                 "account": a.account,
-                "period": period.label,
+                "period": label,
                 "inputs_hash": a.inputs_hash,
                 "status": a.status.value,
                 "error_kind": a.error_kind or (res.error_kind if res else None),
                 "error": a.error or (res.error if res else None),
-                "fallback": outcome.fallback_reason if outcome else None,
-                "provenance_json": _json(outcome.provenance) if outcome else None,
-                "allocation_json": _json(outcome.allocation) if outcome else None,
-                "warnings_json": _json(list(outcome.warnings)) if outcome else None,
+                **_outcome_columns(res, outcome),
                 "seconds": res.seconds if res else None,
                 "recorded": now,
             }
@@ -410,7 +430,7 @@ def _rows(
         claim_rows.append(
             {
                 "account": a.account,
-                "period": period.label,
+                "period": label,
                 "run_id": run_id,
                 "inputs_hash": a.inputs_hash,
                 "status": a.status.value,
@@ -419,18 +439,36 @@ def _rows(
                 "recorded": now,
             }
         )
+        assert res is not None
+        rows = res.order_rows or tuple(order_columns(o) for o in outcome.orders)
         order_rows.extend(
-            _order_row(run_id, period, a.account, i, o) for i, o in enumerate(outcome.orders)
+            {"run_id": run_id, "account": a.account, "period": label, "seq": i, **row}
+            for i, row in enumerate(rows)
         )
     return attempt_rows, claim_rows, order_rows
 
 
-def _order_row(run_id: int, period: Period, account: str, seq: int, o: Order) -> dict:
+def _outcome_columns(res: AccountResult | None, outcome: AccountOutcome | None) -> dict:
+    if res is not None and res.columns is not None:
+        return dict(res.columns)
+    return outcome_columns(outcome)
+
+
+def outcome_columns(outcome: AccountOutcome | None) -> dict[str, str | None]:
+    """The ``account_runs`` columns that describe an outcome (JSON text)."""
+    if outcome is None:
+        return dict.fromkeys(("fallback", "provenance_json", "allocation_json", "warnings_json"))
     return {
-        "run_id": run_id,
-        "account": account,
-        "period": period.label,
-        "seq": seq,
+        "fallback": outcome.fallback_reason,
+        "provenance_json": _json(outcome.provenance),
+        "allocation_json": _json(outcome.allocation),
+        "warnings_json": _json(list(outcome.warnings)),
+    }
+
+
+def order_columns(o: Order) -> dict[str, Any]:
+    """The ``orders`` columns of one order (without run, account, period and seq)."""
+    return {
         "ticker": o.ticker,
         "side": o.side.value,
         "shares": o.shares,
@@ -443,9 +481,14 @@ def _order_row(run_id: int, period: Period, account: str, seq: int, o: Order) ->
 
 
 def _json(value: Any) -> str:
-    from optimizer.cli.output import to_jsonable
+    """Strict JSON; plain dicts take the fast path, anything else goes through
+    ``to_jsonable`` (numpy, dates, dataclasses; NaN becomes null)."""
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        from optimizer.cli.output import to_jsonable
 
-    return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=False)
+        return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=False)
 
 
 def _make_engine(url: str, raw: str) -> Any:

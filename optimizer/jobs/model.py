@@ -147,6 +147,10 @@ class AccountResult:
     error_kind: str | None = None  # exception class name, e.g. "InfeasibleError"
     error: str | None = None  # the one-line message
     seconds: float = 0.0  # time spent in the pipeline
+    # prepared in the worker so the runner's process only inserts and renames:
+    columns: Mapping[str, Any] | None = None  # the outcome's ledger columns, serialised
+    order_rows: tuple[Mapping[str, Any], ...] = ()  # each order's ledger columns
+    temp_path: Path | None = None  # the order file, written under its temporary name
 
     @property
     def failed(self) -> bool:

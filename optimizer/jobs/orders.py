@@ -1,6 +1,7 @@
 """Order files: ``<orders_dir>/<period>/<account>.csv``, written so none is ever partial.
 
-Per account: the CSV goes to a hidden temporary file in the same folder and is fsynced;
+Per account: the CSV goes to a hidden temporary file in the same folder; the chunk's
+temporary files are made durable together (one ``syncfs`` on Linux, else an fsync each);
 the chunk's ledger transaction (attempt, claim and orders rows) commits; only then is the
 temporary file renamed onto its final name and the folder fsynced. The ledger is the
 source of truth and the file is derived from it, so a crash at any instant leaves either
@@ -19,11 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import functools
 import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optimizer.errors import LedgerError
 from optimizer.jobs.ledger import Claim, Ledger
@@ -73,20 +77,25 @@ class OrderFiles:
         self.period = period
         self.run_id = run_id
         self.folder = root / period.label
+        self._folder_ready = False
 
     def final_path(self, account: str) -> Path:
         return self.folder / f"{account}.csv"
 
-    def write_temp(self, account: str, orders: Iterable[Order]) -> Path:
-        """Write and fsync the account's CSV under a hidden temporary name."""
+    def write_temp(self, account: str, orders: Iterable[Order], *, sync: bool = True) -> Path:
+        """Write the account's CSV under a hidden temporary name (fsynced if ``sync``;
+        otherwise call :meth:`sync` on the chunk's files before committing)."""
         tmp = self.folder / f".{account}.csv.run{self.run_id}{TEMP_SUFFIX}"
         text = render_orders(account, self.period, orders)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self._folder_ready:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._folder_ready = True
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -94,6 +103,20 @@ class OrderFiles:
                 "cannot write the order file", file=str(tmp), hint=exc.strerror or str(exc)
             ) from None
         return tmp
+
+    def sync(self, temps: Mapping[str, Path]) -> None:
+        """Make a chunk's temporary files durable: one ``syncfs`` of the folder's
+        filesystem where the platform has it (Linux), else one fsync per file."""
+        if not temps:
+            return
+        if _syncfs(self.folder):
+            return
+        for tmp in temps.values():
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def publish(self, temps: Mapping[str, Path]) -> None:
         """Rename committed temporary files onto their final names; fsync the folder."""
@@ -110,29 +133,52 @@ class OrderFiles:
 
     def reconcile(self, claims: Mapping[str, Claim], ledger: Ledger) -> Reconciliation:
         """Make the period's folder agree with the ledger (see the module docstring)."""
-        if not self.folder.is_dir():
-            self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         removed, orphaned = [], []
         recorded = {c.orders_path for c in claims.values() if c.orders_path}
-        for entry in sorted(self.folder.iterdir()):
+        present = set()
+        for entry in self.folder.iterdir():  # compared as strings: paths built the same way
             if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
                 entry.unlink()
                 removed.append(entry.name)
-            elif entry.suffix == ".csv" and str(entry.resolve()) not in recorded:
+            elif entry.suffix == ".csv" and str(entry) not in recorded:
                 os.replace(entry, entry.with_name(entry.name + ".orphan"))
                 orphaned.append(entry.name)
+            else:
+                present.add(str(entry))
         rewritten = []
-        for claim in claims.values():
-            if claim.n_orders and claim.orders_path and not Path(claim.orders_path).exists():
-                path = Path(claim.orders_path)
+        for claim in sorted(claims.values(), key=lambda c: c.account):
+            path = claim.orders_path
+            if claim.n_orders and path and path not in present and not os.path.exists(path):
                 orders = ledger.orders_of(self.period, claim.account)
-                files = OrderFiles(path.parent.parent, self.period, self.run_id)
-                tmp = files.write_temp(claim.account, orders)
-                os.replace(tmp, path)
+                files = OrderFiles(Path(path).parent.parent, self.period, self.run_id)
+                os.replace(files.write_temp(claim.account, orders), path)
                 rewritten.append(claim.account)
         if removed or orphaned or rewritten:
             _fsync_dir(self.folder)
-        return Reconciliation(tuple(removed), tuple(rewritten), tuple(orphaned))
+        return Reconciliation(tuple(sorted(removed)), tuple(rewritten), tuple(sorted(orphaned)))
+
+
+@functools.cache
+def _libc_syncfs() -> Any:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    return fn
+
+
+def _syncfs(folder: Path) -> bool:
+    """``syncfs(2)`` on the filesystem holding ``folder``; False when unavailable."""
+    fn = _libc_syncfs()
+    if fn is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return fn(fd) == 0
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
+from optimizer.jobs.ledger import order_columns, outcome_columns
 from optimizer.jobs.model import (
     AccountOutcome,
     AccountResult,
@@ -28,6 +29,7 @@ from optimizer.jobs.model import (
     PrepareWorker,
     ProcessAccount,
 )
+from optimizer.jobs.orders import OrderFiles
 
 DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
 
@@ -86,13 +88,31 @@ def init_worker(target: str) -> None:
         _WORKER["error"] = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
 
 
-def process_chunk(specs: Sequence[AccountSpec], period: Period) -> list[AccountResult]:
-    """Run the pipeline on each account of a chunk (in the worker process)."""
+def process_chunk(
+    specs: Sequence[AccountSpec], period: Period, files: OrderFiles | None = None
+) -> list[AccountResult]:
+    """Run the pipeline on each account of a chunk (in the worker process).
+
+    With ``files`` (not in a dry run) each order file is also written here, under its
+    hidden temporary name, and the ledger columns serialised, so the runner's process
+    only syncs, inserts and renames.
+    """
     if "error" in _WORKER:
         kind, message = _WORKER["error"]
         return [AccountResult(s.account_id, None, kind, message) for s in specs]
     process, ctx = _WORKER["process"], _WORKER["ctx"]
-    return [run_one(process, ctx, spec, period) for spec in specs]
+    return [_prepare(run_one(process, ctx, spec, period), files) for spec in specs]
+
+
+def _prepare(res: AccountResult, files: OrderFiles | None) -> AccountResult:
+    outcome = res.outcome
+    if outcome is None:
+        return res
+    temp = None
+    if files is not None and outcome.orders:
+        temp = files.write_temp(res.account_id, outcome.orders, sync=False)
+    rows = tuple(order_columns(o) for o in outcome.orders)
+    return replace(res, columns=outcome_columns(outcome), order_rows=rows, temp_path=temp)
 
 
 def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period) -> AccountResult:

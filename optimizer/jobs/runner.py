@@ -14,8 +14,10 @@ Order of events in a run (see docs/monthly-job.md):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,9 +168,7 @@ class _Run:
                 reconciled = self.files.reconcile(self.ledger.claims(self.period), self.ledger)
             todo = self._triage(self.ledger.claims(self.period))
             on_start(len(todo))
-            for results in self._dispatch(todo):
-                self._commit(results, {s.account_id: s for s in todo})
-                progress(len(results))
+            self._process(todo, progress)
         except BaseException as exc:
             if not o.dry_run:
                 message = exc.render() if isinstance(exc, CapallocError) else repr(exc)
@@ -227,16 +227,41 @@ class _Run:
         )
         return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
+    def _process(self, todo: Sequence[AccountSpec], progress: Progress) -> None:
+        """Results from the workers, committed in order on one background thread so the
+        file and database I/O overlaps the workers' computing (at most two chunks wait)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        by_id = {s.account_id: s for s in todo}
+        pending: deque = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="ledger") as committer:
+            try:
+                with contextlib.closing(self._dispatch(todo)) as chunks:
+                    for results in chunks:
+                        pending.append((committer.submit(self._commit, results, by_id), results))
+                        while len(pending) > 2 or (pending and pending[0][0].done()):
+                            fut, done = pending.popleft()
+                            fut.result()
+                            progress(len(done))
+                while pending:
+                    fut, done = pending.popleft()
+                    fut.result()
+                    progress(len(done))
+            finally:
+                for fut, _ in pending:
+                    fut.cancel()
+
     def _dispatch(self, todo: Sequence[AccountSpec]) -> Iterator[list[AccountResult]]:
         chunks = self._chunks(todo)
         if not chunks:
             return
+        files = None if self.options.dry_run else self.files
         if self.options.workers <= 1:
             init_worker(self.options.processor)
             for chunk in chunks:
-                yield process_chunk(chunk, self.period)
+                yield process_chunk(chunk, self.period, files)
             return
-        yield from _pooled(chunks, self.period, self.options.processor, self.options.workers)
+        yield from _pooled(chunks, self.period, files, self.options)
 
     # -- step 4: ledger and files --------------------------------------------------------
     def _commit(self, results: Sequence[AccountResult], by_id: dict[str, AccountSpec]) -> None:
@@ -251,7 +276,9 @@ class _Run:
                 continue
             path = None
             if res.outcome.orders and not self.options.dry_run:
-                temps[res.account_id] = self.files.write_temp(res.account_id, res.outcome.orders)
+                temps[res.account_id] = res.temp_path or self.files.write_temp(
+                    res.account_id, res.outcome.orders, sync=False
+                )
                 path = self.files.final_path(res.account_id)
             status = AttemptStatus(res.outcome.status.value)
             attempts.append(
@@ -269,6 +296,7 @@ class _Run:
             return
         assert self.files is not None
         try:
+            self.files.sync(temps)
             self.ledger.record(self.run_id, self.period, attempts)
         except BaseException:
             self.files.discard(temps)
@@ -289,17 +317,22 @@ class _Run:
 
 
 def _pooled(
-    chunks: list[list[AccountSpec]], period: Period, target: str, workers: int
+    chunks: list[list[AccountSpec]],
+    period: Period,
+    files: OrderFiles | None,
+    options: RunOptions,
 ) -> Iterator[list[AccountResult]]:
     """Chunks through a process pool; ``prepare_worker`` runs once per worker."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)), initializer=init_worker, initargs=(target,)
+        max_workers=min(options.workers, len(chunks)),
+        initializer=init_worker,
+        initargs=(options.processor,),
     )
     try:
-        pending = {pool.submit(process_chunk, chunk, period): chunk for chunk in chunks}
+        pending = {pool.submit(process_chunk, c, period, files): c for c in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

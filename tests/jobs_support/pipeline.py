@@ -73,7 +73,8 @@ def target_orders(config: dict, positions: dict, cash: float) -> list[dict]:
 
 
 def process_account(ctx: Context, account: AccountSpec, period: Period) -> AccountOutcome:
-    time.sleep(float(os.environ.get("CAPALLOC_TEST_SLEEP", "0")))
+    if pause := float(os.environ.get("CAPALLOC_TEST_SLEEP", "0")):
+        time.sleep(pause)
     with open(account.config_path, "rb") as fh:
         config = tomllib.load(fh)
     if "fail" in config:

@@ -1,0 +1,116 @@
+"""Benchmark: ``capalloc run-monthly`` over many accounts (issue 6 target: 10,000 accounts
+of about 10 holdings each in under 20 s on a 2-core machine).
+
+Each repeat builds a fresh ledger and order folder and runs the real CLI in a subprocess
+(cold start included), then prints the median wall time and accounts per second.
+
+    python benchmarks/bench_monthly.py --accounts 10000 --workers 2
+    python benchmarks/bench_monthly.py --processor optimizer.workflows:process_account \
+        --template examples/monthly/<account>    # the wired pipeline, one account replicated
+
+Without ``--template`` the accounts are synthetic, in the format of the deterministic test
+pipeline (``tests.jobs_support.pipeline``): that measures the runner, the ledger and the
+order files with a pipeline that only reads the inputs and computes whole-share orders —
+the job's own overhead, not the optimizer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TICKERS = ["SPY", "IWM", "QQQ", "TLT", "BND", "LQD", "HYG", "IJR", "VTV", "VUG"]
+
+
+def make_synthetic(folder: Path, n: int) -> None:
+    weights = "\n".join(f"{t} = {1 / len(TICKERS):.6f}" for t in TICKERS)
+    config = f"[targets]\n{weights}\n"
+    for i in range(n):
+        d = folder / f"acct{i:05d}"
+        d.mkdir(parents=True)
+        (d / "account.toml").write_text(config)
+        rows = [f"{t},{5 + (i * 7 + k * 3) % 40},{50 + 10 * k}" for k, t in enumerate(TICKERS)]
+        (d / "holdings.csv").write_text(
+            "ticker,shares,price\n" + "\n".join(rows) + f"\nCASH,{(i % 13) * 250},\n"
+        )
+
+
+def make_from_template(folder: Path, n: int, template: Path) -> None:
+    for i in range(n):
+        shutil.copytree(template, folder / f"acct{i:05d}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(accounts: Path, work: Path, args: argparse.Namespace) -> tuple[float, float, dict]:
+    cmd = [sys.executable, "-m", "optimizer", "run-monthly", "--accounts", str(accounts),
+           "--db", str(work / "ledger.db"), "--orders-dir", str(work / "orders"),
+           "--period", args.period, "--workers", str(args.workers),
+           "--processor", args.processor, "--format", "json"]  # fmt: skip
+    start, cpu = time.perf_counter(), _children_cpu()
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    if res.returncode not in (0, 10):
+        sys.exit(f"run-monthly failed ({res.returncode}): {res.stderr.strip()}")
+    return seconds, cpu, json.loads(res.stdout)["metrics"]
+
+
+LOAD = "n/a"
+
+
+def main() -> None:
+    global LOAD
+    LOAD = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--period", default="2026-01")
+    parser.add_argument("--processor", default="tests.jobs_support.pipeline:process_account")
+    parser.add_argument("--template", type=Path, default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_monthly_") as tmp:
+        accounts = Path(tmp) / "accounts"
+        t0 = time.perf_counter()
+        if args.template:
+            make_from_template(accounts, args.accounts, args.template)
+        else:
+            make_synthetic(accounts, args.accounts)
+        print(f"built {args.accounts} accounts in {time.perf_counter() - t0:.1f} s")
+        times, cpus, rerun_times = [], [], []
+        for r in range(args.repeat):
+            work = Path(tmp) / f"run{r}"
+            work.mkdir()
+            seconds, cpu, metrics = run_once(accounts, work, args)
+            times.append(seconds)
+            cpus.append(cpu)
+            rerun, _, rerun_metrics = run_once(accounts, work, args)  # everything already done
+            rerun_times.append(rerun)
+            print(f"repeat {r}: wall {seconds:.2f} s, cpu {cpu:.2f} s, {metrics}; "
+                  f"rerun {rerun:.2f} s (skipped {rerun_metrics['n_skipped']})")  # fmt: skip
+        med = statistics.median(times)
+        print(
+            f"run-monthly, {args.accounts} accounts, {args.workers} workers, "
+            f"processor {args.processor}: median wall {med:.2f} s "
+            f"({args.accounts / med:,.0f} accounts/s), median cpu (all processes) "
+            f"{statistics.median(cpus):.2f} s; target 20 s: ratio {med / 20:.2f}; "
+            f"rerun of a done period: median {statistics.median(rerun_times):.2f} s; "
+            f"load average before: {LOAD}"
+        )
+
+
+if __name__ == "__main__":
+    main()
