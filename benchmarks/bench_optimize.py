@@ -85,8 +85,8 @@ def _agree(w: np.ndarray, w_ref: np.ndarray, obj: float, obj_ref: float) -> str:
 # -- (a) ------------------------------------------------------------------------------------
 def peers_a(X: np.ndarray, kind: str) -> dict[str, callable]:
     from pypfopt import EfficientFrontier
-    from skfolio import ObjectiveFunction, RiskMeasure
-    from skfolio.optimization import MeanRisk
+    from skfolio import RiskMeasure
+    from skfolio.optimization import MeanRisk, ObjectiveFunction
 
     mu, S = pd.Series(X.mean(axis=0)), pd.DataFrame(np.cov(X.T))
     rets = pd.DataFrame(X)
@@ -157,8 +157,8 @@ def _objective_a(kind: str, est: Estimate):
 # -- (b) ------------------------------------------------------------------------------------
 def peers_b(X: np.ndarray) -> dict[str, callable]:
     from pypfopt import EfficientCVaR
-    from skfolio import ObjectiveFunction, RiskMeasure
-    from skfolio.optimization import MeanRisk
+    from skfolio import RiskMeasure
+    from skfolio.optimization import MeanRisk, ObjectiveFunction
 
     rets = pd.DataFrame(X)
 

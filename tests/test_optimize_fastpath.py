@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from optimizer.optimize import Inputs, Optimizer, Policy, frontier
+from optimizer.optimize.dense import solve_dense
 from optimizer.optimize.solvers import solve_clarabel, solve_highs
 from tests.optimize_support import synthetic_estimate
 
@@ -101,3 +102,42 @@ def test_frontier_points_are_min_variance_at_their_return():
         assert p.volatility == pytest.approx(np.sqrt(prob.value), rel=1e-5)
     r, v = curve.placed["current"]
     assert r == pytest.approx(est.mu[1]) and v == pytest.approx(np.sqrt(est.Sigma[1, 1]))
+
+
+DENSE_KINDS = [
+    ({"kind": "min_variance"}, {"groups": ["T0 + T1 + T2 >= 0.2"]}),
+    ({"kind": "max_sharpe"}, {"groups": ["T3 + T4 <= 0.01"]}),
+    ({"kind": "utility", "risk_aversion": 3.0}, {"turnover": 0.5, "costs_bps": 30}),
+    ({"kind": "target_return", "target_return": 0.12}, {}),
+]
+
+
+@pytest.mark.parametrize(("kind", "cons"), DENSE_KINDS)
+def test_dense_ipm_equals_clarabel_on_the_same_compiled_problem(kind, cons):
+    est = synthetic_estimate(n=120, n_samples=100, seed=5)
+    policy = Policy.simple(
+        est.tickers, objective=kind, constraints=cons, assets={t: {"max": 0.2} for t in est.tickers}
+    )
+    built = Optimizer(policy).build(est)
+    current = {t: 1 / len(est.tickers) for t in est.tickers}
+    a = built.solve(Inputs(est, current))
+    assert a.solver == "DENSE-IPM" and not a.fallbacks
+    w_dense = np.array(list(a.weights.values()))
+    assert a.binding
+    built.program._unpack(solve_clarabel(built.program._compiled), duals=True)
+    np.testing.assert_allclose(w_dense, built.frame.weights(), atol=1e-5)  # flat optimum
+    # duals may not be unique (a bound and a trade row active together), so check that
+    # the dense solution satisfies the KKT conditions of the compiled problem instead
+    compiled = built.program._compiled
+    raw = solve_dense(compiled, built.program._elimination)
+    P, q, A, b = compiled.data()
+    P = P + sp.triu(P, 1).T
+    x, z, n_eq = raw.x, raw.z, compiled.dims.zero
+    slack = b - A @ x
+    grad_scale = np.abs(P @ x).max() + np.abs(q).max()
+    assert np.abs(P @ x + q + A.T @ z).max() <= 1e-7 * grad_scale
+    assert np.abs(slack[:n_eq]).max() <= 1e-8 and slack[n_eq:].min() >= -1e-8
+    assert z[n_eq:].min() >= -1e-10 * np.abs(z).max()
+    assert np.abs(slack[n_eq:] * z[n_eq:]).max() <= 1e-8 * (1 + np.abs(z).max())
+    clarabel_obj = solve_clarabel(compiled).obj_val
+    assert raw.obj_val == pytest.approx(clarabel_obj, rel=1e-6, abs=1e-12)

@@ -60,6 +60,7 @@ def test_bounds_and_groups_hold(bounds, kind, eq_min, small_share, cash_min):
     hi = np.array([b[1] for b in bounds])
     if lo.sum() > 1 or hi.sum() < 1:
         return  # refused at configuration time (tested elsewhere)
+    eq_min, small_share, cash_min = (round(v, 6) for v in (eq_min, small_share, cash_min))
     groups = [
         f"equity >= {eq_min:.6f}",
         f"small_cap <= {small_share:.6f} * equity",

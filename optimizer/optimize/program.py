@@ -19,6 +19,7 @@ import cvxpy as cp
 import numpy as np
 
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.optimize.dense import Elimination, solve_dense
 from optimizer.optimize.frame import Frame, Named
 from optimizer.optimize.solvers import (
     Compiled,
@@ -27,6 +28,8 @@ from optimizer.optimize.solvers import (
     solve_clarabel,
     solve_highs,
 )
+
+_DENSE_MIN = 100  # weights from which the dense interior-point method is tried first
 
 
 class Outcome(StrEnum):
@@ -71,6 +74,7 @@ class Program:
         self._inverse = None
         self._dual_rows: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = {}
         self._duals: dict[int, np.ndarray] = {}  # constraint id -> dual of the last solve
+        self._elimination: Elimination | None = None
 
     @classmethod
     def build(
@@ -90,6 +94,9 @@ class Program:
                 p.value = np.zeros(p.shape)
         data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL)
         self._compiled = Compiled.from_problem_data(data, self.problem, self.frame.values)
+        self._elimination = Elimination.find(self._compiled)
+        if self._elimination is not None and len(self._elimination.keep) < _DENSE_MIN:
+            self._elimination = None  # small problems: Clarabel's sparse LDL is faster
         inverse[-1].solver_options = {}  # read by cvxpy's Clarabel inversion
         self._chain, self._inverse = chain, inverse
         self._map_duals(len(data["b"]))
@@ -129,6 +136,8 @@ class Program:
         """Solvers to try in order for this problem class."""
         if self.is_lp:
             return (SolverName.HIGHS, SolverName.CLARABEL, SolverName.SCS)
+        if self._elimination is not None:
+            return (SolverName.DENSE, SolverName.CLARABEL, SolverName.SCS)
         return (SolverName.CLARABEL, SolverName.SCS)
 
     def solve(self, *, duals: bool = True) -> SolveReport:
@@ -155,7 +164,12 @@ class Program:
         try:
             if name is SolverName.SCS:
                 return self._solve_cvxpy(cp.SCS)
-            raw = (solve_highs if name is SolverName.HIGHS else solve_clarabel)(self._compiled)
+            if name is SolverName.DENSE:
+                raw = solve_dense(self._compiled, self._elimination)
+            elif name is SolverName.HIGHS:
+                raw = solve_highs(self._compiled)
+            else:
+                raw = solve_clarabel(self._compiled)
         except Exception:  # a solver crash is a reason to fall back, not a traceback
             return Outcome.FAILED
         outcome = _CLARABEL_STATUS.get(raw.status, Outcome.FAILED)

@@ -25,6 +25,7 @@ CLARABEL_TOLERANCES = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1
 
 
 class SolverName(StrEnum):
+    DENSE = "DENSE-IPM"  # optimizer.optimize.dense, for large dense QPs
     CLARABEL = "CLARABEL"
     HIGHS = "HIGHS"
     SCS = "SCS"
