@@ -6,7 +6,7 @@ Each repeat builds a fresh ledger and order folder and runs the real CLI in a su
 
     python benchmarks/bench_monthly.py --accounts 10000 --workers 2
     python benchmarks/bench_monthly.py --processor optimizer.workflows:process_account \
-        --template examples/monthly/<account>    # the wired pipeline, one account replicated
+        --template examples/monthly/balanced-garcia --layout csv   # the product pipeline
 
 Without ``--template`` the accounts are synthetic, in the format of the deterministic test
 pipeline (``tests.jobs_support.pipeline``): that measures the runner, the ledger and the
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,9 +43,42 @@ def make_synthetic(folder: Path, n: int) -> None:
         )
 
 
-def make_from_template(folder: Path, n: int, template: Path) -> None:
+def make_from_template(folder: Path, n: int, template: Path, layout: str) -> None:
+    """``n`` accounts from one account folder, each with its share counts scaled
+    differently (so they differ in holdings, hence in trades, but share the policy).
+
+    ``layout="folders"``: one sub-folder per account, each with its own copy of the
+    policy. ``layout="csv"``: one shared policy file and an ``accounts.csv`` listing each
+    account's holdings file (the layout for many accounts on a few model policies).
+    """
+    import csv
+    import io
+
+    config = (template / "account.toml").read_bytes()
+    with open(template / "holdings.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    folder.mkdir(parents=True)
+    if layout == "csv":
+        (folder / "policy.toml").write_bytes(config)
+        (folder / "holdings").mkdir()
+        index = ["account,config,holdings"]
     for i in range(n):
-        shutil.copytree(template, folder / f"acct{i:05d}")
+        account = f"acct{i:05d}"
+        scale = 0.5 + (i * 37 % 101) / 100
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "shares": str(round(float(row["shares"]) * scale))})
+        if layout == "csv":
+            (folder / "holdings" / f"{account}.csv").write_text(out.getvalue())
+            index.append(f"{account},policy.toml,holdings/{account}.csv")
+        else:
+            (folder / account).mkdir()
+            (folder / account / "account.toml").write_bytes(config)
+            (folder / account / "holdings.csv").write_text(out.getvalue())
+    if layout == "csv":
+        (folder / "accounts.csv").write_text("\n".join(index) + "\n")
 
 
 def _children_cpu() -> float:
@@ -80,13 +112,14 @@ def main() -> None:
     parser.add_argument("--period", default="2026-01")
     parser.add_argument("--processor", default="tests.jobs_support.pipeline:process_account")
     parser.add_argument("--template", type=Path, default=None)
+    parser.add_argument("--layout", choices=["folders", "csv"], default="folders")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_monthly_") as tmp:
         accounts = Path(tmp) / "accounts"
         t0 = time.perf_counter()
         if args.template:
-            make_from_template(accounts, args.accounts, args.template)
+            make_from_template(accounts, args.accounts, args.template, args.layout)
         else:
             make_synthetic(accounts, args.accounts)
         print(f"built {args.accounts} accounts in {time.perf_counter() - t0:.1f} s")

@@ -11,8 +11,10 @@ import pytest
 from optimizer.errors import LedgerError
 from optimizer.jobs import schema as s
 from optimizer.jobs.calendar import parse_period
-from optimizer.jobs.ledger import Attempt, AttemptStatus, Ledger, LockHolder, is_stale, utcnow
+from optimizer.jobs.ledger import Ledger
+from optimizer.jobs.liveness import LockHolder, is_stale, process_start_token, utcnow
 from optimizer.jobs.model import AccountOutcome, AccountResult, OutcomeStatus
+from optimizer.jobs.records import Attempt, AttemptStatus
 from tests.jobs_support.accounts import query
 
 PERIOD = parse_period("2026-01")
@@ -59,6 +61,14 @@ def test_chunk_is_recorded_in_one_transaction(db, tmp_path):
     ]
     assert [o.shares for o in ledger.orders_of(PERIOD, "c")] == [1.0, 2.0, 3.0]
     assert set(ledger.claims(PERIOD)) == {"a", "c"}
+    # the bulk path stores timestamps exactly as SQLAlchemy's own DateTime reads them back
+    from sqlalchemy import select
+
+    with ledger.engine.connect() as conn:
+        stamps = conn.execute(select(s.account_runs.c.recorded)).scalars().all()
+        started = conn.execute(select(s.runs.c.started)).scalar_one()
+    assert len(set(stamps)) == 1 and isinstance(stamps[0], dt.datetime)
+    assert dt.timedelta(0) <= stamps[0] - started < dt.timedelta(minutes=5)
 
 
 def test_a_second_final_outcome_for_an_account_is_refused_and_rolls_back(db, tmp_path):
@@ -124,8 +134,6 @@ def test_pid_reuse_does_not_keep_a_lock_alive():
 
     me = LockHolder(1, socket.gethostname(), os.getpid(), "not-my-start-time", utcnow())
     assert is_stale(me, dt.timedelta(hours=1))
-    from optimizer.jobs.ledger import process_start_token
-
     alive = LockHolder(
         1, socket.gethostname(), os.getpid(), process_start_token(os.getpid()), utcnow()
     )

@@ -6,9 +6,10 @@ import csv
 import io
 
 from optimizer.jobs.calendar import parse_period
-from optimizer.jobs.ledger import Attempt, AttemptStatus, Ledger
+from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import AccountOutcome, AccountResult, Order, OutcomeStatus
 from optimizer.jobs.orders import OrderFiles, render_orders
+from optimizer.jobs.records import Attempt, AttemptStatus
 
 PERIOD = parse_period("2026-03")
 ORDERS = [

@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import operator
 import os
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from optimizer.errors import LedgerError
 from optimizer.jobs import schema as s
-from optimizer.jobs.model import AccountOutcome, AccountResult, Order, Period, Side
+from optimizer.jobs.liveness import LockHolder, is_stale, process_start_token, utcnow
+from optimizer.jobs.model import Order, Period, Side
+from optimizer.jobs.records import Attempt, Claim, bulk_insert, rows_of
 
 DEFAULT_STALE_AFTER = dt.timedelta(minutes=15)
 
@@ -43,56 +42,6 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # the run stopped on an error (message says which)
     CRASHED = "crashed"  # the process died; found stale by a later run
     DRY_RUN = "dry-run"  # computed and reported only
-
-
-class AttemptStatus(StrEnum):
-    TRADED = "traded"
-    NO_TRADE = "no-trade"
-    FALLBACK = "fallback"
-    FAILED = "failed"
-    CHANGED_AFTER_DONE = "changed-after-done"
-
-
-FINAL = frozenset({AttemptStatus.TRADED, AttemptStatus.NO_TRADE, AttemptStatus.FALLBACK})
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One account's attempt in a run, as it is recorded."""
-
-    account: str
-    inputs_hash: str | None
-    status: AttemptStatus
-    result: AccountResult | None = None  # None for attempts decided before the pipeline
-    error_kind: str | None = None
-    error: str | None = None
-    orders_path: Path | None = None  # final order file, when the outcome has orders
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The final outcome already recorded for an account and period."""
-
-    account: str
-    run_id: int
-    inputs_hash: str
-    status: str
-    n_orders: int
-    orders_path: str | None
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    run_id: int
-    host: str
-    pid: int
-    proc_start: str
-    heartbeat: dt.datetime
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC timestamp (portable across SQLite and PostgreSQL columns)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def normalize_url(db: str) -> str:
@@ -322,7 +271,7 @@ class Ledger:
         from sqlalchemy import exc, update
 
         now = utcnow()
-        attempt_rows, claim_rows, order_rows = _rows(run_id, period, attempts, now)
+        attempt_rows, claim_rows, order_rows = rows_of(run_id, period, attempts, now)
         lk = s.run_locks.c
         try:
             with self.engine.begin() as conn:
@@ -342,7 +291,7 @@ class Ledger:
                     (s.account_runs, attempt_rows),
                     (s.orders, order_rows),
                 ):
-                    _bulk_insert(conn, table, rows)
+                    bulk_insert(conn, table, rows)
         except exc.IntegrityError as error:
             raise LedgerError(
                 "an account of this chunk was already recorded for the period by another run",
@@ -381,116 +330,6 @@ class Ledger:
             )
 
 
-def _bulk_insert(conn: Any, table: Any, rows: list[dict]) -> None:
-    """One ``executemany`` of ``rows`` (dicts with the same keys) with the driver's own
-    parameter style: the statement is compiled once and each column's bind processor
-    (e.g. SQLite's DateTime to text) applied directly, which is several times faster than
-    per-row parameter construction for the 100,000 order rows of a large run."""
-    if not rows:
-        return
-    from sqlalchemy import insert
-
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
-    for key in keys:
-        process = table.c[key].type.bind_processor(conn.dialect)
-        if process is not None:
-            rows = [{**r, key: process(r[key])} for r in rows]
-    params: list[Any] = rows
-    if conn.dialect.positional:
-        get = operator.itemgetter(*compiled.positiontup)
-        params = [get(r) for r in rows] if len(keys) > 1 else [(get(r),) for r in rows]
-    conn.exec_driver_sql(str(compiled), params)
-
-
-def _rows(
-    run_id: int, period: Period, attempts: Sequence[Attempt], now: dt.datetime
-) -> tuple[list[dict], list[dict], list[dict]]:
-    attempt_rows, claim_rows, order_rows = [], [], []
-    label = period.label
-    for a in attempts:
-        res = a.result
-        outcome = res.outcome if res is not None else None
-        attempt_rows.append(
-            {
-                "run_id": run_id,
-                "account": a.account,
-                "period": label,
-                "inputs_hash": a.inputs_hash,
-                "status": a.status.value,
-                "error_kind": a.error_kind or (res.error_kind if res else None),
-                "error": a.error or (res.error if res else None),
-                **_outcome_columns(res, outcome),
-                "seconds": res.seconds if res else None,
-                "recorded": now,
-            }
-        )
-        if a.status not in FINAL or outcome is None:
-            continue
-        claim_rows.append(
-            {
-                "account": a.account,
-                "period": label,
-                "run_id": run_id,
-                "inputs_hash": a.inputs_hash,
-                "status": a.status.value,
-                "n_orders": len(outcome.orders),
-                "orders_path": str(a.orders_path) if a.orders_path else None,
-                "recorded": now,
-            }
-        )
-        assert res is not None
-        rows = res.order_rows or tuple(order_columns(o) for o in outcome.orders)
-        order_rows.extend(
-            {"run_id": run_id, "account": a.account, "period": label, "seq": i, **row}
-            for i, row in enumerate(rows)
-        )
-    return attempt_rows, claim_rows, order_rows
-
-
-def _outcome_columns(res: AccountResult | None, outcome: AccountOutcome | None) -> dict:
-    if res is not None and res.columns is not None:
-        return dict(res.columns)
-    return outcome_columns(outcome)
-
-
-def outcome_columns(outcome: AccountOutcome | None) -> dict[str, str | None]:
-    """The ``account_runs`` columns that describe an outcome (JSON text)."""
-    if outcome is None:
-        return dict.fromkeys(("fallback", "provenance_json", "allocation_json", "warnings_json"))
-    return {
-        "fallback": outcome.fallback_reason,
-        "provenance_json": _json(outcome.provenance),
-        "allocation_json": _json(outcome.allocation),
-        "warnings_json": _json(list(outcome.warnings)),
-    }
-
-
-def order_columns(o: Order) -> dict[str, Any]:
-    """The ``orders`` columns of one order (without run, account, period and seq)."""
-    return {
-        "ticker": o.ticker,
-        "side": o.side.value,
-        "shares": o.shares,
-        "est_price": o.est_price,
-        "notional": o.notional,
-        "est_cost": o.est_cost,
-        "reason": o.reason,
-        "extra_json": _json(o.extra) if o.extra else None,
-    }
-
-
-def _json(value: Any) -> str:
-    """Strict JSON; plain dicts take the fast path, anything else goes through
-    ``to_jsonable`` (numpy, dates, dataclasses; NaN becomes null)."""
-    try:
-        return json.dumps(value, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError):
-        from optimizer.cli.output import to_jsonable
-
-        return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=False)
-
-
 def _make_engine(url: str, raw: str) -> Any:
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -517,41 +356,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-
-
-# -- process liveness (same host) ------------------------------------------------------
-def process_start_token(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), or ``""``."""
-    stat = _proc_stat(pid)
-    return stat[19] if stat and len(stat) > 19 else ""
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()  # fields from 3 (state) on
-
-
-def pid_alive(pid: int, proc_start: str = "") -> bool:
-    """Whether ``pid`` is a live (not zombie) process started at ``proc_start``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    stat = _proc_stat(pid)
-    if stat is None:
-        return Path("/proc").is_dir() is False  # no procfs: trust os.kill
-    if stat[0] in ("Z", "X"):
-        return False
-    return not proc_start or process_start_token(pid) == proc_start
-
-
-def is_stale(holder: LockHolder, stale_after: dt.timedelta) -> bool:
-    """A lock is stale when its process is gone (same host) or its heartbeat expired."""
-    if holder.host == socket.gethostname():
-        return not pid_alive(holder.pid, holder.proc_start)
-    return utcnow() - holder.heartbeat > stale_after

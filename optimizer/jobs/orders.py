@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import LedgerError
-from optimizer.jobs.ledger import Claim, Ledger
+from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
+from optimizer.jobs.records import Claim
 
 TEMP_SUFFIX = ".tmp"
 HEADER = ("account", "period", *ORDER_COLUMNS)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
-from optimizer.jobs.ledger import order_columns, outcome_columns
 from optimizer.jobs.model import (
     AccountOutcome,
     AccountResult,
@@ -30,6 +29,7 @@ from optimizer.jobs.model import (
     ProcessAccount,
 )
 from optimizer.jobs.orders import OrderFiles
+from optimizer.jobs.records import order_columns, outcome_columns
 
 DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
 

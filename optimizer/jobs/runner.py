@@ -25,17 +25,11 @@ from typing import Any
 
 from optimizer.errors import CapallocError
 from optimizer.jobs.accounts import discover_accounts, with_hash
-from optimizer.jobs.ledger import (
-    DEFAULT_STALE_AFTER,
-    Attempt,
-    AttemptStatus,
-    Claim,
-    Ledger,
-    RunStatus,
-)
+from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
 from optimizer.jobs.orders import OrderFiles, Reconciliation
 from optimizer.jobs.processor import DEFAULT_PROCESSOR, Pipeline, init_worker, process_chunk
+from optimizer.jobs.records import Attempt, AttemptStatus, Claim
 
 MAX_CHUNK = 250
 
