@@ -193,3 +193,18 @@ def test_bad_input_one_line_and_nothing_written(name, tmp_path):
         assert word in lines[0], (word, lines[0])
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left either
+
+
+def test_prices_from_the_data_layer_are_the_last_closes(shared_data):
+    """--source csv:<yahoo folder>: each order is priced at its file's last close."""
+    res = run_cli(
+        "rebalance", "--holdings", str(BAD / "holdings.csv"), "--targets",
+        str(BAD / "targets.csv"), "--source", f"csv:{shared_data / 'yahoo'}", "--as-of",
+        "2026-02-23", "--format", "json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    trades = json.loads(res.stdout)["trades"]
+    assert trades
+    for trade in trades:
+        rows = list(csv.DictReader((shared_data / "yahoo" / f"{trade['ticker']}.csv").open()))
+        assert trade["est_price"] == pytest.approx(float(rows[-1]["Close"]), rel=1e-12)
