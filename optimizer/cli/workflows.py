@@ -28,10 +28,22 @@ _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
     help="Folder of accounts: one sub-folder each (account.toml, holdings.csv), "
     "or an accounts.csv listing account, config, holdings.",
 )
-@click.option("--db", required=True, help="Ledger: a SQLAlchemy URL or a SQLite file path.")
-@click.option("--period", default=None, help="Month to rebalance, YYYY-MM (default: this month).")
-@click.option("--dry-run", is_flag=True, help="Compute and report; write no orders, no claims.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--db", required=True, metavar="URL", help="Ledger: a SQLAlchemy URL or a SQLite file path."
+)
+@click.option(
+    "--period", default=None, metavar="YYYY-MM", help="Month to rebalance (default: this month)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Compute and report; write no orders, record no claims."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Worker processes; each prepares the pipeline once and re-uses it.",
+)
 @click.option(
     "--chunk-size",
     default=None,

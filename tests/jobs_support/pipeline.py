@@ -101,3 +101,10 @@ def trivial(ctx, account, period):
         OutcomeStatus.TRADED,
         orders=[{"ticker": "SPY", "side": "buy", "shares": 1, "est_price": 500.0}],
     )
+
+
+def dies_on_a003(ctx, account, period):
+    """Kills its worker process on account a003 (a segfaulting solver, an OOM kill)."""
+    if account.account_id == "a003":
+        os._exit(1)
+    return process_account(ctx, account, period)

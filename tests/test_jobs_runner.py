@@ -1,0 +1,72 @@
+"""The runner in-process: progress reporting, worker death, failing worker preparation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from optimizer.errors import ConfigError
+from optimizer.jobs.calendar import parse_period
+from optimizer.jobs.runner import RunOptions, run_monthly
+from tests.jobs_support.accounts import make_accounts, query
+
+PERIOD = parse_period("2026-01")
+
+
+def options(tmp: Path, processor: str, **kw) -> RunOptions:
+    return RunOptions(
+        accounts_dir=tmp / "accounts",
+        db=str(tmp / "ledger.db"),
+        period=PERIOD,
+        orders_dir=tmp / "orders",
+        processor=f"tests.jobs_support.{processor}",
+        **kw,
+    )
+
+
+def test_progress_reports_every_account_once(tmp_path):
+    make_accounts(tmp_path / "accounts", 11, infeasible=(4,))
+    starts, steps = [], []
+    summary = run_monthly(
+        options(tmp_path, "pipeline:process_account", chunk_size=3),
+        on_start=starts.append,
+        progress=steps.append,
+    )
+    assert starts == [11] and steps == [3, 3, 3, 2]
+    assert summary.counts["n_traded"] == 10 and summary.counts["n_failed"] == 1
+    again = run_monthly(options(tmp_path, "pipeline:process_account"), on_start=starts.append)
+    assert starts[-1] == 1  # only the failed account is left to do
+    assert again.counts["n_skipped"] == 10
+
+
+def test_a_dying_worker_fails_its_accounts_not_the_run(tmp_path):
+    make_accounts(tmp_path / "accounts", 8)
+    summary = run_monthly(options(tmp_path, "pipeline:dies_on_a003", workers=2, chunk_size=2))
+    lines = {line.account: line for line in summary.accounts}
+    assert lines["a003"].status == "failed" and lines["a003"].error_kind == "WorkerDied"
+    assert summary.counts["n_failed"] + summary.counts["n_traded"] == 8
+    assert summary.status.value == "partial"
+    recorded = query(tmp_path / "ledger.db", "select account, status from account_runs")
+    assert len(recorded) == 8  # every account has a record, whichever way it went
+    assert query(tmp_path / "ledger.db", "select count(*) from run_locks") == [(0,)]
+    # the next run retries exactly the failed ones
+    retry = run_monthly(options(tmp_path, "pipeline:process_account", workers=2))
+    assert retry.counts["n_traded"] == summary.counts["n_failed"]
+    assert retry.counts["n_skipped"] == summary.counts["n_traded"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failing_worker_preparation_is_recorded_per_account(tmp_path, workers):
+    make_accounts(tmp_path / "accounts", 3)
+    summary = run_monthly(options(tmp_path, "broken_prepare:process_account", workers=workers))
+    assert summary.counts["n_failed"] == 3
+    errors = {line.error for line in summary.accounts}
+    assert errors == {"worker preparation failed: OSError: compiled problem cache is unreadable"}
+
+
+def test_bad_pipeline_name_fails_before_touching_the_ledger(tmp_path):
+    make_accounts(tmp_path / "accounts", 1)
+    with pytest.raises(ConfigError, match="no such function"):
+        run_monthly(options(tmp_path, "pipeline:no_such_function"))
+    assert not (tmp_path / "ledger.db").exists()
