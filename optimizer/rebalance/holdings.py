@@ -148,21 +148,7 @@ def load_holdings(
             cash[acct] = cash.get(acct, 0.0) + shares
             lots.setdefault(acct, [])
             continue
-        _check_shares(shares, whole_shares, file=path, key=f"{where} shares")
-        lot = Lot(
-            ticker,
-            shares,
-            _number(row["cost_per_share"], file=path, key=f"{where} cost_per_share"),
-            _date(row["acquired"], file=path, key=f"{where} acquired"),
-            row.get("lot_id", ""),
-        )
-        if lot.cost_per_share < 0:
-            raise PlanError(
-                "negative cost basis",
-                file=str(path),
-                key=f"{where} cost_per_share",
-                value=lot.cost_per_share,
-            )
+        lot = _lot(row, ticker, shares, whole_shares, path=path, where=where)
         ident = (
             (acct, lot.lot_id)
             if lot.lot_id
@@ -186,6 +172,26 @@ def load_holdings(
     if positions is not None:
         check_positions(accounts, positions)
     return accounts
+
+
+def _lot(
+    row: dict[str, str], ticker: str, shares: float, whole: bool, *, path: str | Path, where: str
+) -> Lot:
+    """One lot from a holdings row; shares, cost and date checked."""
+    _check_shares(shares, whole, file=path, key=f"{where} shares")
+    lot = Lot(
+        ticker,
+        shares,
+        _number(row["cost_per_share"], file=path, key=f"{where} cost_per_share"),
+        _date(row["acquired"], file=path, key=f"{where} acquired"),
+        row.get("lot_id", ""),
+    )
+    if lot.cost_per_share < 0:
+        raise PlanError(
+            "negative cost basis", file=str(path), key=f"{where} cost_per_share",
+            value=lot.cost_per_share,
+        )  # fmt: skip
+    return lot
 
 
 def _check_shares(shares: float, whole: bool, *, file: Path | str, key: str) -> None:

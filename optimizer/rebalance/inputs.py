@@ -74,6 +74,23 @@ def _source_prices(source: str, tickers: list[str]) -> dict[str, float]:
     return out
 
 
+def _prices(
+    prices: str | None,
+    source: str | None,
+    accounts: dict[str, Account],
+    targets: dict[str, float],
+) -> dict[str, float]:
+    if prices:
+        return load_prices(prices)
+    if not source:
+        raise ConfigError("no prices: give --prices FILE or --source SOURCE", key="prices")
+    held = {t for a in accounts.values() for t in a.positions}
+    wanted = sorted(held | {t for t in targets if t != CASH})
+    price_map = _source_prices(source, wanted)
+    check_prices(price_map, file=f"source {source}")
+    return price_map
+
+
 def gather(
     *,
     holdings: str,
@@ -107,15 +124,7 @@ def gather(
                 hint=f"known: {', '.join(sorted(accounts)[:10])}",
             )
         accounts = {account: accounts[account]}
-    held = sorted({t for a in accounts.values() for t in a.positions})
-    if prices:
-        price_map = load_prices(prices)
-    elif source:
-        wanted = sorted(set(held) | {t for t in target_map if t != CASH})
-        price_map = _source_prices(source, wanted)
-        check_prices(price_map, file=f"source {source}")
-    else:
-        raise ConfigError("no prices: give --prices FILE or --source SOURCE", key="prices")
+    price_map = _prices(prices, source, accounts, target_map)
     target_file = targets or config
     check_targets(target_map, price_map, file=target_file)
     for acct in accounts.values():

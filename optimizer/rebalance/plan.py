@@ -319,6 +319,31 @@ def _trade_reason(s: _State, i: int, out: np.ndarray, side: Side) -> str:
     return "invest excess cash" if side is Side.BUY else "raise cash"
 
 
+def _trades(
+    account: Account,
+    s: _State,
+    rules: RebalanceRules,
+    as_of: dt.date,
+    z: np.ndarray,
+    out: np.ndarray | None,
+) -> tuple[Trade, ...]:
+    """Orders for the trade vector ``z``: lots used by sales, estimated cost, reason."""
+    trades: list[Trade] = []
+    for i in np.flatnonzero(z):
+        ticker, q, price = s.tickers[i], float(abs(z[i])), float(s.p[i])
+        side = Side.BUY if z[i] > 0 else Side.SELL
+        lots = ()
+        if side is Side.SELL:
+            ordered, _ = sellable_lots(account, ticker, price, as_of, rules)
+            lots = take_lots(ordered, q, price, as_of, rules)
+        cost = rules.spread_bps / 1e4 * q * price + max(
+            rules.commission_min, rules.commission_per_share * q
+        )
+        reason = _trade_reason(s, i, out, side)
+        trades.append(Trade(ticker, side, q, price, q * price, lots, float(cost), reason))
+    return tuple(trades)
+
+
 def _finish(
     account: Account,
     s: _State,
@@ -331,31 +356,7 @@ def _finish(
     prob: Problem | None = None,
     out: np.ndarray | None = None,
 ) -> TradePlan:
-    trades: list[Trade] = []
-    for i in np.flatnonzero(sol.z):
-        ticker, q = s.tickers[i], float(abs(sol.z[i]))
-        side = Side.BUY if sol.z[i] > 0 else Side.SELL
-        lots = ()
-        if side is Side.SELL:
-            ordered, _ = sellable_lots(account, ticker, s.p[i], as_of, rules)
-            lots = take_lots(ordered, q, s.p[i], as_of, rules)
-        cost = float(
-            rules.spread_bps / 1e4 * q * s.p[i]
-            + max(rules.commission_min, rules.commission_per_share * q)
-        )
-        trades.append(
-            Trade(
-                ticker,
-                side,
-                q,
-                float(s.p[i]),
-                q * float(s.p[i]),
-                lots,
-                cost,
-                _trade_reason(s, i, out, side),
-            )
-        )
-    trades_t = tuple(trades)
+    trades_t = _trades(account, s, rules, as_of, sol.z, out)
     h_after = s.h + sol.z
     cash_after = s.cash0 - float(s.p @ sol.z) - sum(t.cost for t in trades_t)
     value_after = cash_after + float(s.p @ h_after)
