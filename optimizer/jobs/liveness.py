@@ -54,7 +54,8 @@ def pid_alive(pid: int, proc_start: str = "") -> bool:
 
 
 def is_stale(holder: LockHolder, stale_after: dt.timedelta) -> bool:
-    """A lock is stale when its process is gone (same host) or its heartbeat expired."""
-    if holder.host == socket.gethostname():
+    """A lock is stale when its process is gone (same POSIX host) or, otherwise, when its
+    heartbeat is older than ``stale_after``."""
+    if holder.host == socket.gethostname() and os.name == "posix":
         return not pid_alive(holder.pid, holder.proc_start)
     return utcnow() - holder.heartbeat > stale_after
