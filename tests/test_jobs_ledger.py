@@ -167,6 +167,16 @@ def test_unusable_database_is_one_ledger_error(tmp_path, make):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql+nosuchdriver://admin:hunter2@db.example/ledger", "weird://admin:hunter2@"]
+)
+def test_database_password_is_never_echoed(url):
+    with pytest.raises(LedgerError) as info:
+        Ledger.open(url)
+    assert "hunter2" not in str(info.value)
+    assert "--db" in str(info.value)
+
+
 def test_schema_version_mismatch_is_refused(db):
     Ledger.open(str(db))
     import sqlite3

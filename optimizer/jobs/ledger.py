@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import socket
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
@@ -56,8 +57,8 @@ def _masked(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    except Exception:  # unparsable: still never echo a password
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 class Ledger:
@@ -341,8 +342,11 @@ def _make_engine(url: str, raw: str) -> Any:
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+        hint = " ".join(str(exc).split())[:120]
+        if isinstance(exc, ImportError):
+            hint += "; install the database driver"
         raise LedgerError(
-            "invalid database URL", key="--db", value=raw, hint=" ".join(str(exc).split())[:120]
+            "cannot use this database URL", key="--db", value=_masked(raw), hint=hint
         ) from None
     return engine
 
