@@ -240,3 +240,23 @@ def test_greedy_fallback_is_recorded():
     assert result.method is Method.GREEDY
     assert "MILP failed" in result.method_note
     assert result.cash_after >= 0 and result.trades
+
+
+def test_min_improvement_hurdle():
+    # AAA 51 / BBB 49 shares at 100 vs 50/50 with no band: selling one AAA and buying one
+    # BBB lowers the L1 drift from 200 to 0 (money). A hurdle of 1 % of 10,000 lets it
+    # through; a hurdle of 5 % (500) does not, and the plan says why.
+    account = Account(
+        "T",
+        0.0,
+        (Lot("AAA", 51, 10.0, dt.date(2020, 1, 1)), Lot("BBB", 49, 10.0, dt.date(2020, 1, 1))),
+    )
+    args = ({"AAA": 0.5, "BBB": 0.5}, {"AAA": 100.0, "BBB": 100.0})
+    traded = plan(account, *args, RebalanceRules(band_abs=0.0, min_improvement=0.01), as_of=AS_OF)
+    assert {(t.ticker, t.side, t.shares) for t in traded.trades} == {
+        ("AAA", Side.SELL, 1),
+        ("BBB", Side.BUY, 1),
+    }
+    held = plan(account, *args, RebalanceRules(band_abs=0.0, min_improvement=0.05), as_of=AS_OF)
+    assert held.trades == ()
+    assert "min_improvement" in held.no_trade_reason

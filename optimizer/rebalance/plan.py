@@ -20,7 +20,16 @@ from optimizer.errors import CapallocError, InfeasibleError, PlanError
 from optimizer.rebalance.holdings import CASH, Account, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
 from optimizer.rebalance.rules import BandTarget, RebalanceRules, SolverChoice
-from optimizer.rebalance.solve import Method, Problem, Solution, feasible, shortfall, solve
+from optimizer.rebalance.solve import (
+    Method,
+    Problem,
+    Solution,
+    costs,
+    feasible,
+    objective,
+    shortfall,
+    solve,
+)
 from optimizer.rebalance.tax import Block, Side, buy_block, sellable_lots, take_lots
 
 _DEFAULT_RULES = RebalanceRules()
@@ -175,8 +184,14 @@ def _plan(
             hint="lower the cash reserve or lift sell restrictions",
         )
     finish = partial(_finish, account, s, rules, as_of)
+    zero = np.zeros_like(s.p)
+    gain = objective(prob, zero) - objective(prob, sol.z)
+    if feasible(prob, zero) and gain <= rules.min_improvement * s.value:
+        why = (f"best trades improve the drift objective by {gain:,.2f}, not more than "
+               f"min_improvement ({rules.min_improvement:g} of the account)")  # fmt: skip
+        return finish(replace(sol, z=zero, note=why), blocks, flows, why, prob, out)
     if stabilise:
-        sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out))
+        sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out, s))
     return finish(sol, blocks, flows, None, prob, out)
 
 
@@ -195,9 +210,12 @@ def _stabilised(
     account that can make the next plan trade again. Adding the re-plan's trades (while
     they stay feasible for this account) makes re-planning after execution trade nothing.
     """
-    blocks, flows, out = extra
+    blocks, flows, out, state = extra
     z = sol.z
     for k in range(_STABILISE_ROUNDS):
+        if not _triggered_after(state, prob, z, rules):  # the cheap, usual case
+            note = sol.note if k == 0 else f"{sol.note}; re-planned {k}x for costs"
+            return replace(sol, z=z, note=note)
         first = finish(replace(sol, z=z), blocks, flows, None, prob, out)
         try:
             again = _plan(
@@ -221,6 +239,17 @@ def _stabilised(
             break
         z = z_new
     return replace(sol, z=z, note=f"{sol.note}; a re-plan would still trade")
+
+
+def _triggered_after(s: _State, prob: Problem, z: np.ndarray, rules: RebalanceRules) -> bool:
+    """Whether the account after trading ``z`` would have anything outside its bands."""
+    h = s.h + z
+    cash = s.cash0 - float(s.p @ z) - float(costs(prob, z).sum())
+    value = cash + float(s.p @ h)
+    after = replace(s, h=h, value=value, cash0=cash, min_order=rules.min_order(value),
+                    reserve=rules.reserve(value))  # fmt: skip
+    out, excess, short = _triggers(after)
+    return bool(out.any() or excess or short)
 
 
 def _problem(

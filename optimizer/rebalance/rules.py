@@ -67,6 +67,8 @@ class RebalanceRules(StrictModel):
     wash_sale_guard: bool = True
     wash_sale_days: int = Field(30, ge=0)
     long_term_days: int = Field(365, ge=1)  # held longer than this: long-term
+    min_improvement: float = Field(1e-4, ge=0.0)  # trade only if the objective improves by
+    # more than this fraction of the account value (1e-4 = 1 bp): no churn for pennies
     time_limit: float = Field(2.0, gt=0.0)  # seconds per MILP before the greedy fallback
     solver: SolverChoice = SolverChoice.AUTO
 
