@@ -268,3 +268,41 @@ def test_two_concurrent_runs_produce_exactly_one_set_of_orders(tmp_path):
                  "group by account, seq having count(*) > 1)") == [(0,)]  # fmt: skip
     assert len(order_files(tmp_path)) == n
     check_files_match_inputs_and_ledger(tmp_path)
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    import pty
+
+    make_accounts(tmp_path / "accounts", 6)
+    table_args = [a for a in args(tmp_path, "--chunk-size", "2") if a not in ("--format", "json")]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", *table_args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=slave, text=True,
+                            env={**os.environ, "CAPALLOC_TEST_SLEEP": "0.05"})  # fmt: skip
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read the terminal while the run writes to it
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    import threading
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout, _ = proc.communicate(timeout=120)
+    reader.join(timeout=30)
+    os.close(master)
+    stderr = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, stderr
+    assert "accounts" in stderr and "/6" in stderr  # rich's "n/6" counter, drawn on stderr
+    assert "/6" not in stdout  # the summary table alone on stdout
+    # not a terminal (the other tests): nothing but errors on stderr
+    res, _ = monthly(tmp_path)
+    assert res.stderr == ""
