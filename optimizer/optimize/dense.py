@@ -29,7 +29,7 @@ _MAX_ITER = 80
 _TOL = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass
 class Elimination:
     """Which variables are eliminated through which equality rows (found at build)."""
 
@@ -37,6 +37,7 @@ class Elimination:
     elim: np.ndarray  # variable indices eliminated (t)
     rows: np.ndarray  # the equality row defining each eliminated variable
     other_eq: np.ndarray  # equality rows kept as constraints
+    gram: _Gram | None = None  # cached structure of the inequality rows
 
     @classmethod
     def find(cls, c: Compiled) -> Elimination | None:
@@ -82,13 +83,15 @@ def solve_dense(c: Compiled, e: Elimination) -> RawSolution:
     M = -B / a[:, None]  # t = m + M u
     m = b[e.rows] / a
     P_uu = P[e.keep][:, e.keep].toarray()
-    H = P_uu + np.triu(P_uu, 1).T + M.T @ (d[:, None] * M)
+    H = P_uu + np.triu(P_uu, 1).T + _gram_of(M, d)
     cvec = q[e.keep] + M.T @ (d * m)
     E = A[e.other_eq][:, e.keep].toarray()
     f = b[e.other_eq]
     G = A[n_eq:][:, e.keep].tocsr()
     h = b[n_eq:]
-    u, y, lam, status, iters = qp_ipm(H, cvec, E, f, G, h)
+    if e.gram is None:
+        e.gram = _Gram(G, len(e.keep))
+    u, y, lam, status, iters = qp_ipm(H, cvec, E, f, G, h, e.gram)
     x = np.zeros(c.n_var)
     x[e.keep] = u
     x[e.elim] = m + M @ u
@@ -100,12 +103,28 @@ def solve_dense(c: Compiled, e: Elimination) -> RawSolution:
     return RawSolution(status, x, z, float(obj), 0.0, iters)
 
 
+def _gram_of(M: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``M' diag(d) M``, shape (n, n); a symmetric rank-k update (half the work) when d >= 0."""
+    if np.all(d >= 0):
+        R = np.sqrt(d)[:, None] * M
+        upper = la.blas.dsyrk(1.0, R, trans=1)
+        return np.triu(upper) + np.triu(upper, 1).T
+    return M.T @ (d[:, None] * M)
+
+
 def qp_ipm(
-    H: np.ndarray, c: np.ndarray, E: np.ndarray, f: np.ndarray, G: sp.csr_array, h: np.ndarray
+    H: np.ndarray,
+    c: np.ndarray,
+    E: np.ndarray,
+    f: np.ndarray,
+    G: sp.csr_array,
+    h: np.ndarray,
+    gram: _Gram | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int]:
     """Mehrotra predictor-corrector for ``min u'Hu/2 + c'u, Eu = f, Gu <= h``.
 
-    H: (n, n) PSD; E: (p, n); G: (m, n) sparse. Returns ``(u, y, lambda, status, iters)``
+    H: (n, n) PSD; E: (p, n); G: (m, n) sparse; ``gram`` a cached structure for G's
+    sparsity pattern. Returns ``(u, y, lambda, status, iters)``
     with status in Clarabel's words ("Solved", "MaxIterations", "NumericalError").
     """
     sigma = max(float(np.abs(np.diag(H)).max(initial=0)), float(np.abs(c).max(initial=0)), 1e-300)
@@ -114,7 +133,7 @@ def qp_ipm(
     u, y = np.zeros(n), np.zeros(len(f))
     s, lam = np.maximum(h - G @ u, 1.0), np.ones(mi)
     GT = G.T.tocsr()
-    gram = _Gram(G)
+    gram = (gram or _Gram(G, n)).bind(G)
     for it in range(1, _MAX_ITER + 1):
         Hu, Gu, Eu, Gl, Ey = H @ u, G @ u, E @ u, GT @ lam, E.T @ y
         r_d, r_e, r_i = Hu + c + Ey + Gl, Eu - f, Gu + s - h
@@ -175,23 +194,43 @@ class _Newton:
 
 
 class _Gram:
-    """``H + G' diag(w) G`` fast: rows of ``G`` with at most two nonzeros (bounds, scaled
-    bounds) go through a sparse product scattered into ``H``; the few denser rows (groups,
-    budgets) are a dense low-rank term."""
+    """``H + G' diag(w) G`` fast. Rows of ``G`` with at most two nonzeros (bounds, scaled
+    bounds) contribute to fixed entries of ``K``, found once per sparsity pattern and summed
+    with ``bincount``; the few denser rows (groups, budgets) are a dense low-rank term."""
 
-    def __init__(self, G: sp.csr_array) -> None:
+    def __init__(self, G: sp.csr_array, n: int) -> None:
         nnz = np.diff(G.indptr)
-        self.sparse_rows = np.flatnonzero(nnz <= 2)
-        self.Gs = G[self.sparse_rows].tocsr()
-        self.GsT = self.Gs.T.tocsr()
+        small = np.flatnonzero(nnz <= 2)
+        pos_a, pos_b, rows = [], [], []
+        for r in small:
+            span = range(G.indptr[r], G.indptr[r + 1])
+            for i in span:
+                for j in span:
+                    pos_a.append(i)
+                    pos_b.append(j)
+                    rows.append(r)
+        self.pos_a = np.asarray(pos_a, dtype=np.int64)
+        self.pos_b = np.asarray(pos_b, dtype=np.int64)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        flat = G.indices[self.pos_a].astype(np.int64) * n + G.indices[self.pos_b]
+        self.cells, self.inverse = np.unique(flat, return_inverse=True)
         self.other = np.flatnonzero(nnz > 2)
+        self.n = n
+
+    def bind(self, G: sp.csr_array) -> _Gram:
+        """Take this solve's values of ``G`` (same pattern)."""
+        self.vals = G.data[self.pos_a] * G.data[self.pos_b]
         self.D = G[self.other].toarray()
+        self.K = np.empty((self.n, self.n))
+        return self
 
     def weighted(self, w: np.ndarray, H: np.ndarray) -> np.ndarray:
-        K = H.copy()
-        S = (self.GsT @ sp.diags_array(w[self.sparse_rows]) @ self.Gs).tocoo()
-        S.sum_duplicates()
-        K[S.row, S.col] += S.data
+        K = self.K
+        np.copyto(K, H)
+        sums = np.bincount(
+            self.inverse, weights=w[self.rows] * self.vals, minlength=len(self.cells)
+        )
+        K.flat[self.cells] += sums
         if len(self.other):
             K += self.D.T @ (self.D * w[self.other][:, None])
         return K
