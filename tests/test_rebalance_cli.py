@@ -208,3 +208,20 @@ def test_prices_from_the_data_layer_are_the_last_closes(shared_data):
     for trade in trades:
         rows = list(csv.DictReader((shared_data / "yahoo" / f"{trade['ticker']}.csv").open()))
         assert trade["est_price"] == pytest.approx(float(rows[-1]["Close"]), rel=1e-12)
+
+
+def test_config_with_targets_and_rules(tmp_path):
+    """[targets] and [rebalance] from one TOML: the do-not-sell rule shows as a block."""
+    config = tmp_path / "plan.toml"
+    config.write_text(
+        "[targets]\nSPY = 0.55\nIWM = 0.15\nBND = 0.20\nTLT = 0.08\nCASH = 0.02\n\n"
+        '[rebalance]\ndo_not_sell = ["IWM"]\nmin_trade = 100.0\n'
+    )
+    res = run_cli("rebalance", "--holdings", str(BAD / "holdings.csv"), "--config", str(config),
+                  "--prices", str(BAD / "prices.csv"), "--as-of", "2026-11-20", "--account",
+                  "A1", "--format", "json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert all(t["ticker"] != "IWM" or t["side"] == "buy" for t in doc["trades"])
+    assert any(b["ticker"] == "IWM" and b["rule"] == "do_not_sell" for b in doc["blocked"])
+    assert all(t["notional"] >= 100.0 for t in doc["trades"])
