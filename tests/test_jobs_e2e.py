@@ -306,3 +306,28 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     # not a terminal (the other tests): nothing but errors on stderr
     res, _ = monthly(tmp_path)
     assert res.stderr == ""
+
+
+def test_sigterm_stops_cleanly_and_releases_the_lock(tmp_path):
+    n = 20
+    make_accounts(tmp_path / "accounts", n)
+    db = tmp_path / "ledger.db"
+    proc = _popen(tmp_path, "--chunk-size", "2", env={"CAPALLOC_TEST_SLEEP": "0.1"})
+    deadline = time.monotonic() + 60
+    while _claims(db) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["capalloc: aborted"]
+    assert query(db, "select status from runs") == [("failed",)]
+    assert query(db, "select count(*) from run_locks") == [(0,)]
+    check_files_match_inputs_and_ledger(tmp_path)
+    done = _claims(db)
+    assert 4 <= done < n
+
+    res, doc = monthly(tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert doc["taken_over"] is None  # nothing stale to take over
+    assert doc["metrics"]["n_skipped"] == done and doc["metrics"]["n_traded"] == n - done
+    check_files_match_inputs_and_ledger(tmp_path)

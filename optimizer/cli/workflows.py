@@ -7,7 +7,8 @@ command functions so ``capalloc --help`` stays fast.
 from __future__ import annotations
 
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def run_monthly(
         fallback=FallbackPolicy(fallback),
         stale_after=dt.timedelta(minutes=lock_timeout),
     )
-    with _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
+    with _terminate_as_interrupt(), _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
         summary = run(options, on_start=bar.start, progress=bar.advance)
     doc = summary.to_dict()
     counts = doc.pop("counts")
@@ -131,6 +132,26 @@ def run_monthly(
             f"in the ledger (run {doc['run_id']})",
             hint="fix them and run again: done accounts are skipped",
         )
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's timeout, ``kill``) stops the run like Ctrl-C: the chunks in
+    flight finish, the run is recorded as failed and its lock released (exit 130)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _provenance(doc: dict[str, Any], processor: str) -> dict[str, Any]:
