@@ -142,6 +142,12 @@ def test_changed_inputs_after_done_are_reported_not_retraded(tmp_path):
     assert line["status"] == "changed-after-done" and "not re-traded" in line["error"]
     assert query(db, "select count(*) from orders") == before
     assert order_files(tmp_path) == files
+    (tmp_path / "accounts" / "a002" / "holdings.csv").unlink()  # done, then inputs gone
+    res, doc = monthly(tmp_path)
+    assert res.returncode == 0, res.stderr
+    line = next(a for a in doc["accounts"] if a["account"] == "a002")
+    assert line["status"] == "changed-after-done" and "file not found" in line["error"]
+    assert order_files(tmp_path) == files
 
 
 def test_dry_run_writes_no_orders_and_records_only_a_dry_run_row(tmp_path):

@@ -1,1 +1,13 @@
-"""jobs stage of the pipeline."""
+"""The unattended monthly rebalance job (``capalloc run-monthly``; docs/monthly-job.md).
+
+Modules, in the order a run uses them:
+
+* ``model``      — AccountSpec, Period, AccountOutcome, AccountResult, Order (frozen data)
+* ``calendar``   — ``parse_period``: the month and its first NYSE session
+* ``accounts``   — ``discover_accounts`` (folder or accounts.csv), ``inputs_hash``
+* ``processor``  — the per-account pipeline (``MODULE:FUNC``) and the worker-side loop
+* ``ledger``     — SQLAlchemy ledger: runs, period lock, claims, attempts, orders
+  (``schema``, ``records``, ``liveness`` hold its tables, rows and lock liveness)
+* ``orders``     — order files: temporary write, publish after commit, reconciliation
+* ``runner``     — ``run_monthly(RunOptions) -> RunSummary``: the whole job
+"""

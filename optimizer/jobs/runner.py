@@ -188,15 +188,14 @@ class _Run:
     def _triage(self, claims: dict[str, Claim]) -> list[AccountSpec]:
         todo, pre = [], []
         for spec in self.specs:
+            claim = claims.get(spec.account_id)
             try:
                 spec = with_hash(spec, self.period)
-            except CapallocError as exc:
-                pre.append(
-                    Attempt(spec.account_id, None, AttemptStatus.FAILED, None,
-                            type(exc).__name__, exc.render())
-                )  # fmt: skip
+            except CapallocError as exc:  # unreadable inputs: a failure, unless already done
+                status = AttemptStatus.CHANGED_AFTER_DONE if claim else AttemptStatus.FAILED
+                pre.append(Attempt(spec.account_id, None, status, None,
+                                   type(exc).__name__, exc.render()))  # fmt: skip
                 continue
-            claim = claims.get(spec.account_id)
             if claim is None:
                 todo.append(spec)
             elif claim.inputs_hash == spec.inputs_hash:
