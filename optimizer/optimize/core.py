@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.errors import ConfigError, InfeasibleError
+from optimizer.errors import ConfigError, InfeasibleError, SolverError
 from optimizer.estimate import Estimate
 from optimizer.optimize import constraints as C
 from optimizer.optimize.frame import Frame, Named, Numbers
@@ -23,6 +23,7 @@ from optimizer.optimize.result import Allocation, Binding, metrics
 from optimizer.optimize.universe import Universe, parse_group, parse_scenario_loss
 
 _DUAL_TOL = 1e-7
+_FEAS_TOL = 1e-7  # bounds and group rows must hold to this
 
 
 @dataclass(frozen=True)
@@ -216,13 +217,35 @@ class Built:
         """Bind, solve; returns weights of shape (n_assets,) and the solve report."""
         self._precheck(x)
         self.bind(x, overrides)
+        from optimizer.optimize.diagnosis import explain_infeasible
+
         try:
             report = self.program.solve(duals=duals)
         except InfeasibleError:
-            from optimizer.optimize.diagnosis import explain_infeasible
-
             raise explain_infeasible(self, x) from None
-        return self.frame.weights(), report
+        w = self.frame.weights()
+        worst = self._violation(w)
+        if worst > _FEAS_TOL:  # the solver accepted a point outside the policy
+            error = explain_infeasible(self, x)
+            if error.diagnosis is not None and error.diagnosis.total_slack > _FEAS_TOL / 10:
+                raise error
+            raise SolverError(
+                f"the solver's answer breaks a bound or group constraint by {worst:.2g}",
+                hint="the limits are nearly contradictory; loosen them slightly",
+            )
+        return w, report
+
+    def _violation(self, w: np.ndarray) -> float:
+        """Largest violation of the budget, the bounds and the group rows by ``w``."""
+        u = self.universe
+        worst = max(
+            abs(float(w.sum()) - 1.0), float(np.max(u.lower - w)), float(np.max(w - u.upper))
+        )
+        for t in self.terms:
+            if isinstance(t, C.Group):
+                gap = float(t.row.a @ w) - t.row.rhs
+                worst = max(worst, {"<=": gap, ">=": -gap, "==": abs(gap)}[t.row.sense.value])
+        return worst
 
     def _precheck(self, x: Numbers) -> None:
         if self.policy.objective.kind is ObjectiveKind.MAX_SHARPE:

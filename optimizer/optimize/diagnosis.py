@@ -18,7 +18,7 @@ import numpy as np
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.frame import Frame, Named, Numbers, Role
 
-_TOL = 1e-7
+_TOL = 1e-8  # slacks below this are the relaxation's own noise
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,13 @@ def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
             return None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return None
-    conflicts = [
+    moves = [
         Conflict(label, float(v))
         for s, labels in slacks
         for label, v in zip(labels, np.atleast_1d(s.value), strict=True)
-        if v > _TOL
     ]
-    conflicts.sort(key=lambda c: -c.needs)
+    moves.sort(key=lambda c: -c.needs)
+    conflicts = [c for c in moves if c.needs > _TOL]
     return Diagnosis(tuple(conflicts), float(problem.value))
 
 
