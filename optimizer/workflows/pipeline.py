@@ -9,11 +9,13 @@ pays for one compilation and one estimate per worker.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from optimizer.config import resolve_path
 from optimizer.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
@@ -223,8 +225,28 @@ def _pick(accounts: dict[str, Account], account_id: str, file: Path) -> Account:
 
 
 def _key(cfg: AccountConfig, *sections: str) -> str:
-    parts = [getattr(cfg, s).model_dump_json() for s in sections]
-    return f"{cfg.base_dir.resolve()}|" + "|".join(parts)
+    """A cache key for ``sections`` of ``cfg``: their content, with the file-relative paths
+    (csv folders, cache folder, extra scenario folder) resolved, so accounts in different
+    folders that say the same thing share one entry."""
+    parts = []
+    for name in sections:
+        data = getattr(cfg, name).model_dump(mode="json")
+        if name == "data":
+            data["source"] = _resolved_source(cfg)
+            if data.get("cache_dir"):
+                data["cache_dir"] = str(resolve_path(data["cache_dir"], cfg.path).resolve())
+        if name == "scenarios" and data.get("dir"):
+            data["dir"] = str((cfg.base_dir / data["dir"]).resolve())
+        parts.append(json.dumps(data, sort_keys=True))
+    return "|".join(parts)
+
+
+def _resolved_source(cfg: AccountConfig) -> str:
+    scheme, sep, arg = cfg.data.source.partition(":")
+    if not (sep and scheme == "csv"):
+        return cfg.data.source
+    paths = [str(resolve_path(p.strip(), cfg.path).resolve()) for p in arg.split(",")]
+    return "csv:" + ",".join(paths)
 
 
 def _policy_key(cfg: AccountConfig) -> str:
