@@ -307,11 +307,8 @@ class Built:
             dual = self.program.dual(n)
             if n.role is not Role.POLICY or dual is None:
                 continue
-            duals = np.atleast_1d(dual) * scale
+            duals = np.atleast_1d(dual).ravel() * scale
+            hits = np.flatnonzero(np.abs(duals) > _DUAL_TOL)
             labels = n.labels if len(n.labels) == duals.size else n.labels * duals.size
-            out.extend(
-                Binding(label, float(d))
-                for label, d in zip(labels, duals, strict=True)
-                if abs(d) > _DUAL_TOL
-            )
+            out.extend(Binding(labels[i], float(duals[i])) for i in hits)
         return tuple(sorted(out, key=lambda b: -abs(b.shadow_price)))

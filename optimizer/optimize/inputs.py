@@ -32,12 +32,14 @@ def numbers(
     ``repair`` is ``refuse``.
     """
     est = inputs.estimate
-    idx = _index(est.tickers, tickers)
+    same = tuple(est.tickers) == tuple(tickers)
+    idx = slice(None) if same else _index(est.tickers, tickers)
     mu = np.asarray(est.mu, dtype=float)[idx]
     bad = [tickers[i] for i in np.flatnonzero(~np.isfinite(mu))]
     if bad:
         raise DataError("expected returns are not finite", key="mu", value=", ".join(bad))
-    Sigma = np.asarray(est.Sigma, dtype=float)[np.ix_(idx, idx)]
+    Sigma = np.asarray(est.Sigma, dtype=float)
+    Sigma = Sigma if same else Sigma[np.ix_(idx, idx)]
     if not np.all(np.isfinite(Sigma)):
         raise DataError("the covariance has NaN or infinite entries", key="Sigma")
     Sigma = 0.5 * (Sigma + Sigma.T)

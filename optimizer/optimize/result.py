@@ -47,9 +47,8 @@ def metrics(w: np.ndarray, x: Numbers, universe: Universe, level: float) -> Metr
     ret = float(x.mu @ w)
     vol = float(math.sqrt(max(float(w @ x.Sigma @ w), 0.0)))
     share = None
-    if universe.has_tag("small_cap") and universe.has_tag("equity"):
-        eq = float(universe.indicator("equity") @ w)
-        small = float((universe.indicator("small_cap") * universe.indicator("equity")) @ w)
+    if universe.share_vectors is not None:
+        eq, small = (float(v @ w) for v in universe.share_vectors)
         share = small / eq if eq > 1e-12 else None
     return Metrics(
         expected_return=ret,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -75,6 +76,14 @@ class Universe:
 
     def has_tag(self, name: str) -> bool:
         return any(name in t for t in self.tags)
+
+    @cached_property
+    def share_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(equity, small-cap equity) indicators, or None without both tags."""
+        if not (self.has_tag("small_cap") and self.has_tag("equity")):
+            return None
+        eq = self.indicator("equity")
+        return eq, eq * self.indicator("small_cap")
 
     def check_budget(self, *, file: str | None = None) -> None:
         """Bounds must allow weights summing to 1."""
