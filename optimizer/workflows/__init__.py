@@ -107,11 +107,10 @@ def prepare_worker() -> Pipeline:
 def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> AccountOutcome:
     """The monthly job's pipeline for one account and period (trades as of the rebalance
     date; estimates and compiled problems shared through ``ctx``)."""
-    from optimizer.account import load_account
     from optimizer.jobs.model import AccountOutcome, OutcomeStatus
 
     pipeline = ctx if ctx is not None else Pipeline()
-    cfg = load_account(spec.config_path)
+    cfg = pipeline.account(spec.config_path)
     run = pipeline.run(cfg, holdings_path=spec.holdings_path, as_of=period.rebalance_date)
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()

@@ -57,7 +57,23 @@ class Pipeline:
     estimates: dict[str, Estimate] = field(default_factory=dict)
     problems: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
     compilations: int = 0
+
+    def account(self, path: str | Path) -> AccountConfig:
+        """The validated account file, parsed once per process while it is unchanged (a
+        shared policy file of the monthly job serves every account that names it)."""
+        from optimizer.account import load_account
+
+        p = Path(path)
+        try:
+            st = p.stat()
+            key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+        except OSError:
+            return load_account(p)  # raises the one-line ConfigError
+        if key not in self.configs:
+            self.configs[key] = load_account(p)
+        return self.configs[key]
 
     def estimate(self, cfg: AccountConfig) -> Estimate:
         from optimizer.estimate import build_estimate
