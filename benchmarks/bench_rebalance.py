@@ -67,9 +67,9 @@ def make_book(n_accounts: int, n_holdings: int, seed: int = 0, drifted: float = 
 
 
 def run_planner(book, prices):
-    """Plan every account; (total seconds, accounts per method, seconds per method)."""
+    """Plan every account; ((wall s, CPU s), accounts per method, seconds per method)."""
     methods, spent = Counter(), Counter()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for account, targets, deposit, withdraw in book:
         t1 = time.perf_counter()
         result = plan(
@@ -77,14 +77,14 @@ def run_planner(book, prices):
         )
         methods[result.method.value] += 1
         spent[result.method.value] += time.perf_counter() - t1
-    return time.perf_counter() - t0, methods, spent
+    return (time.perf_counter() - t0, time.process_time() - c0), methods, spent
 
 
 def run_pypfopt(book, prices, kind: str):
     import pandas as pd
     from pypfopt.discrete_allocation import DiscreteAllocation
 
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for account, targets, deposit, withdraw in book:
         w = {t: x for t, x in targets.items() if t != "CASH"}
         held = sum(q * prices[t] for t, q in account.positions.items())
@@ -96,7 +96,7 @@ def run_pypfopt(book, prices, kind: str):
                 da.greedy_portfolio()
             else:
                 da.lp_portfolio(solver="HIGHS")
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,31 +122,34 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.repeat):
         elapsed, methods, spent = run_planner(book, prices)
         times.append(elapsed)
-    t_plan = statistics.median(times)
+    t_plan = statistics.median(t for t, _ in times)
+    cpu_plan = statistics.median(c for _, c in times)
     ref = book[: args.ref_accounts]
-    t_greedy = statistics.median(run_pypfopt(ref, prices, "greedy") for _ in range(args.repeat))
-    t_lp = statistics.median(run_pypfopt(ref, prices, "lp") for _ in range(args.repeat))
+    greedy = [run_pypfopt(ref, prices, "greedy") for _ in range(args.repeat)]
+    lp = [run_pypfopt(ref, prices, "lp") for _ in range(args.repeat)]
+    t_greedy, cpu_greedy = (statistics.median(x) for x in zip(*greedy, strict=True))
+    t_lp, cpu_lp = (statistics.median(x) for x in zip(*lp, strict=True))
     rate = args.accounts / t_plan
     rate_g, rate_lp = len(ref) / t_greedy, len(ref) / t_lp
+    cpu_rate = args.accounts / cpu_plan
     print(
         f"python {sys.version.split()[0]}, {args.accounts} accounts x ~{args.holdings} holdings,"
         f" {args.drifted:.0%} with a large drift, median of {args.repeat}"
     )
-    print(f"capalloc plan():                  {rate:10,.0f} accounts/s  ({t_plan:.2f} s)")
+    print(f"capalloc plan():                  {rate:10,.0f} accounts/s  ({t_plan:.2f} s wall)")
+    print(f"                                  {cpu_rate:10,.0f} accounts per CPU-second")
     for name, count in methods.most_common():
         print(
             f"  {name:16s} {count:6d} accounts, {1e3 * spent[name] / count:8.3f} ms each "
             f"({spent[name]:.2f} s in the last run)"
         )
-    print(
-        f"pypfopt DiscreteAllocation greedy: {rate_g:10,.0f} accounts/s  "
-        f"(ratio capalloc/pypfopt {rate / rate_g:.2f})"
-    )
-    print(
-        f"pypfopt DiscreteAllocation lp:     {rate_lp:10,.0f} accounts/s  "
-        f"(ratio capalloc/pypfopt {rate / rate_lp:.2f})"
-    )
-    print(f"target >= 2,000 accounts/s per core: {'met' if rate >= 2000 else 'NOT met'}")
+    for name, r, cpu in (("greedy", rate_g, cpu_greedy), ("lp", rate_lp, cpu_lp)):
+        print(
+            f"pypfopt DiscreteAllocation {name:6s}: {r:10,.0f} accounts/s, "
+            f"{len(ref) / cpu:10,.0f} per CPU-second (ratio capalloc/pypfopt {rate / r:.2f})"
+        )
+    verdict = "met" if cpu_rate >= 2000 else "NOT met"
+    print(f"target >= 2,000 accounts per CPU-second (one core): {verdict}")
 
 
 if __name__ == "__main__":

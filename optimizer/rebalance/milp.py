@@ -106,6 +106,7 @@ def solve_milp(
         start.append(len(index))
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)  # one account per core; a batch parallelises accounts
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
