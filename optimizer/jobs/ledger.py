@@ -83,7 +83,12 @@ class Ledger:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             folder = Path(url.removeprefix("sqlite:///")).parent
             if not folder.is_dir():
-                raise LedgerError("the database folder does not exist", key="--db", value=db)
+                raise LedgerError(
+                    "the database folder does not exist",
+                    key="--db",
+                    value=db,
+                    hint="create it first",
+                )
         ledger = cls(url, _make_engine(url, db))
         ledger._ensure_schema()
         return ledger
