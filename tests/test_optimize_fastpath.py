@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from optimizer.optimize import Inputs, Optimizer, Policy, frontier
 from optimizer.optimize.dense import solve_dense
+from optimizer.optimize.result import cvar_of
 from optimizer.optimize.solvers import solve_clarabel, solve_highs
 from tests.optimize_support import synthetic_estimate
 
@@ -141,3 +142,30 @@ def test_dense_ipm_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     assert np.abs(slack[n_eq:] * z[n_eq:]).max() <= 1e-8 * (1 + np.abs(z).max())
     clarabel_obj = solve_clarabel(compiled).obj_val
     assert raw.obj_val == pytest.approx(clarabel_obj, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("constraints", [{}, {"groups": ["T0 + T1 >= 0.3"], "turnover": 1.2}])
+def test_cvar_row_generation_equals_the_full_lp(constraints):
+    est = synthetic_estimate(n=20, n_samples=1500, seed=6)
+    policy = Policy.simple(
+        est.tickers, objective={"kind": "min_cvar", "cvar_level": 0.9}, constraints=constraints
+    )
+    built = Optimizer(policy).build(est)
+    x = built.numbers(Inputs(est, {t: 0.05 for t in est.tickers}))
+    built.bind(x)
+    compiled = built.program._compiled
+    lazy, full = solve_highs(compiled), solve_highs(compiled, lazy=False)
+    assert lazy.status == full.status == "Solved"
+    assert lazy.obj_val == pytest.approx(full.obj_val, rel=1e-9, abs=1e-12)
+    cols = compiled.columns(built.frame)[built.frame.w]
+    w_lazy, w_full = (r.x[cols[0] : cols[0] + cols[1]] for r in (lazy, full))
+    assert cvar_of(est.samples @ w_lazy, 0.9) == pytest.approx(
+        cvar_of(est.samples @ w_full, 0.9), rel=1e-8
+    )
+    # KKT of the full compiled LP at the row-generation solution
+    _, q, A, b = compiled.data()
+    n_eq, z = compiled.dims.zero, lazy.z
+    slack = b - A @ lazy.x
+    assert np.abs(q + A.T @ z).max() <= 1e-8
+    assert slack[n_eq:].min() >= -1e-8 and z[n_eq:].min() >= -1e-10
+    assert np.abs(slack[n_eq:] * z[n_eq:]).max() <= 1e-8
