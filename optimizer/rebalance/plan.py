@@ -4,6 +4,9 @@ Positions are traded only when something is outside its drift band: a ticker out
 band may trade either way; excess cash (a deposit) lets underweight tickers buy; a cash
 shortfall (a withdrawal, or cash under the reserve) lets every ticker sell. The trades
 come from :func:`optimizer.rebalance.solve.solve` (exact / MILP / greedy, recorded).
+Trades that improve the objective by no more than ``rules.min_improvement`` of the account
+are dropped, and a plan whose post-trade account would trigger again is re-planned and the
+extra trades folded in, so that planning right after execution trades nothing.
 """
 
 from __future__ import annotations
