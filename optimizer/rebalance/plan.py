@@ -194,7 +194,8 @@ def _plan(
                f"min_improvement ({rules.min_improvement:g} of the account)")  # fmt: skip
         return finish(replace(sol, z=zero, note=why), blocks, flows, why, prob, out)
     if stabilise:
-        sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out, s))
+        full = partial(_problem, account, s, rules, as_of, np.ones_like(out), True, True)
+        sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out, s, full))
     return finish(sol, blocks, flows, None, prob, out)
 
 
@@ -209,12 +210,13 @@ def _stabilised(
 ) -> Solution:
     """Fold in what a re-plan of the post-trade account would trade.
 
-    Costs lower the account's value, which moves every money target a little; in a small
-    account that can make the next plan trade again. Adding the re-plan's trades (while
-    they stay feasible for this account) makes re-planning after execution trade nothing.
+    Costs lower the account's value, which moves every money target a little, and cash
+    raised by sales may leave cash outside its band; the next plan could then trade again.
+    Adding the re-plan's trades (while the sum stays feasible for this account: lots,
+    blocks, minimum order, reserve) makes re-planning after execution trade nothing.
     """
-    blocks, flows, out, state = extra
-    z = sol.z
+    blocks, flows, out, state, full = extra
+    z, limits = sol.z, None
     for k in range(_STABILISE_ROUNDS):
         if not _triggered_after(state, prob, z, rules):  # the cheap, usual case
             note = sol.note if k == 0 else f"{sol.note}; re-planned {k}x for costs"
@@ -238,7 +240,8 @@ def _stabilised(
         dz = {t.ticker: t.shares if t.side is Side.BUY else -t.shares for t in again.trades}
         tickers = [pos.ticker for pos in first.holdings]
         z_new = z + np.array([dz.get(t, 0.0) for t in tickers])
-        if not feasible(prob, z_new):
+        limits = limits or full()[0]  # what the account allows, beyond this plan's triggers
+        if not feasible(limits, z_new):
             break
         z = z_new
     return replace(sol, z=z, note=f"{sol.note}; a re-plan would still trade")
