@@ -260,3 +260,25 @@ def test_min_improvement_hurdle():
     held = plan(account, *args, RebalanceRules(band_abs=0.0, min_improvement=0.05), as_of=AS_OF)
     assert held.trades == ()
     assert "min_improvement" in held.no_trade_reason
+
+
+def test_sale_proceeds_outside_the_cash_band_are_invested_in_the_same_plan():
+    # DDD (target 0) is sold and CCC bought; BBB sits inside its band so the first solve
+    # leaves it alone, but the sale leaves cash far above its 3.2 % target. The plan folds
+    # in the re-plan's BBB purchase, so executing it and planning again trades nothing.
+    d = dt.date
+    account = Account("G", 78.0, (
+        Lot("BBB", 36, 1.0, d(2026, 11, 16), "BBB0"), Lot("DDD", 11, 5.0, AS_OF, "DDD0"),
+        Lot("DDD", 12, 1.0, AS_OF, "DDD1"), Lot("DDD", 78, 1.0, d(2026, 7, 17), "DDD2"),
+    ))  # fmt: skip
+    targets = {"BBB": 24 / 31, "CCC": 6 / 31, "DDD": 0.0, "CASH": 1 / 31}
+    prices = {"BBB": 436.0, "CCC": 1.0, "DDD": 58.28}
+    rules = RebalanceRules(drift_priority=0.0)
+    first = plan(account, targets, prices, rules, as_of=AS_OF)
+    assert {t.ticker: t.side for t in first.trades} == {
+        "BBB": Side.BUY,
+        "CCC": Side.BUY,
+        "DDD": Side.SELL,
+    }
+    assert "re-planned" in first.method_note
+    assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
