@@ -173,3 +173,13 @@ def test_planning_again_trades_nothing(case):
     assume(first is not None)
     again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
     assert again.trades == (), (first.trades, again.trades)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(fractional=True))
+def test_planning_again_trades_nothing_fractional(case):
+    _, targets, prices, rules, _, _ = case
+    first = check_invariants(*case)
+    assume(first is not None)
+    again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
+    assert again.trades == (), (first.trades, again.trades)
