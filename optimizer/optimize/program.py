@@ -29,7 +29,9 @@ from optimizer.optimize.solvers import (
     solve_highs,
 )
 
-_DENSE_MIN = 100  # weights from which the dense interior-point method is tried first
+# the dense interior-point method goes first for 100..2000 remaining variables, when the
+# eliminated risk variables are a large share of the problem (mean-variance on many assets)
+_DENSE_MIN, _DENSE_MAX = 100, 2000
 
 
 class Outcome(StrEnum):
@@ -95,8 +97,12 @@ class Program:
         data, chain, inverse = self.problem.get_problem_data(cp.CLARABEL)
         self._compiled = Compiled.from_problem_data(data, self.problem, self.frame.values)
         self._elimination = Elimination.find(self._compiled)
-        if self._elimination is not None and len(self._elimination.keep) < _DENSE_MIN:
-            self._elimination = None  # small problems: Clarabel's sparse LDL is faster
+        e = self._elimination
+        if e is not None and not (
+            _DENSE_MIN <= len(e.keep) <= _DENSE_MAX and len(e.elim) >= 0.4 * len(e.keep)
+        ):
+            # small problems, or many other variables (CVaR tails): sparse LDL is faster
+            self._elimination = None
         inverse[-1].solver_options = {}  # read by cvxpy's Clarabel inversion
         self._chain, self._inverse = chain, inverse
         self._map_duals(len(data["b"]))
