@@ -27,6 +27,7 @@ from optimizer.optimize.solvers import Compiled, RawSolution
 
 _MAX_ITER = 80
 _TOL = 1e-9
+_PAIR_NNZ = 4  # rows with up to this many nonzeros enter K entry by entry, the rest densely
 
 
 @dataclass
@@ -194,13 +195,14 @@ class _Newton:
 
 
 class _Gram:
-    """``H + G' diag(w) G`` fast. Rows of ``G`` with at most two nonzeros (bounds, scaled
-    bounds) contribute to fixed entries of ``K``, found once per sparsity pattern and summed
-    with ``bincount``; the few denser rows (groups, budgets) are a dense low-rank term."""
+    """``H + G' diag(w) G`` fast. Rows of ``G`` with at most ``_PAIR_NNZ`` nonzeros (bounds,
+    scaled bounds, trade rows) contribute to fixed entries of ``K``, found once per sparsity
+    pattern and summed with ``bincount``; the few denser rows (groups, budgets) are a dense
+    low-rank term."""
 
     def __init__(self, G: sp.csr_array, n: int) -> None:
         nnz = np.diff(G.indptr)
-        small = np.flatnonzero(nnz <= 2)
+        small = np.flatnonzero(nnz <= _PAIR_NNZ)
         pos_a, pos_b, rows = [], [], []
         for r in small:
             span = range(G.indptr[r], G.indptr[r + 1])
@@ -214,7 +216,7 @@ class _Gram:
         self.rows = np.asarray(rows, dtype=np.int64)
         flat = G.indices[self.pos_a].astype(np.int64) * n + G.indices[self.pos_b]
         self.cells, self.inverse = np.unique(flat, return_inverse=True)
-        self.other = np.flatnonzero(nnz > 2)
+        self.other = np.flatnonzero(nnz > _PAIR_NNZ)
         self.n = n
 
     def bind(self, G: sp.csr_array) -> _Gram:

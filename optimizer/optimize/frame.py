@@ -114,7 +114,6 @@ class Frame:
         self.set("mu", x.mu)
         self.set("Lt", x.Lt)
         self.set("w0", x.w0)
-        self.set("excess", x.mu - x.risk_free)
         if x.samples is not None:
             self.set("R", x.samples)
         for sid, m in x.scenario_mu.items():

@@ -63,21 +63,20 @@ class MaxSharpe(_Base):
     homogeneous = True
 
     def build(self, f: Frame) -> tuple[cp.Minimize, list[Named]]:
-        excess = f.param("excess", (f.n,))
-        row = Named(
-            ("excess return = 1",),
-            excess @ f.w - _costs(f, self.s.cost_rate) >= 1.0,
-            Role.OBJECTIVE,
-        )
+        excess = f.param("excess_scaled", (f.n,))
+        net = excess @ f.w
+        if self.s.cost_rate > 0:
+            net = net - f.param("cost_scaled", nonneg=True) * cp.sum(f.trade())
+        row = Named(("excess return = 1",), net >= 1.0, Role.OBJECTIVE)
         return cp.Minimize(cp.sum_squares(f.risk())), [row]
 
     def bind(self, f: Frame, x: Numbers) -> None:
-        # Sharpe is scale-free: normalising the excess returns keeps y = w / k of order one,
-        # which the interior-point methods converge on in fewer steps
+        # Sharpe is scale-free: dividing excess returns and costs by the same number keeps
+        # y = w / k of order one, which interior-point methods converge on in fewer steps
         excess = x.mu - x.risk_free
-        f.set("excess", excess / max(float(np.abs(excess).max()), 1e-300))
-        if self.s.cost_rate > 0:
-            f.set("excess", excess)  # costs are in return units: keep both unscaled
+        scale = max(float(np.abs(excess).max()), 1e-300)
+        f.set("excess_scaled", excess / scale)
+        f.set("cost_scaled", self.s.cost_rate / scale)
 
 
 class Utility(_Base):
