@@ -125,7 +125,8 @@ def test_wash_sale_blocks_buy_after_recent_loss_sale_and_expires():
     assert "sold at a loss" in block.reason
     later = plan(account, targets, prices, as_of=AS_OF + dt.timedelta(days=30))
     assert {t.ticker for t in later.trades} == {"ABC", "XYZ"}
-    gain_sale = Account("T", 10_000.0, (), (RecentSale("XYZ", AS_OF, 300.0),))
+    yesterday = AS_OF - dt.timedelta(days=1)
+    gain_sale = Account("T", 10_000.0, (), (RecentSale("XYZ", yesterday, 300.0),))
     assert {t.ticker for t in plan(gain_sale, targets, prices, as_of=AS_OF).trades} == {
         "ABC",
         "XYZ",
@@ -268,8 +269,8 @@ def test_sale_proceeds_outside_the_cash_band_are_invested_in_the_same_plan():
     # in the re-plan's BBB purchase, so executing it and planning again trades nothing.
     d = dt.date
     account = Account("G", 78.0, (
-        Lot("BBB", 36, 1.0, d(2026, 11, 16), "BBB0"), Lot("DDD", 11, 5.0, AS_OF, "DDD0"),
-        Lot("DDD", 12, 1.0, AS_OF, "DDD1"), Lot("DDD", 78, 1.0, d(2026, 7, 17), "DDD2"),
+        Lot("BBB", 36, 1.0, d(2026, 11, 16), "BBB0"), Lot("DDD", 11, 5.0, d(2026, 11, 18), "DDD0"),
+        Lot("DDD", 12, 1.0, d(2026, 11, 18), "DDD1"), Lot("DDD", 78, 1.0, d(2026, 7, 17), "DDD2"),
     ))  # fmt: skip
     targets = {"BBB": 24 / 31, "CCC": 6 / 31, "DDD": 0.0, "CASH": 1 / 31}
     prices = {"BBB": 436.0, "CCC": 1.0, "DDD": 58.28}
@@ -282,3 +283,17 @@ def test_sale_proceeds_outside_the_cash_band_are_invested_in_the_same_plan():
     }
     assert "re-planned" in first.method_note
     assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
+
+
+def test_no_same_day_round_trip():
+    # A lot bought on the trade date is not sold that day; a ticker sold that day is not
+    # bought back. Both show as same_day blocks.
+    lots = (Lot("AAA", 30, 100.0, AS_OF, "today"), Lot("AAA", 30, 100.0, dt.date(2024, 1, 2)))
+    account = Account("T", 0.0, lots, (RecentSale("BBB", AS_OF, 50.0),))
+    result = plan(account, {"AAA": 0.2, "BBB": 0.8}, {"AAA": 100.0, "BBB": 50.0}, as_of=AS_OF)
+    (trade,) = result.trades
+    assert trade.side is Side.SELL and [u.lot_id for u in trade.lots] == [""]
+    assert trade.shares == 30  # only the old lot
+    rules = {(b.ticker, b.side, b.rule) for b in result.blocked}
+    assert ("AAA", Side.SELL, Rule.SAME_DAY) in rules
+    assert ("BBB", Side.BUY, Rule.SAME_DAY) in rules

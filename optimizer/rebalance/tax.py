@@ -1,6 +1,8 @@
 """Tax lots: which lots a sale uses, what it realises, and which trades the tax rules block.
 
 A lot is short-term when held ``rules.long_term_days`` days or fewer on the trade date.
+Nothing bought on the trade date is sold on it, and nothing sold on it is bought back (no
+same-day round trips: a second plan on the same day never undoes the first).
 The wash-sale guard blocks (a) a buy of a ticker sold at a loss within
 ``rules.wash_sale_days`` days before the trade date and (b) a loss sale of a ticker bought
 within that window (the lots' acquisition dates are the record of recent buys).
@@ -30,6 +32,7 @@ class Rule(StrEnum):
     WASH_SALE = "wash_sale"
     SHORT_TERM_GAIN = "block_short_term_gains"
     SPECIFIC_LOTS = "specific_lots"
+    SAME_DAY = "same_day"  # no round trip on the trade date
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ def sellable_lots(
                 "lots not listed in specific_lots are not sold",
             )
         )
-    for rule, test, why in _sell_tests(account, ticker, price, as_of, rules):
+    tests = [(
+        Rule.SAME_DAY, lambda lot: lot.acquired >= as_of,
+        f"bought on {as_of.isoformat()}: not sold again on the same trade date",
+    ), *_sell_tests(account, ticker, price, as_of, rules)]  # fmt: skip
+    for rule, test, why in tests:
         kept = [lot for lot in ordered if not test(lot)]
         withheld = sum(lot.shares for lot in ordered) - sum(lot.shares for lot in kept)
         if withheld > 0:
@@ -164,6 +171,14 @@ def buy_block(account: Account, ticker: str, as_of: dt.date, rules: RebalanceRul
     inf = float("inf")
     if ticker in rules.do_not_buy:
         return Block(ticker, Side.BUY, Rule.DO_NOT_BUY, inf, f"{ticker} is do-not-buy")
+    if any(sale.ticker == ticker and sale.sold >= as_of for sale in account.recent_sales):
+        return Block(
+            ticker,
+            Side.BUY,
+            Rule.SAME_DAY,
+            inf,
+            f"sold on {as_of.isoformat()}: not bought back on the same trade date",
+        )
     if rules.wash_sale_guard:
         window = as_of - dt.timedelta(days=rules.wash_sale_days)
         losses = [
