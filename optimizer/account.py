@@ -1,7 +1,8 @@
 """One account's configuration file: every section, validated by the stage that owns it.
 
 ```toml
-[account]          # who: id, name, holdings file (tax lots), optional prices file
+[account]          # who: id, name, holdings file (tax lots), optional prices file;
+                   # optional (the id defaults to the file name)
 [data]             # optimizer.data.DataConfig
 [estimation]       # optimizer.scenario.config.EstimationConfig
 [scenarios]        # optimizer.scenario.config.ScenarioSetConfig
@@ -17,6 +18,7 @@ and the bad value.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,8 +102,7 @@ def load_account(path: str | Path) -> AccountConfig:
             raise ConfigError(
                 f"unknown section; known: {', '.join(KNOWN_SECTIONS)}", file=str(p), key=section
             )
-    if "account" not in raw:
-        raise ConfigError("required section is missing", file=str(p), key="account")
+    raw.setdefault("account", {"id": _default_id(p)})
 
     def section(model: Any, name: str) -> Any:
         return validate(model, raw.get(name, {}), file=p, prefix=name)
@@ -122,3 +123,9 @@ def load_account(path: str | Path) -> AccountConfig:
         if file is not None and not file.is_file():
             raise ConfigError("file not found", file=str(p), key=label, value=str(file))
     return cfg
+
+
+def _default_id(path: Path) -> str:
+    """An account id from the file name, for files without an ``[account]`` section."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).lstrip("-._")
+    return text or "account"

@@ -12,17 +12,6 @@ import click
 
 from optimizer.cli.output import emit, format_option, note, pct, table
 
-_SECTIONS = (
-    "account",
-    "data",
-    "estimation",
-    "scenarios",
-    "universe",
-    "objective",
-    "constraints",
-    "rebalance",
-)
-
 
 @click.command("optimize")
 @click.option(
@@ -40,30 +29,13 @@ def optimize(config_file: Path, fmt: str) -> None:
 
 
 def run_optimize(path: Path) -> dict[str, Any]:
-    """Load and validate FILE, build the estimate, solve; the JSON document."""
-    from optimizer.config import read_toml, validate
-    from optimizer.data import DataConfig
-    from optimizer.errors import ConfigError
-    from optimizer.estimate import build_estimate
-    from optimizer.optimize import Inputs, Optimizer, Policy
-    from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+    """Load and validate FILE, build the estimate, solve (from the holdings of [account],
+    when given, as current weights); the JSON document."""
+    from optimizer.account import load_account
+    from optimizer.workflows import Pipeline
 
-    raw = read_toml(path)
-    for section in raw:
-        if section not in _SECTIONS:
-            raise ConfigError(
-                f"unknown section; known: {', '.join(_SECTIONS)}", file=str(path), key=section
-            )
-    data = validate(DataConfig, raw.get("data", {}), file=path, prefix="data")
-    estimation = validate(
-        EstimationConfig, raw.get("estimation", {}), file=path, prefix="estimation"
-    )
-    scenarios = validate(ScenarioSetConfig, raw.get("scenarios", {}), file=path, prefix="scenarios")
-    policy = Policy.from_config(raw, file=path)
-    tickers = list(policy.universe.assets)
-    estimate = build_estimate(data, estimation, scenarios, tickers, base_dir=path.parent)
-    allocation = Optimizer(policy).build(estimate, file=str(path)).solve(Inputs(estimate))
-    return allocation.to_dict()
+    run = Pipeline().run(load_account(path), plan=False)
+    return run.allocation.to_dict()
 
 
 def _render(doc: dict[str, Any]) -> None:
