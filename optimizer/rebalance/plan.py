@@ -36,7 +36,7 @@ from optimizer.rebalance.solve import (
 from optimizer.rebalance.tax import Block, Side, buy_block, sellable_lots, take_lots
 
 _DEFAULT_RULES = RebalanceRules()
-_STABILISE_ROUNDS = 3
+_STABILISE_ROUNDS = 8
 
 
 @dataclass(frozen=True)
