@@ -84,7 +84,8 @@ def unfundable(account, prices, rules, deposit, withdraw):
         price = prices[lot.ticker]
         short_gain = price > lot.cost_per_share and (AS_OF - lot.acquired).days <= 365
         wash = lot.ticker in recent and price < lot.cost_per_share
-        if not ((rules.block_short_term_gains and short_gain) or wash):
+        same_day = lot.acquired >= AS_OF  # no same-day round trips
+        if not ((rules.block_short_term_gains and short_gain) or wash or same_day):
             sellable[lot.ticker] = sellable.get(lot.ticker, 0.0) + lot.shares
     value = account.cash + sum(lot.shares * prices[lot.ticker] for lot in account.lots)
     money = 0.0
