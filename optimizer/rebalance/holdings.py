@@ -67,15 +67,20 @@ class Account:
     lots: tuple[Lot, ...] = ()
     recent_sales: tuple[RecentSale, ...] = ()
     positions: dict[str, float] = field(init=False, repr=False, compare=False)
+    _by_ticker: dict[str, tuple[Lot, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pos: dict[str, float] = {}
+        by: dict[str, list[Lot]] = {}
         for lot in self.lots:
             pos[lot.ticker] = pos.get(lot.ticker, 0.0) + lot.shares
+            by.setdefault(lot.ticker, []).append(lot)
         object.__setattr__(self, "positions", pos)
+        object.__setattr__(self, "_by_ticker", {t: tuple(v) for t, v in by.items()})
 
     def lots_of(self, ticker: str) -> tuple[Lot, ...]:
-        return tuple(lot for lot in self.lots if lot.ticker == ticker)
+        """The lots of ``ticker``, in file order."""
+        return self._by_ticker.get(ticker, ())
 
 
 def _rows(
