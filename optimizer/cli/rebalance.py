@@ -73,8 +73,9 @@ def rebalance(
     fmt: str,
 ) -> None:
     """Trades that bring each account back to its targets under the rules."""
+    from optimizer.atomic import write_atomic
     from optimizer.rebalance import orders_csv, plan
-    from optimizer.rebalance.inputs import gather, write_atomic
+    from optimizer.rebalance.inputs import gather
 
     if deposit and withdraw:
         raise click.UsageError("give --deposit or --withdraw, not both")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optimizer.atomic import write_atomic
 from optimizer.report import charts
 from optimizer.report import proposal_tables as tables
-from optimizer.report.atomic import write_atomic
 from optimizer.report.buckets import Bucket, SizeSplit, size_split
 from optimizer.report.common import (
     data_banners,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optimizer.atomic import write_atomic
 from optimizer.report import charts
-from optimizer.report.atomic import write_atomic
 from optimizer.report.common import (
     data_banners,
     header,

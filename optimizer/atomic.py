@@ -1,4 +1,5 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one."""
+"""Atomic file writes for every file the product writes (report, proposal, orders from the
+CLI): readers see the old file or the new one, never half of one."""
 
 from __future__ import annotations
 
