@@ -144,4 +144,3 @@ def gather(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return RunInputs(accounts, target_map, price_map, rules, provenance)
-
