@@ -101,3 +101,28 @@ class Provider(Protocol):
     def available(self) -> list[str]:
         """Tickers and series this provider can serve without a network call."""
         ...
+
+
+class ServedBy:
+    """Mixin for providers that answer prices and rates through one ``_serve`` method."""
+
+    def prices(
+        self, tickers: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
+    ) -> PriceData:
+        """Adjusted close prices, validated and aligned."""
+        from optimizer.data.validate import SeriesKind
+
+        return self._serve(tickers, start, end, SeriesKind.PRICE)
+
+    def rates(
+        self, series: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
+    ) -> PriceData:
+        """Rate series in percent, validated and aligned."""
+        from optimizer.data.validate import SeriesKind
+
+        return self._serve(series, start, end, SeriesKind.RATE)
+
+    def _serve(
+        self, tickers: Sequence[str], start: dt.date | None, end: dt.date | None, kind: Any
+    ) -> PriceData:
+        raise NotImplementedError

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.data.align import Request, assemble
-from optimizer.data.base import PriceData
+from optimizer.data.base import PriceData, ServedBy
 from optimizer.data.validate import (
     RawSeries,
     SeriesKind,
@@ -211,7 +211,7 @@ def read_series(entry: Entry) -> RawSeries:
     return RawSeries(entry.ticker, values, origin, entry.kind)
 
 
-class CsvProvider:
+class CsvProvider(ServedBy):
     """Prices and rates from CSV files (see the module docstring for the layouts)."""
 
     name = "csv"
@@ -234,16 +234,6 @@ class CsvProvider:
     def available_rates(self) -> list[str]:
         """The subset of :meth:`available` that are rate series (percent)."""
         return sorted(t for t, e in self.entries.items() if e.kind is SeriesKind.RATE)
-
-    def prices(
-        self, tickers: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
-    ) -> PriceData:
-        return self._serve(tickers, start, end, SeriesKind.PRICE)
-
-    def rates(
-        self, series: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
-    ) -> PriceData:
-        return self._serve(series, start, end, SeriesKind.RATE)
 
     def _serve(
         self,

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.data.align import Request, assemble
-from optimizer.data.base import PriceData
+from optimizer.data.base import PriceData, ServedBy
 from optimizer.data.cache import CacheEntry, TickerCache
 from optimizer.data.csv_source import YIELD_TICKERS
 from optimizer.data.validate import RawSeries, SeriesKind, ValidationPolicy
@@ -202,7 +202,7 @@ class Refreshed:
     stale: bool = False
 
 
-class YahooProvider:
+class YahooProvider(ServedBy):
     """Adjusted closes from Yahoo Finance (yfinance), cached per ticker on disk."""
 
     name = "yahoo"
@@ -226,16 +226,6 @@ class YahooProvider:
 
     def available_rates(self) -> list[str]:
         return [t for t in self.available() if t.upper() in YIELD_TICKERS]
-
-    def prices(
-        self, tickers: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
-    ) -> PriceData:
-        return self._serve(tickers, start, end, SeriesKind.PRICE)
-
-    def rates(
-        self, series: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
-    ) -> PriceData:
-        return self._serve(series, start, end, SeriesKind.RATE)
 
     def _serve(
         self,
