@@ -69,7 +69,8 @@ def make_from_template(folder: Path, n: int, template: Path, layout: str) -> Non
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "shares": str(round(float(row["shares"]) * scale))})
+            shares = str(round(float(row["shares"]) * scale))
+            writer.writerow({**row, "account": account, "shares": shares})
         if layout == "csv":
             (folder / "holdings" / f"{account}.csv").write_text(out.getvalue())
             index.append(f"{account},policy.toml,holdings/{account}.csv")

@@ -209,3 +209,29 @@ def test_propose_holdings_outside_the_universe_is_named(tmp_path):
     res = run_cli("propose", "--config", str(tmp_path / "account.toml"))
     assert res.returncode == 8
     assert "QQQ" in res.stderr and "smith-family" in res.stderr
+
+
+def test_stress_on_tax_lots_values_cash_as_money_like_propose(proposal_run):
+    doc, _ = proposal_run
+    res = run_cli(
+        "stress", "--holdings", str(PROPOSAL.parent / "holdings.csv"), "--source", "sample",
+        "--format", "json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    stress = json.loads(res.stdout)
+    # 11,800 shares at the sample's last price of 100 plus 40,000 of cash
+    assert stress["value"] == pytest.approx(11_800 * 100.0 + 40_000.0, rel=1e-12)
+    for ticker, w in doc["current_weights"].items():
+        assert stress["weights"][ticker] == pytest.approx(w, rel=1e-9)
+
+
+def test_lots_of_another_account_are_named_not_silently_used(tmp_path):
+    shutil.copy(PROPOSAL, tmp_path / "account.toml")
+    text = (PROPOSAL.parent / "holdings.csv").read_text()
+    (tmp_path / "holdings.csv").write_text(text.replace("smith-family,MID", "smithfamily,MID"))
+    doc = propose(tmp_path / "account.toml").document
+    assert any("smithfamily" in w for w in doc["warnings"])
+    (tmp_path / "holdings.csv").write_text(text.replace("smith-family", "jones"))
+    res = run_cli("propose", "--config", str(tmp_path / "account.toml"))
+    assert res.returncode == 8
+    assert "smith-family" in res.stderr and "jones" in res.stderr

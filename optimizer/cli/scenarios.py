@@ -242,6 +242,7 @@ def run_stress(
     scenario_dirs: tuple[Path, ...],
 ) -> dict[str, Any]:
     """Load everything, run the scenarios, and return the JSON document."""
+    from optimizer.rebalance.holdings import CASH
     from optimizer.scenario.build import last_prices
     from optimizer.scenario.config import ScenarioUse
     from optimizer.scenario.engine import ScenarioEngine
@@ -261,7 +262,8 @@ def run_stress(
         value = 1_000_000.0 if value is None else value
     else:
         shares = read_holdings(holdings_file)
-        prices = last_prices(provider, data, list(shares))
+        prices = last_prices(provider, data, [t for t in shares if t != CASH])
+        prices[CASH] = 1.0  # a CASH row is money; its returns come from the CASH series
         held = {t: n * prices[t] for t, n in shares.items()}
         value = sum(held.values()) if value is None else value
         weights = {t: v / sum(held.values()) for t, v in held.items()}

@@ -140,17 +140,23 @@ def read_weights(path: str | Path) -> dict[str, float]:
 
 
 def read_holdings(path: str | Path) -> dict[str, float]:
-    """CSV with at least ``ticker,shares`` -> ticker -> shares (non-negative)."""
+    """CSV with at least ``ticker,shares`` -> ticker -> shares (non-negative).
+
+    Several rows of one ticker (tax lots, as in a holdings file of the planner) are summed;
+    a ``CASH`` row is an amount of money, not shares.
+    """
     rows = _rows(path, ("ticker", "shares"))
     shares: dict[str, float] = {}
     for line, row in rows:
-        ticker = _ticker(row, path, line, shares)
+        ticker = (row.get("ticker") or "").strip().upper()
+        if not ticker:
+            raise ConfigError("ticker is empty", file=str(path), key=f"line {line}: ticker")
         n = _number(row["shares"], path, line, "shares")
         if n < 0:
             raise ConfigError(
                 "shares must not be negative", file=str(path), key=f"line {line}: shares", value=n
             )
-        shares[ticker] = n
+        shares[ticker] = shares.get(ticker, 0.0) + n
     if sum(shares.values()) <= 0:
         raise ConfigError("no shares held", file=str(path), key="shares")
     return shares

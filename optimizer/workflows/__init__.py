@@ -111,10 +111,15 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
 
     pipeline = ctx if ctx is not None else Pipeline()
     cfg = pipeline.account(spec.config_path)
-    run = pipeline.run(cfg, holdings_path=spec.holdings_path, as_of=period.rebalance_date)
+    run = pipeline.run(
+        cfg,
+        holdings_path=spec.holdings_path,
+        as_of=period.rebalance_date,
+        account_id=spec.account_id,
+    )
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()
-    warnings = list(run.allocation.warnings)
+    warnings = [*run.allocation.warnings, *run.position.notes]
     if plan is not None and plan.no_trade_reason:
         warnings.append(plan.no_trade_reason)
     return AccountOutcome(

@@ -37,6 +37,7 @@ class Position:
     weights: dict[str, float]  # ticker -> current weight (cash under the cash ticker)
     value: float
     as_of: dt.date
+    notes: tuple[str, ...] = ()  # e.g. other accounts in the holdings file
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,14 @@ class Pipeline:
         withdraw: float = 0.0,
         plan: bool = True,
         as_of: dt.date | None = None,
+        account_id: str | None = None,
     ) -> AccountRun:
         """Estimate, optimize and (with holdings) plan the trades of one account."""
         from optimizer.optimize import Inputs
 
         estimate = self.estimate(cfg)
-        position = self.position(cfg, estimate, holdings_path or cfg.holdings_path, as_of)
+        holdings = holdings_path or cfg.holdings_path
+        position = self.position(cfg, estimate, holdings, as_of, account_id)
         current = position.weights if position.account is not None else None
         allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
         trade_plan = None
@@ -133,6 +136,7 @@ class Pipeline:
         estimate: Estimate,
         holdings: Path | None,
         as_of: dt.date | None = None,
+        account_id: str | None = None,
     ) -> Position:
         """Current holdings valued at the account's prices (or the data's last prices);
         ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
@@ -146,9 +150,9 @@ class Pipeline:
         if holdings is None:
             return Position(None, prices, {}, 0.0, as_of)
         accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-        account = _pick(accounts, cfg.account.id, holdings)
+        account, notes = _pick(accounts, account_id or cfg.account.id, holdings)
         weights, value = current_weights(account, prices, cfg, holdings)
-        return Position(account, prices, weights, value, as_of)
+        return Position(account, prices, weights, value, as_of, notes)
 
     def _prices(self, cfg: AccountConfig, tickers: tuple[str, ...]) -> dict[str, float]:
         if cfg.prices_path is None:
@@ -226,18 +230,26 @@ def _is_cash(cfg: AccountConfig, ticker: str) -> bool:
     return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
 
 
-def _pick(accounts: dict[str, Account], account_id: str, file: Path) -> Account:
-    if account_id in accounts:
-        return accounts[account_id]
-    if len(accounts) == 1:
-        return next(iter(accounts.values()))
-    known = ", ".join(sorted(accounts)) or "none"
-    raise ConfigError(
-        f"no lots for this account; accounts in the file: {known}",
-        file=str(file),
-        key="account",
-        value=account_id,
+def _pick(
+    accounts: dict[str, Account], account_id: str, file: Path
+) -> tuple[Account, tuple[str, ...]]:
+    """This account's lots, and a note naming the other accounts the file also lists (a
+    custodian export may hold many; a typo in an id would otherwise go unseen)."""
+    if account_id not in accounts:
+        known = ", ".join(sorted(accounts)) or "none"
+        raise PlanError(
+            f"no lots for this account; accounts in the file: {known}",
+            file=str(file),
+            key="account",
+            value=account_id,
+        )
+    others = sorted(a for a in accounts if a != account_id)
+    note = (
+        (f"{file.name} also lists accounts {', '.join(others)}; only {account_id} was used",)
+        if others
+        else ()
     )
+    return accounts[account_id], note
 
 
 def _key(cfg: AccountConfig, *sections: str) -> str:
