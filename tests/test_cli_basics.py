@@ -38,3 +38,29 @@ def test_unknown_command_is_one_line_usage_error():
     assert len(lines) == 1
     assert lines[0].startswith("capalloc: usage error:")
     assert "Traceback" not in res.stderr
+
+
+def test_no_subcommand_prints_help_and_succeeds():
+    for args in ((), ("data",)):
+        res = run_cli(*args)
+        assert res.returncode == 0
+        assert res.stdout.startswith("Usage: capalloc")
+        assert res.stderr == ""
+
+
+def test_reader_closing_the_pipe_early_is_not_an_error():
+    """`capalloc ... | head -1`: both the JSON and the table paths end with exit 0. The
+    reader closes before the command writes, so every write meets a closed pipe."""
+    for args in (
+        ["data", "show", "--source", "sample", "--format", "json"],
+        ["scenarios", "list"],
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optimizer", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+        assert "Traceback" not in err

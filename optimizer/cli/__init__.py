@@ -81,6 +81,19 @@ def main(argv: list[str] | None = None) -> Any:
     debug = _debug_requested(argv)
     try:
         app.main(args=argv, prog_name="capalloc", standalone_mode=False)
+        sys.stdout.flush()
+    except click.exceptions.NoArgsIsHelpError as exc:  # `capalloc` or `capalloc data` alone
+        print(exc.ctx.get_help() if exc.ctx else app.get_help(click.Context(app)))
+        sys.exit(0)
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except SystemExit as exc:
+        # click turns a closed pipe (EPIPE) into exit 1 after wrapping stdout; a reader
+        # that stopped early (`| head`) is not a failure
+        if exc.code == 1 and isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            sys.exit(0)
+        raise
     except CapallocError as exc:
         if debug:
             traceback.print_exc()
@@ -98,8 +111,6 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         print("capalloc: interrupted", file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             traceback.print_exc()

@@ -74,7 +74,6 @@ def table(
     caption: str | None = None,
 ) -> None:
     """Print a rich table on stdout (right-aligned numbers)."""
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(title=title, caption=caption, show_lines=False)
@@ -82,14 +81,24 @@ def table(
         t.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
         t.add_row(*[_cell(v) for v in row])
-    Console(soft_wrap=True).print(t)
+    console().print(t)
 
 
 def note(text: str) -> None:
     """A line of context under a table (stdout, human mode only)."""
+    console(highlight=False).print(text)
+
+
+def console(**kwargs: Any) -> Any:
+    """A rich Console on stdout whose closed pipe (``| head``) ends the command quietly:
+    rich would exit 1; the CLI's entry point turns BrokenPipeError into exit 0."""
     from rich.console import Console
 
-    Console(soft_wrap=True, highlight=False).print(text)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(soft_wrap=True, **kwargs)
 
 
 def _cell(value: Any) -> str:

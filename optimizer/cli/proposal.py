@@ -61,7 +61,7 @@ def _print_proposal(doc: dict[str, Any]) -> None:
     scen = doc["scenarios"]
     if scen:
         table(
-            "Return in each scenario (over its horizon)",
+            f"Return in each scenario (over {doc['assumptions']['horizon']})",
             ["scenario", "probability", "plausibility", "current", "proposed"],
             [
                 (

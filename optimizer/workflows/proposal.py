@@ -54,6 +54,11 @@ def small_cap_share(weights: dict[str, float], cfg: AccountConfig) -> float | No
     return small / equity if equity > 1e-12 else None
 
 
+def clean(weights: dict[str, float], tol: float = 1e-9) -> dict[str, float]:
+    """Weights with solver noise below ``tol`` set to exactly 0 (for documents and exports)."""
+    return {t: (0.0 if abs(w) < tol else float(w)) for t, w in weights.items()}
+
+
 def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
     return np.array([float(weights.get(t, 0.0)) for t in tickers])
 
@@ -66,14 +71,15 @@ def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, A
     extra = [cfg.base_dir / cfg.scenarios.dir] if cfg.scenarios.dir else []
     library = ScenarioLibrary.with_extra(extra)
     known = library.paths()
-    w = vector(run.allocation.weights, est.tickers)
+    w = vector(clean(run.allocation.weights), est.tickers)
     out: dict[str, Any] = {}
     for s in est.scenarios:
         spec = library.get(s.id) if s.id in known else None
         out[s.id] = {
             "title": s.title,
             "probability": s.probability,
-            "horizon": s.details.get("horizon"),
+            "horizon": f"{12 * est.horizon_years:g} months",  # returns are over this
+            "shock_horizon": s.details.get("horizon"),  # the shocks play out over this
             "narrative": " ".join(spec.narrative.split()) if spec else "",
             "shocks": [_shock(x) for x in s.details.get("shocks", [])],
             "proposed_return": float(s.mu @ w),
@@ -87,10 +93,23 @@ def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, A
     return out
 
 
+RATE_FACTORS = ("long_rate", "short_rate")
+
+
 def _shock(record: dict[str, Any]) -> dict[str, Any]:
-    unit = "bp" if "change_bp" in record else ("level" if "level" in record else "return")
-    out = {"factor": record.get("factor"), "move": record.get("move"), "unit": unit}
-    for key in ("level", "change_bp", "return_pct", "index", "spot", "replay", "note"):
+    """A stated shock in the units the report shows: bp for rates, the target for index
+    levels, a return otherwise; ``implied_return`` is the factor move in all cases."""
+    factor, move = record.get("factor"), record.get("move")
+    if "change_bp" in record:
+        out = {"factor": factor, "move": record["change_bp"], "unit": "bp"}
+    elif "level" in record:
+        out = {"factor": factor, "move": record["level"], "unit": "level"}
+    elif factor in RATE_FACTORS and move is not None:  # replayed rate moves, in bp
+        out = {"factor": factor, "move": 1e4 * move, "unit": "bp"}
+    else:
+        out = {"factor": factor, "move": move, "unit": "return"}
+    out["implied_return" if out["unit"] == "level" else "factor_move"] = move
+    for key in ("index", "spot", "replay", "note"):
         if key in record:
             out[key] = record[key]
     return out
@@ -150,7 +169,8 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
     current = run.position.weights or None
     w_cur = vector(current, est.tickers) if current else None
     trades, summary = trade_section(run)
-    metrics = {"proposed": portfolio_metrics(vector(alloc.weights, est.tickers), est, cfg, level)}
+    weights = clean(alloc.weights)
+    metrics = {"proposed": portfolio_metrics(vector(weights, est.tickers), est, cfg, level)}
     if w_cur is not None:
         metrics["current"] = portfolio_metrics(w_cur, est, cfg, level)
     info = cfg.account
@@ -166,7 +186,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "as_of": run.position.as_of.isoformat(),
         "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
         "current_weights": current or {},
-        "weights": dict(alloc.weights),
+        "weights": weights,
         "metrics": metrics,
         "objective": _objective(alloc, cfg),
         "constraints": _constraints(alloc, cfg),

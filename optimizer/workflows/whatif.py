@@ -18,7 +18,7 @@ import numpy as np
 
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
-from optimizer.workflows.proposal import small_cap_share, vector
+from optimizer.workflows.proposal import clean, small_cap_share, vector
 
 if TYPE_CHECKING:
     from optimizer.estimate import Estimate, ScenarioMoments
@@ -60,17 +60,17 @@ def build_whatif(
     for s in est.scenarios:
         inputs = Inputs(conditional_estimate(est, s), current)
         try:
-            weights[s.id] = dict(solver.solve(inputs).weights)
+            weights[s.id] = clean(solver.solve(inputs).weights)
         except InfeasibleError as exc:
             if cfg.policy.objective.kind is not ObjectiveKind.MAX_SHARPE:
                 raise
             # max Sharpe has no answer when nothing beats cash in this scenario
-            weights[s.id] = dict(_utility_solver(cfg, est, pipeline).solve(inputs).weights)
+            weights[s.id] = clean(_utility_solver(cfg, est, pipeline).solve(inputs).weights)
             notes.append(
                 f"{s.id}: {exc.message}; shown instead: the mean-variance utility optimum "
                 f"(risk aversion {cfg.policy.objective.risk_aversion:g})"
             )
-    weights[ROBUST] = dict(run.allocation.weights)
+    weights[ROBUST] = clean(run.allocation.weights)
     columns = [*(s.id for s in est.scenarios), ROBUST]
     W = {c: vector(weights[c], est.tickers) for c in columns}
     w_cur = vector(current, est.tickers) if current else None
@@ -90,7 +90,7 @@ def build_whatif(
         },
         "probabilities": {s.id: s.probability for s in est.scenarios},
         "weights": weights,
-        "small_cap_share": {c: small_cap_share(weights[c], cfg) for c in columns},
+        "small_cap_share": {c: _zero(small_cap_share(weights[c], cfg)) for c in columns},
         # the column's own optimum under the column's own moments, annualised
         "expected_return": {c: float(moments[c][0] @ W[c]) / h for c in columns},
         "volatility": {
@@ -144,3 +144,7 @@ def regret_matrix(
 
 def _aversion(cfg: Any) -> float:
     return float(cfg.policy.objective.risk_aversion)
+
+
+def _zero(x: float | None, tol: float = 1e-9) -> float | None:
+    return None if x is None else (0.0 if abs(x) < tol else x)
