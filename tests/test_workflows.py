@@ -185,6 +185,12 @@ BAD = [
         3,
     ),
     ("[account\nid = 'x'\n", "malformed TOML", 3),
+    (
+        "[account]\nid = 'x'\n[scenarios]\nuse = [{id = 'tarif-shock'}]\n"
+        "[universe.assets.LARGE]\ntags=['equity']\n",
+        "scenarios.use[0].id='tarif-shock'",
+        3,
+    ),
 ]
 
 
@@ -197,6 +203,7 @@ def test_propose_bad_account_files_give_one_line_and_write_nothing(tmp_path, tex
     assert res.returncode == code, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], res.stderr
+    assert str(config) in lines[0]  # the file is named
     assert "Traceback" not in res.stderr
     assert not out.exists()
 

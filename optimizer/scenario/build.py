@@ -73,6 +73,13 @@ def scenario_set_moments(
     tables); the probabilities are the same.
     """
     paths = library.paths()
+    for i, use in enumerate(uses):
+        if use.id not in paths:
+            raise ConfigError(
+                f"unknown scenario; known: {', '.join(sorted(paths)) or 'none'}",
+                key=f"scenarios.use[{i}].id",
+                value=use.id,
+            )
     chosen = [(use, library.get(use.id), paths[use.id]) for use in uses]
     horizon = horizon_years or max(s.horizon_years for _, s, _ in chosen)
     probs, rest = scenario_probabilities(chosen)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.config import resolve_path
-from optimizer.errors import ConfigError, PlanError
+from optimizer.errors import CapallocError, ConfigError, InfeasibleError, PlanError, SolverError
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
@@ -81,9 +83,10 @@ class Pipeline:
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         if key not in self.estimates:
-            self.estimates[key] = build_estimate(
-                cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers, base_dir=cfg.base_dir
-            )
+            with in_file(cfg, ConfigError):
+                self.estimates[key] = build_estimate(
+                    cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers, base_dir=cfg.base_dir
+                )
         return self.estimates[key]
 
     def solver(self, cfg: AccountConfig, estimate: Estimate) -> Any:
@@ -124,7 +127,8 @@ class Pipeline:
         holdings = holdings_path or cfg.holdings_path
         position = self.position(cfg, estimate, holdings, as_of, account_id)
         current = position.weights if position.account is not None else None
-        allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
+        with in_file(cfg, ConfigError, InfeasibleError, SolverError):
+            allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
         trade_plan = None
         if plan and position.account is not None:
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw)
@@ -169,6 +173,18 @@ class Pipeline:
                 value=", ".join(missing),
             )
         return {t: prices[t] for t in tickers}
+
+
+@contextmanager
+def in_file(cfg: AccountConfig, *kinds: type[CapallocError]) -> Iterator[None]:
+    """Errors of ``kinds`` raised inside that name no file are about this account file."""
+    try:
+        yield
+    except kinds as exc:
+        if exc.file is None:
+            exc.file = str(cfg.path)
+            exc.args = (exc.render(),)
+        raise
 
 
 def plan_trades(
