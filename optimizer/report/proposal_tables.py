@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.report import charts
 from optimizer.report.common import kv_table, listing, mapping
-from optimizer.report.fmt import DASH, decimal, money, num, pct, plain, pp, signed_pct
+from optimizer.report.fmt import DASH, decimal, money, num, pct, pp, signed_pct
 from optimizer.report.html import Raw, el, join, section, table
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def objective(view: ProposalView) -> Raw | None:
     text = obj.get("description") or obj.get("kind")
     para = el("p", el("strong", "Objective: "), text) if text else None
     rows = [
-        (c.get("name"), "yes" if c.get("binding") else "no", plain(c.get("shadow_price")) or DASH)
+        (c.get("name"), "yes" if c.get("binding") else "no", _sig(c.get("shadow_price")))
         for c in cons
     ]
     tbl = data_table(["Constraint", "Binding", "Shadow price"], rows) if rows else None
@@ -264,3 +264,9 @@ def _scenario_detail(key: str, s: Mapping[str, Any]) -> Raw:
             el("p", "; ".join(plaus) + ".", class_="small") if plaus else None,
         ]
     )
+
+
+def _sig(value: Any, digits: int = 4) -> str:
+    """A shadow price to ``digits`` significant figures, or a dash."""
+    x = num(value)
+    return DASH if x is None else f"{x:.{digits}g}"
