@@ -138,6 +138,7 @@ def test_nice_ticks_cover_the_range_in_round_equal_steps(lo, span):
     assert any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (1, 2, 2.5, 5, 10))
 
 
+@settings(deadline=None)
 @given(st.text(min_size=0, max_size=80), st.integers(3, 30))
 def test_wrapped_labels_fit(label, width):
     lines = charts.wrap_label(label, width)
