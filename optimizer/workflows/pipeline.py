@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from optimizer.rebalance.result import TradePlan
 
 CASH = "CASH"
+MAX_CONFIGS = 64  # account files kept parsed per process
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Pipeline:
         except OSError:
             return load_account(p)  # raises the one-line ConfigError
         if key not in self.configs:
+            if len(self.configs) >= MAX_CONFIGS:  # one file per account: keep the recent ones
+                del self.configs[next(iter(self.configs))]
             self.configs[key] = load_account(p)
         return self.configs[key]
 
