@@ -33,11 +33,13 @@ def daily_returns(data: Path, tickers=ETFS, start="2015-01-01", end="2022-12-31"
     return prices.pct_change().dropna()
 
 
-def estimate_from_returns(returns: pd.DataFrame, *, rf_annual: float = 0.01) -> Estimate:
-    """Horizon moments scaled from daily ones; samples are 63-day-scaled daily returns
-    shifted to the horizon mean (a simple scenario matrix with the right first moments)."""
+def estimate_from_returns(
+    returns: pd.DataFrame, *, rf_annual: float = 0.01, scale: float = 63.0
+) -> Estimate:
+    """Horizon moments scaled from per-period ones (``scale`` periods: 63 days, or 3 months
+    of monthly data); samples are scaled returns shifted to the horizon mean (a simple
+    scenario matrix with the right first moments)."""
     X = returns.to_numpy()
-    scale = 63.0
     mu = X.mean(axis=0) * scale
     Sigma = np.cov(X.T) * scale
     samples = X * np.sqrt(scale) + (mu - X.mean(axis=0) * np.sqrt(scale))

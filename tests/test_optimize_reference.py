@@ -21,9 +21,19 @@ OBJ_TOL = 1e-6
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
 
-@pytest.fixture(scope="module")
-def est(shared_data):
-    return estimate_from_returns(daily_returns(shared_data))
+@pytest.fixture(scope="module", params=["real-etfs", "bundled-sample"])
+def est(request):
+    """Daily ETF returns from ../shared/data (skipped when absent), and the bundled monthly
+    sample, which every checkout has, so the comparisons always run."""
+    if request.param == "real-etfs":
+        return estimate_from_returns(daily_returns(request.getfixturevalue("shared_data")))
+    import datetime as dt
+
+    from optimizer.data import get_provider, returns
+
+    tickers = ["LARGE", "MID", "SMALL", "BOND"]  # see docs/optimizer.md on near-riskless assets
+    prices = get_provider("sample").prices(tickers, dt.date(1987, 1, 1)).frame
+    return estimate_from_returns(returns(prices, "monthly"), scale=3.0)
 
 
 def _pf_ef(est, bounds=(0, 1)):
