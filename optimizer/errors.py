@@ -25,6 +25,9 @@ code  exception           meaning
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -152,3 +155,17 @@ class PartialFailure(CapallocError):
 
     exit_code = 10
     kind = "partial failure"
+
+
+@contextmanager
+def naming_file(file: str | Path | None, *kinds: type[CapallocError]) -> Iterator[None]:
+    """Errors of ``kinds`` (default: ConfigError) raised inside that name no file are
+    about ``file`` (an account file, say): the message gains its path."""
+    caught = kinds or (ConfigError,)
+    try:
+        yield
+    except caught as exc:
+        if file is not None and exc.file is None:
+            exc.file = str(file)
+            exc.args = (exc.render(),)
+        raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 import sys
@@ -92,13 +93,18 @@ def note(text: str) -> None:
 def console(**kwargs: Any) -> Any:
     """A rich Console on stdout whose closed pipe (``| head``) ends the command quietly:
     rich would exit 1; the CLI's entry point turns BrokenPipeError into exit 0."""
+    return _console_class()(soft_wrap=True, **kwargs)
+
+
+@functools.cache
+def _console_class() -> type:
     from rich.console import Console
 
-    class _Console(Console):
+    class QuietPipeConsole(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
-    return _Console(soft_wrap=True, **kwargs)
+    return QuietPipeConsole
 
 
 def _cell(value: Any) -> str:

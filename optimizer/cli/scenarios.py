@@ -242,6 +242,7 @@ def run_stress(
     scenario_dirs: tuple[Path, ...],
 ) -> dict[str, Any]:
     """Load everything, run the scenarios, and return the JSON document."""
+    from optimizer.errors import naming_file
     from optimizer.rebalance.holdings import CASH
     from optimizer.scenario.build import last_prices
     from optimizer.scenario.config import ScenarioUse
@@ -268,9 +269,8 @@ def run_stress(
         value = sum(held.values()) if value is None else value
         weights = {t: v / sum(held.values()) for t, v in held.items()}
     tickers = list(weights)
-    history = _with_config_file(
-        lambda: load_history(provider, data, estimation, tickers), config_file
-    )
+    with naming_file(config_file):
+        history = load_history(provider, data, estimation, tickers)
     engine = ScenarioEngine(
         history,
         stressed_quantile=estimation.stressed_quantile,
@@ -278,7 +278,8 @@ def run_stress(
     ).fit()
     library = _library(tuple(scenario_dirs) + extra_dir)
     uses = [ScenarioUse(id=i) for i in scenario_ids] if scenario_ids else (sset.use or None)
-    moments, skipped = _with_config_file(lambda: run_scenarios(engine, library, uses), config_file)
+    with naming_file(config_file):
+        moments, skipped = run_scenarios(engine, library, uses)
     results = {m.id: stress_portfolio(weights, tickers, m, value) for m in moments}
     return {
         "weights": weights,
@@ -310,17 +311,3 @@ def _account(
     sset = validate(ScenarioSetConfig, raw.get("scenarios", {}), file=file, prefix="scenarios")
     extra = (resolve_path(sset.dir, config_file),) if sset.dir and config_file else ()
     return data, estimation, sset, extra
-
-
-def _with_config_file(call: Any, config_file: Path | None) -> Any:
-    """Run ``call``; a ConfigError without a file gets the account file's name."""
-    from optimizer.errors import ConfigError
-
-    try:
-        return call()
-    except ConfigError as exc:
-        if exc.file is not None or config_file is None:
-            raise
-        raise type(exc)(
-            exc.message, file=str(config_file), key=exc.key, value=exc.value, hint=exc.hint
-        ) from None

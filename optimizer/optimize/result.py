@@ -46,17 +46,13 @@ def metrics(w: np.ndarray, x: Numbers, universe: Universe, level: float) -> Metr
     """All figures of ``w`` (shape (n_assets,)) from the run's numbers."""
     ret = float(x.mu @ w)
     vol = float(math.sqrt(max(float(w @ x.Sigma @ w), 0.0)))
-    share = None
-    if universe.share_vectors is not None:
-        eq, small = (float(v @ w) for v in universe.share_vectors)
-        share = small / eq if eq > 1e-12 else None
     return Metrics(
         expected_return=ret,
         volatility=vol,
         sharpe=(ret - x.risk_free) / vol if vol > 1e-12 else None,
         cvar=cvar_of(x.samples @ w, level) if x.samples is not None else None,
         cvar_level=level,
-        small_cap_share=share,
+        small_cap_share=universe.small_cap_share(w),
         scenario_returns={sid: float(m @ w) for sid, m in x.scenario_mu.items()},
         turnover=float(np.abs(w - x.w0).sum()),
     )

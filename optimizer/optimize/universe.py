@@ -85,6 +85,14 @@ class Universe:
         eq = self.indicator("equity")
         return eq, eq * self.indicator("small_cap")
 
+    def small_cap_share(self, w: np.ndarray) -> float | None:
+        """Small-cap equity weight over equity weight of ``w`` (shape (n_assets,)); None
+        without both tags or without equity."""
+        if self.share_vectors is None:
+            return None
+        eq, small = (float(v @ w) for v in self.share_vectors)
+        return small / eq if eq > 1e-12 else None
+
     def check_budget(self, *, file: str | None = None) -> None:
         """Bounds must allow weights summing to 1."""
         lo, hi = float(self.lower.sum()), float(self.upper.sum())

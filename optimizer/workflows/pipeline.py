@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.config import resolve_path
-from optimizer.errors import CapallocError, ConfigError, InfeasibleError, PlanError, SolverError
+from optimizer.errors import ConfigError, InfeasibleError, PlanError, SolverError, naming_file
+from optimizer.rebalance.holdings import CASH
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from optimizer.rebalance.holdings import Account
     from optimizer.rebalance.result import TradePlan
 
-CASH = "CASH"
 MAX_CONFIGS = 64  # account files kept parsed per process
 
 
@@ -86,7 +84,7 @@ class Pipeline:
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         if key not in self.estimates:
-            with in_file(cfg, ConfigError):
+            with naming_file(cfg.path):
                 self.estimates[key] = build_estimate(
                     cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers, base_dir=cfg.base_dir
                 )
@@ -130,7 +128,7 @@ class Pipeline:
         holdings = holdings_path or cfg.holdings_path
         position = self.position(cfg, estimate, holdings, as_of, account_id)
         current = position.weights if position.account is not None else None
-        with in_file(cfg, ConfigError, InfeasibleError, SolverError):
+        with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
             allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
         trade_plan = None
         if plan and position.account is not None:
@@ -176,18 +174,6 @@ class Pipeline:
                 value=", ".join(missing),
             )
         return {t: prices[t] for t in tickers}
-
-
-@contextmanager
-def in_file(cfg: AccountConfig, *kinds: type[CapallocError]) -> Iterator[None]:
-    """Errors of ``kinds`` raised inside that name no file are about this account file."""
-    try:
-        yield
-    except kinds as exc:
-        if exc.file is None:
-            exc.file = str(cfg.path)
-            exc.args = (exc.render(),)
-        raise
 
 
 def plan_trades(

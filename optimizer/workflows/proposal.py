@@ -47,11 +47,11 @@ def portfolio_metrics(
 
 
 def small_cap_share(weights: dict[str, float], cfg: AccountConfig) -> float | None:
-    """Small-cap weight as a share of equity weight (None without equity)."""
-    assets = cfg.policy.universe.assets
-    equity = sum(w for t, w in weights.items() if "equity" in assets[t].tags)
-    small = sum(w for t, w in weights.items() if {"equity", "small_cap"} <= set(assets[t].tags))
-    return small / equity if equity > 1e-12 else None
+    """Small-cap weight as a share of equity weight, by the universe's tags."""
+    from optimizer.optimize.universe import Universe
+
+    universe = Universe.from_config(cfg.policy.universe)
+    return universe.small_cap_share(vector(weights, universe.tickers))
 
 
 def clean(weights: dict[str, float], tol: float = 1e-9) -> dict[str, float]:
