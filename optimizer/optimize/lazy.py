@@ -36,12 +36,13 @@ def solve_rows_lazily(
     """
     import highspy
 
+    from optimizer import highs
+
     inf = highspy.kHighsInf
     m, n = A.shape
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.addVars(n, np.full(n, -inf), np.full(n, inf))
-    h.changeColsCost(n, np.arange(n, dtype=np.int32), q)
+    h = highs.new()
+    highs.check(h.addVars(n, np.full(n, -inf), np.full(n, inf)), "addVars")
+    highs.check(h.changeColsCost(n, np.arange(n, dtype=np.int32), q), "changeColsCost")
     is_lazy = np.zeros(m, dtype=bool)
     is_lazy[lazy] = True
     order: list[np.ndarray] = []
@@ -49,7 +50,7 @@ def solve_rows_lazily(
     def add(rows: np.ndarray) -> None:
         sub = A[rows]
         lower = np.where(rows < n_eq, b[rows], -inf)
-        h.addRows(
+        status = h.addRows(
             len(rows),
             lower,
             b[rows],
@@ -58,6 +59,7 @@ def solve_rows_lazily(
             sub.indices.astype(np.int32),
             sub.data,
         )
+        highs.check(status, "addRows")
         order.append(rows)
 
     add(np.flatnonzero(~is_lazy))
@@ -66,10 +68,9 @@ def solve_rows_lazily(
     is_lazy[order[-1]] = False
     iterations = 0
     for _ in range(_MAX_ROUNDS):
-        h.run()
+        status = highs.run(h)
         info = h.getInfo()
         iterations += int(info.simplex_iteration_count + info.ipm_iteration_count)
-        status = h.modelStatusToString(h.getModelStatus())
         if status != "Optimal":
             return status, None, None, 0.0, float(h.getRunTime()), iterations
         x = np.asarray(h.getSolution().col_value)

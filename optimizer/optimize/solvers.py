@@ -27,7 +27,7 @@ CLARABEL_TOLERANCES = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1
 
 
 class SolverName(StrEnum):
-    DENSE = "DENSE-IPM"  # optimizer.optimize.dense, for large dense QPs
+    PIQP = "PIQP"  # PIQP's dense backend on the reduced QP (optimizer.optimize.reduced)
     CLARABEL = "CLARABEL"
     HIGHS = "HIGHS"
     SCS = "SCS"
@@ -225,6 +225,8 @@ def solve_highs(c: Compiled, *, lazy: bool = True) -> RawSolution:
     (CVaR tails), else in one go (interior point for large, simplex otherwise)."""
     import highspy
 
+    from optimizer import highs
+
     if not c.is_lp:
         raise ValueError("HiGHS takes LPs only")
     _, q, A, b = c.data()
@@ -236,10 +238,7 @@ def solve_highs(c: Compiled, *, lazy: bool = True) -> RawSolution:
         if status == "Optimal":
             return RawSolution("Solved", x, z, obj, seconds, iters)
     lower = np.concatenate([b[:n_eq], np.full(len(b) - n_eq, -np.inf)])
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    if A.nnz > _BIG:
-        h.setOptionValue("solver", "ipm")
+    h = highs.new(**({"solver": "ipm"} if A.nnz > _BIG else {}))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = c.n_var, len(b)
     lp.col_cost_ = q
@@ -252,13 +251,14 @@ def solve_highs(c: Compiled, *, lazy: bool = True) -> RawSolution:
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = c.n_var, len(b)
-    h.passModel(lp)
-    h.run()
-    status = _HIGHS_STATUS.get(h.modelStatusToString(h.getModelStatus()), "Failed")
+    highs.check(h.passModel(lp), "passModel")
+    status = _HIGHS_STATUS.get(highs.run(h), "Failed")
     sol = h.getSolution()
     info = h.getInfo()
     x = np.asarray(sol.col_value) if sol.value_valid else None
     z = -np.asarray(sol.row_dual) if sol.dual_valid else None
+    if status == "Solved" and x is None:
+        status = "Failed"
     return RawSolution(
         status=status,
         x=x,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.rebalance.solve import Problem, feasible
+from optimizer.rebalance.solve import Problem, feasible, grid_units
 
 _NCOL = 7  # qb, qs, yb, ys, e, x, k
 # Proven optimal to within one cent of objective (money): a tighter gap costs HiGHS about
@@ -24,8 +24,8 @@ _QB, _QS, _YB, _YS, _E, _X, _K = range(_NCOL)
 def _rows(prob: Problem) -> tuple[list[tuple[dict[int, float], float, float]], int]:
     n, inf = prob.p.size, np.inf
     P = prob.p * prob.step
-    ub_b = np.floor(prob.hi / prob.step + 1e-9)
-    ub_s = np.floor(-prob.lo / prob.step + 1e-9)
+    ub_b = grid_units(prob.hi, prob.step)
+    ub_s = grid_units(-prob.lo, prob.step)
     d0 = prob.p * prob.h - prob.t
     cs = prob.comm_share * prob.step
     rows: list[tuple[dict[int, float], float, float]] = []
@@ -74,8 +74,8 @@ def _columns(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     cost[:, _K] = 1.0
     lower = np.zeros((n, _NCOL))
     upper = np.full((n, _NCOL), np.inf)
-    upper[:, _QB] = np.floor(prob.hi / prob.step + 1e-9)
-    upper[:, _QS] = np.floor(-prob.lo / prob.step + 1e-9)
+    upper[:, _QB] = grid_units(prob.hi, prob.step)
+    upper[:, _QS] = grid_units(-prob.lo, prob.step)
     upper[:, _YB] = (upper[:, _QB] > 0).astype(float)
     upper[:, _YS] = (upper[:, _QS] > 0).astype(float)
     integ = np.zeros((n, _NCOL), dtype=np.int32)
@@ -95,7 +95,7 @@ def solve_milp(
 
     ``incumbent`` (shares, shape (n,)) is a feasible trade vector handed to HiGHS as incumbent.
     """
-    import highspy
+    from optimizer import highs
 
     rows, ncol = _rows(prob)
     cost, lower, upper, integ = _columns(prob)
@@ -104,14 +104,13 @@ def solve_milp(
         index += list(coefs)
         value += list(coefs.values())
         start.append(len(index))
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)  # one account per core; a batch parallelises accounts
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
-    h.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
-    h.setOptionValue("presolve", "choose")
-    h.passModel(
+    h = highs.new(
+        time_limit=float(time_limit),
+        mip_rel_gap=MIP_REL_GAP,
+        mip_abs_gap=MIP_ABS_GAP,
+        presolve="choose",
+    )
+    status = h.passModel(
         ncol,
         len(rows),
         len(index),
@@ -128,12 +127,12 @@ def solve_milp(
         np.array(value),
         integ,
     )
+    highs.check(status, "passModel")
     if incumbent is not None:
-        h.setSolution(_start_columns(prob, incumbent))
-    h.run()
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        return None, h.modelStatusToString(status)
+        highs.check(h.setSolution(_start_columns(prob, incumbent)), "setSolution")
+    status = highs.run(h)
+    if status != "Optimal":
+        return None, f"HiGHS status {status!r}"
     x = np.asarray(h.getSolution().col_value)[: _NCOL * prob.p.size].reshape(-1, _NCOL)
     z = (np.round(x[:, _QB]) - np.round(x[:, _QS])) * prob.step
     if not feasible(prob, z):
