@@ -29,6 +29,7 @@ from optimizer.rebalance.solve import (
     Solution,
     costs,
     feasible,
+    grid_units,
     objective,
     shortfall,
     solve,
@@ -234,6 +235,8 @@ def _stabilised(
             )
         except CapallocError:
             break
+        if again.warnings:
+            sol = replace(sol, warning="; ".join(filter(None, [sol.warning, *again.warnings])))
         if not again.trades:
             note = sol.note if k == 0 else f"{sol.note}; re-planned {k}x for costs"
             return replace(sol, z=z, note=note)
@@ -282,9 +285,8 @@ def _problem(
             blocks += why if wants_sell else []
         if may_buy[i]:
             block = buy_block(account, ticker, as_of, rules)
-            hi[i] = (
-                0.0 if block else np.floor(s.value / s.p[i] / rules.share_step) * rules.share_step
-            )
+            step = rules.share_step
+            hi[i] = 0.0 if block else grid_units(s.value / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
     prob = Problem(
         s.p,
@@ -426,4 +428,5 @@ def _finish(
         if no_trade
         else (None if trades_t else "no trade improves on the current holdings"),
         account_after=after,
+        warnings=(sol.warning,) if sol.warning else (),
     )

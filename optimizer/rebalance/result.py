@@ -120,6 +120,7 @@ class TradePlan:
     blocked: tuple[Block, ...]
     no_trade_reason: str | None
     account_after: Account  # lots and cash after the trades (buys dated ``as_of``)
+    warnings: tuple[str, ...] = ()  # fallbacks and anything else the user must see
 
     @property
     def total_cost(self) -> float:
@@ -156,6 +157,7 @@ class TradePlan:
             "holdings": [p.to_dict() for p in self.holdings],
             "metrics": self.metrics(),
             "blocked": [b.to_dict() for b in self.blocked],
+            "warnings": list(self.warnings),
         }
 
     def order_rows(self) -> list[dict[str, Any]]:

@@ -34,6 +34,14 @@ from enum import StrEnum
 import numpy as np
 
 TOL = 1e-9
+GRID_TOL = 1e-9  # grid units: a quotient this close to an integer counts as that integer
+
+
+def grid_units(x: np.ndarray | float, step: float, *, up: bool = False) -> np.ndarray:
+    """``x`` (shares or money per price) in whole grid units, rounded down (or up), so that a
+    quotient like ``16.56 / 0.01 = 1655.9999999999998`` counts as 1656 units."""
+    q = np.asarray(x, dtype=float) / step
+    return np.ceil(q - GRID_TOL) if up else np.floor(q + GRID_TOL)
 
 
 class Method(StrEnum):
@@ -76,7 +84,7 @@ class Problem:
     @property
     def zmin(self) -> np.ndarray:
         """Smallest non-zero order in shares, per ticker (on the grid)."""
-        q = np.ceil(self.min_order / (self.p * self.step) - 1e-9)
+        q = grid_units(self.min_order / self.p, self.step, up=True)
         return np.maximum(q, 1.0) * self.step
 
 
@@ -85,6 +93,7 @@ class Solution:
     z: np.ndarray  # shares traded, shape (n,)
     method: Method
     note: str  # why this method (e.g. "cash constraint binds")
+    warning: str | None = None  # what the user must be told (a fallback), else None
 
 
 def costs(prob: Problem, z: np.ndarray) -> np.ndarray:
@@ -154,7 +163,7 @@ def _candidates(prob: Problem) -> np.ndarray:
         kinks += [np.full_like(p, prob.comm_min / prob.comm_share)] * 2
         kinks[-1] = -kinks[-1]
     raw = np.stack(kinks, axis=1)
-    grid = np.concatenate([np.floor(raw / s + 1e-9) * s, np.ceil(raw / s - 1e-9) * s], axis=1)
+    grid = np.concatenate([grid_units(raw, s) * s, grid_units(raw, s, up=True) * s], axis=1)
     zmin = prob.zmin[:, None]
     lo, hi = prob.lo[:, None], prob.hi[:, None]
     buy = np.clip(grid, zmin, np.maximum(hi, zmin))
@@ -208,9 +217,14 @@ def solve(prob: Problem, *, time_limit: float = 2.0, shortcuts: bool = True) -> 
     from optimizer.rebalance.milp import solve_milp
 
     narrowed, incumbent = (bound.narrowed, bound.incumbent) if bound else (None, None)
-    z, why = solve_milp(narrowed or prob, time_limit=time_limit, incumbent=incumbent)
+    try:
+        z, why = solve_milp(narrowed or prob, time_limit=time_limit, incumbent=incumbent)
+    except Exception as exc:  # any MILP failure takes the recorded fallback
+        z, why = None, f"{type(exc).__name__}: {exc}"
     if z is not None:
         return Solution(z, Method.MILP, "HiGHS branch and bound, optimal")
     from optimizer.rebalance.greedy import solve_greedy
 
-    return Solution(solve_greedy(prob), Method.GREEDY, f"MILP failed: {why}")
+    note = f"MILP failed ({why})"
+    warning = f"{note}; greedy fallback used: trades are feasible but may not be optimal"
+    return Solution(solve_greedy(prob), Method.GREEDY, note, warning)

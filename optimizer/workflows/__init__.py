@@ -119,7 +119,7 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     )
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()
-    warnings = [*run.allocation.warnings, *run.position.notes]
+    warnings = run.warnings
     if plan is not None and plan.no_trade_reason:
         warnings.append(plan.no_trade_reason)
     return AccountOutcome(

@@ -51,6 +51,13 @@ class AccountRun:
     position: Position
     plan: TradePlan | None  # None when the account has no holdings file
 
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user must be told: optimizer and planner fallbacks, notes on the
+        holdings."""
+        plan = self.plan.warnings if self.plan is not None else ()
+        return [*self.allocation.warnings, *plan, *self.position.notes]
+
 
 @dataclass
 class Pipeline:

@@ -197,7 +197,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "assumptions": _assumptions(est, cfg),
         "solver": alloc.to_dict()["solver"],
         "provenance": est.provenance.to_dict() if est.provenance else None,
-        "warnings": [*alloc.warnings, *run.position.notes],
+        "warnings": run.warnings,
     }
 
 

@@ -60,7 +60,9 @@ def build_whatif(
     for s in est.scenarios:
         inputs = Inputs(conditional_estimate(est, s), current)
         try:
-            weights[s.id] = clean(solver.solve(inputs).weights)
+            alloc = solver.solve(inputs)
+            weights[s.id] = clean(alloc.weights)
+            notes += [f"{s.id}: {w}" for w in alloc.warnings]
         except InfeasibleError as exc:
             if cfg.policy.objective.kind is not ObjectiveKind.MAX_SHARPE:
                 raise
@@ -104,7 +106,7 @@ def build_whatif(
         "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
         "horizon_years": h,
         "provenance": est.provenance.to_dict() if est.provenance else None,
-        "warnings": [*run.allocation.warnings, *notes],
+        "warnings": [*run.warnings, *notes],
     }
     return doc
 
