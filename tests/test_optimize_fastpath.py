@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from optimizer.optimize import Inputs, Optimizer, Policy, frontier
-from optimizer.optimize.dense import solve_dense
+from optimizer.optimize.reduced import solve_reduced
 from optimizer.optimize.result import cvar_of
 from optimizer.optimize.solvers import solve_clarabel, solve_highs
 from tests.optimize_support import synthetic_estimate
@@ -114,7 +114,7 @@ DENSE_KINDS = [
 
 
 @pytest.mark.parametrize(("kind", "cons"), DENSE_KINDS)
-def test_dense_ipm_equals_clarabel_on_the_same_compiled_problem(kind, cons):
+def test_reduced_piqp_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     est = synthetic_estimate(n=120, n_samples=100, seed=5)
     policy = Policy.simple(
         est.tickers, objective=kind, constraints=cons, assets={t: {"max": 0.2} for t in est.tickers}
@@ -122,7 +122,7 @@ def test_dense_ipm_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     built = Optimizer(policy).build(est)
     current = {t: 1 / len(est.tickers) for t in est.tickers}
     a = built.solve(Inputs(est, current))
-    assert a.solver == "DENSE-IPM" and not a.fallbacks
+    assert a.solver == "PIQP" and not a.fallbacks
     w_dense = np.array(list(a.weights.values()))
     assert a.binding
     built.program._unpack(solve_clarabel(built.program._compiled), duals=True)
@@ -130,7 +130,7 @@ def test_dense_ipm_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     # duals may not be unique (a bound and a trade row active together), so check that
     # the dense solution satisfies the KKT conditions of the compiled problem instead
     compiled = built.program._compiled
-    raw = solve_dense(compiled, built.program._elimination)
+    raw = solve_reduced(compiled, built.program._elimination)
     P, q, A, b = compiled.data()
     P = P + sp.triu(P, 1).T
     x, z, n_eq = raw.x, raw.z, compiled.dims.zero

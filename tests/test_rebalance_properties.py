@@ -184,3 +184,15 @@ def test_planning_again_trades_nothing_fractional(case):
     assume(first is not None)
     again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
     assert again.trades == (), (first.trades, again.trades)
+
+
+def test_planning_again_trades_nothing_fractional_grid_regression():
+    """Found by the property above: 16.56 / 0.01 is 1655.9999999999998 in floating point, so
+    the first plan could buy only 16.55 shares and a re-plan bought the last 0.01."""
+    rules = RebalanceRules(band_abs=0.0, fractional=True, share_decimals=2)
+    targets, prices = {"AAA": 1.0, "CASH": 0.0}, {"AAA": 1.0}
+    first = plan(Account("G", 16.56, ()), targets, prices, rules, as_of=AS_OF)
+    assert [(t.ticker, t.shares) for t in first.trades] == [("AAA", 16.56)]
+    assert first.cash_after == pytest.approx(0.0, abs=1e-12)
+    again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
+    assert again.trades == ()

@@ -286,7 +286,7 @@ class Built:
             solve_seconds=report.seconds,
             fallbacks=report.fallbacks,
             provenance=None if estimate is None else estimate.provenance,
-            warnings=x.warnings + self._notes(x),
+            warnings=x.warnings + self._notes(x) + ((report.warning,) if report.warning else ()),
             scenario_titles=None
             if estimate is None
             else {s.id: s.title for s in estimate.scenarios},

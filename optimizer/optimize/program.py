@@ -4,8 +4,12 @@
 conic form (``problem.get_problem_data``). A solve then only (1) writes the Parameter values
 into cvxpy's parameter vector, (2) multiplies it by cvxpy's compiled parameter-to-data
 tensors (the same ``ParamConeProg`` cvxpy itself uses) and (3) hands the matrices to the
-solver: Clarabel for QP/SOCP, HiGHS for LPs, each falling back on the other, then on SCS
-through cvxpy. Statuses map to :class:`InfeasibleError` / :class:`SolverError`.
+solver: Clarabel for QP/SOCP, PIQP's dense backend for large mean-variance QPs, HiGHS for
+LPs, each falling back on the next, then on SCS through cvxpy. Statuses map to
+:class:`InfeasibleError` / :class:`SolverError`. Only expected solver failures (a status
+other than optimal, a numerical exception a solver documents) move to the next solver, and
+each is recorded in :attr:`SolveReport.fallbacks`; any other exception is a bug and
+propagates.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import cvxpy as cp
 import numpy as np
 
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.optimize.dense import Elimination, solve_dense
+from optimizer.highs import HighsFailure
 from optimizer.optimize.frame import Frame, Named
+from optimizer.optimize.reduced import Elimination, solve_reduced
 from optimizer.optimize.solvers import (
     Compiled,
     RawSolution,
@@ -29,9 +34,11 @@ from optimizer.optimize.solvers import (
     solve_highs,
 )
 
-# the dense interior-point method goes first for 100..2000 remaining variables, when the
+# the reduced dense QP (PIQP) goes first for 100..2000 remaining variables, when the
 # eliminated risk variables are a large share of the problem (mean-variance on many assets)
 _DENSE_MIN, _DENSE_MAX = 100, 2000
+# what a solver raises when it fails on a problem, as opposed to a bug in our code
+_SOLVER_FAILURES = (HighsFailure, np.linalg.LinAlgError, ArithmeticError, cp.error.SolverError)
 
 
 class Outcome(StrEnum):
@@ -56,12 +63,20 @@ _CLARABEL_STATUS = {
 
 @dataclass(frozen=True)
 class SolveReport:
-    """How a solve went: solver used, outcome, seconds, solvers tried before it."""
+    """How a solve went: solver used, outcome, seconds, and each solver tried before it with
+    why it failed (``"HIGHS: status 'Time limit reached'"``)."""
 
     solver: str
     status: str
     seconds: float
     fallbacks: tuple[str, ...]
+
+    @property
+    def warning(self) -> str | None:
+        """What the user is told when a fallback solved the problem, else None."""
+        if not self.fallbacks:
+            return None
+        return f"solver fallback: {'; '.join(self.fallbacks)}; solved by {self.solver}"
 
 
 class Program:
@@ -143,7 +158,7 @@ class Program:
         if self.is_lp:
             return (SolverName.HIGHS, SolverName.CLARABEL, SolverName.SCS)
         if self._elimination is not None:
-            return (SolverName.DENSE, SolverName.CLARABEL, SolverName.SCS)
+            return (SolverName.PIQP, SolverName.CLARABEL, SolverName.SCS)
         return (SolverName.CLARABEL, SolverName.SCS)
 
     def solve(self, *, duals: bool = True) -> SolveReport:
@@ -153,7 +168,7 @@ class Program:
         start = time.perf_counter()
         last = Outcome.FAILED
         for name in self.chain():
-            outcome = self._try(name, duals)
+            outcome, why = self._try(name, duals)
             if outcome in (Outcome.OPTIMAL, Outcome.INACCURATE):
                 return SolveReport(
                     name.value, outcome.value, time.perf_counter() - start, tuple(tried)
@@ -161,27 +176,28 @@ class Program:
             if outcome in (Outcome.INFEASIBLE, Outcome.UNBOUNDED):
                 last = outcome
                 break
-            tried.append(name.value)
+            tried.append(f"{name.value}: {why}")
         self._raise(last, tried)
         raise AssertionError("unreachable")
 
-    def _try(self, name: SolverName, duals: bool) -> Outcome:
+    def _try(self, name: SolverName, duals: bool) -> tuple[Outcome, str]:
+        """The outcome of one solver, and in words why it failed (empty when it did not)."""
         assert self._compiled is not None
         try:
             if name is SolverName.SCS:
-                return self._solve_cvxpy(cp.SCS)
-            if name is SolverName.DENSE:
-                raw = solve_dense(self._compiled, self._elimination)
+                return self._solve_cvxpy(cp.SCS), f"status {self.problem.status!r}"
+            if name is SolverName.PIQP:
+                raw = solve_reduced(self._compiled, self._elimination)
             elif name is SolverName.HIGHS:
                 raw = solve_highs(self._compiled)
             else:
                 raw = solve_clarabel(self._compiled)
-        except Exception:  # a solver crash is a reason to fall back, not a traceback
-            return Outcome.FAILED
+        except _SOLVER_FAILURES as exc:  # an expected failure: fall back, and say why
+            return Outcome.FAILED, f"{type(exc).__name__}: {exc}"
         outcome = _CLARABEL_STATUS.get(raw.status, Outcome.FAILED)
         if outcome in (Outcome.OPTIMAL, Outcome.INACCURATE):
             self._unpack(raw, duals)
-        return outcome
+        return outcome, f"status {raw.status!r}"
 
     def _unpack(self, raw: RawSolution, duals: bool) -> None:
         assert self._compiled is not None and raw.x is not None

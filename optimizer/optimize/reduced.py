@@ -1,18 +1,19 @@
-"""A dense interior-point method for the compiled QP of large mean-variance problems.
+"""Large mean-variance problems as a dense QP in the weights, solved by PIQP's dense backend.
 
 cvxpy compiles ``sum_squares(Lt @ w)`` into auxiliary variables ``t = Lt w`` with a
 diagonal ``P`` on ``t``. A sparse KKT solver (Clarabel's LDL) then pays for the dense
 ``Lt`` block at every iteration. Here the same compiled data ``(P, q, A, b)`` is first
 reduced by eliminating each auxiliary variable through its defining equality row (exact:
 ``t = m + M w``), which leaves a QP in the weights with a dense Hessian
-``H = P_uu + M' P_tt M``, and is then solved by a Mehrotra predictor-corrector method whose
-Newton systems are dense Cholesky factorisations (LAPACK) of size ``n_assets``:
+``H = P_uu + M' P_tt M``:
 
-    min 1/2 u'Hu + c'u   s.t.   E u = f,   G u <= h.
+    min 1/2 u'Hu + c'u   s.t.   E u = f,   G u <= h,
 
-The solution and the duals are mapped back to the compiled problem's ``x`` and ``z``
-(Clarabel's sign conventions), so cvxpy's dual map reads them unchanged. Only problems
-whose cones are zero and nonnegative (QPs and LPs) qualify.
+handed to PIQP (a proximal interior-point method; dense Cholesky of size ``n_assets``).
+Rows of ``G`` with a single nonzero are passed as variable bounds. The solution and the
+duals are mapped back to the compiled problem's ``x`` and ``z`` (Clarabel's sign
+conventions), so cvxpy's dual map reads them unchanged. Only problems whose cones are zero
+and nonnegative (QPs and LPs) qualify.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ import scipy.sparse as sp
 
 from optimizer.optimize.solvers import Compiled, RawSolution
 
-_MAX_ITER = 80
-_TOL = 1e-9
-_PAIR_NNZ = 4  # rows with up to this many nonzeros enter K entry by entry, the rest densely
+_TOL = 1e-9  # PIQP's absolute and relative tolerances, on the objective scaled to O(1)
+_MAX_ITER = 250
 
 
 @dataclass
@@ -38,7 +38,6 @@ class Elimination:
     elim: np.ndarray  # variable indices eliminated (t)
     rows: np.ndarray  # the equality row defining each eliminated variable
     other_eq: np.ndarray  # equality rows kept as constraints
-    gram: _Gram | None = None  # cached structure of the inequality rows
 
     @classmethod
     def find(cls, c: Compiled) -> Elimination | None:
@@ -73,8 +72,8 @@ class Elimination:
         return cls(keep, np.array(elim), np.array(rows), other)
 
 
-def solve_dense(c: Compiled, e: Elimination) -> RawSolution:
-    """Reduce, solve with the dense IPM, and map back to the compiled ``x`` and ``z``."""
+def solve_reduced(c: Compiled, e: Elimination) -> RawSolution:
+    """Reduce, solve with PIQP's dense backend, and map back to the compiled ``x`` and ``z``."""
     P, q, A, b = c.data()
     A = A.tocsr()
     n_eq = c.dims.zero
@@ -90,9 +89,7 @@ def solve_dense(c: Compiled, e: Elimination) -> RawSolution:
     f = b[e.other_eq]
     G = A[n_eq:][:, e.keep].tocsr()
     h = b[n_eq:]
-    if e.gram is None:
-        e.gram = _Gram(G, len(e.keep))
-    u, y, lam, status, iters = qp_ipm(H, cvec, E, f, G, h, e.gram)
+    u, y, lam, status, iters, seconds = _piqp(H, cvec, E, f, G, h)
     x = np.zeros(c.n_var)
     x[e.keep] = u
     x[e.elim] = m + M @ u
@@ -101,7 +98,7 @@ def solve_dense(c: Compiled, e: Elimination) -> RawSolution:
     z[e.rows] = -d * x[e.elim] / a
     z[n_eq:] = lam
     obj = 0.5 * u @ H @ u + cvec @ u + 0.5 * float(m @ (d * m))
-    return RawSolution(status, x, z, float(obj), 0.0, iters)
+    return RawSolution(status, x, z, float(obj), seconds, iters)
 
 
 def _gram_of(M: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -113,156 +110,69 @@ def _gram_of(M: np.ndarray, d: np.ndarray) -> np.ndarray:
     return M.T @ (d[:, None] * M)
 
 
-def qp_ipm(
-    H: np.ndarray,
-    c: np.ndarray,
-    E: np.ndarray,
-    f: np.ndarray,
-    G: sp.csr_array,
-    h: np.ndarray,
-    gram: _Gram | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int]:
-    """Mehrotra predictor-corrector for ``min u'Hu/2 + c'u, Eu = f, Gu <= h``.
+_PIQP_STATUS = {  # PIQP's words -> Clarabel's, which the program maps to outcomes
+    "PIQP_SOLVED": "Solved",
+    "PIQP_PRIMAL_INFEASIBLE": "PrimalInfeasible",
+    "PIQP_DUAL_INFEASIBLE": "DualInfeasible",
+    "PIQP_MAX_ITER_REACHED": "MaxIterations",
+    "PIQP_NUMERICS": "NumericalError",
+}
 
-    H: (n, n) PSD; E: (p, n); G: (m, n) sparse; ``gram`` a cached structure for G's
-    sparsity pattern. Returns ``(u, y, lambda, status, iters)``
-    with status in Clarabel's words ("Solved", "MaxIterations", "NumericalError").
+
+def _piqp(
+    H: np.ndarray, c: np.ndarray, E: np.ndarray, f: np.ndarray, G: sp.csr_array, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int, float]:
+    """``min u'Hu/2 + c'u, Eu = f, Gu <= h`` with PIQP's dense solver.
+
+    H: (n, n) PSD; E: (p, n); G: (m, n) sparse. Rows of ``G`` with one nonzero become the
+    bounds ``x_l <= u <= x_u`` (the tightest per variable carries the dual). Returns
+    ``(u, y, lambda, status, iterations, seconds)``; ``lambda >= 0`` is the dual of every row
+    of ``G``, status in Clarabel's words.
     """
+    import piqp
+
     sigma = max(float(np.abs(np.diag(H)).max(initial=0)), float(np.abs(c).max(initial=0)), 1e-300)
-    H, c = H / sigma, c / sigma  # objective scaled to O(1) so tolerances mean the same
-    n, mi = len(c), len(h)
-    u, y = np.zeros(n), np.zeros(len(f))
-    s, lam = np.maximum(h - G @ u, 1.0), np.ones(mi)
-    GT = G.T.tocsr()
-    gram = (gram or _Gram(G, n)).bind(G)
-    for it in range(1, _MAX_ITER + 1):
-        Hu, Gu, Eu, Gl, Ey = H @ u, G @ u, E @ u, GT @ lam, E.T @ y
-        r_d, r_e, r_i = Hu + c + Ey + Gl, Eu - f, Gu + s - h
-        if _converged(r_d, (Hu, c, Ey, Gl), r_e, r_i, (Gu, h, Eu, f), s @ lam, u @ (0.5 * Hu + c)):
-            return u, sigma * y, sigma * lam, "Solved", it
-        mu = float(s @ lam) / max(mi, 1)
-        step = _Newton(gram.weighted(lam / s, H), E, G, GT, s, lam, r_d, r_e, r_i)
-        du, dy, ds, dlam = step.solve(s * lam)
-        alpha = _step(s, ds, lam, dlam, 1.0)
-        mu_aff = float((s + alpha * ds) @ (lam + alpha * dlam)) / max(mi, 1)
-        centring = (mu_aff / mu) ** 3 if mu > 0 else 0.0
-        du, dy, ds, dlam = step.solve(s * lam + ds * dlam - centring * mu)
-        alpha = _step(s, ds, lam, dlam, 0.99)
-        u, y, s, lam = u + alpha * du, y + alpha * dy, s + alpha * ds, lam + alpha * dlam
-        if not np.all(np.isfinite(u)):
-            return u, y, lam, "NumericalError", it
-    return u, y, lam, "MaxIterations", _MAX_ITER
-
-
-class _Newton:
-    """One iteration's Newton system, reduced to ``[K E'; E 0]`` with ``K`` dense SPD."""
-
-    def __init__(
-        self,
-        K: np.ndarray,
-        E: np.ndarray,
-        G: sp.csr_array,
-        GT: sp.csr_array,
-        s: np.ndarray,
-        lam: np.ndarray,
-        r_d: np.ndarray,
-        r_e: np.ndarray,
-        r_i: np.ndarray,
-    ) -> None:
-        try:
-            self.chol = la.cho_factor(K, lower=True, check_finite=False)
-        except la.LinAlgError:
-            K[np.diag_indices_from(K)] += 1e-12 * (1 + np.abs(np.diag(K)).max())
-            self.chol = la.cho_factor(K, lower=True, check_finite=False)
-        p = E.shape[0]
-        self.KE = la.cho_solve(self.chol, E.T, check_finite=False) if p else None
-        self.S = la.cho_factor(E @ self.KE + 1e-14 * np.eye(p), check_finite=False) if p else None
-        self.E, self.G, self.GT = E, G, GT
-        self.s, self.lam, self.r_d, self.r_e, self.r_i = s, lam, r_d, r_e, r_i
-
-    def solve(self, r_c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Directions ``(du, dy, ds, dlam)`` for complementarity residual ``r_c``."""
-        s, lam = self.s, self.lam
-        rhs = -self.r_d - self.GT @ ((-r_c + lam * self.r_i) / s)
-        Kr = la.cho_solve(self.chol, rhs, check_finite=False)
-        if self.S is not None:
-            dy = la.cho_solve(self.S, self.E @ Kr + self.r_e, check_finite=False)
-            du = Kr - self.KE @ dy
-        else:
-            dy, du = np.zeros(0), Kr
-        ds = -self.r_i - self.G @ du
-        return du, dy, ds, (-r_c - lam * ds) / s
-
-
-class _Gram:
-    """``H + G' diag(w) G`` fast. Rows of ``G`` with at most ``_PAIR_NNZ`` nonzeros (bounds,
-    scaled bounds, trade rows) contribute to fixed entries of ``K``, found once per sparsity
-    pattern and summed with ``bincount``; the few denser rows (groups, budgets) are a dense
-    low-rank term."""
-
-    def __init__(self, G: sp.csr_array, n: int) -> None:
-        nnz = np.diff(G.indptr)
-        small = np.flatnonzero(nnz <= _PAIR_NNZ)
-        pos_a, pos_b, rows = [], [], []
-        for r in small:
-            span = range(G.indptr[r], G.indptr[r + 1])
-            for i in span:
-                for j in span:
-                    pos_a.append(i)
-                    pos_b.append(j)
-                    rows.append(r)
-        self.pos_a = np.asarray(pos_a, dtype=np.int64)
-        self.pos_b = np.asarray(pos_b, dtype=np.int64)
-        self.rows = np.asarray(rows, dtype=np.int64)
-        flat = G.indices[self.pos_a].astype(np.int64) * n + G.indices[self.pos_b]
-        self.cells, self.inverse = np.unique(flat, return_inverse=True)
-        self.other = np.flatnonzero(nnz > _PAIR_NNZ)
-        self.n = n
-
-    def bind(self, G: sp.csr_array) -> _Gram:
-        """Take this solve's values of ``G`` (same pattern)."""
-        self.vals = G.data[self.pos_a] * G.data[self.pos_b]
-        self.D = G[self.other].toarray()
-        self.K = np.empty((self.n, self.n))
-        return self
-
-    def weighted(self, w: np.ndarray, H: np.ndarray) -> np.ndarray:
-        K = self.K
-        np.copyto(K, H)
-        sums = np.bincount(
-            self.inverse, weights=w[self.rows] * self.vals, minlength=len(self.cells)
-        )
-        K.flat[self.cells] += sums
-        if len(self.other):
-            K += self.D.T @ (self.D * w[self.other][:, None])
-        return K
-
-
-def _inf(*vs: np.ndarray) -> float:
-    return max((float(np.abs(v).max()) for v in vs if np.size(v)), default=0.0)
-
-
-def _converged(
-    r_d: np.ndarray,
-    dual_parts: tuple[np.ndarray, ...],
-    r_e: np.ndarray,
-    r_i: np.ndarray,
-    primal_parts: tuple[np.ndarray, ...],
-    gap: float,
-    obj: float,
-) -> bool:
-    """Relative primal and dual residuals and duality gap below ``_TOL``."""
-    return (
-        _inf(r_d) <= _TOL * (1.0 + _inf(*dual_parts))
-        and _inf(r_e, r_i) <= _TOL * (1.0 + _inf(*primal_parts))
-        and gap <= _TOL * (1.0 + abs(obj))
+    n = len(c)
+    nnz = np.diff(G.indptr)
+    single = np.flatnonzero(nnz == 1)
+    general = np.flatnonzero(nnz != 1)
+    col = G.indices[G.indptr[single]]
+    coef = G.data[G.indptr[single]]
+    bound = h[single] / coef
+    upper_rows, lower_rows = coef > 0, coef < 0
+    x_u, x_l = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(x_u, col[upper_rows], bound[upper_rows])
+    np.maximum.at(x_l, col[lower_rows], bound[lower_rows])
+    Gd = G[general].toarray() if len(general) else np.zeros((0, n))
+    solver = piqp.DenseSolver()
+    s = solver.settings
+    s.verbose = False
+    s.eps_abs = s.eps_rel = _TOL
+    s.max_iter = _MAX_ITER
+    solver.setup(
+        np.asfortranarray(H / sigma),
+        c / sigma,
+        np.asfortranarray(E) if E.shape[0] else None,
+        f if E.shape[0] else None,
+        np.asfortranarray(Gd) if Gd.shape[0] else None,
+        None,
+        h[general] if Gd.shape[0] else None,
+        x_l,
+        x_u,
     )
-
-
-def _step(s: np.ndarray, ds: np.ndarray, lam: np.ndarray, dlam: np.ndarray, eta: float) -> float:
-    alpha = 1.0
-    for v, dv in ((s, ds), (lam, dlam)):
-        neg = dv < 0
-        if np.any(neg):
-            alpha = min(alpha, eta * float(np.min(-v[neg] / dv[neg])))
-    return alpha
+    status = _PIQP_STATUS.get(solver.solve().name, "NumericalError")
+    r = solver.result
+    u = np.asarray(r.x)
+    lam = np.zeros(len(h))
+    if Gd.shape[0]:
+        lam[general] = sigma * (np.asarray(r.z_u) - np.asarray(r.z_l))
+    # a bound row's dual: the bound multiplier over |coef|, on the row that set the bound
+    z_bu, z_bl = sigma * np.asarray(r.z_bu), sigma * np.asarray(r.z_bl)
+    for rows_mask, limit, mult in ((upper_rows, x_u, z_bu), (lower_rows, x_l, z_bl)):
+        rows, cols = single[rows_mask], col[rows_mask]
+        setting = bound[rows_mask] == limit[cols]  # rows that set their variable's bound
+        cols, first = np.unique(cols[setting], return_index=True)
+        lam[rows[setting][first]] = mult[cols] / np.abs(coef[rows_mask][setting][first])
+    y = sigma * np.asarray(r.y) if E.shape[0] else np.zeros(0)
+    info = r.info
+    return u, y, lam, status, int(info.iter), float(info.run_time)
