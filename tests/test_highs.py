@@ -199,3 +199,58 @@ def test_run_monthly_json_is_one_document_and_records_no_fallback(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["metrics"]["n_failed"] == 0 and doc["metrics"]["n_traded"] >= 1
+
+
+FALLBACK = '[rebalance]\nsolver = "milp"\ntime_limit = 1e-9\nband_abs = 0.0\n'
+
+
+def test_a_milp_fallback_is_a_warning_in_rebalance_json_and_table(tmp_path):
+    config = tmp_path / "rules.toml"
+    config.write_text(FALLBACK)
+    bad = ROOT / "tests" / "bad_input" / "rebalance"
+    args = ["rebalance", "--holdings", str(bad / "holdings.csv"), "--targets",
+            str(bad / "targets.csv"), "--prices", str(bad / "prices.csv"), "--as-of",
+            "2026-11-20", "--config", str(config)]  # fmt: skip
+    res = run_cli(*args, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["warnings"] and all("greedy fallback" in w for w in doc["warnings"])
+    table = run_cli(*args)
+    assert table.returncode == 0 and "warning: MILP failed" in table.stdout
+
+
+def test_a_milp_fallback_reaches_the_proposal_and_the_ledger(tmp_path):
+    config = _proposal_config(tmp_path, "max_sharpe")
+    text = open(config).read().replace('solver = "milp"\n', 'solver = "milp"\ntime_limit = 1e-9\n')
+    open(config, "w").write(text)
+    res = run_cli("propose", "--config", config, "--out", str(tmp_path / "p"), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["trade_summary"]["method"] == "greedy-fallback"
+    assert any("greedy fallback" in w for w in doc["warnings"])
+    assert "greedy fallback" in (tmp_path / "p" / "report.html").read_text()
+
+    accounts = tmp_path / "accounts"
+    shutil.copytree(ROOT / "examples" / "monthly", accounts)
+    for path in accounts.glob("*/account.toml"):
+        path.write_text(
+            path.read_text().replace("[rebalance]\n", FALLBACK.replace("band_abs = 0.0\n", ""))
+        )
+    db = tmp_path / "l.db"
+    res = run_cli(
+        "run-monthly", "--accounts", str(accounts), "--db", str(db), "--orders-dir",
+        str(tmp_path / "orders"), "--period", "2026-01", "--format", "json", timeout=180,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    traded = [a for a in doc["accounts"] if a["status"] == "traded"]
+    assert traded and all(any("greedy fallback" in w for w in a["warnings"]) for a in traded)
+    assert any("greedy fallback" in w for w in doc["warnings"])
+    import sqlite3
+
+    rows = (
+        sqlite3.connect(db)
+        .execute("select account, warnings_json from account_runs where status = 'traded'")
+        .fetchall()
+    )
+    assert rows and all(any("greedy fallback" in x for x in json.loads(w)) for _, w in rows)

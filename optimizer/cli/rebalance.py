@@ -121,6 +121,7 @@ def _document(plans: list, provenance: dict[str, Any]) -> dict[str, Any]:
             "by_account": {p.account: p.metrics() for p in plans},
         },
         "blocked": [{"account": p.account, **b.to_dict()} for p in plans for b in p.blocked],
+        "warnings": [f"{p.account}: {w}" for p in plans for w in p.warnings],
         "provenance": provenance,
     }
 
@@ -155,3 +156,5 @@ def _render(plans: list) -> None:
         )
         for b in p.blocked:
             note(f"  blocked {b.side.value} {b.ticker} by {b.rule.value}: {b.reason}")
+        for w in p.warnings:
+            note(f"  warning: {w}")

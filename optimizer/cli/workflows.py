@@ -184,6 +184,10 @@ def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
                for a in problems[:50]])  # fmt: skip
         if len(problems) > 50:
             note(f"... and {len(problems) - 50} more (see the ledger, run {doc['run_id']})")
+    for w in doc["warnings"][:50]:
+        note(f"warning: {w}")
+    if len(doc["warnings"]) > 50:
+        note(f"... and {len(doc['warnings']) - 50} more warnings (see the ledger)")
     rec = doc["reconciled"]
     if rec["rewritten"] or rec["orphaned"] or rec["removed_temp"]:
         note(

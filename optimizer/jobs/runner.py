@@ -59,6 +59,7 @@ class AccountLine:
     n_orders: int = 0
     error_kind: str | None = None  # e.g. "InfeasibleError", "ChangedAfterDone"
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # the pipeline's warnings (solver and planner fallbacks)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class RunSummary:
             "dry_run": self.dry_run,
             "status": self.status.value,
             "counts": self.counts,
-            "accounts": [vars(line) for line in self.accounts],
+            "accounts": [vars(line) | {"warnings": list(line.warnings)} for line in self.accounts],
+            "warnings": [f"{line.account}: {w}" for line in self.accounts for w in line.warnings],
             "reconciled": vars(self.reconciled),
             "taken_over": self.taken_over,
             "orders_dir": str(self.orders_dir / self.period.label) if self.orders_dir else None,
@@ -284,7 +286,11 @@ class _Run:
             n_orders = len(a.result.outcome.orders) if a.result and a.result.outcome else 0
             kind = a.error_kind or (a.result.error_kind if a.result else None)
             error = a.error or (a.result.error if a.result else None)
-            self.lines[a.account] = AccountLine(a.account, a.status.value, n_orders, kind, error)
+            outcome = a.result.outcome if a.result else None
+            self.lines[a.account] = AccountLine(
+                a.account, a.status.value, n_orders, kind, error,
+                outcome.warnings if outcome else (),
+            )  # fmt: skip
         if self.options.dry_run or not attempts:
             return
         assert self.files is not None

@@ -120,8 +120,6 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()
     warnings = run.warnings
-    if plan is not None and plan.no_trade_reason:
-        warnings.append(plan.no_trade_reason)
     return AccountOutcome(
         status=OutcomeStatus.TRADED if orders else OutcomeStatus.NO_TRADE,
         orders=tuple(orders),
