@@ -221,8 +221,10 @@ def test_a_milp_fallback_is_a_warning_in_rebalance_json_and_table(tmp_path):
 
 def test_a_milp_fallback_reaches_the_proposal_and_the_ledger(tmp_path):
     config = _proposal_config(tmp_path, "max_sharpe")
-    text = open(config).read().replace('solver = "milp"\n', 'solver = "milp"\ntime_limit = 1e-9\n')
-    open(config, "w").write(text)
+    path = tmp_path / "account.toml"
+    path.write_text(
+        path.read_text().replace('solver = "milp"\n', 'solver = "milp"\ntime_limit = 1e-9\n')
+    )
     res = run_cli("propose", "--config", config, "--out", str(tmp_path / "p"), "--format", "json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
