@@ -36,6 +36,33 @@ def _built(kind, cons, seed=0):
     return est, built, x
 
 
+def test_the_cvxpy_internals_the_fast_path_reads_are_there():
+    """The fence around cvxpy's internals (optimizer/optimize/solvers.py reads them): when a
+    cvxpy release renames or reshapes one, this names it, before any solve goes wrong.
+    The data and optimum tests below then check what the internals mean."""
+    from cvxpy.lin_ops import lin_op
+    from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
+
+    assert callable(dims_to_solver_cones) and hasattr(lin_op, "CONSTANT_ID")
+    _, built, _ = _built({"kind": "max_sharpe"}, {}, seed=1)
+    data, _, _ = built.program.problem.get_problem_data(cp.CLARABEL)
+    pp = data["param_prob"]
+    missing = [
+        name
+        for name in ("reduced_A", "reduced_P", "q", "x", "param_id_to_col", "param_id_to_size",
+                     "var_id_to_col", "total_param_size", "apply_parameters")
+        if not hasattr(pp, name)
+    ]  # fmt: skip
+    missing += [
+        f"reduced_A.{name}"
+        for name in ("problem_data_index", "reduced_mat")
+        if not hasattr(pp.reduced_A, name)
+    ]
+    assert not missing, f"cvxpy {cp.__version__} lacks {missing}: the fast path must be updated"
+    major, minor = (int(v) for v in cp.__version__.split(".")[:2])
+    assert (1, 5) <= (major, minor) < (1, 10), "outside the range pyproject.toml allows"
+
+
 @pytest.mark.parametrize(("kind", "cons"), KINDS)
 def test_compiled_data_equals_cvxpy_problem_data(kind, cons):
     _, built, _ = _built(kind, cons, seed=1)
