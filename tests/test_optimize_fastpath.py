@@ -153,7 +153,9 @@ def test_reduced_piqp_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     w_dense = np.array(list(a.weights.values()))
     assert a.binding
     built.program._unpack(solve_clarabel(built.program._compiled), duals=True)
-    np.testing.assert_allclose(w_dense, built.frame.weights(), atol=1e-5)  # flat optimum
+    # a flat optimum: Clarabel at 1e-10 gaps stops up to 1.2e-5 away in weights (2e-7 in the
+    # objective, and never below ours: see the objective check at the end)
+    np.testing.assert_allclose(w_dense, built.frame.weights(), atol=5e-5)
     # duals may not be unique (a bound and a trade row active together), so check that
     # the dense solution satisfies the KKT conditions of the compiled problem instead
     compiled = built.program._compiled
@@ -169,6 +171,8 @@ def test_reduced_piqp_equals_clarabel_on_the_same_compiled_problem(kind, cons):
     assert np.abs(slack[n_eq:] * z[n_eq:]).max() <= 1e-8 * (1 + np.abs(z).max())
     clarabel_obj = solve_clarabel(compiled).obj_val
     assert raw.obj_val == pytest.approx(clarabel_obj, rel=1e-6, abs=1e-12)
+    assert raw.obj_val <= clarabel_obj * (1 + 1e-9) + 1e-15
+    assert raw.obj_val == pytest.approx(0.5 * x @ P @ x + q @ x, rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("constraints", [{}, {"groups": ["T0 + T1 >= 0.3"], "turnover": 1.2}])
