@@ -137,6 +137,9 @@ DENSE_KINDS = [
     ({"kind": "max_sharpe"}, {"groups": ["T3 + T4 <= 0.01"]}),
     ({"kind": "utility", "risk_aversion": 3.0}, {"turnover": 0.5, "costs_bps": 30}),
     ({"kind": "target_return", "target_return": 0.12}, {}),
+    ({"kind": "max_sharpe"}, {"turnover": 0.6, "costs_bps": 10}),
+    ({"kind": "utility", "risk_aversion": 5.0}, {"groups": ["T0 + T1 + T2 <= 0.05", "T5 >= 0.01"]}),
+    ({"kind": "min_variance"}, {"scenario_loss": ["a loss <= 20%"], "groups": ["T7 + T9 >= 0.3"]}),
 ]
 
 
