@@ -75,6 +75,7 @@ class Allocation:
     provenance: Provenance | None
     warnings: tuple[str, ...] = ()
     scenario_titles: dict[str, str] | None = None
+    cvar_period: str = "horizon"  # what the CVaR's samples span (Estimate.samples_period)
 
     @property
     def annual_return(self) -> float:
@@ -107,6 +108,7 @@ class Allocation:
                 "annual_sharpe": self.annual_sharpe,
                 "cvar": m.cvar,
                 "cvar_level": m.cvar_level,
+                "cvar_period": self.cvar_period,
                 "small_cap_share_of_equity": m.small_cap_share,
                 "turnover": m.turnover,
             },
