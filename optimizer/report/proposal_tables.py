@@ -209,6 +209,7 @@ _SHOCK_UNITS: dict[str, Callable[[float], str]] = {
     "level": lambda m: f"to {m:,.2f}",
     "multiplier": lambda m: f"×{m:.2f}",
     "percent": lambda m: f"{m:+.2f}%".replace("-", "−"),
+    "log_change": lambda m: f"{m:+.3f} (log change)".replace("-", "−"),
 }
 
 

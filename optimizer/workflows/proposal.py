@@ -66,6 +66,7 @@ def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
 def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, Any]:
     """Per scenario: title, probability, narrative, shocks, plausibility and both returns."""
     from optimizer.scenario.library import ScenarioLibrary
+    from optimizer.scenario.stress import factor_move
 
     est, cfg = run.estimate, run.config
     extra = [cfg.base_dir / cfg.scenarios.dir] if cfg.scenarios.dir else []
@@ -88,12 +89,9 @@ def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, A
             "plausibility": s.plausibility,
             "history": s.history,
             "regime": s.regime,
-            "factor_moves": s.factor_moves,
+            "factor_moves": {f: factor_move(f, x) for f, x in s.factor_moves.items()},
         }
     return out
-
-
-RATE_FACTORS = ("long_rate", "short_rate")
 
 
 def _shock(record: dict[str, Any]) -> dict[str, Any]:
@@ -104,8 +102,10 @@ def _shock(record: dict[str, Any]) -> dict[str, Any]:
         out = {"factor": factor, "move": record["change_bp"], "unit": "bp"}
     elif "level" in record:
         out = {"factor": factor, "move": record["level"], "unit": "level"}
-    elif factor in RATE_FACTORS and move is not None:  # replayed rate moves, in bp
-        out = {"factor": factor, "move": 1e4 * move, "unit": "bp"}
+    elif move is not None:  # replayed moves: bp for rates and spreads, else a return
+        from optimizer.scenario.stress import factor_move
+
+        out = {"factor": factor, **factor_move(str(factor), move)}
     else:
         out = {"factor": factor, "move": move, "unit": "return"}
     out["implied_return" if out["unit"] == "level" else "factor_move"] = move
