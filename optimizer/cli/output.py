@@ -75,7 +75,7 @@ def table(
     *,
     caption: str | None = None,
 ) -> None:
-    """Print a rich table on stdout (right-aligned numbers).
+    """Print a rich table on stdout (numbers right-aligned, text left-aligned).
 
     A column whose cells are all numbers is never narrowed below its widest cell, so a
     narrow terminal or a pipe (80 columns) wraps the text columns and headers instead of
@@ -92,7 +92,7 @@ def table(
         width = _min_width(column if numeric else [*column, col], numeric)
         t.add_column(
             _fold_header(col, width) if numeric and width else col,
-            justify="left" if i == 0 else "right",
+            justify="right" if numeric and i > 0 else "left",
             no_wrap=numeric,
             min_width=width,
             overflow="fold",
@@ -113,7 +113,7 @@ def _fold_header(header: str, width: int) -> str:
     limit = max(width, TEXT_MIN_WIDTH)
     if len(header) <= limit:
         return header
-    return "\n".join(textwrap.wrap(header, limit, break_on_hyphens=True))
+    return "\n".join(textwrap.wrap(header, limit, break_long_words=False))
 
 
 def _min_width(column: list[str], numeric: bool) -> int | None:

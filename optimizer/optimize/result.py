@@ -35,6 +35,11 @@ class Metrics:
     turnover: float  # sum |w - w0|
 
 
+def clean_weights(weights: dict[str, float], tol: float = 1e-9) -> dict[str, float]:
+    """Weights with solver noise below ``tol`` set to exactly 0 (for documents and exports)."""
+    return {t: (0.0 if abs(w) < tol else float(w)) for t, w in weights.items()}
+
+
 def cvar_of(returns: np.ndarray, level: float) -> float:
     """CVaR of the loss ``-returns`` at ``level`` (Rockafellar-Uryasev, exact for samples)."""
     losses = -np.asarray(returns, dtype=float)
@@ -96,7 +101,7 @@ class Allocation:
         m = self.metrics
         titles = self.scenario_titles or {}
         return {
-            "weights": dict(self.weights),
+            "weights": clean_weights(self.weights),
             "metrics": {
                 "objective": self.objective,
                 "horizon_years": self.horizon_years,
