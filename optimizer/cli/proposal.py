@@ -184,6 +184,7 @@ def whatif(config: Path, csv_path: Path | None, html_path: Path | None, fmt: str
 
 def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
     cols = doc["columns"]
+    over = f"{12 * doc['horizon_years']:g}-month horizon"
     rows: list[tuple[Any, ...]] = [
         (t, *(pct(doc["weights"][c].get(t)) for c in cols)) for t in doc["tickers"]
     ]
@@ -191,13 +192,14 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ("small-cap share", *(pct(doc["small_cap_share"][c]) for c in cols)),
         ("expected return (annual)", *(pct(doc["expected_return"][c]) for c in cols)),
         ("volatility (annual)", *(pct(doc["volatility"][c]) for c in cols)),
-        ("current portfolio return", *(pct(doc["current_return"][c]) for c in cols)),
-        ("proposed portfolio return", *(pct(doc["proposed_return"][c]) for c in cols)),
+        ("current portfolio return (horizon)", *(pct(doc["current_return"][c]) for c in cols)),
+        ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),
     ]
-    table("What if", ["", *cols], rows)
+    table(f"What if (horizon: {over})", ["", *cols], rows)
     happens = [c for c in cols if c != "robust"]
     table(
-        "Regret (certainty-equivalent return lost) of holding row's optimum if column happens",
+        f"Regret (certainty-equivalent return lost over the {over}) of holding row's "
+        "optimum if column happens",
         ["hold \\ happens", *happens],
         [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
     )

@@ -35,8 +35,8 @@ METRICS: tuple[tuple[str, str, Any], ...] = (
     ("small_cap_share", "Small-cap share", pct),
     ("expected_return", "Expected return (annual)", pct),
     ("volatility", "Volatility (annual)", pct),
-    ("current_return", "Current portfolio's return", signed_pct),
-    ("proposed_return", "Proposed portfolio's return", signed_pct),
+    ("current_return", "Current portfolio's return (horizon)", signed_pct),
+    ("proposed_return", "Proposed portfolio's return (horizon)", signed_pct),
 )
 
 
@@ -213,9 +213,9 @@ def _regret(view: WhatIfView) -> Raw | None:
         for h in holders
     ]
     note = (
-        "Regret: how much return is given up over the horizon by holding one column's "
-        "optimum when another scenario happens, against the optimum for what happened (0 on "
-        "the diagonal). Darker cells cost more."
+        "Regret: how much certainty-equivalent return is given up over the horizon by "
+        "holding one row's optimum when the column's scenario happens, against the best "
+        "candidate for what happened (0 on the diagonal). Darker cells cost more."
     )
     return section(
         "Regret matrix", table(headers, rows), el("p", note, class_="small"), id_="regret"
