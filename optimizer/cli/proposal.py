@@ -203,6 +203,9 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ["hold \\ happens", *happens],
         [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
     )
+    est = doc.get("estimate") or {}
+    if est.get("method"):
+        note(f"estimate: {est['method']}; {est['window']}")
     for w in doc.get("warnings") or []:
         note(f"note: {w}")
     for path in written:
