@@ -155,9 +155,29 @@ def run_cli_python(script: str, env: dict[str, str]) -> str:
     return res.stdout
 
 
+def _tiny(x, path=""):
+    """Every float in a JSON document that is not 0 but below 1e-9 in absolute value."""
+    if isinstance(x, dict):
+        return [t for k, v in x.items() for t in _tiny(v, f"{path}.{k}")]
+    if isinstance(x, list):
+        return [t for i, v in enumerate(x) for t in _tiny(v, f"{path}[{i}]")]
+    return [(path, x)] if isinstance(x, float) and x != 0 and abs(x) < 1e-9 else []
+
+
 def test_optimize_json_has_no_float_noise():
+    """The example's raw optimum has MID at about 2e-13: exported as exactly 0."""
     res = run_cli("optimize", "--config", str(EXAMPLE / "account.toml"), "--format", "json")
     doc = json.loads(res.stdout)
-    for w in doc["weights"].values():
-        assert w == 0.0 or abs(w) >= 1e-9
+    assert _tiny(doc) == []
+    assert doc["weights"]["MID"] == 0.0
     assert sum(doc["weights"].values()) == pytest.approx(1.0, abs=1e-8)
+
+
+def test_proposal_and_whatif_json_have_no_float_noise(blocked_run):
+    doc, folder, _ = blocked_run
+    assert _tiny(doc) == []
+    assert _tiny(json.loads((folder / "out" / "proposal.json").read_text())) == []
+    whatif = run_cli(
+        "whatif", "--config", str(ROOT / "examples/whatif/account.toml"), "--format", "json"
+    )
+    assert _tiny(json.loads(whatif.stdout)) == []
