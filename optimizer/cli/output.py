@@ -88,7 +88,7 @@ def table(
     t = Table(title=title, caption=caption, show_lines=False)
     for i, col in enumerate(columns):
         column = [r[i] for r in cells if i < len(r)]
-        numeric = bool(column) and all(_NUMBER.fullmatch(c) for c in column)
+        numeric = any(map(_DIGIT.search, column)) and all(map(_NUMBER.fullmatch, column))
         width = _min_width(column if numeric else [*column, col], numeric)
         t.add_column(
             _fold_header(col, width) if numeric and width else col,
@@ -125,7 +125,8 @@ def _min_width(column: list[str], numeric: bool) -> int | None:
 
 
 TEXT_MIN_WIDTH = 10
-_NUMBER = re.compile(r"[-+]?[\d,]*\.?\d*(e[-+]?\d+)?\s?(%|pp|bp|x|s)?|–")
+_NUMBER = re.compile(r"[-+−]?[\d,]*\.?\d*(e[-+]?\d+)?\s?(%|pp|bp|x|s)?|–|")  # or empty
+_DIGIT = re.compile(r"\d")
 
 
 def note(text: str) -> None:
