@@ -63,7 +63,6 @@ def build_estimate(
     prices, window = baseline_prices(provider, data, estimation, history, tickers)
     if not scenarios.use:
         est = _baseline(engine, prices, window, estimation, tickers, rf_annual)
-        est = dataclasses.replace(est, window=window)
     else:
         library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
         horizon = estimation.horizon.years if estimation.horizon else None
@@ -242,6 +241,7 @@ def _baseline(
         method=f"{estimation.mean.value} mean{compounded}, "
         f"{estimation.covariance.value} covariance; {window}",
         exposures=engine.model_.exposures_dict(),
+        window=window,
     )
 
 
