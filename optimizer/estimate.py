@@ -42,7 +42,9 @@ class Estimate:
     """Horizon return moments for ``tickers``, per scenario and as a mixture.
 
     ``samples`` is the seeded Monte Carlo matrix of horizon returns drawn from the mixture,
-    used by CVaR and robust objectives; ``None`` when no scenarios were requested.
+    used by CVaR and robust objectives; ``None`` when no scenarios were requested. With
+    ``[estimation] samples = "historical"`` it is the historical period returns instead, and
+    ``samples_period`` names the period (``"daily"``, ``"weekly"``, ``"monthly"``).
     """
 
     tickers: tuple[str, ...]
@@ -52,10 +54,22 @@ class Estimate:
     risk_free: float  # risk-free return over the horizon
     provenance: Provenance
     scenarios: tuple[ScenarioMoments, ...] = ()
-    samples: np.ndarray | None = None  # (n_samples, n_assets) horizon returns
+    samples: np.ndarray | None = None  # (n_samples, n_assets) returns over samples_period
     seed: int | None = None
     method: str = ""  # e.g. "factor model (4 factors) + 3 scenarios" or "ledoit_wolf"
     exposures: dict[str, dict[str, float]] = field(default_factory=dict)  # ticker -> factor -> beta
+    samples_period: str = "horizon"  # what one sample spans: "horizon", or "weekly" etc.
+    samples_note: str = ""  # the samples in words, e.g. "4,000 historical daily returns ..."
+    window: str = ""  # the dates the estimators read, in words
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: ``method``, ``window``, ``horizon_years``, ``samples``."""
+        return {
+            "method": self.method,
+            "window": self.window,
+            "horizon_years": self.horizon_years,
+            "samples": self.samples_note or None,
+        }
 
     @property
     def n_assets(self) -> int:
@@ -72,11 +86,26 @@ class Estimate:
 
 
 class MeanMethod(StrEnum):
-    """Baseline expected-return estimators (PyPortfolioOpt), arithmetic, annual."""
+    """Baseline expected-return estimators (PyPortfolioOpt), annual; arithmetic, or
+    compounded (geometric) with ``BaselineInputs.compounding``."""
 
     HISTORICAL = "historical"  # mean of period returns
     EMA = "ema"  # exponentially weighted mean of period returns (span in periods)
     CAPM = "capm"  # risk-free + beta * (market mean - risk-free)
+
+
+class EstimationWindow(StrEnum):
+    """Which dates the baseline estimators read."""
+
+    COMMON = "common"  # the periods where every asset has a price
+    FULL = "full"  # each series' own history; covariances pairwise (PyPortfolioOpt on NaNs)
+
+
+class SampleSource(StrEnum):
+    """Where the return samples for CVaR come from."""
+
+    SCENARIOS = "scenarios"  # Monte Carlo draws from the scenario mixture, over the horizon
+    HISTORICAL = "historical"  # the historical period returns themselves (common window)
 
 
 class CovMethod(StrEnum):
@@ -91,18 +120,19 @@ class CovMethod(StrEnum):
 class BaselineInputs:
     """What a baseline estimator reads: prices and how to annualise them."""
 
-    prices: pd.DataFrame  # (n_periods, n_assets) period-end prices
+    prices: pd.DataFrame  # (n_periods, n_assets) period-end prices; NaN before a listing
     periods_per_year: int
     span: int = 52  # EMA / exponential covariance span, in periods
     market_prices: pd.Series | None = None  # (n_periods,) for CAPM; None: equal-weight market
     risk_free_annual: float = 0.0
+    compounding: bool = False  # geometric (CAGR) means instead of arithmetic ones
 
 
 def _mean_historical(x: BaselineInputs) -> np.ndarray:
     from pypfopt import expected_returns
 
     return expected_returns.mean_historical_return(
-        x.prices, compounding=False, frequency=x.periods_per_year
+        x.prices, compounding=x.compounding, frequency=x.periods_per_year
     ).to_numpy()
 
 
@@ -110,7 +140,7 @@ def _mean_ema(x: BaselineInputs) -> np.ndarray:
     from pypfopt import expected_returns
 
     return expected_returns.ema_historical_return(
-        x.prices, compounding=False, span=x.span, frequency=x.periods_per_year
+        x.prices, compounding=x.compounding, span=x.span, frequency=x.periods_per_year
     ).to_numpy()
 
 
@@ -122,7 +152,7 @@ def _mean_capm(x: BaselineInputs) -> np.ndarray:
         x.prices,
         market_prices=market,
         risk_free_rate=x.risk_free_annual,
-        compounding=False,
+        compounding=x.compounding,
         frequency=x.periods_per_year,
     ).to_numpy()
 

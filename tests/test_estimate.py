@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.covariance import ledoit_wolf
 
+from optimizer.data import get_provider
 from optimizer.data.settings import DataConfig
 from optimizer.errors import ConfigError, ScenarioError
 from optimizer.estimate import (
@@ -23,8 +24,6 @@ TICKERS = ["LARGE", "SMALL", "BOND"]
 
 @pytest.fixture(scope="module")
 def prices():
-    from optimizer.data import get_provider
-
     return get_provider("sample").prices([*TICKERS, "MKT"]).frame.iloc[-241:]
 
 
@@ -66,6 +65,53 @@ def test_capm_against_numpy(prices):
     np.testing.assert_allclose(mu, 0.02 + beta * (m.mean() * 12 - 0.02), rtol=1e-8)
 
 
+def test_compounded_means_against_numpy(prices):
+    r = prices[TICKERS].pct_change().dropna()
+    inputs = _inputs(prices, compounding=True, span=24)
+    mu, _ = baseline_moments(inputs, "historical", "sample", 1.0)
+    cagr = (1 + r).prod().to_numpy() ** (12 / len(r)) - 1
+    np.testing.assert_allclose(mu, cagr, rtol=1e-10)
+    mu, _ = baseline_moments(inputs, "ema", "sample", 1.0)
+    np.testing.assert_allclose(mu, (1 + r.ewm(span=24).mean().iloc[-1]) ** 12 - 1, rtol=1e-10)
+
+
+def test_ragged_prices_use_each_series_and_pairwise_covariance(prices):
+    """NaN before a series starts: its own returns for the mean, pairwise covariance."""
+    ragged = prices[TICKERS].copy()
+    ragged.iloc[:100, 1] = np.nan  # SMALL lists 100 months later
+    r = ragged.pct_change(fill_method=None)
+    mu, Sigma = baseline_moments(_inputs(ragged), "historical", "sample", 1.0)
+    small = r["SMALL"].dropna()
+    assert len(small) == 240 - 100
+    np.testing.assert_allclose(mu[1], small.mean() * 12, rtol=1e-10)
+    np.testing.assert_allclose(mu[0], r["LARGE"].dropna().mean() * 12, rtol=1e-10)
+    pair = r[["LARGE", "SMALL"]].dropna()
+    np.testing.assert_allclose(Sigma[0, 1], np.cov(pair.to_numpy().T)[0, 1] * 12, rtol=1e-8)
+    np.testing.assert_allclose(Sigma[0, 0], r["LARGE"].dropna().var() * 12, rtol=1e-8)
+
+
+def test_full_window_with_ledoit_wolf_is_a_config_error():
+    from optimizer.config import validate
+
+    with pytest.raises(ConfigError, match=r"estimation\.window='full'.*'sample' or 'exp'"):
+        validate(EstimationConfig, {"window": "full"}, prefix="estimation")
+    ok = validate(EstimationConfig, {"window": "full", "covariance": "sample"}, prefix="e")
+    assert ok.window == "full" and ok.compounding is False and ok.samples == "scenarios"
+
+
+def test_historical_samples_are_the_period_returns():
+    est = build_estimate(
+        SAMPLE,
+        EstimationConfig(covariance="sample", samples="historical", window_years=10),
+        ScenarioSetConfig(),
+        TICKERS,
+    )
+    r = get_provider("sample").prices(TICKERS).frame.pct_change().dropna().iloc[-120:]
+    np.testing.assert_allclose(est.samples, r.to_numpy(), rtol=1e-12)
+    assert est.samples_period == "monthly" and est.seed is None
+    assert est.samples_note == "120 historical monthly returns 2007-04-30..2017-03-31"
+
+
 def test_unknown_estimator_names_are_config_errors():
     from optimizer.config import validate
 
@@ -87,7 +133,8 @@ def test_build_estimate_baseline_when_no_scenarios():
         SAMPLE, EstimationConfig(covariance="sample"), ScenarioSetConfig(), TICKERS
     )
     assert est.samples is None and est.scenarios == ()
-    assert est.method == "historical mean, sample covariance"
+    assert est.method.startswith("historical mean, sample covariance; monthly returns ")
+    assert est.window.endswith("the periods all assets share") and est.window in est.method
     assert est.provenance.frequency == "monthly" and est.horizon_years == 0.25
     assert set(est.exposures) == set(TICKERS) and "equity" in est.exposures["SMALL"]
     assert is_psd(est.Sigma)

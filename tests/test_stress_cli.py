@@ -65,7 +65,6 @@ def real_stress(stress_source, equal_weights):
 def test_sp500_correction_hurts_small_caps_more(real_stress):
     s = real_stress["scenarios"]["sp500-correction-6200"]
     per = s["per_asset"]
-    # per-asset contributions are w_i mu_i with equal weights: compare the asset returns
     assert per["IWM"]["return"] < per["SPY"]["return"] < 0
     assert s["per_factor"]["equity"] < 0 and s["per_factor"]["size"] < 0
     assert s["history"].startswith("2005-01")
@@ -75,9 +74,12 @@ def test_sp500_correction_hurts_small_caps_more(real_stress):
 def test_yield_spike_as_shipped(real_stress):
     s = real_stress["scenarios"]["yield-spike"]
     w = real_stress["weights"]
-    ret = {t: s["per_asset"][t]["return"] / w[t] for t in w}
+    ret = {t: s["per_asset"][t]["return"] for t in w}
+    for t in w:  # the asset's own return, and its weighted contribution beside it
+        assert s["per_asset"][t]["contribution"] == pytest.approx(w[t] * ret[t], abs=1e-15)
     assert ret["IWM"] < ret["SPY"] < 0
     assert -0.20 <= ret["TLT"] <= -0.13  # about 13 to 20 % for +100 bp
+    assert s["factor_moves"]["long_rate"] == {"move": pytest.approx(100), "unit": "bp"}
     assert "2022-01" in s["history"] and "pinned" in s["history"]
 
 
@@ -86,7 +88,12 @@ def test_stress_document_is_self_consistent(real_stress):
     assert set(doc) >= {"weights", "scenarios", "provenance"}
     assert doc["provenance"]["source"].startswith("csv:")
     for s in doc["scenarios"].values():
-        assert sum(a["return"] for a in s["per_asset"].values()) == pytest.approx(s["return"])
+        per = s["per_asset"]
+        assert sum(a["contribution"] for a in per.values()) == pytest.approx(s["return"])
+        assert all(a["money"] == pytest.approx(300_000 * a["contribution"]) for a in per.values())
+        units = {"long_rate": "bp", "short_rate": "bp", "credit": "bp", "vol": "log_change"}
+        for f, m in s["factor_moves"].items():  # every move carries its unit
+            assert m["unit"] == units.get(f, "return")
         # intercept plus factor contributions add up to the portfolio return
         assert sum(s["per_factor"].values()) == pytest.approx(s["return"], abs=1e-12)
         assert s["money"] == pytest.approx(300_000 * s["return"])
@@ -145,7 +152,7 @@ def test_user_scenario_dir(tmp_path, sample_weights):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     s = json.loads(res.stdout)["scenarios"]["my-drop"]
-    assert s["factor_moves"]["equity"] == pytest.approx(-0.04)
+    assert s["factor_moves"]["equity"] == {"move": pytest.approx(-0.04), "unit": "return"}
     assert s["horizon"] == "2 weeks"
 
 

@@ -35,7 +35,7 @@ def run_optimize(path: Path) -> dict[str, Any]:
     from optimizer.workflows import Pipeline
 
     run = Pipeline().run(load_account(path), plan=False)
-    return run.allocation.to_dict()
+    return {**run.allocation.to_dict(), "estimate": run.estimate.describe()}
 
 
 def _render(doc: dict[str, Any]) -> None:
@@ -52,7 +52,7 @@ def _render(doc: dict[str, Any]) -> None:
             ("expected return", pct(m["annual_return"])),
             ("volatility", pct(m["annual_volatility"])),
             ("Sharpe", "–" if m["annual_sharpe"] is None else f"{m['annual_sharpe']:.2f}"),
-            (f"CVaR {m['cvar_level']:.0%} (horizon)", pct(m["cvar"])),
+            (f"CVaR {m['cvar_level']:.0%} ({_cvar_period(m)})", pct(m["cvar"])),
             ("small-cap share of equity", pct(m["small_cap_share_of_equity"])),
         ],
     )
@@ -68,8 +68,18 @@ def _render(doc: dict[str, Any]) -> None:
             ["constraint", "shadow price"],
             [(c["constraint"], f"{c['shadow_price']:.4g}") for c in doc["constraints"]],
         )
+    est = doc["estimate"]
+    note(f"estimate: {est['method']}")
+    if est["samples"]:
+        note(f"CVaR samples: {est['samples']}")
     s = doc["solver"]
     fallbacks = f"; fell back from {', '.join(s['fallbacks'])}" if s["fallbacks"] else ""
     note(f"solver {s['name']} ({s['status']}, {s['seconds']:.3f}s{fallbacks})")
     for w in doc["warnings"]:
         note(f"warning: {w}")
+
+
+def _cvar_period(m: dict[str, Any]) -> str:
+    """What the CVaR is over: the horizon, or one period of historical returns."""
+    period = m.get("cvar_period", "horizon")
+    return "horizon" if period == "horizon" else f"one {period} period"

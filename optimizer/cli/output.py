@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -74,15 +75,58 @@ def table(
     *,
     caption: str | None = None,
 ) -> None:
-    """Print a rich table on stdout (right-aligned numbers)."""
+    """Print a rich table on stdout (numbers right-aligned, text left-aligned).
+
+    A column whose cells are all numbers is never narrowed below its widest cell, so a
+    narrow terminal or a pipe (80 columns) wraps the text columns and headers instead of
+    cutting a number; text that still does not fit folds onto the next line, never "…".
+    """
+    from rich.measure import Measurement
     from rich.table import Table
 
+    cells = [[_cell(v) for v in row] for row in rows]
     t = Table(title=title, caption=caption, show_lines=False)
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
-    for row in rows:
-        t.add_row(*[_cell(v) for v in row])
-    console().print(t)
+        column = [r[i] for r in cells if i < len(r)]
+        numeric = any(map(_DIGIT.search, column)) and all(map(_NUMBER.fullmatch, column))
+        width = _min_width(column if numeric else [*column, col], numeric)
+        t.add_column(
+            _fold_header(col, width) if numeric and width else col,
+            justify="right" if numeric and i > 0 else "left",
+            no_wrap=numeric,
+            min_width=width,
+            overflow="fold",
+        )
+    for row in cells:
+        t.add_row(*row)
+    out = console()
+    need = Measurement.get(out, out.options.update(max_width=10_000), t).minimum
+    if need > out.width:  # wider than the screen rather than cut
+        out = console(width=need)
+    out.print(t)
+
+
+def _fold_header(header: str, width: int) -> str:
+    """A long header over a narrow numeric column, broken at hyphens and spaces."""
+    import textwrap
+
+    limit = max(width, TEXT_MIN_WIDTH)
+    if len(header) <= limit:
+        return header
+    return "\n".join(textwrap.wrap(header, limit, break_long_words=False))
+
+
+def _min_width(column: list[str], numeric: bool) -> int | None:
+    """Numbers keep their widest cell; text keeps up to TEXT_MIN_WIDTH characters."""
+    if not column:
+        return None
+    widest = max(map(len, column))
+    return widest if numeric else min(widest, TEXT_MIN_WIDTH)
+
+
+TEXT_MIN_WIDTH = 10
+_NUMBER = re.compile(r"[-+−]?[\d,]*\.?\d*(e[-+]?\d+)?\s?(%|pp|bp|x|s)?|–|")  # or empty
+_DIGIT = re.compile(r"\d")
 
 
 def note(text: str) -> None:

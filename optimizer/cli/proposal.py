@@ -44,20 +44,20 @@ def propose(config: Path, out_dir: Path | None, deposit: float, withdraw: float,
 def _print_proposal(doc: dict[str, Any]) -> None:
     account = doc["account"]
     cur, new = doc.get("current_weights") or {}, doc["weights"]
+    after = doc.get("post_trade_weights")
     rows = [
-        (t, ", ".join(doc["tags"].get(t, [])), pct(cur.get(t)) if cur else "–", pct(w))
+        (
+            t,
+            ", ".join(doc["tags"].get(t, [])),
+            pct(cur.get(t)) if cur else "–",
+            pct(w),
+            *([pct(after.get(t))] if after else []),
+        )
         for t, w in new.items()
     ]
-    table(f"Proposal for {account['name']}", ["ticker", "tags", "current", "proposed"], rows)
-    m = doc["metrics"]
-    keys = [
-        ("expected return (annual)", "expected_return"),
-        ("volatility (annual)", "volatility"),
-        ("CVaR (horizon)", "cvar"),
-        ("small-cap share of equity", "small_cap_share"),
-    ]
-    cols = ["proposed", *(["current"] if "current" in m else [])]
-    table(None, ["metric", *cols], [(label, *(pct(m[c][k]) for c in cols)) for label, k in keys])
+    cols = ["ticker", "tags", "current", "proposed (target)", *(["after trades"] if after else [])]
+    table(f"Proposal for {account['name']}", cols, rows)
+    _print_metrics(doc)
     scen = doc["scenarios"]
     if scen:
         table(
@@ -75,7 +75,44 @@ def _print_proposal(doc: dict[str, Any]) -> None:
             ],
         )
     _print_trades(doc)
+    _print_blocked(doc)
     _print_footer(doc)
+
+
+def _print_metrics(doc: dict[str, Any]) -> None:
+    """Current, then proposed: annual figures from the estimate, CVaR over its period."""
+    m = doc["metrics"]
+    origin = ", scenario mix" if doc["scenarios"] else ""
+    cvar_over = doc["assumptions"].get("cvar_period") or "horizon"
+    keys = [
+        (f"expected return (annual{origin})", "expected_return"),
+        ("volatility (annual)", "volatility"),
+        (f"CVaR ({cvar_over})", "cvar"),
+        ("small-cap share of equity", "small_cap_share"),
+    ]
+    cols = [*(["current"] if "current" in m else []), "proposed"]
+    table(None, ["metric", *cols], [(label, *(pct(m[c][k]) for c in cols)) for label, k in keys])
+
+
+def _print_blocked(doc: dict[str, Any]) -> None:
+    """Every trade a rule withheld, lot by lot: what stays in the account and why."""
+    blocked = (doc.get("trade_summary") or {}).get("blocked") or []
+    rows = [
+        (
+            b["ticker"],
+            b["side"],
+            lot["lot_id"] or lot["acquired"],
+            f"{lot['shares']:g}",
+            b["rule"].replace("_", " "),
+            b["reason"],
+        )
+        for b in blocked
+        for lot in b.get("lots") or [{"lot_id": "–", "acquired": "", "shares": b["shares"] or 0}]
+    ]
+    if rows:
+        table(
+            "Blocked (stays as it is)", ["ticker", "side", "lot", "shares", "rule", "reason"], rows
+        )
 
 
 def _print_trades(doc: dict[str, Any]) -> None:
@@ -106,10 +143,14 @@ def _print_trades(doc: dict[str, Any]) -> None:
 
 def _print_footer(doc: dict[str, Any]) -> None:
     prov = doc.get("provenance") or {}
+    a = doc["assumptions"]
     note(
         f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
-        f"({prov.get('frequency')}); {doc['assumptions']['method']}"
+        f"({prov.get('frequency')}); {a['method']}"
     )
+    if a.get("window") and a["window"] not in a["method"]:
+        note(f"Estimated on {a['window']}")
+    note(f"Expected returns: {a['expected_returns']}")
     if prov.get("source") == "sample":
         note("Computed on the bundled sample data (historical, not current prices).")
     for w in doc.get("warnings") or []:
@@ -143,6 +184,7 @@ def whatif(config: Path, csv_path: Path | None, html_path: Path | None, fmt: str
 
 def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
     cols = doc["columns"]
+    over = f"{12 * doc['horizon_years']:g}-month horizon"
     rows: list[tuple[Any, ...]] = [
         (t, *(pct(doc["weights"][c].get(t)) for c in cols)) for t in doc["tickers"]
     ]
@@ -150,16 +192,20 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ("small-cap share", *(pct(doc["small_cap_share"][c]) for c in cols)),
         ("expected return (annual)", *(pct(doc["expected_return"][c]) for c in cols)),
         ("volatility (annual)", *(pct(doc["volatility"][c]) for c in cols)),
-        ("current portfolio return", *(pct(doc["current_return"][c]) for c in cols)),
-        ("proposed portfolio return", *(pct(doc["proposed_return"][c]) for c in cols)),
+        ("current portfolio return (horizon)", *(pct(doc["current_return"][c]) for c in cols)),
+        ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),
     ]
-    table("What if", ["", *cols], rows)
+    table(f"What if (horizon: {over})", ["", *cols], rows)
     happens = [c for c in cols if c != "robust"]
     table(
-        "Regret (certainty-equivalent return lost) of holding row's optimum if column happens",
+        f"Regret (certainty-equivalent return lost over the {over}) of holding row's "
+        "optimum if column happens",
         ["hold \\ happens", *happens],
         [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
     )
+    est = doc.get("estimate") or {}
+    if est.get("method"):
+        note(f"estimate: {est['method']}; {est['window']}")
     for w in doc.get("warnings") or []:
         note(f"note: {w}")
     for path in written:

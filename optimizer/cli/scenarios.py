@@ -208,19 +208,23 @@ def _render_stress(doc: dict[str, Any]) -> None:
         for sid, r in results.items()
     ]
     table(
-        f"Portfolio of {value:,.0f} under each scenario",
+        f"Portfolio of {value:,.0f} under each scenario (return over its horizon)",
         ["scenario", "horizon", "return", "money", "vol", "distance", "plausibility"],
         rows,
     )
     tickers = list(doc["weights"])
-    asset_rows = [
-        (t, pct(doc["weights"][t]), *(pct(r["per_asset"][t]["return"]) for r in results.values()))
-        for t in tickers
-    ]
-    table("Contribution by asset", ["ticker", "weight", *results], asset_rows)
+    for title, key in (
+        ("Asset return (over each scenario's horizon)", "return"),
+        ("Contribution by asset (weight × asset return)", "contribution"),
+    ):
+        rows = [
+            (t, pct(doc["weights"][t]), *(pct(r["per_asset"][t][key]) for r in results.values()))
+            for t in tickers
+        ]
+        table(title, ["ticker", "weight", *results], rows)
     factors = sorted({f for r in results.values() for f in r["per_factor"]})
     factor_rows = [(f, *(pct(r["per_factor"].get(f)) for r in results.values())) for f in factors]
-    table("Contribution by factor", ["factor", *results], factor_rows)
+    table("Contribution by factor (to the portfolio return)", ["factor", *results], factor_rows)
     for sid, r in results.items():
         note(f"{sid}: relationships from {r['history']}, {r['regime']} covariance")
     for line in doc.get("skipped", []):

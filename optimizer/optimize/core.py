@@ -92,7 +92,8 @@ def _need_samples(shape: Shape, key: str) -> None:
         raise ConfigError(
             "needs Monte Carlo samples, and the estimate has none",
             key=key,
-            hint="request scenarios in [scenarios] so the estimate carries samples",
+            hint="request scenarios in [scenarios], or set [estimation] samples = "
+            "'historical' to use the historical returns",
         )
 
 
@@ -290,6 +291,7 @@ class Built:
             scenario_titles=None
             if estimate is None
             else {s.id: s.title for s in estimate.scenarios},
+            cvar_period="horizon" if estimate is None else estimate.samples_period,
         )
 
     def _notes(self, x: Numbers) -> tuple[str, ...]:

@@ -35,6 +35,11 @@ class Metrics:
     turnover: float  # sum |w - w0|
 
 
+def clean_weights(weights: dict[str, float], tol: float = 1e-9) -> dict[str, float]:
+    """Weights with solver noise below ``tol`` set to exactly 0 (for documents and exports)."""
+    return {t: (0.0 if abs(w) < tol else float(w)) for t, w in weights.items()}
+
+
 def cvar_of(returns: np.ndarray, level: float) -> float:
     """CVaR of the loss ``-returns`` at ``level`` (Rockafellar-Uryasev, exact for samples)."""
     losses = -np.asarray(returns, dtype=float)
@@ -75,6 +80,7 @@ class Allocation:
     provenance: Provenance | None
     warnings: tuple[str, ...] = ()
     scenario_titles: dict[str, str] | None = None
+    cvar_period: str = "horizon"  # what the CVaR's samples span (Estimate.samples_period)
 
     @property
     def annual_return(self) -> float:
@@ -95,7 +101,7 @@ class Allocation:
         m = self.metrics
         titles = self.scenario_titles or {}
         return {
-            "weights": dict(self.weights),
+            "weights": clean_weights(self.weights),
             "metrics": {
                 "objective": self.objective,
                 "horizon_years": self.horizon_years,
@@ -107,6 +113,7 @@ class Allocation:
                 "annual_sharpe": self.annual_sharpe,
                 "cvar": m.cvar,
                 "cvar_level": m.cvar_level,
+                "cvar_period": self.cvar_period,
                 "small_cap_share_of_equity": m.small_cap_share,
                 "turnover": m.turnover,
             },

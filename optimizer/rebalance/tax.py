@@ -44,6 +44,7 @@ class Block:
     rule: Rule
     shares: float  # shares withheld from trading (inf: the whole side)
     reason: str
+    lots: tuple[Lot, ...] = ()  # the lots a blocked sale withholds (empty for a buy)
 
     def to_dict(self) -> dict:
         return {
@@ -52,6 +53,10 @@ class Block:
             "rule": self.rule.value,
             "shares": None if self.shares == float("inf") else self.shares,
             "reason": self.reason,
+            "lots": [
+                {"lot_id": lot.lot_id, "acquired": lot.acquired.isoformat(), "shares": lot.shares}
+                for lot in self.lots
+            ],
         }
 
 
@@ -106,29 +111,25 @@ def sellable_lots(
     lots = account.lots_of(ticker)
     held = sum(lot.shares for lot in lots)
     if ticker in rules.do_not_sell:
-        return [], [Block(ticker, Side.SELL, Rule.DO_NOT_SELL, held, f"{ticker} is do-not-sell")]
+        why = f"{ticker} is do-not-sell"
+        return [], [Block(ticker, Side.SELL, Rule.DO_NOT_SELL, held, why, tuple(lots))]
     ordered = sell_order(lots, price, as_of, rules)
     blocks: list[Block] = []
     if rules.lot_method is LotMethod.SPECIFIC and len(ordered) < len(lots):
         withheld = held - sum(lot.shares for lot in ordered)
-        blocks.append(
-            Block(
-                ticker,
-                Side.SELL,
-                Rule.SPECIFIC_LOTS,
-                withheld,
-                "lots not listed in specific_lots are not sold",
-            )
-        )
+        unlisted = tuple(lot for lot in lots if lot not in ordered)
+        why = "lots not listed in specific_lots are not sold"
+        blocks.append(Block(ticker, Side.SELL, Rule.SPECIFIC_LOTS, withheld, why, unlisted))
     tests = [(
         Rule.SAME_DAY, lambda lot: lot.acquired >= as_of,
         f"bought on {as_of.isoformat()}: not sold again on the same trade date",
     ), *_sell_tests(account, ticker, price, as_of, rules)]  # fmt: skip
     for rule, test, why in tests:
         kept = [lot for lot in ordered if not test(lot)]
-        withheld = sum(lot.shares for lot in ordered) - sum(lot.shares for lot in kept)
-        if withheld > 0:
-            blocks.append(Block(ticker, Side.SELL, rule, withheld, why))
+        withheld = tuple(lot for lot in ordered if test(lot))
+        if sum(lot.shares for lot in withheld) > 0:
+            shares = sum(lot.shares for lot in ordered) - sum(lot.shares for lot in kept)
+            blocks.append(Block(ticker, Side.SELL, rule, shares, why, withheld))
         ordered = kept
     return ordered, blocks
 

@@ -29,7 +29,7 @@ from optimizer.report.common import (
     warnings_section,
 )
 from optimizer.report.disclosure import disclosure
-from optimizer.report.fmt import num, pct, pp, signed_pct
+from optimizer.report.fmt import DASH, num, pct, pp, signed_pct
 from optimizer.report.html import Raw, el, join, page, section
 
 CURRENT = ("current", "Current")
@@ -198,15 +198,33 @@ def _allocation(view: ProposalView) -> Raw | None:
     if not view.has_current:
         series = series[1:]
     chart = charts.grouped_bars(view.tickers, series, title="Current and proposed weights")
+    after = mapping(view.doc.get("post_trade_weights"))
     rows = [
-        (t, pct(view.current[t]), pct(view.proposed[t]), pp(view.proposed[t] - view.current[t]))
+        (
+            t,
+            pct(view.current[t]) if view.has_current else DASH,
+            pct(view.proposed[t]),
+            pp(view.proposed[t] - view.current[t]) if view.has_current else DASH,
+            *([pct(num(after.get(t)) or 0.0)] if after else []),
+        )
         for t in view.tickers
     ]
-    headers = ["Ticker", "Current", "Proposed", "Change"]
+    headers = [
+        "Ticker",
+        "Current",
+        "Proposed (target)",
+        "Change",
+        *(["After trades"] * bool(after)),
+    ]
+    note = (
+        "After trades: what the account holds once the planned trades are done (whole shares, "
+        "blocked lots and cash left over included); it can differ from the target."
+    )
     return section(
         "Current and proposed weights",
         el("figure", chart, el("figcaption", "Weight of each holding, current and proposed.")),
-        tables.data_table(headers, rows) if view.has_current else None,
+        tables.data_table(headers, rows) if view.has_current or after else None,
+        el("p", note, class_="small") if after else None,
         id_="weights",
     )
 
@@ -266,6 +284,7 @@ SECTIONS: tuple[Section, ...] = (
     tables.scenario_returns,
     tables.risk,
     tables.trades,
+    tables.blocked,
     tables.objective,
     tables.assumptions,
     lambda v: provenance_section(v.section("provenance")),

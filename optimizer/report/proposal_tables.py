@@ -86,12 +86,18 @@ def risk(view: ProposalView) -> Raw | None:
         )
     if "worst_scenario" in cur or "worst_scenario" in prop:
         rows.append(("Worst scenario", _worst(view, cur), _worst(view, prop), ""))
+    a = view.section("assumptions")
+    notes = []
+    if a.get("expected_returns"):
+        notes.append(f"Expected returns: {a['expected_returns']}.")
+    if any(k in m for k in ("cvar", "worst_scenario") for m in (cur, prop)):
+        period = a.get("cvar_period") or "horizon"
+        over = "the scenario horizon" if period == "horizon" else f"one {period} period"
+        notes.append(f"CVaR is over {over}; the worst scenario over the scenario horizon.")
     return section(
         "Risk",
         data_table(["Measure", "Current", "Proposed", "Change"], rows),
-        el("p", "CVaR and the worst scenario are over the scenario horizon.", class_="small")
-        if any(k in m for k in ("cvar", "worst_scenario") for m in (cur, prop))
-        else None,
+        el("p", " ".join(notes), class_="small") if notes else None,
         id_="risk",
     )
 
@@ -178,6 +184,36 @@ def trades(view: ProposalView) -> Raw | None:
     )
 
 
+def blocked(view: ProposalView) -> Raw | None:
+    """Every trade a rule withheld, lot by lot, with its reason: what stays in the account."""
+    items = [mapping(b) for b in listing(view.section("trade_summary").get("blocked"))]
+    if not items:
+        return None
+    rows = []
+    for b in items:
+        lots = [mapping(x) for x in listing(b.get("lots"))] or [{"shares": b.get("shares")}]
+        rows += [
+            (
+                b.get("ticker"),
+                str(b.get("side") or "").capitalize(),
+                lot.get("lot_id") or DASH,
+                lot.get("acquired") or DASH,
+                DASH if num(lot.get("shares")) is None else decimal(lot.get("shares"), 0),
+                str(b.get("rule") or "").replace("_", " "),
+                b.get("reason") or "",
+            )
+            for lot in lots
+        ]
+    headers = ["Ticker", "Side", "Lot", "Acquired", "Shares", "Rule", "Reason"]
+    text = "These trades were withheld by the account's rules; the shares stay in the account."
+    return section(
+        "Blocked trades",
+        el("p", text),
+        table(headers, rows, text_cols=(0, 1, 2, 3, 5, 6)),
+        id_="blocked",
+    )
+
+
 def objective(view: ProposalView) -> Raw | None:
     """The objective and the constraints, with which ones bind and their shadow prices."""
     obj = view.section("objective")
@@ -209,6 +245,7 @@ _SHOCK_UNITS: dict[str, Callable[[float], str]] = {
     "level": lambda m: f"to {m:,.2f}",
     "multiplier": lambda m: f"×{m:.2f}",
     "percent": lambda m: f"{m:+.2f}%".replace("-", "−"),
+    "log_change": lambda m: f"{m:+.3f} (log change)".replace("-", "−"),
 }
 
 
@@ -217,10 +254,12 @@ def assumptions(view: ProposalView) -> Raw | None:
     a = view.section("assumptions")
     mc = mapping(a.get("monte_carlo"))
     rows = [
-        ("Estimation window", a.get("estimation_window")),
+        ("Estimation window", a.get("window") or a.get("estimation_window")),
         ("Frequency", a.get("frequency")),
         ("Horizon", a.get("horizon")),
         ("Method", a.get("method")),
+        ("Expected returns", a.get("expected_returns")),
+        ("CVaR samples", a.get("samples")),
         ("Risk-free rate", pct(a.get("risk_free"), 2) if "risk_free" in a else None),
         ("Monte Carlo samples", mc.get("n_samples")),
         ("Random seed", mc.get("seed")),

@@ -35,8 +35,8 @@ METRICS: tuple[tuple[str, str, Any], ...] = (
     ("small_cap_share", "Small-cap share", pct),
     ("expected_return", "Expected return (annual)", pct),
     ("volatility", "Volatility (annual)", pct),
-    ("current_return", "Current portfolio's return", signed_pct),
-    ("proposed_return", "Proposed portfolio's return", signed_pct),
+    ("current_return", "Current portfolio's return (horizon)", signed_pct),
+    ("proposed_return", "Proposed portfolio's return (horizon)", signed_pct),
 )
 
 
@@ -75,6 +75,10 @@ class WhatIfView:
     def regret(self, holding: str, happens: str) -> float | None:
         return num(mapping(mapping(self.doc.get("regret")).get(holding)).get(happens))
 
+    def holders(self) -> list[str]:
+        """The columns whose optimum has a regret row (the portfolio held)."""
+        return [c for c in self.columns if c in mapping(self.doc.get("regret"))]
+
     def title(self, key: str) -> str:
         return self.titles.get(key, key)
 
@@ -84,8 +88,10 @@ def whatif_csv(doc: Mapping[str, Any]) -> str:
 
     Columns are ``metric``, ``item`` and then the document's ``columns`` (scenario ids).
     Rows: ``weight,<ticker>`` for every ticker, one row per metric (``item`` empty), and
-    ``regret,<scenario>``: the regret of holding the column's optimum if ``<scenario>``
-    happens. Numbers are plain decimals (no exponent, no percent); empty means absent.
+    ``regret,<held>``: the regret of holding ``<held>``'s optimum if the column's scenario
+    happens (rows are the portfolio held, as in the table and the HTML; the ``robust``
+    column, not a scenario that can happen, is empty). Numbers are plain decimals (no
+    exponent, no percent); empty means absent.
     """
     view = WhatIfView.of(doc)
     buf = io.StringIO()
@@ -95,8 +101,8 @@ def whatif_csv(doc: Mapping[str, Any]) -> str:
         out.writerow(["weight", t, *(plain(view.weight(c, t)) for c in view.columns)])
     for key, _, _ in METRICS:
         out.writerow([key, "", *(plain(view.metric(key, c)) for c in view.columns)])
-    for h in view.happens:
-        out.writerow(["regret", h, *(plain(view.regret(c, h)) for c in view.columns)])
+    for held in view.holders():
+        out.writerow(["regret", held, *(plain(view.regret(held, c)) for c in view.columns)])
     return buf.getvalue()
 
 
@@ -192,7 +198,7 @@ def _colors(n: int) -> list[str]:
 
 
 def _regret(view: WhatIfView) -> Raw | None:
-    holders = [c for c in view.columns if c in mapping(view.doc.get("regret"))]
+    holders = view.holders()
     if not holders or not view.happens:
         return None
     top = max(
@@ -207,9 +213,9 @@ def _regret(view: WhatIfView) -> Raw | None:
         for h in holders
     ]
     note = (
-        "Regret: how much return is given up over the horizon by holding one column's "
-        "optimum when another scenario happens, against the optimum for what happened (0 on "
-        "the diagonal). Darker cells cost more."
+        "Regret: how much certainty-equivalent return is given up over the horizon by "
+        "holding one row's optimum when the column's scenario happens, against the best "
+        "candidate for what happened (0 on the diagonal). Darker cells cost more."
     )
     return section(
         "Regret matrix", table(headers, rows), el("p", note, class_="small"), id_="regret"

@@ -7,12 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from optimizer.data.base import Provider
 from optimizer.errors import ConfigError, DataError, ScenarioError
-from optimizer.estimate import BaselineInputs, Estimate, ScenarioMoments, baseline_moments
+from optimizer.estimate import (
+    BaselineInputs,
+    Estimate,
+    EstimationWindow,
+    SampleSource,
+    ScenarioMoments,
+    baseline_moments,
+)
+from optimizer.factors import period_end_levels
 from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig, ScenarioUse
 from optimizer.scenario.engine import BASELINE, MarketHistory, ScenarioEngine
-from optimizer.scenario.history import load_history
+from optimizer.scenario.history import _cut_window, load_history
 from optimizer.scenario.library import ScenarioLibrary
 from optimizer.scenario.model import Scenario
 from optimizer.scenario.propagate import mixture_moments, mixture_weights, sample_mixture
@@ -50,12 +60,79 @@ def build_estimate(
         min_periods=estimation.min_periods,
     ).fit()
     rf_annual = _risk_free(provider, data, estimation)
+    prices, window = baseline_prices(provider, data, estimation, history, tickers)
     if not scenarios.use:
-        return _baseline(engine, provider, data, estimation, tickers, rf_annual)
-    library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
-    horizon = estimation.horizon.years if estimation.horizon else None
-    moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
-    return _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
+        est = _baseline(engine, prices, window, estimation, tickers, rf_annual)
+    else:
+        library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
+        horizon = estimation.horizon.years if estimation.horizon else None
+        moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
+        est = _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
+    if estimation.samples is SampleSource.HISTORICAL:
+        return _historical_samples(est, prices, history.frequency.value)
+    if est.samples is not None:
+        note = f"{len(est.samples)} Monte Carlo draws over the horizon (seed {est.seed})"
+        return dataclasses.replace(est, samples_note=note)
+    return est
+
+
+def _historical_samples(est: Estimate, prices: pd.DataFrame, freq: str) -> Estimate:
+    """``est`` with the historical period returns (rows where every asset has one) as its
+    CVaR samples, (n_periods, n_assets)."""
+    returns = prices.pct_change(fill_method=None).dropna()
+    note = (
+        f"{len(returns)} historical {freq} returns "
+        f"{returns.index[0].date()}..{returns.index[-1].date()}"
+    )
+    return dataclasses.replace(
+        est,
+        samples=returns.to_numpy(),
+        seed=None,
+        samples_period=freq,
+        samples_note=note,
+        provenance=_provenance_notes(est.provenance, [f"CVaR samples: {note}"]),
+    )
+
+
+def baseline_prices(
+    provider: Provider,
+    data: Any,
+    estimation: EstimationConfig,
+    history: MarketHistory,
+    tickers: Sequence[str],
+) -> tuple[pd.DataFrame, str]:
+    """Period-end prices the baseline estimators read, (n_periods + 1, n_assets), and the
+    window in words.
+
+    ``window = "common"``: the periods where every asset has a price. ``"full"``: each
+    series from its own first price (NaN before it) to the common last date, fetched one
+    ticker at a time so that no series is cut to the others' start.
+    """
+    freq = history.frequency
+    assets = history.daily[list(tickers)]
+    if estimation.window is EstimationWindow.FULL:
+        start, end = getattr(data, "start", None), getattr(data, "end", None)
+        last = assets.dropna().index[-1]
+        own = [provider.prices([t], start, end).frame[t] for t in tickers]
+        daily = pd.concat(own, axis=1).loc[:last]
+        levels = daily.dropna(how="all") if freq.rule is None else daily.resample(freq.rule).last()
+    else:
+        levels = period_end_levels(assets, freq)
+    levels = _cut_window(levels.dropna(how="all"), freq, estimation)
+    return levels, _window_words(levels, freq.value, estimation.window)
+
+
+def _window_words(levels: pd.DataFrame, freq: str, window: EstimationWindow) -> str:
+    returns = levels.pct_change(fill_method=None).iloc[1:]
+    last = returns.index[-1].date()
+    if window is EstimationWindow.COMMON:
+        return f"{freq} returns {returns.index[0].date()}..{last}, the periods all assets share"
+    starts = {str(t): returns[t].first_valid_index() for t in returns.columns}
+    early, late = min(starts, key=starts.__getitem__), max(starts, key=starts.__getitem__)
+    return (
+        f"{freq} returns, each asset's full history to {last} "
+        f"(earliest {early} from {starts[early].date()}, latest {late} from {starts[late].date()})"
+    )
 
 
 def scenario_set_moments(
@@ -121,20 +198,22 @@ def _mixture_estimate(
         method=f"factor model ({len(history.factors.columns)} factors: "
         f"{', '.join(history.factors.columns)}) + {len(moments)} scenarios",
         exposures=engine.model_.exposures_dict(),
+        window=f"factor model on {history.frequency.value} returns "
+        f"{history.returns.index[0].date()}..{history.returns.index[-1].date()} "
+        "(a scenario may pin its own history)",
     )
 
 
 def _baseline(
     engine: ScenarioEngine,
-    provider: Provider,
-    data: Any,
+    prices: pd.DataFrame,
+    window: str,
     estimation: EstimationConfig,
     tickers: Sequence[str],
     rf_annual: float,
 ) -> Estimate:
     history = engine.history
     horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
-    prices = _as_prices(history.returns)
     market = (
         _as_prices(history.factors[["equity"]])["equity"] if "equity" in history.specs else None
     )
@@ -144,17 +223,25 @@ def _baseline(
         span=estimation.ema_span,
         market_prices=market,
         risk_free_annual=rf_annual,
+        compounding=estimation.compounding,
     )
     mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon)
+    compounded = " (compounded)" if estimation.compounding else ""
+    first = prices.pct_change(fill_method=None).iloc[1:].index[0].date()
+    provenance = _provenance(history, [f"baseline estimators read {window}"])
+    if provenance is not None:
+        provenance = dataclasses.replace(provenance, first=first, last=prices.index[-1].date())
     return Estimate(
         tickers=tuple(tickers),
         mu=mu,
         Sigma=Sigma,
         horizon_years=horizon,
         risk_free=rf_annual * horizon,
-        provenance=_provenance(history, [f"baseline history {engine.model_.history}"]),
-        method=f"{estimation.mean.value} mean, {estimation.covariance.value} covariance",
+        provenance=provenance,
+        method=f"{estimation.mean.value} mean{compounded}, "
+        f"{estimation.covariance.value} covariance; {window}",
         exposures=engine.model_.exposures_dict(),
+        window=window,
     )
 
 
@@ -168,7 +255,10 @@ def _as_prices(returns: Any) -> Any:
 
 
 def _provenance(history: MarketHistory, notes: list[str]) -> Any:
-    prov = history.provenance
+    return _provenance_notes(history.provenance, notes)
+
+
+def _provenance_notes(prov: Any, notes: list[str]) -> Any:
     return dataclasses.replace(prov, notes=(*prov.notes, *notes)) if prov else None
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.config import StrictModel
-from optimizer.estimate import CovMethod, MeanMethod
+from optimizer.estimate import CovMethod, EstimationWindow, MeanMethod, SampleSource
 from optimizer.factors import FactorSpec, Frequency
 from optimizer.scenario.model import FACTOR_KINDS, Horizon
 
@@ -18,6 +18,9 @@ class EstimationConfig(StrictModel):
     ``horizon`` (default: the longest horizon of the scenarios used, or 3 months);
     ``factors`` replaces the default series of a factor (``[estimation.factors.size]``);
     ``mean`` / ``covariance`` name the baseline estimators used when no scenario is set;
+    ``compounding`` makes their means geometric (PyPortfolioOpt's default), ``window`` reads
+    the periods all assets share (``common``) or each series' own history (``full``);
+    ``samples = "historical"`` hands CVaR the historical period returns instead of draws;
     ``risk_free_pct`` is an annual rate in percent, or ``risk_free_series`` names a rate
     series whose last value is used.
     """
@@ -29,6 +32,9 @@ class EstimationConfig(StrictModel):
     mean: MeanMethod = MeanMethod.HISTORICAL
     covariance: CovMethod = CovMethod.LEDOIT_WOLF
     ema_span: int = Field(default=52, ge=2)
+    compounding: bool = False
+    window: EstimationWindow = EstimationWindow.COMMON
+    samples: SampleSource = SampleSource.SCENARIOS
     risk_free_pct: float = Field(default=0.0, ge=-5, le=50)
     risk_free_series: str | None = None
     stressed_quantile: float = Field(default=0.15, gt=0, le=0.5)
@@ -45,6 +51,18 @@ class EstimationConfig(StrictModel):
                     f"factor {name!r} is measured as {FACTOR_KINDS[name].value}, "
                     f"not {spec.kind.value}"
                 )
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _full_window_needs_pairwise(
+        cls, value: EstimationWindow, info: ValidationInfo
+    ) -> EstimationWindow:
+        if value is EstimationWindow.FULL and info.data.get("covariance") is CovMethod.LEDOIT_WOLF:
+            raise ValueError(
+                "covariance 'ledoit_wolf' needs the common window; with window = 'full' "
+                "set covariance = 'sample' or 'exp' (pairwise)"
+            )
         return value
 
 

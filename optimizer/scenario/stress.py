@@ -17,9 +17,11 @@ import numpy as np
 
 from optimizer.errors import ConfigError, ScenarioError
 from optimizer.estimate import ScenarioMoments
+from optimizer.factors import FactorKind
 from optimizer.scenario.config import ScenarioUse
 from optimizer.scenario.engine import ScenarioEngine
 from optimizer.scenario.library import ScenarioLibrary
+from optimizer.scenario.model import FACTOR_KINDS
 
 WEIGHT_TOLERANCE = 1e-3
 
@@ -36,6 +38,7 @@ class StressResult:
     money: float  # ret * value
     volatility: float  # conditional standard deviation of the portfolio return
     per_asset: dict[str, float]  # ticker -> contribution to ret (w_i mu_i)
+    asset_returns: dict[str, float]  # ticker -> the asset's own expected return (mu_i)
     per_factor: dict[str, float]  # factor -> (w'B)_j E[f_j|s]; "intercept" -> w'a h
     factor_moves: dict[str, float]  # factor -> conditional expected move
     mahalanobis: float
@@ -51,14 +54,29 @@ class StressResult:
             "return": self.ret,
             "money": self.money,
             "volatility": self.volatility,
-            "per_asset": {t: {"return": r, "money": r * value} for t, r in self.per_asset.items()},
+            "per_asset": {
+                t: {"return": self.asset_returns[t], "contribution": c, "money": c * value}
+                for t, c in self.per_asset.items()
+            },
             "per_factor": self.per_factor,
-            "factor_moves": self.factor_moves,
+            "factor_moves": {f: factor_move(f, x) for f, x in self.factor_moves.items()},
             "mahalanobis": self.mahalanobis,
             "plausibility": self.plausibility,
             "history": self.history,
             "regime": self.regime,
         }
+
+
+def factor_move(factor: str, move: float) -> dict[str, Any]:
+    """A factor's move with its unit: ``{"move": 100.0, "unit": "bp"}`` for a yield or
+    spread change (stored as a decimal, 0.01 = 100 bp), ``"return"`` (a fraction) for
+    equity and size, ``"log_change"`` for a level such as the VIX."""
+    kind = FACTOR_KINDS.get(factor)
+    if kind is FactorKind.RATE_CHANGE:
+        return {"move": 1e4 * move, "unit": "bp"}
+    if kind is FactorKind.LOG_CHANGE:
+        return {"move": move, "unit": "log_change"}
+    return {"move": move, "unit": "return"}
 
 
 def stress_portfolio(
@@ -84,6 +102,7 @@ def stress_portfolio(
         money=ret * value,
         volatility=float(math.sqrt(max(w @ m.Sigma @ w, 0.0))),
         per_asset={t: float(w[i] * m.mu[i]) for i, t in enumerate(tickers)},
+        asset_returns={t: float(m.mu[i]) for i, t in enumerate(tickers)},
         per_factor=per_factor,
         factor_moves=dict(m.factor_moves),
         mahalanobis=m.mahalanobis,

@@ -155,7 +155,7 @@ class Pipeline:
         data's last date."""
         from optimizer.rebalance.holdings import load_holdings
 
-        tickers = tuple(t for t in cfg.tickers if not _is_cash(cfg, t))
+        tickers = tuple(t for t in cfg.tickers if not is_cash(cfg, t))
         prices = self._prices(cfg, tickers)
         last = estimate.provenance.last if estimate.provenance else None
         as_of = as_of or cfg.account.as_of or last or dt.date.today()
@@ -193,7 +193,7 @@ def plan_trades(
     """The whole-share plan from ``position`` to ``weights`` under the account's rules."""
     from optimizer.rebalance.plan import plan
 
-    targets = {(CASH if _is_cash(cfg, t) else t): w for t, w in weights.items()}
+    targets = {(CASH if is_cash(cfg, t) else t): w for t, w in weights.items()}
     total = sum(targets.values())
     targets = {t: w / total for t, w in targets.items() if w > 1e-9}
     return plan(
@@ -211,7 +211,7 @@ def current_weights(
     account: Account, prices: dict[str, float], cfg: AccountConfig, file: Path
 ) -> tuple[dict[str, float], float]:
     """Weights of ``account`` over the universe; a held ticker outside it is an error."""
-    cash_ticker = next((t for t in cfg.tickers if _is_cash(cfg, t)), None)
+    cash_ticker = next((t for t in cfg.tickers if is_cash(cfg, t)), None)
     values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
     for ticker, shares in account.positions.items():
         if ticker not in prices:
@@ -238,7 +238,8 @@ def current_weights(
     return {t: v / value for t, v in values.items()}, value
 
 
-def _is_cash(cfg: AccountConfig, ticker: str) -> bool:
+def is_cash(cfg: AccountConfig, ticker: str) -> bool:
+    """True for the universe's cash asset (named CASH or tagged cash)."""
     return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
 
 

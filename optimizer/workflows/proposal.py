@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optimizer.optimize.result import clean_weights as clean
+
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
     from optimizer.estimate import Estimate
@@ -54,11 +56,6 @@ def small_cap_share(weights: dict[str, float], cfg: AccountConfig) -> float | No
     return universe.small_cap_share(vector(weights, universe.tickers))
 
 
-def clean(weights: dict[str, float], tol: float = 1e-9) -> dict[str, float]:
-    """Weights with solver noise below ``tol`` set to exactly 0 (for documents and exports)."""
-    return {t: (0.0 if abs(w) < tol else float(w)) for t, w in weights.items()}
-
-
 def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
     return np.array([float(weights.get(t, 0.0)) for t in tickers])
 
@@ -66,6 +63,7 @@ def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
 def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, Any]:
     """Per scenario: title, probability, narrative, shocks, plausibility and both returns."""
     from optimizer.scenario.library import ScenarioLibrary
+    from optimizer.scenario.stress import factor_move
 
     est, cfg = run.estimate, run.config
     extra = [cfg.base_dir / cfg.scenarios.dir] if cfg.scenarios.dir else []
@@ -88,12 +86,9 @@ def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, A
             "plausibility": s.plausibility,
             "history": s.history,
             "regime": s.regime,
-            "factor_moves": s.factor_moves,
+            "factor_moves": {f: factor_move(f, x) for f, x in s.factor_moves.items()},
         }
     return out
-
-
-RATE_FACTORS = ("long_rate", "short_rate")
 
 
 def _shock(record: dict[str, Any]) -> dict[str, Any]:
@@ -104,8 +99,10 @@ def _shock(record: dict[str, Any]) -> dict[str, Any]:
         out = {"factor": factor, "move": record["change_bp"], "unit": "bp"}
     elif "level" in record:
         out = {"factor": factor, "move": record["level"], "unit": "level"}
-    elif factor in RATE_FACTORS and move is not None:  # replayed rate moves, in bp
-        out = {"factor": factor, "move": 1e4 * move, "unit": "bp"}
+    elif move is not None:  # replayed moves: bp for rates and spreads, else a return
+        from optimizer.scenario.stress import factor_move
+
+        out = {"factor": factor, **factor_move(str(factor), move)}
     else:
         out = {"factor": factor, "move": move, "unit": "return"}
     out["implied_return" if out["unit"] == "level" else "factor_move"] = move
@@ -162,6 +159,22 @@ def trade_section(run: AccountRun) -> tuple[list[dict[str, Any]], dict[str, Any]
     return doc["trades"], summary
 
 
+def post_trade_weights(run: AccountRun) -> dict[str, float] | None:
+    """What the account will hold after the planned trades, by universe ticker (whole
+    shares, blocked lots and residual cash included); None without a holdings file."""
+    from optimizer.workflows.pipeline import is_cash
+
+    if run.plan is None:
+        return None
+    held = {p.ticker: p.weight for p in run.plan.holdings}
+    cash = run.plan.metrics()["cash_weight"]
+    out = {
+        t: cash if is_cash(run.config, t) and t not in held else held.get(t, 0.0)
+        for t in run.estimate.tickers
+    }
+    return clean(out)
+
+
 def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal document of one account run (see docs/report.md for the schema)."""
     cfg, est, alloc = run.config, run.estimate, run.allocation
@@ -185,8 +198,9 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         },
         "as_of": run.position.as_of.isoformat(),
         "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
-        "current_weights": current or {},
+        "current_weights": clean(current) if current else {},
         "weights": weights,
+        "post_trade_weights": post_trade_weights(run),
         "metrics": metrics,
         "objective": _objective(alloc, cfg),
         "constraints": _constraints(alloc, cfg),
@@ -239,6 +253,18 @@ def _constraints(alloc: Allocation, cfg: AccountConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def expected_return_origin(est: Estimate) -> str:
+    """Where the expected returns come from, in words (the report says it)."""
+    months = f"{12 * est.horizon_years:g}-month"
+    if est.scenarios:
+        mix = ", ".join(f"{s.id} {100 * s.probability:.0f}%" for s in est.scenarios)
+        return (
+            f"the probability-weighted mixture of the scenarios' {months} returns ({mix}), "
+            "annualised; not a forecast from history alone"
+        )
+    return f"historical estimators ({est.method}), annual"
+
+
 def _assumptions(est: Estimate, cfg: AccountConfig) -> dict[str, Any]:
     p = est.provenance
     months = est.horizon_years * 12
@@ -247,6 +273,10 @@ def _assumptions(est: Estimate, cfg: AccountConfig) -> dict[str, Any]:
         "frequency": p.frequency if p else None,
         "horizon": f"{months:g} months",
         "method": est.method,
+        "window": est.window,
+        "expected_returns": expected_return_origin(est),
+        "cvar_period": est.samples_period,
+        "samples": est.samples_note or None,
         "risk_free": est.risk_free / est.horizon_years,
         "monte_carlo": None
         if est.samples is None

@@ -105,6 +105,7 @@ def build_whatif(
         "proposed_return": {c: float(moments[c][0] @ W[ROBUST]) for c in columns},
         "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
         "horizon_years": h,
+        "estimate": est.describe(),
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": [*run.warnings, *notes],
     }
