@@ -225,3 +225,14 @@ def test_monotone_in_the_equity_shock(cov_rng, s_hi, gap):
     change = mus[1] - mus[0]
     np.testing.assert_allclose(change, -gap * beta, atol=1e-9)
     assert np.all(change[beta > 1e-9] < 0)
+
+
+def test_conditioning_a_singular_covariance_stays_psd_regression():
+    """Found by the property above: with a rank-3 covariance the exact conditional variance
+    of the fourth factor given the other three is 0, and rounding made it -3.6e-15, which is
+    not PSD relative to its own (zero) scale."""
+    A = np.random.default_rng(0).standard_normal((4, 4))
+    A[:, -1] = 0.0
+    _, cov = conditional_gaussian(np.zeros(4), A @ A.T, [0, 1, 2], np.array([0.1, -0.2, 0.3]))
+    assert is_psd(cov)
+    assert cov[3, 3] == pytest.approx(0.0, abs=1e-12)

@@ -55,7 +55,9 @@ def conditional_gaussian(
     gain = S_us @ np.linalg.pinv(S_ss)  # (n_u, m)
     out_mean[u] = mean[u] + gain @ (np.asarray(values) - mean[s])
     cond = cov[np.ix_(u, u)] - gain @ S_us.T
-    out_cov[np.ix_(u, u)] = (cond + cond.T) / 2
+    # a Schur complement of a PSD matrix is PSD: negative eigenvalues are rounding (seen:
+    # -3.6e-15 where the exact value is 0), clipped so that later checks see a PSD matrix
+    out_cov[np.ix_(u, u)] = clip_to_psd(cond)
     return out_mean, out_cov
 
 
