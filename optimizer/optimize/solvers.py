@@ -118,7 +118,9 @@ class Compiled:
 
         pp = data["param_prob"]
         quad = pp.P is not None
-        pp.apply_parameters(quad_obj=quad)  # makes cvxpy cache its reduced tensors
+        reduced = [pp.reduced_A] + ([pp.reduced_P] if quad else [])
+        if any(r.reduced_mat is None for r in reduced):  # compiled, but not applied yet
+            pp.apply_parameters(quad_obj=quad)  # makes cvxpy cache its reduced tensors
         own = {p.id: p.name() for p in problem.parameters()}
         params = [
             (own[pid], col, pp.param_id_to_size[pid])
