@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from optimizer.config import parse_toml
 from optimizer.errors import ConfigError
+from optimizer.files import read_bytes, read_text
 from optimizer.jobs.model import AccountSpec, FallbackPolicy, Period
+from optimizer.limits import MAX_CSV_BYTES, MAX_TOML_BYTES
 
 CONFIG_NAME = "account.toml"
 HOLDINGS_NAME = "holdings.csv"
@@ -101,18 +104,18 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
 
 
 def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    text = read_text(index)
     try:
-        with index.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
-            if missing:
-                raise ConfigError(
-                    "missing columns", file=str(index), key="columns", value=sorted(missing)
-                )
-            for row in reader:
-                if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                    yield reader.line_num, row
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
+        if missing:
+            raise ConfigError(
+                "missing columns", file=str(index), key="columns", value=sorted(missing)
+            )
+        for row in reader:
+            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                yield reader.line_num, row
+    except csv.Error as exc:
         raise ConfigError(
             "cannot read the accounts index", file=str(index), hint=str(exc)
         ) from None
@@ -144,7 +147,7 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     """
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
-    config = _read_bytes(spec.config_path)
+    config = _read_bytes(spec.config_path, MAX_TOML_BYTES)
     holdings = _read_bytes(spec.holdings_path)
     for label, data in (("config", config), ("holdings", holdings)):
         digest.update(f"{label}:{len(data)}\n".encode())
@@ -161,13 +164,8 @@ def with_hash(spec: AccountSpec, period: Period) -> AccountSpec:
     return replace(spec, inputs_hash=inputs_hash(spec, period))
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except OSError as exc:
-        raise ConfigError("cannot read file", file=str(path), hint=exc.strerror) from None
+def _read_bytes(path: Path, limit: int = MAX_CSV_BYTES) -> bytes:
+    return read_bytes(path, limit=limit)
 
 
 def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:
@@ -175,8 +173,8 @@ def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> lis
     if not any(suffix.encode() in lowered for suffix in _REFERENCE_SUFFIXES):
         return []  # no file name in the text: no need to parse it
     try:
-        data = tomllib.loads(config.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        data = parse_toml(config.decode("utf-8"))
+    except (ConfigError, UnicodeDecodeError):
         return []  # the bytes are hashed; the pipeline reports the malformed file
     found: dict[Path, None] = {}
     base = config_path.parent

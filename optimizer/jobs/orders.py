@@ -19,16 +19,15 @@ know (say, copied in by hand) to ``<name>.orphan`` so nobody sends it by mistake
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import functools
-import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optimizer.csvout import csv_text
 from optimizer.errors import LedgerError
 from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
@@ -53,15 +52,12 @@ class Reconciliation:
 
 def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
     """The CSV text of an order file (deterministic: same orders, same bytes)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HEADER)
-    for o in orders:
-        writer.writerow(
-            [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
-             _num(o.notional), _num(o.est_cost), o.reason]
-        )  # fmt: skip
-    return buf.getvalue()
+    rows = (
+        [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
+         _num(o.notional), _num(o.est_cost), o.reason]
+        for o in orders
+    )  # fmt: skip
+    return csv_text(HEADER, rows)
 
 
 def _num(x: float | None) -> str:
