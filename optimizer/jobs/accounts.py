@@ -71,7 +71,10 @@ def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         if not sub.is_dir() or sub.name.startswith((".", "_")):
             continue
         _check_id(sub.name, file=str(root))
-        specs.append(AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback))
+        specs.append(
+            AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback,
+                        named_by_folder=True)
+        )  # fmt: skip
     return specs
 
 
@@ -142,12 +145,15 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     Raises
     ------
     ConfigError
-        The config or holdings file cannot be read. (A malformed TOML is hashed as bytes;
-        the pipeline reports it as the account's failure.)
+        The config or holdings file cannot be read, or (one folder per account) the
+        config's ``[account] id`` is not the folder's name. (A malformed TOML is hashed as
+        bytes; the pipeline reports it as the account's failure.)
     """
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
     config = _read_bytes(spec.config_path, MAX_TOML_BYTES)
+    if spec.named_by_folder:
+        _check_declared_id(spec, config)
     holdings = _read_bytes(spec.holdings_path)
     for label, data in (("config", config), ("holdings", holdings)):
         digest.update(f"{label}:{len(data)}\n".encode())
@@ -166,6 +172,25 @@ def with_hash(spec: AccountSpec, period: Period) -> AccountSpec:
 
 def _read_bytes(path: Path, limit: int = MAX_CSV_BYTES) -> bytes:
     return read_bytes(path, limit=limit)
+
+
+def _check_declared_id(spec: AccountSpec, config: bytes) -> None:
+    """An ``[account] id`` in a folder's ``account.toml`` must be the folder's name: the
+    orders and the ledger use the folder's name, so a different id means the file was
+    copied from another account (or the folder renamed) by mistake."""
+    try:
+        declared = parse_toml(config.decode("utf-8")).get("account", {})
+    except (ConfigError, UnicodeDecodeError):
+        return  # the pipeline reports the malformed file
+    given = declared.get("id") if isinstance(declared, dict) else None
+    if given is not None and given != spec.account_id:
+        raise ConfigError(
+            f"[account] id differs from the account's folder name {spec.account_id!r}",
+            file=str(spec.config_path),
+            key="account.id",
+            value=given,
+            hint="set the id to the folder's name (or rename the folder), or drop the id",
+        )
 
 
 def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:

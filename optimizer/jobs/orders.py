@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.csvout import csv_text
-from optimizer.errors import LedgerError
+from optimizer.errors import ConfigError, LedgerError
 from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
 from optimizer.jobs.records import Claim
@@ -64,6 +64,38 @@ def _num(x: float | None) -> str:
     if x is None:
         return ""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def prepare_folder(root: Path, period: Period) -> Path:
+    """Create ``root/<period>`` if needed and check it is a folder this process can write.
+
+    Raises
+    ------
+    ConfigError
+        The path is a file, or the folder cannot be created or written (read-only
+        filesystem, permissions): one line naming ``--orders-dir``, before any order.
+    """
+    folder = root / period.label
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a file (or a dangling link) in the way: reported below
+    except OSError as exc:
+        raise ConfigError(
+            "cannot create the order folder", key="--orders-dir", value=str(folder),
+            hint=exc.strerror or str(exc),
+        ) from None  # fmt: skip
+    if not folder.is_dir():
+        raise ConfigError(
+            "the order folder's path is taken by a file", key="--orders-dir", value=str(folder),
+            hint="move the file away or choose another --orders-dir",
+        )  # fmt: skip
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            "cannot write in the order folder", key="--orders-dir", value=str(folder),
+            hint="read-only filesystem or no write permission",
+        )  # fmt: skip
+    return folder
 
 
 class OrderFiles:
