@@ -145,7 +145,7 @@ def _shock_text(sh: Any) -> str:
     "--value",
     type=MONEY,
     default=None,
-    help="Portfolio value in money (default 1,000,000; holdings: their value).",
+    help="Portfolio value in money, 0 to 1e12 (default 1,000,000; holdings: their value).",
 )
 @click.option(
     "--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First date of history to use."
