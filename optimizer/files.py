@@ -90,6 +90,8 @@ def _open(p: Path, limit: int, error: type[CapallocError]) -> int:
         raise error("file not found", file=str(p)) from None
     except OSError as exc:
         raise error("cannot read the file", file=str(p), hint=exc.strerror or str(exc)) from None
+    except ValueError:  # a NUL byte in the path
+        raise error("not a valid file path", file=repr(str(p))) from None
     try:
         _check(p, os.fstat(fd), limit, error)  # the file may have been swapped meanwhile
     except BaseException:

@@ -9,6 +9,7 @@ otherwise overflow into NaN weights or orders of 10**300 shares.
 from __future__ import annotations
 
 import math
+import re
 
 from optimizer.errors import CapallocError, ConfigError
 
@@ -22,19 +23,27 @@ MAX_TOML_BYTES = 1 << 20  # account, scenario and rules files: 1 MiB
 MAX_CSV_BYTES = 256 << 20  # holdings, prices, targets, price histories: 256 MiB
 MAX_TOML_DEPTH = 32  # tables and arrays nested inside each other
 
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
 
 def parse_number(
     text: str | None, *, file: str | None, key: str, error: type[CapallocError] = ConfigError
 ) -> float:
-    """A finite float from a CSV cell; text, NaN and infinities are one ``error`` line."""
+    """A finite float from a CSV cell, written as a plain decimal (``-12.5``, ``1e3``).
+
+    Text, NaN and infinities are one ``error`` line; so are the spellings Python's
+    ``float`` would also take (``1_000``, non-ASCII digits), which no CSV writer produces.
+    """
     raw = (text or "").strip()
+    if _DECIMAL.fullmatch(raw):
+        return float(raw)
     try:
         value = float(raw)
     except ValueError:
-        raise error("not a number", file=file, key=key, value=raw) from None
+        value = 0.0
     if not math.isfinite(value):
         raise error("not a finite number", file=file, key=key, value=raw)
-    return value
+    raise error("not a number", file=file, key=key, value=raw)
 
 
 def check_range(

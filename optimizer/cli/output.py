@@ -45,6 +45,17 @@ class Money(click.ParamType):
 MONEY = Money()
 
 
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and infinities (which compare false
+    with both bounds and would otherwise pass)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert results (dataclasses, numpy, pandas, dates, paths) to JSON-safe values.
 

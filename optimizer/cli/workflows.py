@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, table
+from optimizer.cli.output import FiniteRange, emit, format_option, note, table
 from optimizer.errors import PartialFailure
 
 _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
@@ -105,7 +105,7 @@ PERIOD = _Period()
     "--lock-timeout",
     default=15.0,
     show_default=True,
-    type=click.FloatRange(0.1),
+    type=FiniteRange(0.1),
     help="Minutes without heartbeat after which another host's lock is stale.",
 )
 @format_option

@@ -54,7 +54,8 @@ def discover_accounts(
     if not root.is_dir():
         raise ConfigError("accounts folder not found", key="--accounts", value=str(root))
     index = root / INDEX_NAME
-    specs = _from_index(index, fallback) if index.is_file() else _from_subfolders(root, fallback)
+    listed = index.exists() or index.is_symlink()  # a FIFO or a dangling link: refused
+    specs = _from_index(index, fallback) if listed else _from_subfolders(root, fallback)
     if not specs:
         raise ConfigError(
             "no accounts found",
@@ -91,6 +92,11 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         for key, value in (("config", config), ("holdings", holdings)):
             if not value:
                 raise ConfigError("required column is empty", file=where, key=key)
+            if any(ord(ch) < 32 for ch in value):
+                raise ConfigError(
+                    "a path with a control character (NUL, newline, ...)", file=where, key=key,
+                    value=value,
+                )  # fmt: skip
         policy = fallback
         if (raw := (row.get("fallback") or "").strip()) != "":
             try:
