@@ -384,6 +384,11 @@ def _refuse_foreign(path: Path, raw: str) -> None:
     refused after a read-only look, before anything (a table, the journal mode) changes."""
     import sqlite3
 
+    if path.exists() and not path.is_file():
+        raise LedgerError(
+            "not a regular file (a folder, FIFO or device)", key="--db", value=raw,
+            hint="give the path of a SQLite file (created if missing)",
+        )  # fmt: skip
     if not path.is_file() or path.stat().st_size == 0:
         return
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.corpus import FIFO, Case, Special, sparse
+from tests.corpus import FIFO, FOLDER, Case, Special, sparse
 
 JOB_ACCOUNT = {
     "accounts/a1/account.toml": "[targets]\nSPY = 1.0\n",
@@ -76,6 +76,22 @@ def cases() -> list[Case]:
             "--db",
             "{tmp}/crm.db",
             files={**JOB_ACCOUNT, "crm.db": foreign_sqlite()},
+        ),
+        monthly(
+            "db-fifo",
+            9,
+            ("--db", "not a regular file"),
+            "--db",
+            "{tmp}/f.db",
+            files={**JOB_ACCOUNT, "f.db": FIFO},
+        ),
+        monthly(
+            "db-folder",
+            9,
+            ("--db", "not a regular file"),
+            "--db",
+            "{tmp}/d.db",
+            files={**JOB_ACCOUNT, "d.db": FOLDER},
         ),
         monthly("db-no-folder", 9, ("folder does not exist",), "--db", "{tmp}/nope/ledger.db"),
         monthly("db-scheme", 9, ("cannot use this database URL",), "--db", "nosuchdb://x/y"),
