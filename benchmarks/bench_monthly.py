@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import statistics
 import subprocess
@@ -76,7 +77,10 @@ def make_from_template(folder: Path, n: int, template: Path, layout: str) -> Non
             index.append(f"{account},policy.toml,holdings/{account}.csv")
         else:
             (folder / account).mkdir()
-            (folder / account / "account.toml").write_bytes(config)
+            own = re.sub(
+                rb'^id\s*=\s*"[^"]*"', f'id = "{account}"'.encode(), config, count=1, flags=re.M
+            )  # an [account] id must be the folder's name
+            (folder / account / "account.toml").write_bytes(own)
             (folder / account / "holdings.csv").write_text(out.getvalue())
     if layout == "csv":
         (folder / "accounts.csv").write_text("\n".join(index) + "\n")

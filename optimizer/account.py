@@ -121,7 +121,8 @@ def load_account(path: str | Path) -> AccountConfig:
         ("account.prices", cfg.prices_path),
     ):
         if file is not None and not file.is_file():
-            raise ConfigError("file not found", file=str(p), key=label, value=str(file))
+            what = "not a regular file" if file.exists() else "file not found"
+            raise ConfigError(what, file=str(p), key=label, value=str(file))
     return cfg
 
 

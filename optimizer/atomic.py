@@ -4,8 +4,11 @@ CLI): readers see the old file or the new one, never half of one."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from optimizer.errors import ConfigError
@@ -62,6 +65,69 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "ut
         raise
     _fsync_dir(target.parent)
     return target
+
+
+def write_set_atomic(
+    folder: str | os.PathLike[str], texts: Mapping[str, str], *, retire: tuple[str, ...] = ()
+) -> dict[str, Path]:
+    """Write several files of ``folder`` as one set: all new, or all as they were.
+
+    Every file is first written and fsynced in a hidden staging folder inside ``folder``
+    (same filesystem, so nothing later needs new space); only when all are written are
+    they renamed into place, one ``rename`` each. A failure while writing (full disk,
+    permissions, an error while rendering) leaves the previous set untouched. Files named
+    in ``retire`` that are not part of the new set are removed, so no stale member of an
+    older set (an ``orders.csv`` of a plan that no longer trades, say) stays beside it.
+
+    Returns
+    -------
+    dict
+        ``name -> path`` of each file written.
+
+    Raises
+    ------
+    ConfigError
+        The folder cannot be created or written (names the folder and the OS reason).
+    """
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=target))
+    except OSError as exc:
+        raise ConfigError(
+            "cannot write the output folder", file=str(target), hint=exc.strerror or str(exc)
+        ) from exc
+    try:
+        for name, text in texts.items():
+            _write_durable(stage / name, text, _mode_for(target / name))
+        _fsync_dir(stage)
+        for name in texts:  # a rename that would fail must fail before the first one
+            if (target / name).is_dir() and not (target / name).is_symlink():
+                raise IsADirectoryError(errno.EISDIR, "a folder has the name of a file", name)
+        for name in texts:
+            os.replace(stage / name, target / name)
+        for name in retire:
+            if name not in texts:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target / name)
+    except OSError as exc:
+        raise ConfigError(
+            "cannot write the output folder; the previous files are unchanged",
+            file=str(target),
+            hint=exc.strerror or str(exc),
+        ) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    _fsync_dir(target)
+    return {name: target / name for name in texts}
+
+
+def _write_durable(path: Path, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _mode_for(target: Path) -> int:

@@ -15,28 +15,63 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.errors import ConfigError
+from optimizer.files import read_text
+from optimizer.limits import MAX_TOML_BYTES, MAX_TOML_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for configuration models: unknown keys are errors, instances are frozen."""
+    """Base for configuration models: unknown keys are errors, instances are frozen,
+    NaN and infinities are refused in every float field."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 def read_toml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
-    """Read a TOML file; a missing file or a syntax error is one ``error`` line."""
+    """Read a TOML file; a missing, oversized, too deeply nested or malformed file is one
+    ``error`` line (limits in :mod:`optimizer.limits`)."""
     p = Path(path)
-    if not p.is_file():
-        raise error("file not found", file=str(p))
+    text = read_text(p, limit=MAX_TOML_BYTES, error=error)
+    return parse_toml(text, file=str(p), error=error)
+
+
+def parse_toml(
+    text: str, *, file: str | None = None, error: type[ConfigError] = ConfigError
+) -> dict[str, Any]:
+    """TOML text → dict; syntax errors and nesting beyond ``MAX_TOML_DEPTH`` are errors."""
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"malformed TOML: {exc}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise error("not a UTF-8 text file", file=str(p)) from None
+        raise error(f"malformed TOML: {exc}", file=file) from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_TOML_DEPTH:
+        raise error(
+            f"tables or arrays nested more than {MAX_TOML_DEPTH} deep", file=file,
+            hint="see docs/limits.md",
+        )  # fmt: skip
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply tables and arrays nest in ``value`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_TOML_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def validate(

@@ -22,7 +22,7 @@ from optimizer.jobs.calendar import first_session, parse_period
     ],
 )
 def test_known_first_sessions(text, expected):
-    period = parse_period(text)
+    period = parse_period(text, today=dt.date(2026, 12, 1), allow_future=True)
     assert period.rebalance_date == expected
     assert period.label == text
 
@@ -47,3 +47,28 @@ def test_bad_period_is_one_line_config_error(text):
         parse_period(text)
     assert "--period" in str(info.value)
     assert text in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "allow_future", "needle"),
+    [
+        ("1700-01", False, "before 1990-01"),
+        ("1989-12", False, "before 1990-01"),
+        ("0000-01", False, "before 1990-01"),
+        ("2026-10", False, "after the current month (2026-09)"),
+        ("9999-12", False, "after the current month"),
+        ("2027-10", True, "more than 12 months after"),
+        ("9999-12", True, "more than 12 months after"),
+    ],
+)
+def test_period_outside_the_accepted_range_is_refused(text, allow_future, needle):
+    with pytest.raises(ConfigError) as info:
+        parse_period(text, today=dt.date(2026, 9, 15), allow_future=allow_future)
+    assert needle in str(info.value) and text in str(info.value)
+
+
+def test_first_and_last_accepted_periods():
+    today = dt.date(2026, 9, 15)
+    assert parse_period("1990-01", today=today).rebalance_date == dt.date(1990, 1, 2)
+    assert parse_period("2026-09", today=today).label == "2026-09"
+    assert parse_period("2027-09", today=today, allow_future=True).label == "2027-09"

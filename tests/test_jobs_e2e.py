@@ -186,7 +186,10 @@ def test_pipeline_bug_in_one_account_does_not_stop_the_run(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "code", "needle"),
     [
-        (("--period", "2026-13"), 3, "--period='2026-13'"),
+        (("--period", "2026-13"), 2, "'2026-13' is not a month as YYYY-MM"),
+        (("--period", "2017/04"), 2, "'2017/04' is not a month as YYYY-MM"),
+        (("--period", "1700-01"), 3, "--period='1700-01': period before 1990-01"),
+        (("--period", "2999-01"), 3, "period after the current month"),
         (("--processor", "no_such_module:f"), 3, "--processor='no_such_module:f'"),
         (("--processor", "tests.jobs_support.pipeline"), 3, "expected MODULE:FUNCTION"),
         (("--db", "/nonexistent-folder/ledger.db"), 9, "database folder does not exist"),

@@ -59,7 +59,8 @@ def _book(folder, n: int) -> None:
         account = f"acct{i:04d}"
         d = folder / account
         d.mkdir(parents=True)
-        shutil.copy(template / "account.toml", d / "account.toml")
+        policy = (template / "account.toml").read_text()  # its [account] id is the folder's
+        (d / "account.toml").write_text(policy.replace('"balanced-garcia"', f'"{account}"', 1))
         rows = [lines[0]]
         for line in lines[1:]:
             cells = line.split(",")

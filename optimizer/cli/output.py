@@ -25,6 +25,38 @@ format_option = click.option(
 )
 
 
+class Money(click.ParamType):
+    """An amount of money on the command line: finite, ``0 <= x <= MAX_MONEY``
+    (docs/limits.md); anything else is a usage error (exit 2) naming the option."""
+
+    name = "AMOUNT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from optimizer.limits import MAX_MONEY
+
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(amount) and 0 <= amount <= MAX_MONEY):
+            self.fail(f"{value!r} is not an amount between 0 and {MAX_MONEY:g}", param, ctx)
+        return amount
+
+
+MONEY = Money()
+
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and infinities (which compare false
+    with both bounds and would otherwise pass)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert results (dataclasses, numpy, pandas, dates, paths) to JSON-safe values.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
 
 config_option = click.option(
     "--config",
@@ -24,10 +24,11 @@ config_option = click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for report.html, proposal.json and orders.csv (written atomically).",
+    help="Folder for report.html, proposal.json and orders.csv, written as one set "
+    "(all new, or all as before on an error).",
 )
-@click.option("--deposit", type=click.FloatRange(min=0), default=0.0, help="Money coming in.")
-@click.option("--withdraw", type=click.FloatRange(min=0), default=0.0, help="Money going out.")
+@click.option("--deposit", type=MONEY, default=0.0, help="Money coming in (0 to 1e12).")
+@click.option("--withdraw", type=MONEY, default=0.0, help="Money going out (0 to 1e12).")
 @format_option
 def propose(config: Path, out_dir: Path | None, deposit: float, withdraw: float, fmt: str) -> None:
     """Advisor proposal: allocation, trades and a self-contained HTML report."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
 from optimizer.errors import ConfigError
 
 
@@ -48,8 +48,8 @@ def _date(value: str | None) -> dt.date | None:
     help="Recent sales CSV (account,ticker,sold,gain) for the wash-sale guard.",
 )
 @click.option("--account", help="Plan only this account.")
-@click.option("--deposit", type=float, default=0.0, help="Money added before trading.")
-@click.option("--withdraw", type=float, default=0.0, help="Money taken out.")
+@click.option("--deposit", type=MONEY, default=0.0, help="Money added before trading (0 to 1e12).")
+@click.option("--withdraw", type=MONEY, default=0.0, help="Money taken out (0 to 1e12).")
 @click.option("--as-of", "as_of", help="Trade date, YYYY-MM-DD (default: today).")
 @click.option(
     "--out",

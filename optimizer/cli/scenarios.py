@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
 
 scenario_dir_option = click.option(
     "--scenario-dir",
@@ -143,9 +143,9 @@ def _shock_text(sh: Any) -> str:
 )
 @click.option(
     "--value",
-    type=float,
+    type=MONEY,
     default=None,
-    help="Portfolio value in money (default 1,000,000; holdings: their value).",
+    help="Portfolio value in money, 0 to 1e12 (default 1,000,000; holdings: their value).",
 )
 @click.option(
     "--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First date of history to use."

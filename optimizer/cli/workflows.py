@@ -14,10 +14,30 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, table
+from optimizer.cli.output import FiniteRange, emit, format_option, note, table
 from optimizer.errors import PartialFailure
 
 _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
+
+
+class _Period(click.ParamType):
+    """``--period YYYY-MM``: a malformed month is a bad option value (exit 2); a
+    well-formed one outside the accepted range is refused later (exit 3)."""
+
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from optimizer.errors import ConfigError
+        from optimizer.jobs.calendar import split_period
+
+        try:
+            split_period(str(value))
+        except ConfigError:
+            self.fail(f"{value!r} is not a month as YYYY-MM (e.g. 2026-01)", param, ctx)
+        return str(value).strip()
+
+
+PERIOD = _Period()
 
 
 @click.command("run-monthly")
@@ -33,7 +53,15 @@ _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
     "--db", required=True, metavar="URL", help="Ledger: a SQLAlchemy URL or a SQLite file path."
 )
 @click.option(
-    "--period", default=None, metavar="YYYY-MM", help="Month to rebalance (default: this month)."
+    "--period",
+    default=None,
+    type=PERIOD,
+    help="Month to rebalance (default: this month); from 1990-01 to the current month.",
+)
+@click.option(
+    "--allow-future",
+    is_flag=True,
+    help="Accept a --period after the current month (at most 12 months ahead).",
 )
 @click.option(
     "--dry-run", is_flag=True, help="Compute and report; write no orders, record no claims."
@@ -77,7 +105,7 @@ _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
     "--lock-timeout",
     default=15.0,
     show_default=True,
-    type=click.FloatRange(0.1),
+    type=FiniteRange(0.1),
     help="Minutes without heartbeat after which another host's lock is stale.",
 )
 @format_option
@@ -85,6 +113,7 @@ def run_monthly(
     accounts_dir: Path,
     db: str,
     period: str | None,
+    allow_future: bool,
     dry_run: bool,
     workers: int,
     chunk_size: int | None,
@@ -110,7 +139,7 @@ def run_monthly(
     options = RunOptions(
         accounts_dir=accounts_dir,
         db=db,
-        period=parse_period(period),
+        period=parse_period(period, allow_future=allow_future),
         orders_dir=orders_dir,
         dry_run=dry_run,
         workers=workers,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -36,6 +37,7 @@ from optimizer.data.validate import (
     parse_numbers,
 )
 from optimizer.errors import DataError
+from optimizer.files import open_text, read_text
 
 YIELD_TICKERS = frozenset({"^TNX", "^FVX", "^IRX", "^TYX"})
 _DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day"})
@@ -62,7 +64,7 @@ class Entry:
 def read_header(path: Path) -> list[list[str]]:
     """The first three lines of a CSV file, split on commas (empty file: DataError)."""
     try:
-        with path.open(encoding="utf-8-sig") as fh:
+        with open_text(path, error=DataError) as fh:
             lines = [fh.readline() for _ in range(3)]
     except UnicodeDecodeError:
         raise DataError("not a UTF-8 text file", file=str(path)) from None
@@ -142,8 +144,8 @@ def _csv_files(path: Path) -> list[Path]:
         if not files:
             raise DataError("folder holds no .csv files", file=str(path))
         return files
-    if path.is_file():
-        return [path]
+    if path.exists():
+        return [path]  # read_header refuses what is not a regular file
     raise DataError("no such file or folder", file=str(path))
 
 
@@ -183,17 +185,17 @@ def read_series(entry: Entry) -> RawSeries:
     try:
         if entry.layout is Layout.YAHOO_MULTI:
             table = pd.read_csv(
-                entry.path,
+                io.StringIO(read_text(entry.path, error=DataError)),
                 header=[0, 1],
                 skiprows=[2],
                 dtype=str,
                 keep_default_na=False,
-                encoding="utf-8-sig",
             )
             dates, column = table.iloc[:, 0], table[("Close", entry.ticker)]
             date_name, header_lines = "Date", 3
         else:
-            table = pd.read_csv(entry.path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            text = io.StringIO(read_text(entry.path, error=DataError))
+            table = pd.read_csv(text, dtype=str, keep_default_na=False)
             table.columns = [str(c).strip() for c in table.columns]
             value_col = "Close" if entry.layout is Layout.YAHOO else entry.ticker
             dates, column = table.iloc[:, 0], table[value_col]

@@ -17,9 +17,12 @@ import pandas as pd
 
 from optimizer.data.frequency import Frequency
 from optimizer.errors import DataError
+from optimizer.limits import MAX_PRICE, MAX_RATE_PCT, MIN_PRICE
 
 _ISO_DAY = r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$"
-_BLANKS = ("", ".", "nan", "NaN", "NA", "N/A", "null", "None")
+# a blank cell, or a marker of a missing observation: a gap the forward-fill may bridge.
+# A literal ``nan`` is not among them: like ``inf`` it is a number gone wrong, an error.
+_BLANKS = ("", ".", "NA", "N/A", "null", "None")
 
 
 class SeriesKind(Enum):
@@ -127,21 +130,36 @@ def parse_numbers(
 
 
 def check_values(series: RawSeries) -> None:
-    """Prices must be finite and positive; rates finite."""
+    """Prices finite and within ``[MIN_PRICE, MAX_PRICE]``; rates finite and within
+    ``±MAX_RATE_PCT`` percent (docs/limits.md)."""
     v = series.values.dropna()
-    bad = ~np.isfinite(v.to_numpy())
-    if series.kind is SeriesKind.PRICE:
-        bad |= v.to_numpy() <= 0
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        finite = bool(np.isfinite(v.iloc[pos]))
-        what = "non-positive price" if finite else "non-finite value"
-        raise DataError(
-            f"{what} on {_iso(v.index[pos])}",
-            file=series.origin,
-            key=series.ticker,
-            value=float(v.iloc[pos]),
-        )
+    x = v.to_numpy()
+    finite = np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        if series.kind is SeriesKind.PRICE:
+            outside = finite & (x > 0) & ((x < MIN_PRICE) | (x > MAX_PRICE))
+            bad = ~finite | (x <= 0) | outside
+        else:
+            outside = finite & (np.abs(x) > MAX_RATE_PCT)
+            bad = ~finite | outside
+    if not bad.any():
+        return
+    pos = int(np.flatnonzero(bad)[0])
+    if not finite[pos]:
+        what = "non-finite value"
+    elif outside[pos]:
+        low, high = (MIN_PRICE, MAX_PRICE) if series.kind is SeriesKind.PRICE else (
+            -MAX_RATE_PCT, MAX_RATE_PCT)  # fmt: skip
+        what = f"{series.kind.value} outside the documented bounds [{low:g}, {high:g}]"
+    else:
+        what = "non-positive price"
+    raise DataError(
+        f"{what} on {_iso(v.index[pos])}",
+        file=series.origin,
+        key=series.ticker,
+        value=float(x[pos]),
+        hint="see docs/limits.md" if outside[pos] else None,
+    )
 
 
 def check_not_future(series: RawSeries, today: dt.date) -> None:

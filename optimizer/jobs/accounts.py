@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from optimizer.config import parse_toml
 from optimizer.errors import ConfigError
+from optimizer.files import read_bytes, read_text
 from optimizer.jobs.model import AccountSpec, FallbackPolicy, Period
+from optimizer.limits import MAX_CSV_BYTES, MAX_TOML_BYTES
 
 CONFIG_NAME = "account.toml"
 HOLDINGS_NAME = "holdings.csv"
@@ -51,7 +54,8 @@ def discover_accounts(
     if not root.is_dir():
         raise ConfigError("accounts folder not found", key="--accounts", value=str(root))
     index = root / INDEX_NAME
-    specs = _from_index(index, fallback) if index.is_file() else _from_subfolders(root, fallback)
+    listed = index.exists() or index.is_symlink()  # a FIFO or a dangling link: refused
+    specs = _from_index(index, fallback) if listed else _from_subfolders(root, fallback)
     if not specs:
         raise ConfigError(
             "no accounts found",
@@ -68,7 +72,10 @@ def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         if not sub.is_dir() or sub.name.startswith((".", "_")):
             continue
         _check_id(sub.name, file=str(root))
-        specs.append(AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback))
+        specs.append(
+            AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback,
+                        named_by_folder=True)
+        )  # fmt: skip
     return specs
 
 
@@ -85,6 +92,11 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         for key, value in (("config", config), ("holdings", holdings)):
             if not value:
                 raise ConfigError("required column is empty", file=where, key=key)
+            if any(ord(ch) < 32 for ch in value):
+                raise ConfigError(
+                    "a path with a control character (NUL, newline, ...)", file=where, key=key,
+                    value=value,
+                )  # fmt: skip
         policy = fallback
         if (raw := (row.get("fallback") or "").strip()) != "":
             try:
@@ -101,18 +113,18 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
 
 
 def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    text = read_text(index)
     try:
-        with index.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
-            if missing:
-                raise ConfigError(
-                    "missing columns", file=str(index), key="columns", value=sorted(missing)
-                )
-            for row in reader:
-                if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                    yield reader.line_num, row
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
+        if missing:
+            raise ConfigError(
+                "missing columns", file=str(index), key="columns", value=sorted(missing)
+            )
+        for row in reader:
+            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                yield reader.line_num, row
+    except csv.Error as exc:
         raise ConfigError(
             "cannot read the accounts index", file=str(index), hint=str(exc)
         ) from None
@@ -139,12 +151,15 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     Raises
     ------
     ConfigError
-        The config or holdings file cannot be read. (A malformed TOML is hashed as bytes;
-        the pipeline reports it as the account's failure.)
+        The config or holdings file cannot be read, or (one folder per account) the
+        config's ``[account] id`` is not the folder's name. (A malformed TOML is hashed as
+        bytes; the pipeline reports it as the account's failure.)
     """
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
-    config = _read_bytes(spec.config_path)
+    config = _read_bytes(spec.config_path, MAX_TOML_BYTES)
+    if spec.named_by_folder:
+        _check_declared_id(spec, config)
     holdings = _read_bytes(spec.holdings_path)
     for label, data in (("config", config), ("holdings", holdings)):
         digest.update(f"{label}:{len(data)}\n".encode())
@@ -161,13 +176,27 @@ def with_hash(spec: AccountSpec, period: Period) -> AccountSpec:
     return replace(spec, inputs_hash=inputs_hash(spec, period))
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, limit: int = MAX_CSV_BYTES) -> bytes:
+    return read_bytes(path, limit=limit)
+
+
+def _check_declared_id(spec: AccountSpec, config: bytes) -> None:
+    """An ``[account] id`` in a folder's ``account.toml`` must be the folder's name: the
+    orders and the ledger use the folder's name, so a different id means the file was
+    copied from another account (or the folder renamed) by mistake."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except OSError as exc:
-        raise ConfigError("cannot read file", file=str(path), hint=exc.strerror) from None
+        declared = parse_toml(config.decode("utf-8")).get("account", {})
+    except (ConfigError, UnicodeDecodeError):
+        return  # the pipeline reports the malformed file
+    given = declared.get("id") if isinstance(declared, dict) else None
+    if given is not None and given != spec.account_id:
+        raise ConfigError(
+            f"[account] id differs from the account's folder name {spec.account_id!r}",
+            file=str(spec.config_path),
+            key="account.id",
+            value=given,
+            hint="set the id to the folder's name (or rename the folder), or drop the id",
+        )
 
 
 def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:
@@ -175,8 +204,8 @@ def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> lis
     if not any(suffix.encode() in lowered for suffix in _REFERENCE_SUFFIXES):
         return []  # no file name in the text: no need to parse it
     try:
-        data = tomllib.loads(config.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        data = parse_toml(config.decode("utf-8"))
+    except (ConfigError, UnicodeDecodeError):
         return []  # the bytes are hashed; the pipeline reports the malformed file
     found: dict[Path, None] = {}
     base = config_path.parent

@@ -16,6 +16,8 @@ from optimizer.jobs.model import Period
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 EXCHANGE = "XNYS"
+FIRST_PERIOD = (1990, 1)  # earliest month the job accepts (docs/limits.md)
+MAX_FUTURE_MONTHS = 12  # with --allow-future: at most this far ahead of the current month
 
 
 def first_session(year: int, month: int, exchange: str = EXCHANGE) -> dt.date:
@@ -57,14 +59,54 @@ def _sessions_around(exchange: str, year: int) -> Any:
     return cal.sessions
 
 
-def parse_period(text: str | None, *, today: dt.date | None = None) -> Period:
-    """``"YYYY-MM"`` (or ``None`` for the current UTC month) → :class:`Period`."""
+def parse_period(
+    text: str | None, *, today: dt.date | None = None, allow_future: bool = False
+) -> Period:
+    """``"YYYY-MM"`` (or ``None`` for the current UTC month) → :class:`Period`.
+
+    Raises
+    ------
+    ConfigError
+        The text is not a month ``YYYY-MM``; or the month is before ``FIRST_PERIOD``, after
+        the current month (unless ``allow_future``: then up to ``MAX_FUTURE_MONTHS`` ahead).
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
     if text is None:
-        today = today or dt.datetime.now(dt.UTC).date()
         year, month = today.year, today.month
     else:
-        match = _PERIOD_RE.match(text.strip())
-        if not match or not 1 <= int(match.group(2)) <= 12:
-            raise ConfigError("expected a month as YYYY-MM", key="--period", value=text)
-        year, month = int(match.group(1)), int(match.group(2))
+        year, month = split_period(text)
+    check_period_range(year, month, today=today, allow_future=allow_future)
     return Period(year=year, month=month, rebalance_date=first_session(year, month))
+
+
+def split_period(text: str) -> tuple[int, int]:
+    """``"YYYY-MM"`` → ``(year, month)``; anything else is a ConfigError naming --period."""
+    match = _PERIOD_RE.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError("expected a month as YYYY-MM", key="--period", value=text)
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_period_range(year: int, month: int, *, today: dt.date, allow_future: bool) -> None:
+    """A month from ``FIRST_PERIOD`` to the current one (a year further if ``allow_future``)."""
+    label = f"{year:04d}-{month:02d}"
+    index, now = year * 12 + month - 1, today.year * 12 + today.month - 1
+    first = FIRST_PERIOD[0] * 12 + FIRST_PERIOD[1] - 1
+    if index < first:
+        raise ConfigError(
+            f"period before {FIRST_PERIOD[0]:04d}-{FIRST_PERIOD[1]:02d}, the first month "
+            "the monthly job trades", key="--period", value=label, hint="see docs/limits.md",
+        )  # fmt: skip
+    if index > now and not allow_future:
+        raise ConfigError(
+            f"period after the current month ({today:%Y-%m})",
+            key="--period",
+            value=label,
+            hint="pass --allow-future to plan a month ahead on purpose",
+        )
+    if index > now + MAX_FUTURE_MONTHS:
+        raise ConfigError(
+            f"period more than {MAX_FUTURE_MONTHS} months after the current one ({today:%Y-%m})",
+            key="--period",
+            value=label,
+        )

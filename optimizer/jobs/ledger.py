@@ -80,7 +80,8 @@ class Ledger:
             version.
         """
         url = normalize_url(db)
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        _refuse_in_memory(url, db)
+        if url.startswith("sqlite:///"):
             folder = Path(url.removeprefix("sqlite:///")).parent
             if not folder.is_dir():
                 raise LedgerError(
@@ -89,6 +90,7 @@ class Ledger:
                     value=db,
                     hint="create it first",
                 )
+            _refuse_foreign(Path(url.removeprefix("sqlite:///")), db)
         ledger = cls(url, _make_engine(url, db))
         ledger._ensure_schema()
         return ledger
@@ -268,6 +270,21 @@ class Ledger:
         with self._guard(), self.engine.connect() as conn:
             return {row[0]: Claim(*row) for row in conn.execute(query)}
 
+    def claimed_orders_dirs(self, period: Period) -> dict[str, int]:
+        """Orders folder of every run that recorded a claim for ``period`` -> its first run
+        id (one folder in a consistent ledger: a done period's orders never move)."""
+        from sqlalchemy import func, select
+
+        r, c = s.runs.c, s.claims.c
+        query = (
+            select(r.orders_dir, func.min(r.id))
+            .select_from(s.claims.join(s.runs, c.run_id == r.id))
+            .where(c.period == period.label)
+            .group_by(r.orders_dir)
+        )
+        with self._guard(), self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(query)}
+
     def record(self, run_id: int, period: Period, attempts: Sequence[Attempt]) -> None:
         """Record a chunk of attempts in one transaction, checking the lock is still held.
 
@@ -334,6 +351,65 @@ class Ledger:
                 .where(s.runs.c.id == run_id)
                 .values(finished=utcnow(), message=message, **counts)
             )
+
+
+def _refuse_in_memory(url: str, raw: str) -> None:
+    """An in-memory SQLite database vanishes with the process (and each worker would get
+    its own): it cannot be a ledger."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return  # reported by _make_engine
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database or ""
+    if (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or (parsed.query.get("mode") == "memory")
+    ):
+        raise LedgerError(
+            "an in-memory SQLite database cannot hold the ledger (it vanishes with the run)",
+            key="--db",
+            value=raw,
+            hint="give a file path, e.g. --db ledger.db",
+        )
+
+
+def _refuse_foreign(path: Path, raw: str) -> None:
+    """A SQLite file holding tables that are not the ledger's is someone else's database:
+    refused after a read-only look, before anything (a table, the journal mode) changes."""
+    import sqlite3
+
+    if path.exists() and not path.is_file():
+        raise LedgerError(
+            "not a regular file (a folder, FIFO or device)", key="--db", value=raw,
+            hint="give the path of a SQLite file (created if missing)",
+        )  # fmt: skip
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            names = {row[0] for row in conn.execute("select name from sqlite_master "
+                                                    "where type = 'table'")}  # fmt: skip
+    except sqlite3.Error as error:
+        raise LedgerError(
+            "the ledger database failed", key="--db", value=raw, hint=" ".join(str(error).split())
+        ) from None
+    foreign = sorted(n for n in names - set(s.metadata.tables) if not n.startswith("sqlite_"))
+    if foreign:
+        raise LedgerError(
+            "not a capalloc ledger: the database holds other tables "
+            f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''})",
+            key="--db",
+            value=raw,
+            hint="give a new file for the ledger",
+        )
 
 
 def _make_engine(url: str, raw: str) -> Any:

@@ -61,6 +61,7 @@ class AccountSpec:
     holdings_path: Path  # holdings.csv
     fallback: FallbackPolicy = FallbackPolicy.NONE
     inputs_hash: str = ""  # sha256 over config, holdings, referenced files and the period
+    named_by_folder: bool = False  # one folder per account: an [account] id must match it
 
 
 ORDER_COLUMNS = ("ticker", "side", "shares", "est_price", "notional", "est_cost", "reason")

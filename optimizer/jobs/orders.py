@@ -19,17 +19,16 @@ know (say, copied in by hand) to ``<name>.orphan`` so nobody sends it by mistake
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import functools
-import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import LedgerError
+from optimizer.csvout import csv_text
+from optimizer.errors import ConfigError, LedgerError
 from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
 from optimizer.jobs.records import Claim
@@ -53,21 +52,50 @@ class Reconciliation:
 
 def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
     """The CSV text of an order file (deterministic: same orders, same bytes)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HEADER)
-    for o in orders:
-        writer.writerow(
-            [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
-             _num(o.notional), _num(o.est_cost), o.reason]
-        )  # fmt: skip
-    return buf.getvalue()
+    rows = (
+        [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
+         _num(o.notional), _num(o.est_cost), o.reason]
+        for o in orders
+    )  # fmt: skip
+    return csv_text(HEADER, rows)
 
 
 def _num(x: float | None) -> str:
     if x is None:
         return ""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def prepare_folder(root: Path, period: Period) -> Path:
+    """Create ``root/<period>`` if needed and check it is a folder this process can write.
+
+    Raises
+    ------
+    ConfigError
+        The path is a file, or the folder cannot be created or written (read-only
+        filesystem, permissions): one line naming ``--orders-dir``, before any order.
+    """
+    folder = root / period.label
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a file (or a dangling link) in the way: reported below
+    except OSError as exc:
+        raise ConfigError(
+            "cannot create the order folder", key="--orders-dir", value=str(folder),
+            hint=exc.strerror or str(exc),
+        ) from None  # fmt: skip
+    if not folder.is_dir():
+        raise ConfigError(
+            "the order folder's path is taken by a file", key="--orders-dir", value=str(folder),
+            hint="move the file away or choose another --orders-dir",
+        )  # fmt: skip
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            "cannot write in the order folder", key="--orders-dir", value=str(folder),
+            hint="read-only filesystem or no write permission",
+        )  # fmt: skip
+    return folder
 
 
 class OrderFiles:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import CapallocError
+from optimizer.errors import CapallocError, ConfigError
 from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
-from optimizer.jobs.orders import OrderFiles, Reconciliation
+from optimizer.jobs.orders import OrderFiles, Reconciliation, prepare_folder
 from optimizer.jobs.processor import DEFAULT_PROCESSOR, Pipeline, init_worker, process_chunk
 from optimizer.jobs.records import Attempt, AttemptStatus, Claim
 
@@ -147,6 +147,9 @@ class _Run:
 
     def execute(self, on_start: Callable[[int], None], progress: Progress) -> RunSummary:
         o = self.options
+        if not o.dry_run:  # refused before the run is recorded
+            self._check_orders_dir()
+            prepare_folder(o.orders_dir.resolve(), self.period)
         self.run_id = self.ledger.start_run(
             self.period,
             dry_run=o.dry_run,
@@ -178,6 +181,22 @@ class _Run:
             self.run_id, self.period, o.dry_run, RunStatus.DRY_RUN if o.dry_run else status,
             counts, lines, reconciled, taken_over, o.orders_dir.resolve(),
         )  # fmt: skip
+
+    def _check_orders_dir(self) -> None:
+        """A period's orders stay where they were recorded: another folder is refused,
+        never "repaired" (the recorded files are not moved, orphaned or rewritten)."""
+        here = str(self.options.orders_dir.resolve())
+        elsewhere = {d: r for d, r in self.ledger.claimed_orders_dirs(self.period).items()
+                     if d != here}  # fmt: skip
+        if elsewhere:
+            folder, run_id = min(elsewhere.items(), key=lambda item: item[1])
+            raise ConfigError(
+                f"period {self.period.label} was recorded with its orders in {folder} "
+                f"(run {run_id}); a done period's orders never move",
+                key="--orders-dir",
+                value=here,
+                hint=f"rerun with --orders-dir {folder}",
+            )
 
     def _finish(self, status: RunStatus, message: str) -> None:
         counts = self._counts()

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from optimizer.errors import ConfigError, PlanError
+from optimizer.files import read_text
+from optimizer.limits import check_money, check_price, check_shares, parse_number
 
 CASH = "CASH"
 WEIGHT_TOL = 1e-6
@@ -88,10 +91,8 @@ def _rows(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a CSV file as dicts, with 1-based line numbers; header problems are errors."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError("file not found", file=str(p))
-    with p.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(io.StringIO(read_text(p), newline=""))
+    try:
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in required if c not in header]
         if missing:
@@ -104,17 +105,19 @@ def _rows(
             raise ConfigError(f"unknown column(s) {', '.join(unknown)}", file=str(p))
         reader.fieldnames = header
         for line, row in enumerate(reader, start=2):
-            yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+            if None in row:
+                raise ConfigError(
+                    f"more cells than the {len(header)} columns of the header",
+                    file=str(p),
+                    key=f"line {line}",
+                )
+            yield line, {k: (v or "").strip() for k, v in row.items()}
+    except csv.Error as exc:
+        raise ConfigError("malformed CSV", file=str(p), hint=str(exc)) from None
 
 
 def _number(text: str, *, file: Path | str, key: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError("not a number", file=str(file), key=key, value=text) from None
-    if not math.isfinite(value):
-        raise ConfigError("not a finite number", file=str(file), key=key, value=text)
-    return value
+    return parse_number(text, file=str(file), key=key)
 
 
 def _date(text: str, *, file: Path | str, key: str) -> dt.date:
@@ -150,7 +153,8 @@ def load_holdings(
             raise ConfigError("account and ticker are required", file=str(path), key=f"line {line}")
         shares = _number(row["shares"], file=path, key=f"{where} shares")
         if ticker == CASH:
-            cash[acct] = cash.get(acct, 0.0) + shares
+            cash[acct] = cash.get(acct, 0.0) + _cash(row, shares, path=path, where=where)
+            check_money(cash[acct], file=str(path), key=f"account {acct} cash")
             lots.setdefault(acct, [])
             continue
         lot = _lot(row, ticker, shares, whole_shares, path=path, where=where)
@@ -179,6 +183,28 @@ def load_holdings(
     return accounts
 
 
+def _cash(row: dict[str, str], amount: float, *, path: str | Path, where: str) -> float:
+    """The amount of a cash row: money (not negative), no cost and no date."""
+    for column in ("cost_per_share", "acquired"):
+        if row.get(column):
+            raise ConfigError(
+                "a CASH row has no cost or date (its shares column is the amount)",
+                file=str(path),
+                key=f"{where} {column}",
+                value=row[column],
+                hint="leave cost_per_share and acquired empty on CASH rows",
+            )
+    if amount < 0:
+        raise PlanError(
+            "negative cash",
+            file=str(path),
+            key=f"{where} shares",
+            value=amount,
+            hint="a debit balance is not supported; net it against a withdrawal",
+        )
+    return check_money(amount, file=str(path), key=f"{where} shares")
+
+
 def _lot(
     row: dict[str, str], ticker: str, shares: float, whole: bool, *, path: str | Path, where: str
 ) -> Lot:
@@ -196,12 +222,15 @@ def _lot(
             "negative cost basis", file=str(path), key=f"{where} cost_per_share",
             value=lot.cost_per_share,
         )  # fmt: skip
+    if lot.cost_per_share > 0:
+        check_price(lot.cost_per_share, file=str(path), key=f"{where} cost_per_share")
     return lot
 
 
 def _check_shares(shares: float, whole: bool, *, file: Path | str, key: str) -> None:
     if shares <= 0:
         raise PlanError("shares must be positive", file=str(file), key=key, value=shares)
+    check_shares(shares, file=str(file), key=key)
     if whole and shares != int(shares):
         raise PlanError(
             "fractional shares where whole shares are required",
@@ -217,7 +246,12 @@ def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
     stated: dict[tuple[str, str], float] = {}
     for line, row in _rows(path, ("account", "ticker", "shares")):
         key = (row["account"], row["ticker"].upper())
-        stated[key] = _number(row["shares"], file=path, key=f"line {line} shares")
+        shares = _number(row["shares"], file=path, key=f"line {line} shares")
+        if key[1] == CASH:
+            check_money(shares, file=str(path), key=f"line {line} shares")
+        else:
+            check_shares(shares, file=str(path), key=f"line {line} shares")
+        stated[key] = shares
     for (acct, ticker), shares in stated.items():
         account = accounts.get(acct)
         held = (
@@ -250,7 +284,12 @@ def _load_recent_sales(path: str | Path) -> dict[str, list[RecentSale]]:
         sale = RecentSale(
             row["ticker"].upper(),
             _date(row["sold"], file=path, key=f"line {line} sold"),
-            _number(row["gain"], file=path, key=f"line {line} gain"),
+            check_money(
+                _number(row["gain"], file=path, key=f"line {line} gain"),
+                file=str(path),
+                key=f"line {line} gain",
+                signed=True,
+            ),
             _date(bought, file=path, key=f"line {line} acquired") if bought else None,
         )
         out.setdefault(row["account"], []).append(sale)
@@ -271,11 +310,13 @@ def load_prices(path: str | Path) -> dict[str, float]:
 
 
 def check_prices(prices: Mapping[str, float], *, file: str | None = None) -> None:
+    """Every price finite, positive and within the documented bounds."""
     for ticker, price in prices.items():
         if not (math.isfinite(price) and price > 0):
             raise PlanError(
                 "price must be positive", file=file, key=f"ticker {ticker} price", value=price
             )
+        check_price(price, file=file, key=f"ticker {ticker} price", error=PlanError)
 
 
 def load_targets(path: str | Path) -> dict[str, float]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass, replace
 from typing import Any
 
+from optimizer.csvout import csv_text
 from optimizer.rebalance.holdings import Account, Lot, RecentSale
 from optimizer.rebalance.solve import Method
 from optimizer.rebalance.tax import Block, LotUse, Side
@@ -182,12 +181,8 @@ class TradePlan:
 
 def orders_csv(plans: list[TradePlan]) -> str:
     """The orders of several plans as one CSV text (header always present)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=ORDER_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for plan in plans:
-        writer.writerows(plan.order_rows())
-    return buf.getvalue()
+    rows = ([row[c] for c in ORDER_COLUMNS] for plan in plans for row in plan.order_rows())
+    return csv_text(ORDER_COLUMNS, rows)
 
 
 def post_trade_account(

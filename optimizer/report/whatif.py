@@ -7,8 +7,6 @@ regret matrix ``regret[holding][happens]`` (see docs/report.md).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.atomic import write_atomic
+from optimizer.csvout import csv_text
 from optimizer.report import charts
 from optimizer.report.common import (
     data_banners,
@@ -94,16 +93,12 @@ def whatif_csv(doc: Mapping[str, Any]) -> str:
     exponent, no percent); empty means absent.
     """
     view = WhatIfView.of(doc)
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(["metric", "item", *view.columns])
-    for t in view.tickers:
-        out.writerow(["weight", t, *(plain(view.weight(c, t)) for c in view.columns)])
-    for key, _, _ in METRICS:
-        out.writerow([key, "", *(plain(view.metric(key, c)) for c in view.columns)])
-    for held in view.holders():
-        out.writerow(["regret", held, *(plain(view.regret(held, c)) for c in view.columns)])
-    return buf.getvalue()
+    rows = [
+        *(["weight", t, *(plain(view.weight(c, t)) for c in view.columns)] for t in view.tickers),
+        *([key, "", *(plain(view.metric(key, c)) for c in view.columns)] for key, _, _ in METRICS),
+        *(["regret", h, *(plain(view.regret(h, c)) for c in view.columns)] for h in view.holders()),
+    ]
+    return csv_text(["metric", "item", *view.columns], rows)
 
 
 def render_whatif(doc: Mapping[str, Any]) -> str:

@@ -12,12 +12,18 @@ import datetime as dt
 import math
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
 from optimizer.config import StrictModel, read_toml, validate
 from optimizer.errors import ScenarioError
 from optimizer.factors import FactorKind, HistoryWindow, Regime
+from optimizer.limits import MAX_PRICE
+
+MAX_MOVE_PCT = 1000.0  # a stated return or level change: at most +1000 % (x11)
+MAX_CHANGE_BP = 10_000.0  # a stated rate or spread change: at most 100 percentage points
+Level = Annotated[float, Field(gt=0, le=MAX_PRICE)]
 
 # canonical factors a scenario may shock, and how each is measured
 FACTOR_KINDS: dict[str, FactorKind] = {
@@ -74,7 +80,7 @@ class Horizon(StrictModel):
 class Reference(StrictModel):
     """A dated level of an index, with where it was reported."""
 
-    level: float = Field(gt=0)
+    level: float = Field(gt=0, le=MAX_PRICE)
     date: dt.date
     source: str = Field(min_length=1)
 
@@ -84,12 +90,13 @@ class Shock(StrictModel):
 
     factor: str | None = None
     index: str | None = None
-    return_pct: float | None = Field(default=None, gt=-100)
-    change_bp: float | None = None
-    change_pct: float | None = Field(default=None, gt=-100)
-    level: float | None = Field(default=None, gt=0)
+    # bounds: a move a scenario can state (docs/limits.md), not just one a float can hold
+    return_pct: float | None = Field(default=None, gt=-100, le=MAX_MOVE_PCT)
+    change_bp: float | None = Field(default=None, ge=-MAX_CHANGE_BP, le=MAX_CHANGE_BP)
+    change_pct: float | None = Field(default=None, gt=-100, le=MAX_MOVE_PCT)
+    level: float | None = Field(default=None, gt=0, le=MAX_PRICE)
     reference: Reference | None = None
-    intermediate: list[float] = Field(default_factory=list)  # levels on the way, for the story
+    intermediate: list[Level] = Field(default_factory=list)  # levels on the way, for the story
     note: str = ""
 
     def unit_keys(self) -> list[str]:

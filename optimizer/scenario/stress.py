@@ -18,6 +18,9 @@ import numpy as np
 from optimizer.errors import ConfigError, ScenarioError
 from optimizer.estimate import ScenarioMoments
 from optimizer.factors import FactorKind
+from optimizer.files import read_text
+from optimizer.limits import check_money, check_shares, parse_number
+from optimizer.rebalance.holdings import CASH
 from optimizer.scenario.config import ScenarioUse
 from optimizer.scenario.engine import ScenarioEngine
 from optimizer.scenario.library import ScenarioLibrary
@@ -175,6 +178,8 @@ def read_holdings(path: str | Path) -> dict[str, float]:
             raise ConfigError(
                 "shares must not be negative", file=str(path), key=f"line {line}: shares", value=n
             )
+        check = check_money if ticker == CASH else check_shares
+        check(n, file=str(path), key=f"line {line}: shares")
         shares[ticker] = shares.get(ticker, 0.0) + n
     if sum(shares.values()) <= 0:
         raise ConfigError("no shares held", file=str(path), key="shares")
@@ -183,13 +188,7 @@ def read_holdings(path: str | Path) -> dict[str, float]:
 
 def _rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError("file not found", file=str(p))
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("not a UTF-8 text file", file=str(p)) from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(read_text(p).splitlines())
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
@@ -218,14 +217,4 @@ def _ticker(row: dict[str, str], path: str | Path, line: int, seen: Mapping[str,
 
 
 def _number(text: str | None, path: str | Path, line: int, column: str) -> float:
-    try:
-        x = float((text or "").strip())
-    except ValueError:
-        raise ConfigError(
-            "not a number", file=str(path), key=f"line {line}: {column}", value=text
-        ) from None
-    if not math.isfinite(x):
-        raise ConfigError(
-            "not a finite number", file=str(path), key=f"line {line}: {column}", value=text
-        )
-    return x
+    return parse_number(text, file=str(path), key=f"line {line}: {column}")

@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 
+PROPOSAL_FILES = ("proposal.json", "report.html", "orders.csv")
+
+
 @dataclass(frozen=True)
 class Proposal:
     """A proposal document and the files written for it (empty without ``out_dir``)."""
@@ -48,7 +51,8 @@ def propose(
     """Allocation, trades and report for one account file.
 
     With ``out_dir``: ``proposal.json``, ``report.html`` and ``orders.csv`` are written
-    there, each atomically, and only once everything has been computed.
+    there as one set (all new or all as before; an old ``orders.csv`` is removed when the
+    new proposal has no plan), and only once everything has been computed.
     """
     from optimizer.account import load_account
     from optimizer.workflows.proposal import build_proposal
@@ -65,9 +69,10 @@ def propose(
 def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dict[str, Path]:
     import json
 
+    from optimizer.atomic import write_set_atomic
     from optimizer.cli.output import to_jsonable
     from optimizer.rebalance.result import orders_csv
-    from optimizer.report import render_proposal, write_atomic
+    from optimizer.report import render_proposal
 
     texts = {
         "proposal.json": json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n",
@@ -75,8 +80,7 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     }
     if run.plan is not None:
         texts["orders.csv"] = orders_csv([run.plan])
-    out.mkdir(parents=True, exist_ok=True)
-    return {name: write_atomic(out / name, text) for name, text in texts.items()}
+    return write_set_atomic(out, texts, retire=PROPOSAL_FILES)
 
 
 def whatif(config: str | Path, *, pipeline: Pipeline | None = None) -> dict[str, Any]:
