@@ -89,7 +89,8 @@ def test_build_estimate_baseline_when_no_scenarios():
     assert est.samples is None and est.scenarios == ()
     assert est.method == "historical mean, sample covariance"
     assert est.provenance.frequency == "monthly" and est.horizon_years == 0.25
-    assert set(est.exposures) == set(TICKERS) and "equity" in est.exposures["SMALL"]
+    # no scenario: no factor model is built (any universe works), so no exposures
+    assert est.exposures == {} and "no factor model (no scenario)" in est.provenance.notes
     assert is_psd(est.Sigma)
 
 

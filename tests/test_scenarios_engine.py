@@ -137,7 +137,10 @@ def test_yield_spike_as_shipped(engine, library):
 def test_replay_uses_realised_moves(shared_data, engine, library):
     m = engine.moments(library.get("rate-shock-2022"))
     spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", index_col="Date", parse_dates=True)
-    tnx = pd.read_csv(shared_data / "yahoo" / "^TNX.csv", index_col="Date", parse_dates=True)
+    # ^TNX ends 2026-02-13, before the ETFs (2026-02-23): FRED's DGS10 is the fresher proxy
+    assert engine.history.specs["long_rate"].series == "DGS10"
+    tnx = pd.read_csv(shared_data / "fred" / "DGS10.csv", index_col=0, parse_dates=True)
+    tnx = tnx.rename(columns={"DGS10": "Close"}).dropna()
     spy_ret = spy.Close.loc["2022-10-14"] / spy.Close.loc[:"2021-12-31"].iloc[-1] - 1
     tnx_move = (tnx.Close.loc[:"2022-10-14"].iloc[-1] - tnx.Close.loc[:"2021-12-31"].iloc[-1]) / 100
     # the move from the last close before the window to the last close in it

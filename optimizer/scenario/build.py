@@ -43,15 +43,16 @@ def build_estimate(
     provider : a ready provider (default: built from ``data``).
     """
     provider = provider or _provider(data, base_dir)
-    history = load_history(provider, data, estimation, tickers)
+    capm = estimation.mean.value == "capm"
+    history = load_history(provider, data, estimation, tickers, factors=bool(scenarios.use) or capm)
+    rf_annual = _risk_free(provider, data, estimation)
+    if not scenarios.use:
+        return _baseline(history, estimation, tickers, rf_annual)
     engine = ScenarioEngine(
         history,
         stressed_quantile=estimation.stressed_quantile,
         min_periods=estimation.min_periods,
     ).fit()
-    rf_annual = _risk_free(provider, data, estimation)
-    if not scenarios.use:
-        return _baseline(engine, provider, data, estimation, tickers, rf_annual)
     library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
     horizon = estimation.horizon.years if estimation.horizon else None
     moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
@@ -125,14 +126,13 @@ def _mixture_estimate(
 
 
 def _baseline(
-    engine: ScenarioEngine,
-    provider: Provider,
-    data: Any,
+    history: MarketHistory,
     estimation: EstimationConfig,
     tickers: Sequence[str],
     rf_annual: float,
 ) -> Estimate:
-    history = engine.history
+    """The baseline estimators of ``[estimation]`` on the asset history alone (CAPM also
+    uses the equity factor's series as the market)."""
     horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
     prices = _as_prices(history.returns)
     market = (
@@ -146,15 +146,16 @@ def _baseline(
         risk_free_annual=rf_annual,
     )
     mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon)
+    index = history.returns.index
+    window = f"{index[0].date()}..{index[-1].date()}" if len(index) else "none"
     return Estimate(
         tickers=tuple(tickers),
         mu=mu,
         Sigma=Sigma,
         horizon_years=horizon,
         risk_free=rf_annual * horizon,
-        provenance=_provenance(history, [f"baseline history {engine.model_.history}"]),
+        provenance=_provenance(history, [f"baseline history {window}"]),
         method=f"{estimation.mean.value} mean, {estimation.covariance.value} covariance",
-        exposures=engine.model_.exposures_dict(),
     )
 
 
