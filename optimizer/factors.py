@@ -169,9 +169,8 @@ def require_market(specs: Mapping[str, object], source: str) -> None:
     missing = [f for f in REQUIRED_FACTORS if f not in specs]
     if missing:
         raise ConfigError(
-            "scenarios need a market series for the equity factor and the data source has "
-            "none (SPY or ^GSPC)",
-            file=source,
+            f"scenarios need a market series for the {missing[0]} factor and the data "
+            f"source {source} has none (SPY or ^GSPC)",
             key=f"estimation.factors.{missing[0]}",
             hint=f'map it, e.g. [estimation.factors.{missing[0]}] kind = "return", '
             'series = "<a broad index or ETF in your data>"',
