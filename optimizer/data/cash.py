@@ -121,7 +121,7 @@ class CashProvider:
                     hint="set [data] cash_rate (annual, e.g. 0.04) or add a short-rate series",
                 )
             return accrue(index, self.rate), f"built-in, accrues at {self.rate:.2%} a year"
-        if got.coverage:
+        if got.coverage and rate_data.provenance.last < got.provenance.last:
             policy = getattr(self.inner, "policy", None)
             limit = policy.stale_after_days if policy is not None else 30
             check_stale([*got.coverage, *rate_data.coverage], limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,9 +250,15 @@ def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> f
     return float(last.iloc[-1]) / 100.0 if len(last) else 0.0
 
 
-def last_prices(provider: Provider, data: Any, tickers: Sequence[str]) -> dict[str, float]:
-    """Last adjusted close of each ticker (for valuing holdings)."""
-    got = provider.prices(list(tickers), getattr(data, "start", None), getattr(data, "end", None))
+def last_prices(
+    provider: Provider, data: Any, tickers: Sequence[str], *, as_of: dt.date | None = None
+) -> dict[str, float]:
+    """Each ticker's close on ``as_of`` or its last before (default: its last close; for
+    valuing holdings on the estimate's date)."""
+    end = getattr(data, "end", None)
+    if as_of is not None and (end is None or as_of < end):
+        end = as_of
+    got = provider.prices(list(tickers), getattr(data, "start", None), end)
     return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
 
 
