@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import data_line, emit, format_option, note, pct, table
 
 config_option = click.option(
     "--config",
@@ -106,10 +106,7 @@ def _print_trades(doc: dict[str, Any]) -> None:
 
 def _print_footer(doc: dict[str, Any]) -> None:
     prov = doc.get("provenance") or {}
-    note(
-        f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
-        f"({prov.get('frequency')}); {doc['assumptions']['method']}"
-    )
+    note(f"{data_line(prov)}; {doc['assumptions']['method']}")
     if prov.get("source") == "sample":
         note("Computed on the bundled sample data (historical, not current prices).")
     for w in doc.get("warnings") or []:
@@ -160,6 +157,7 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ["hold \\ happens", *happens],
         [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
     )
+    note(data_line(doc.get("provenance")))
     for w in doc.get("warnings") or []:
         note(f"note: {w}")
     for path in written:
