@@ -21,8 +21,8 @@ import pandas as pd
 from optimizer.data.align import check_stale
 from optimizer.data.base import PriceData, Provider, SeriesCoverage
 from optimizer.errors import DataError
+from optimizer.tickers import CASH as CASH_TICKER
 
-CASH_TICKER = "CASH"
 SHORT_RATES = ("DTB3", "DGS3MO", "^IRX")  # preferred first; percent a year
 
 

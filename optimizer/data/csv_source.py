@@ -35,6 +35,7 @@ from optimizer.data.align import Request, assemble
 from optimizer.data.base import PriceData, ServedBy
 from optimizer.data.csv_layout import MAX_HEADER_LINES, Layout, detect_rows, split_rows
 from optimizer.data.validate import (
+    BLANKS,
     RawSeries,
     SeriesKind,
     ValidationPolicy,
@@ -73,11 +74,14 @@ class _ParsedFile:
     def table(self) -> pd.DataFrame:
         if self._table is None:
             try:
+                # dates as text; numbers by the C parser (a column with text stays text
+                # and is checked, with its line, by parse_numbers)
                 self._table = pd.read_csv(
                     io.StringIO(self.text),
                     header=None,
                     skiprows=self.layout.header_lines,
-                    dtype=str,
+                    dtype={0: str},
+                    na_values=list(BLANKS),
                     keep_default_na=False,
                     skip_blank_lines=True,
                 )

@@ -19,7 +19,7 @@ from optimizer.data.frequency import Frequency
 from optimizer.errors import DataError
 
 _ISO_DAY = r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$"
-_BLANKS = ("", ".", "nan", "NaN", "NA", "N/A", "null", "None")
+BLANKS = ("", ".", "nan", "NaN", "NA", "N/A", "null", "None")
 
 
 class SeriesKind(Enum):
@@ -112,7 +112,7 @@ def parse_numbers(
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
-    blank = text.isna() | text.isin(_BLANKS)
+    blank = text.isna() | text.isin(BLANKS)
     numbers = pd.to_numeric(text.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
     if bad.any():

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from optimizer.errors import ConfigError, PlanError
+from optimizer.tickers import CASH
 
-CASH = "CASH"
 WEIGHT_TOL = 1e-6
 
 

@@ -26,7 +26,7 @@ from optimizer.errors import (
     SolverError,
     naming_file,
 )
-from optimizer.rebalance.holdings import CASH
+from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
@@ -43,7 +43,9 @@ class Position:
     """An account's holdings valued at prices: the current weights of the universe."""
 
     account: Account | None
-    prices: dict[str, float]  # ticker -> price, every universe ticker but cash
+    prices: dict[
+        str, float
+    ]  # ticker -> price, every universe ticker but cash (none without holdings)
     weights: dict[str, float]  # ticker -> current weight (cash under the cash ticker)
     value: float
     as_of: dt.date
@@ -167,10 +169,10 @@ class Pipeline:
         tickers = tuple(t for t in cfg.tickers if not _is_cash(cfg, t))
         prov = estimate.provenance
         data_as_of = (prov.as_of or prov.last) if prov else None
-        prices = self._prices(cfg, tickers, data_as_of)
         as_of = as_of or cfg.account.as_of or data_as_of or dt.date.today()
-        if holdings is None:
-            return Position(None, prices, {}, 0.0, as_of)
+        if holdings is None:  # nothing to value or trade
+            return Position(None, {}, {}, 0.0, as_of)
+        prices = self._prices(cfg, tickers, data_as_of)
         accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
         account, notes = _pick(accounts, account_id or cfg.account.id, holdings)
         check_lots_before(account, as_of, holdings)
