@@ -46,7 +46,8 @@ def build_estimate(
     provider = provider or _provider(data, base_dir)
     capm = estimation.mean.value == "capm"
     history = load_history(provider, data, estimation, tickers, factors=bool(scenarios.use) or capm)
-    rf_annual = _risk_free(provider, data, estimation)
+    as_of = history.provenance.as_of if history.provenance else None
+    rf_annual = _risk_free(provider, data, estimation, as_of)
     if not scenarios.use:
         return _baseline(history, estimation, tickers, rf_annual)
     engine = ScenarioEngine(
@@ -233,13 +234,18 @@ def _provider(data: Any, base_dir: Path | None) -> Provider:
     return get_provider(data.source)
 
 
-def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> float:
-    """Annual risk-free rate as a fraction."""
+def _risk_free(
+    provider: Provider, data: Any, estimation: EstimationConfig, as_of: dt.date | None = None
+) -> float:
+    """Annual risk-free rate as a fraction (a series' last value on or before ``as_of``)."""
     if estimation.risk_free_series is None:
         return estimation.risk_free_pct / 100.0
     series = estimation.risk_free_series
+    end = getattr(data, "end", None)
+    if as_of is not None and (end is None or as_of < end):
+        end = as_of
     try:
-        got = provider.rates([series], getattr(data, "start", None), getattr(data, "end", None))
+        got = provider.rates([series], getattr(data, "start", None), end)
     except DataError as exc:
         raise ConfigError(
             f"risk-free series unavailable: {exc.message}",

@@ -110,7 +110,7 @@ def load_history(
         [str(t) for t in tickers],
         used,
         frequency,
-        index_levels=_index_levels(provider, source, start, end) if factors else {},
+        index_levels=_index_levels(provider, source, start, as_of) if factors else {},
         provenance=provenance,
         daily=daily,
         left_out=left_out,
