@@ -90,3 +90,25 @@ def test_stale_factor_series_is_the_same_error_as_data_show(shared_data, tmp_pat
     assert res.returncode == show.returncode == 4
     assert "^FVX='2025-11-14'" in res.stderr and "stale" in res.stderr
     assert res.stderr == show.stderr
+
+
+def test_risk_free_series_is_read_on_the_as_of_date(shared_data, tmp_path):
+    """FRED DGS10 runs to 2026-07-30, the ETFs to 2026-02-23: the risk-free rate is the
+    DGS10 value of 2026-02-23, not a later one."""
+    from optimizer.account import load_account
+    from optimizer.scenario.build import build_estimate
+
+    config = tmp_path / "rf.toml"
+    config.write_text(
+        f'[data]\nsource = "csv:{shared_data / "yahoo"},{shared_data / "fred"}"\n'
+        '[estimation]\nrisk_free_series = "DGS10"\n'
+        '[universe.assets.SPY]\ntags = ["equity"]\n[universe.assets.TLT]\ntags = ["bonds"]\n'
+    )
+    cfg = load_account(config)
+    est = build_estimate(cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers)
+    assert est.provenance.as_of.isoformat() == "2026-02-23"
+    with open(shared_data / "fred" / "DGS10.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["DGS10"].strip()]
+    on = [float(r["DGS10"]) for r in rows if r["observation_date"] <= "2026-02-23"][-1]
+    assert float(rows[-1]["DGS10"]) != on  # the file does run later, with another value
+    assert est.risk_free == pytest.approx(on / 100 * est.horizon_years, rel=1e-12)

@@ -88,6 +88,9 @@ def test_scenarios_without_market_name_the_key_and_the_mapping_works(stocks):
     config = _config(folder, tickers, "mapped", uses + mapping)
     res = run_cli("optimize", "--config", str(config), "--format", "json")
     assert res.returncode == 0, res.stderr
+    whatif = run_cli("whatif", "--config", str(config), "--format", "json")
+    assert whatif.returncode == 0, whatif.stderr
+    assert json.loads(whatif.stdout)["columns"] == ["tariff-shock", "robust"]
     # AAPL is the equity factor itself: in tariff-shock its horizon mean is the -12 % shock
     cfg = load_account(config)
     est = build_estimate(cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers,
