@@ -92,12 +92,25 @@ def test_layouts_side_by_side_in_one_folder_are_detected(shared_data, tmp_path):
     _check(provider, shared_data, ("SPY", "IWM", "TLT"))
 
 
-def test_multi_row_header_without_ticker_row_names_the_file(tmp_path):
+def test_ticker_level_dropped_is_one_ticker_named_by_the_file(shared_data, tmp_path):
+    frame = _download(shared_data, ("TLT",)).droplevel("Ticker", axis=1)
+    frame.to_csv(tmp_path / "TLT.csv")  # pandas writes Date,Close,High,... here
+    _check(CsvProvider([tmp_path / "TLT.csv"]), shared_data, ("TLT",))
+    # the same with a field row over yfinance's Date,,, row
+    lines = (tmp_path / "TLT.csv").read_text().splitlines()
+    fields = lines[0].split(",")[1:]
+    lines[:1] = ["Price," + ",".join(fields), "Date" + "," * len(fields)]
+    (tmp_path / "IWM.csv").write_text("\n".join(lines) + "\n")  # named IWM by its stem
+    got = CsvProvider([tmp_path / "IWM.csv"]).prices(["IWM"]).frame["IWM"]
+    np.testing.assert_allclose(got.to_numpy(), frame["Close"].to_numpy(), rtol=1e-12)
+
+
+def test_multi_row_header_without_price_fields_names_the_file(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("Price,Close,Open\nDate,,\n2024-01-02,1,2\n")
-    with pytest.raises(DataError, match="row of tickers") as err:
+    path.write_text("Price,Last,Last\nTicker,AAA,BBB\nDate,,\n2024-01-02,1,2\n")
+    with pytest.raises(DataError, match="row of price fields") as err:
         CsvProvider([path]).available()
-    assert "bad.csv" in str(err.value)
+    assert "bad.csv" in str(err.value) and "Price,Last,Last" in str(err.value)
 
 
 def test_wide_file_is_read_once_per_command(shared_data, tmp_path):

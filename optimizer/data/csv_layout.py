@@ -10,6 +10,9 @@ or without a ``Price``/``Ticker`` label in the first cell and an extra ``Date,,,
     Ticker,SPY,IWM,SPY,...            ,XLE,XLE,XLE,...             Price,Close,Open,Close,...
     Date,,,,...                       2024-01-02,...               Date,,,,...
 
+A header of fields without a ticker row (``Price,Close,High,...`` over ``Date,,,``: one
+ticker's frame with the ticker level dropped) is one ticker named by the file, as **yahoo**.
+
 The adjusted close (``Adj Close``) is used when a file has one, else ``Close``.
 """
 
@@ -88,6 +91,11 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
     header = tuple(rows[0])
     fields = next((r for r in rows if _is_field_row(r)), None)
     tickers = next((r for r in rows if r is not fields and _is_ticker_row(r)), None)
+    date_row = next((r for r in rows if r[0].lower() in DATE_NAMES), None)
+    date_name = date_row[0] if date_row else "Date"
+    if fields is not None and tickers is None:  # one ticker's fields, named by the file
+        close = next(c for c in _CLOSES if c in fields)
+        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": fields.index(close)}, header)
     if fields is None or tickers is None:
         raise DataError(
             "a header of several lines needs a row of price fields (Close, ...) and a row of "
@@ -104,8 +112,6 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
     if not found:
         raise DataError("no Close columns", file=origin, key="header", value=",".join(header))
     columns = {t: next(cols[c] for c in _CLOSES if c in cols) for t, cols in found.items()}
-    date_row = next((r for r in rows if r[0].lower() in DATE_NAMES), None)
-    date_name = date_row[0] if date_row else "Date"
     return FileLayout(Layout.YAHOO_MULTI, len(rows), date_name, columns, header)
 
 
