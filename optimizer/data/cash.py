@@ -57,11 +57,29 @@ class CashProvider:
             return False
 
     def _short_rate(self) -> str | None:
+        """The source's short-rate series; Yahoo (a network source) always has ^IRX."""
         try:
             have = {a.upper(): a for a in self.inner.available()}
         except Exception:
             have = {}
-        return next((have[s.upper()] for s in SHORT_RATES if s.upper() in have), None)
+        found = next((have[s.upper()] for s in SHORT_RATES if s.upper() in have), None)
+        if found is None and self.name == "yahoo":
+            return "^IRX"
+        return found
+
+    def _rates(
+        self, series: str | None, start: dt.date | None, end: dt.date | None
+    ) -> PriceData | None:
+        """The short-rate series, or None; a Yahoo ^IRX that cannot be fetched (offline,
+        say) gives way to ``cash_rate`` when that is set."""
+        if series is None:
+            return None
+        try:
+            return self.inner.rates([series], start, end)
+        except DataError:
+            if self.name == "yahoo" and self.rate is not None:
+                return None
+            raise
 
     def available(self) -> list[str]:
         """The wrapped source's series, and CASH when it can be priced."""
@@ -83,7 +101,7 @@ class CashProvider:
             return self.inner.prices(tickers, start, end)
         others = [t for t in tickers if t != CASH_TICKER]
         series = self._short_rate()
-        rate_data = self.inner.rates([series], start, end) if series else None
+        rate_data = self._rates(series, start, end)
         if not others:
             if rate_data is None:
                 raise DataError(
