@@ -90,6 +90,7 @@ class _ParsedFile:
             except (pd.errors.ParserError, ValueError) as exc:
                 text = " ".join(str(exc).split())
                 raise DataError(f"malformed CSV: {text}", file=str(self.path)) from None
+            self.text = ""  # parsed: the table is all that is needed from now on
         return self._table
 
     def dates(self) -> pd.DatetimeIndex:
