@@ -56,16 +56,18 @@ class CashProvider:
         except Exception:
             return False
 
-    def _short_rate(self) -> str | None:
-        """The source's short-rate series; Yahoo (a network source) always has ^IRX."""
+    def _listed_short_rate(self) -> str | None:
+        """The first short-rate series the source lists (for yahoo: has in its cache)."""
         try:
             have = {a.upper(): a for a in self.inner.available()}
         except Exception:
             have = {}
-        found = next((have[s.upper()] for s in SHORT_RATES if s.upper() in have), None)
-        if found is None and self.name == "yahoo":
-            return "^IRX"
-        return found
+        return next((have[s.upper()] for s in SHORT_RATES if s.upper() in have), None)
+
+    def _short_rate(self) -> str | None:
+        """The short-rate series to price CASH from; Yahoo (a network source) has ^IRX."""
+        found = self._listed_short_rate()
+        return "^IRX" if found is None and self.name == "yahoo" else found
 
     def _rates(
         self, series: str | None, start: dt.date | None, end: dt.date | None
@@ -84,7 +86,7 @@ class CashProvider:
     def available(self) -> list[str]:
         """The wrapped source's series, and CASH when it can be priced."""
         names = list(self.inner.available())
-        if CASH_TICKER not in names and (self.rate is not None or self._short_rate()):
+        if CASH_TICKER not in names and (self.rate is not None or self._listed_short_rate()):
             names = sorted([*names, CASH_TICKER])
         return names
 
