@@ -124,8 +124,10 @@ REQUIRED_FACTORS = ("equity",)
 KNOWN_FACTORS = tuple(_MARKET_CANDIDATES)
 
 
-def default_factors(source: str, available: Sequence[str] | None) -> dict[str, FactorSpec]:
-    """Default factor mapping for a data source.
+def factor_candidates(
+    source: str, available: Sequence[str] | None
+) -> dict[str, tuple[FactorSpec, ...]]:
+    """Per factor, the specs a data source can serve, preferred first.
 
     Parameters
     ----------
@@ -133,34 +135,46 @@ def default_factors(source: str, available: Sequence[str] | None) -> dict[str, F
         The source spec (``"sample"``, ``"csv:PATH"``, ``"yahoo"``).
     available:
         Series the source can serve; ``None`` means "anything" (a network source), in which
-        case the first candidate of each factor is used.
+        case every candidate is kept.
 
     Returns
     -------
-    dict mapping factor name to its :class:`FactorSpec`; optional factors whose series are
-    missing are left out, and a missing equity factor is a ``ConfigError``.
+    dict mapping factor name to its candidate specs (at least one); factors the source has
+    no series for are left out (a missing equity factor is reported by the caller that
+    needs it, see :func:`require_market`).
     """
     if source == "sample":
-        return dict(_SAMPLE_FACTORS)
+        return {n: (s,) for n, s in _SAMPLE_FACTORS.items()}
     if source == "yahoo":
-        return dict(_YAHOO_FACTORS)
+        return {n: (s,) for n, s in _YAHOO_FACTORS.items()}
     have = None if available is None else {a.upper() for a in available}
-    chosen: dict[str, FactorSpec] = {}
+    chosen: dict[str, tuple[FactorSpec, ...]] = {}
     for name, candidates in _MARKET_CANDIDATES.items():
-        for spec in candidates:
-            if have is None or all(t.upper() in have for t in spec.tickers()):
-                chosen[name] = spec
-                break
-    missing = [f for f in REQUIRED_FACTORS if f not in chosen]
+        ok = tuple(
+            s for s in candidates if have is None or all(t.upper() in have for t in s.tickers())
+        )
+        if ok:
+            chosen[name] = ok
+    return chosen
+
+
+def default_factors(source: str, available: Sequence[str] | None) -> dict[str, FactorSpec]:
+    """The first candidate of each factor the source can serve (see factor_candidates)."""
+    return {n: c[0] for n, c in factor_candidates(source, available).items()}
+
+
+def require_market(specs: Mapping[str, object], source: str) -> None:
+    """Scenarios need the equity factor: without a series for it, a ConfigError naming the
+    key to set."""
+    missing = [f for f in REQUIRED_FACTORS if f not in specs]
     if missing:
         raise ConfigError(
-            "the data source has no series for a required factor",
-            file=source,
-            key="estimation.factors",
-            value=missing[0],
-            hint="map it explicitly, e.g. [estimation.factors.equity] kind='return' series='SPY'",
+            f"scenarios need a market series for the {missing[0]} factor and the data "
+            f"source {source} has none (SPY or ^GSPC)",
+            key=f"estimation.factors.{missing[0]}",
+            hint=f'map it, e.g. [estimation.factors.{missing[0]}] kind = "return", '
+            'series = "<a broad index or ETF in your data>"',
         )
-    return chosen
 
 
 def factor_values(

@@ -310,3 +310,34 @@ def test_cli_offline_from_a_filled_cache(serve, tmp_path, shared_data):
     )
     assert empty.returncode == 4
     assert len(empty.stderr.strip().splitlines()) == 1 and "SPY" in empty.stderr
+
+
+def test_builtin_cash_accrues_at_irx_from_yahoo(serve, tmp_path, shared_data):
+    """With the yahoo source, CASH accrues at ^IRX (here served from the real ^TNX file
+    renamed), compared with compounding by hand."""
+    import shutil
+
+    from optimizer.data.cash import CashProvider
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    shutil.copy(shared_data / "yahoo" / "TLT.csv", folder / "TLT.csv")
+    shutil.copy(shared_data / "yahoo" / "^TNX.csv", folder / "^IRX.csv")
+    serve(folder=folder)
+    provider = CashProvider(_provider(tmp_path), rate=None)
+    got = provider.prices(["TLT", "CASH"], start=dt.date(2025, 6, 1)).frame
+    irx = _file_close(shared_data, "^TNX")
+    price, want = 1.0, [1.0]
+    for a, b in zip(got.index[:-1], got.index[1:], strict=True):
+        price *= (1 + irx.loc[:a].iloc[-1] / 100) ** ((b - a).days / 365)
+        want.append(price)
+    np.testing.assert_allclose(got["CASH"].to_numpy(), want, rtol=1e-9)
+    # Yahoo without ^IRX: the configured rate is used instead; without one, an error
+    (folder / "^IRX.csv").unlink()
+    serve(folder=folder)
+    fixed = CashProvider(_provider(tmp_path / "other"), rate=0.03)
+    got = fixed.prices(["TLT", "CASH"], start=dt.date(2025, 6, 1)).frame
+    days = (got.index[-1] - got.index[0]).days
+    assert got["CASH"].iloc[-1] == pytest.approx(1.03 ** (days / 365), rel=1e-12)
+    with pytest.raises(DataError, match="IRX"):
+        CashProvider(_provider(tmp_path / "third"), rate=None).prices(["TLT", "CASH"])

@@ -136,7 +136,8 @@ def test_build_estimate_baseline_when_no_scenarios():
     assert est.method.startswith("historical mean, sample covariance; monthly returns ")
     assert est.window.endswith("the periods all assets share") and est.window in est.method
     assert est.provenance.frequency == "monthly" and est.horizon_years == 0.25
-    assert set(est.exposures) == set(TICKERS) and "equity" in est.exposures["SMALL"]
+    # no scenario: no factor model is built (any universe works), so no exposures
+    assert est.exposures == {} and "no factor model (no scenario)" in est.provenance.notes
     assert is_psd(est.Sigma)
 
 

@@ -15,8 +15,10 @@ from optimizer.factors import (
     FactorSpec,
     Frequency,
     default_factors,
+    factor_candidates,
     factor_values,
     period_end_levels,
+    require_market,
 )
 
 
@@ -97,8 +99,12 @@ def test_default_factors_per_source():
     assert with_fred["short_rate"].tickers() == ("DGS10", "T10Y2Y")
     assert with_fred["credit"].series == "BAA10Y" and "vol" not in with_fred
     assert default_factors("yahoo", None)["short_rate"].series == "^IRX"
-    with pytest.raises(ConfigError, match="required factor"):
-        default_factors("csv:x", ["TLT"])
+    assert default_factors("csv:x", ["TLT"]) == {}  # any universe: no factor is required ...
+    with pytest.raises(ConfigError, match=r"estimation\.factors\.equity") as err:
+        require_market({}, "csv:x")  # ... until a scenario needs the market
+    assert "csv:x" in str(err.value)
+    both = factor_candidates("csv:x", ["^TNX", "DGS10"])["long_rate"]
+    assert [s.series for s in both] == ["^TNX", "DGS10"]  # preferred first
 
 
 def test_period_end_levels_keeps_real_dates():

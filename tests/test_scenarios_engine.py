@@ -101,8 +101,12 @@ def test_level_target_uses_spot_from_the_data(shared_data, tmp_path, library):
     data = SimpleNamespace(source=source, start=dt.date(2015, 1, 1), end=None)
     history = load_history(get_provider(source), data, EstimationConfig(), ["SPY", "IWM"])
     spot = history.index_levels["SP500"]
-    assert spot.level == pytest.approx(spy["Close"].iloc[-1])
-    assert spot.date.isoformat() == spy["Date"].iloc[-1]
+    # the spot is taken on the as-of date (^TNX's last, 2026-02-13), not SPY's later last day
+    as_of = history.provenance.as_of.isoformat()
+    assert as_of == pd.read_csv(folder / "^TNX.csv")["Date"].iloc[-1]
+    on_as_of = spy[spy["Date"] <= as_of].iloc[-1]
+    assert spot.level == pytest.approx(on_as_of["Close"])
+    assert spot.date.isoformat() == on_as_of["Date"]
     m = ScenarioEngine(history).fit().moments(library.get("sp500-correction-6200"))
     assert m.factor_moves["equity"] == pytest.approx(6200 / spot.level - 1, abs=1e-12)
 
@@ -137,7 +141,10 @@ def test_yield_spike_as_shipped(engine, library):
 def test_replay_uses_realised_moves(shared_data, engine, library):
     m = engine.moments(library.get("rate-shock-2022"))
     spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", index_col="Date", parse_dates=True)
-    tnx = pd.read_csv(shared_data / "yahoo" / "^TNX.csv", index_col="Date", parse_dates=True)
+    # ^TNX ends 2026-02-13, before the ETFs (2026-02-23): FRED's DGS10 is the fresher proxy
+    assert engine.history.specs["long_rate"].series == "DGS10"
+    tnx = pd.read_csv(shared_data / "fred" / "DGS10.csv", index_col=0, parse_dates=True)
+    tnx = tnx.rename(columns={"DGS10": "Close"}).dropna()
     spy_ret = spy.Close.loc["2022-10-14"] / spy.Close.loc[:"2021-12-31"].iloc[-1] - 1
     tnx_move = (tnx.Close.loc[:"2022-10-14"].iloc[-1] - tnx.Close.loc[:"2021-12-31"].iloc[-1]) / 100
     # the move from the last close before the window to the last close in it

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import data_line, emit, format_option, note, pct, table
 
 
 @click.command("optimize")
@@ -75,6 +75,7 @@ def _render(doc: dict[str, Any]) -> None:
     s = doc["solver"]
     fallbacks = f"; fell back from {', '.join(s['fallbacks'])}" if s["fallbacks"] else ""
     note(f"solver {s['name']} ({s['status']}, {s['seconds']:.3f}s{fallbacks})")
+    note(data_line(doc.get("provenance")))
     for w in doc["warnings"]:
         note(f"warning: {w}")
 

@@ -166,6 +166,16 @@ def note(text: str) -> None:
     console(highlight=False).print(text)
 
 
+def data_line(prov: dict[str, Any] | None) -> str:
+    """``Data: SOURCE FIRST..LAST (FREQUENCY), as of DATE`` from a provenance document."""
+    prov = prov or {}
+    as_of = prov.get("as_of") or prov.get("last")
+    return (
+        f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
+        f"({prov.get('frequency')}), as of {as_of}"
+    )
+
+
 def console(**kwargs: Any) -> Any:
     """A rich Console on stdout whose closed pipe (``| head``) ends the command quietly:
     rich would exit 1; the CLI's entry point turns BrokenPipeError into exit 0."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, data_line, emit, format_option, note, pct, table
 
 config_option = click.option(
     "--config",
@@ -145,10 +145,7 @@ def _print_trades(doc: dict[str, Any]) -> None:
 def _print_footer(doc: dict[str, Any]) -> None:
     prov = doc.get("provenance") or {}
     a = doc["assumptions"]
-    note(
-        f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
-        f"({prov.get('frequency')}); {a['method']}"
-    )
+    note(f"{data_line(prov)}; {a['method']}")
     if a.get("window") and a["window"] not in a["method"]:
         note(f"Estimated on {a['window']}")
     note(f"Expected returns: {a['expected_returns']}")
@@ -204,6 +201,7 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ["hold \\ happens", *happens],
         [(h, *(pct(doc["regret"][h][j]) for j in happens)) for h in cols],
     )
+    note(data_line(doc.get("provenance")))
     est = doc.get("estimate") or {}
     if est.get("method"):
         note(f"estimate: {est['method']}; {est['window']}")

@@ -86,7 +86,7 @@ def assemble(
     clipped = [clip(raw, request) for raw in raws]
     freq = _common_frequency(clipped)
     coverage = [_coverage(raw, freq, policy.max_ffill) for raw in clipped]
-    _check_stale(coverage, policy.stale_after_days)
+    check_stale(coverage, policy.stale_after_days)
     first = max(c.first for c in coverage)
     last = min(c.last for c in coverage)
     notes_out = list(warnings)
@@ -133,7 +133,7 @@ def _coverage(raw: RawSeries, freq: Frequency, max_ffill: int) -> SeriesCoverage
     )
 
 
-def _check_stale(coverage: Sequence[SeriesCoverage], stale_after_days: int) -> None:
+def check_stale(coverage: Sequence[SeriesCoverage], stale_after_days: int) -> None:
     latest = max(c.last for c in coverage)
     for c in coverage:
         behind = (latest - c.last).days

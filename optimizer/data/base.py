@@ -26,6 +26,7 @@ class Provenance:
     frequency: str  # "daily", "weekly", "monthly"
     stale: bool = False  # any series served from a cache older than the freshness limit
     notes: tuple[str, ...] = ()  # e.g. "bundled sample: Ken French portfolios, 1949-01..2017-03"
+    as_of: dt.date | None = None  # the one date estimation, prices and lots are taken at
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class Provenance:
             "frequency": self.frequency,
             "stale": self.stale,
             "notes": list(self.notes),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
 

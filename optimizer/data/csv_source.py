@@ -3,12 +3,17 @@
 Layouts (detected from the header):
 
 * **yahoo** — ``Date,Close,High,Low,Open,Volume`` (one ticker, the file stem): ``Close``
-  is used (yfinance's ``auto_adjust=True`` close, already adjusted).
-* **yahoo-multi** — what ``yfinance.download(...).to_csv()`` writes: a ``Price`` header
-  row, a ``Ticker`` row and a ``Date`` row; one ``Close`` column per ticker.
+  is used (yfinance's ``auto_adjust=True`` close, already adjusted; ``Adj Close`` when the
+  file has one).
+* **yahoo-multi** — what yfinance and its users write: header lines of price fields and of
+  tickers, in any order, with or without ``Price``/``Ticker`` labels and a ``Date`` row
+  (:mod:`optimizer.data.csv_layout`); one close column per ticker.
 * **fred** — ``observation_date,SERIES``: blanks (holidays) are dropped; rates in percent.
 * **wide** — a date column (``date``, ``Date``, ``DATE``, ``timestamp``) and one column
   per ticker. Files whose stem starts with ``rates`` hold rates in percent.
+
+Each file is read and parsed once per process while it is unchanged (its dates once, each
+column once), however many tickers and providers ask for it.
 
 ``PATH`` is a file or a folder of ``*.csv`` files; several are joined with commas
 (``csv:prices_dir,rates_dir``). Yield tickers (``^TNX``, ``^FVX``, ``^IRX``, ``^TYX``) and
@@ -17,19 +22,20 @@ FRED files are rates; every other column is a price.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import pandas as pd
 
 from optimizer.data.align import Request, assemble
 from optimizer.data.base import PriceData, ServedBy
+from optimizer.data.csv_layout import MAX_HEADER_LINES, Layout, detect_rows, split_rows
 from optimizer.data.validate import (
+    BLANKS,
     RawSeries,
     SeriesKind,
     ValidationPolicy,
@@ -37,92 +43,110 @@ from optimizer.data.validate import (
     parse_numbers,
 )
 from optimizer.errors import DataError
-from optimizer.files import open_text, read_text
+from optimizer.files import read_text
 
 YIELD_TICKERS = frozenset({"^TNX", "^FVX", "^IRX", "^TYX"})
-_DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day"})
-_OHLC = frozenset({"Open", "High", "Low", "Volume", "Adj Close"})
-
-
-class Layout(Enum):
-    YAHOO = "yahoo"
-    YAHOO_MULTI = "yahoo-multi"
-    FRED = "fred"
-    WIDE = "wide"
+MAX_FILES = 256  # parsed files kept per process (least recently used dropped first)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """Where one ticker lives: file, layout and column (or ticker level) to read."""
+    """Where one ticker lives: file, layout and the column of its values."""
 
     ticker: str
     path: Path
     layout: Layout
     kind: SeriesKind
+    column: int = 1  # position of the value column in each row
 
 
-def read_header(path: Path) -> list[list[str]]:
-    """The first three lines of a CSV file, split on commas (empty file: DataError)."""
+class _ParsedFile:
+    """One file, read once: its text, layout, cell table, dates and the series asked for."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        lines = text.splitlines()[: MAX_HEADER_LINES + 1]
+        self.layout = detect_rows(split_rows(lines), str(path))
+        self._table: pd.DataFrame | None = None
+        self._dates: pd.DatetimeIndex | None = None
+        self.series: dict[int, pd.Series] = {}
+
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            try:
+                # dates as text; numbers by the C parser (a column with text stays text
+                # and is checked, with its line, by parse_numbers)
+                self._table = pd.read_csv(
+                    io.StringIO(self.text),
+                    header=None,
+                    skiprows=self.layout.header_lines,
+                    dtype={0: str},
+                    na_values=list(BLANKS),
+                    keep_default_na=False,
+                    skip_blank_lines=True,
+                )
+            except pd.errors.EmptyDataError:
+                self._table = pd.DataFrame()
+            except (pd.errors.ParserError, ValueError) as exc:
+                text = " ".join(str(exc).split())
+                raise DataError(f"malformed CSV: {text}", file=str(self.path)) from None
+            self.text = ""  # parsed: the table is all that is needed from now on
+        return self._table
+
+    def dates(self) -> pd.DatetimeIndex:
+        if self._dates is None:
+            self._dates = parse_dates(
+                self.table().iloc[:, 0],
+                origin=str(self.path),
+                column=self.layout.date_name,
+                header_lines=self.layout.header_lines,
+            )
+        return self._dates
+
+    def values(self, column: int, ticker: str) -> pd.Series:
+        """The numbers of one column (parsed once), NaN for blanks."""
+        if column not in self.series:
+            table = self.table()
+            if table.empty:
+                raise DataError("no data rows under the header", file=str(self.path), key=ticker)
+            index = self.dates()
+            raw = table.iloc[:, column] if column < table.shape[1] else None
+            if raw is None:
+                raise DataError("column not found in the file", file=str(self.path), key=ticker)
+            self.series[column] = parse_numbers(raw, index, origin=str(self.path), ticker=ticker)
+        return self.series[column]
+
+
+_FILES: OrderedDict[tuple[str, int, int], _ParsedFile] = OrderedDict()
+
+
+def parsed(path: Path) -> _ParsedFile:
+    """The file at ``path``, read and parsed once per process while it is unchanged."""
     try:
-        with open_text(path, error=DataError) as fh:
-            lines = [fh.readline() for _ in range(3)]
-    except UnicodeDecodeError:
-        raise DataError("not a UTF-8 text file", file=str(path)) from None
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    rows = [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln)]
-    if not rows or rows[0] == [""]:
-        raise DataError("empty file", file=str(path), hint="expected a header line and rows")
-    return rows
+    hit = _FILES.get(key)
+    if hit is not None:
+        _FILES.move_to_end(key)
+        return hit
+    got = _ParsedFile(path, read_text(path, error=DataError))  # regular files, size-limited
+    _FILES[key] = got
+    while len(_FILES) > MAX_FILES:
+        _FILES.popitem(last=False)
+    return got
 
 
 def detect(path: Path) -> tuple[Layout, list[str]]:
-    """The layout of a file and its column names; no layout matching is a DataError."""
-    rows = read_header(path)
-    header = rows[0]
-    first = header[0]
-    if first == "Price" and len(rows) > 1 and rows[1][0] == "Ticker":
-        return Layout.YAHOO_MULTI, header
-    if first == "observation_date":
-        if len(header) != 2 or not header[1]:
-            raise DataError(
-                "FRED layout needs exactly two columns: observation_date,SERIES",
-                file=str(path),
-                key="header",
-                value=",".join(header),
-            )
-        return Layout.FRED, header
-    if first.lower() in _DATE_NAMES and len(header) >= 2:
-        names = set(header[1:])
-        if "Close" in names:
-            return Layout.YAHOO, header
-        if names & _OHLC:
-            raise DataError(
-                "yahoo layout without a Close column",
-                file=str(path),
-                key="header",
-                value=",".join(header),
-                hint="expected Date,Close,High,Low,Open,Volume",
-            )
-        if any(not n for n in header[1:]) or len(names) != len(header) - 1:
-            raise DataError(
-                "empty or repeated column name",
-                file=str(path),
-                key="header",
-                value=",".join(header),
-            )
-        return Layout.WIDE, header
-    raise DataError(
-        "no known layout (yahoo Date,Close,...; FRED observation_date,SERIES; "
-        "or wide date,TICKER,...)",
-        file=str(path),
-        key="header",
-        value=",".join(header),
-    )
+    """The layout of a file and its first header line; no layout matching is a DataError."""
+    layout = parsed(path).layout
+    return layout.layout, list(layout.header)
 
 
 def catalog(paths: Sequence[Path]) -> dict[str, Entry]:
-    """Every ticker the files under ``paths`` offer (headers only are read)."""
+    """Every ticker the files under ``paths`` offer."""
     entries: dict[str, Entry] = {}
     for path in paths:
         for file in _csv_files(path):
@@ -145,29 +169,24 @@ def _csv_files(path: Path) -> list[Path]:
             raise DataError("folder holds no .csv files", file=str(path))
         return files
     if path.exists():
-        return [path]  # read_header refuses what is not a regular file
+        return [path]  # read_text refuses what is not a regular file
     raise DataError("no such file or folder", file=str(path))
 
 
 def _entries(file: Path) -> list[Entry]:
-    layout, header = detect(file)
-    if layout is Layout.YAHOO:
-        return [Entry(file.stem, file, layout, _kind_of(file.stem))]
+    found = parsed(file).layout
+    layout = found.layout
     if layout is Layout.FRED:
-        return [Entry(file.stem, file, layout, SeriesKind.RATE)]
-    if layout is Layout.YAHOO_MULTI:
-        tickers = read_header(file)[1]
-        closes = [t for c, t in zip(header, tickers, strict=False) if c == "Close"]
-        if not closes:
-            raise DataError(
-                "no Close columns", file=str(file), key="header", value=",".join(header)
-            )
-        return [Entry(t, file, layout, _kind_of(t)) for t in closes]
-    rates = file.stem.lower().startswith("rates")
-    return [
-        Entry(name, file, layout, SeriesKind.RATE if rates else _kind_of(name))
-        for name in header[1:]
-    ]
+        return [
+            Entry(file.stem, file, layout, SeriesKind.RATE, found.columns[t]) for t in found.columns
+        ]
+    rates = layout is Layout.WIDE and file.stem.lower().startswith("rates")
+    out = []
+    for name, column in found.columns.items():
+        ticker = name or file.stem  # one-ticker yahoo files are named by their stem
+        kind = SeriesKind.RATE if rates else _kind_of(ticker)
+        out.append(Entry(ticker, file, layout, kind, column))
+    return out
 
 
 def _listing(names: Sequence[str], limit: int = 20) -> str:
@@ -180,37 +199,12 @@ def _kind_of(ticker: str) -> SeriesKind:
 
 
 def read_series(entry: Entry) -> RawSeries:
-    """Read one ticker's observations from its file (dates and numbers checked)."""
-    origin = str(entry.path)
-    try:
-        if entry.layout is Layout.YAHOO_MULTI:
-            table = pd.read_csv(
-                io.StringIO(read_text(entry.path, error=DataError)),
-                header=[0, 1],
-                skiprows=[2],
-                dtype=str,
-                keep_default_na=False,
-            )
-            dates, column = table.iloc[:, 0], table[("Close", entry.ticker)]
-            date_name, header_lines = "Date", 3
-        else:
-            text = io.StringIO(read_text(entry.path, error=DataError))
-            table = pd.read_csv(text, dtype=str, keep_default_na=False)
-            table.columns = [str(c).strip() for c in table.columns]
-            value_col = "Close" if entry.layout is Layout.YAHOO else entry.ticker
-            dates, column = table.iloc[:, 0], table[value_col]
-            date_name, header_lines = str(table.columns[0]), 1
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"malformed CSV: {' '.join(str(exc).split())}", file=origin) from None
-    except KeyError:
-        raise DataError("column not found in the file", file=origin, key=entry.ticker) from None
-    if table.empty:
-        raise DataError("no data rows under the header", file=origin, key=entry.ticker)
-    index = parse_dates(dates, origin=origin, column=date_name, header_lines=header_lines)
-    values = parse_numbers(column, index, origin=origin, ticker=entry.ticker)
+    """One ticker's observations from its file (dates and numbers checked; the file is
+    read and its dates parsed once per process, each column once)."""
+    values = parsed(entry.path).values(entry.column, entry.ticker).rename(entry.ticker)
     if entry.layout is Layout.FRED:
         values = values.dropna()
-    return RawSeries(entry.ticker, values, origin, entry.kind)
+    return RawSeries(entry.ticker, values, str(entry.path), entry.kind)
 
 
 class CsvProvider(ServedBy):

@@ -58,11 +58,16 @@ def get_provider(
     cache_dir: str | Path | None = None,
     offline: bool = False,
     policy: ValidationPolicy | None = None,
+    cash_rate: float | None = None,
 ) -> Provider:
     """The provider for ``spec``: ``"sample"``, ``"yahoo"`` or ``"csv:PATH[,PATH...]"``.
 
-    An unknown scheme is a DataError that lists the known ones.
+    It also serves a built-in ``CASH`` price when the source has none (from a short-rate
+    series of the source, else at ``cash_rate`` a year; :mod:`optimizer.data.cash`). An
+    unknown scheme is a DataError that lists the known ones.
     """
+    from optimizer.data.cash import CashProvider
+
     scheme, sep, argument = str(spec).strip().partition(":")
     entry = SCHEMES.get(scheme.lower())
     if entry is None or (sep and not entry[1]) or (entry[1] and not sep):
@@ -75,4 +80,4 @@ def get_provider(
         offline=offline,
         policy=policy or ValidationPolicy(),
     )
-    return factory(args)
+    return CashProvider(factory(args), cash_rate)

@@ -18,7 +18,8 @@ class DataConfig(StrictModel):
     ``source`` is ``"sample"``, ``"yahoo"`` or ``"csv:PATH[,PATH...]"``; ``max_ffill`` is how
     many consecutive missing observations a forward-fill may bridge; a series ending more
     than ``stale_after_days`` before the others is stale (an error), and so is a yahoo cache
-    older than that when offline (a warning).
+    older than that when offline (a warning). ``cash_rate`` (annual, a fraction) prices the
+    built-in ``CASH`` asset when the source has no short-rate series (optimizer.data.cash).
     """
 
     source: str = "sample"
@@ -28,6 +29,7 @@ class DataConfig(StrictModel):
     offline: bool = False
     max_ffill: int = Field(default=5, ge=0, le=60)
     stale_after_days: int = Field(default=30, ge=1)
+    cash_rate: float | None = Field(default=None, ge=-0.05, le=0.5)  # annual, for CASH
 
     @field_validator("end")
     @classmethod
@@ -55,4 +57,10 @@ class DataConfig(StrictModel):
                 source = "csv:" + ",".join(parts)
             if cache:
                 cache = str(resolve_path(cache, relative_to))
-        return get_provider(source, cache_dir=cache, offline=self.offline, policy=self.policy())
+        return get_provider(
+            source,
+            cache_dir=cache,
+            offline=self.offline,
+            policy=self.policy(),
+            cash_rate=self.cash_rate,
+        )

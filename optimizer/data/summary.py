@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.data.align import check_stale
 from optimizer.data.base import PriceData, Provider
 from optimizer.data.frequency import Frequency
 from optimizer.data.returns import returns
@@ -97,6 +98,12 @@ def summarize(
     prices_wanted = [t for t in wanted if t not in rates_wanted]
     prices = provider.prices(prices_wanted, start, end) if prices_wanted else None
     rates = provider.rates(rates_wanted, start, end) if rates_wanted else None
+    if prices is not None and rates is not None:
+        # the workflows' rule: a rate series ending long before the prices is stale
+        policy = getattr(provider, "policy", None)
+        limit = policy.stale_after_days if policy is not None else 30
+        latest = max(c.last for c in prices.coverage)
+        check_stale([*prices.coverage, *(c for c in rates.coverage if c.last < latest)], limit)
     rows: dict[str, dict[str, Any]] = {}
     for data, kind, stats in ((prices, "price", price_stats), (rates, "rate", rate_stats)):
         if data is None:

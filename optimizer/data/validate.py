@@ -22,7 +22,7 @@ from optimizer.limits import MAX_PRICE, MAX_RATE_PCT, MIN_PRICE
 _ISO_DAY = r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$"
 # a blank cell, or a marker of a missing observation: a gap the forward-fill may bridge.
 # A literal ``nan`` is not among them: like ``inf`` it is a number gone wrong, an error.
-_BLANKS = ("", ".", "NA", "N/A", "null", "None")
+BLANKS = ("", ".", "NA", "N/A", "null", "None")
 
 
 class SeriesKind(Enum):
@@ -115,7 +115,7 @@ def parse_numbers(
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
-    blank = text.isna() | text.isin(_BLANKS)
+    blank = text.isna() | text.isin(BLANKS)
     numbers = pd.to_numeric(text.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
     if bad.any():

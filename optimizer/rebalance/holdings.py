@@ -28,8 +28,8 @@ from pathlib import Path
 from optimizer.errors import ConfigError, PlanError
 from optimizer.files import read_text
 from optimizer.limits import check_money, check_price, check_shares, parse_number
+from optimizer.tickers import CASH
 
-CASH = "CASH"
 WEIGHT_TOL = 1e-6
 
 

@@ -102,6 +102,7 @@ def provenance_section(provenance: Mapping[str, Any]) -> Raw | None:
         ("Tickers", ", ".join(map(str, listing(provenance.get("tickers"))))),
         ("First date", provenance.get("first")),
         ("Last date", provenance.get("last")),
+        ("As of (estimation, prices and lots)", provenance.get("as_of")),
         ("Frequency", provenance.get("frequency")),
         ("Stale cache", _yes_no(provenance.get("stale"))),
     ]

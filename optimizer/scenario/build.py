@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,17 +54,19 @@ def build_estimate(
     provider : a ready provider (default: built from ``data``).
     """
     provider = provider or _provider(data, base_dir)
-    history = load_history(provider, data, estimation, tickers)
-    engine = ScenarioEngine(
-        history,
-        stressed_quantile=estimation.stressed_quantile,
-        min_periods=estimation.min_periods,
-    ).fit()
-    rf_annual = _risk_free(provider, data, estimation)
+    capm = estimation.mean.value == "capm"
+    history = load_history(provider, data, estimation, tickers, factors=bool(scenarios.use) or capm)
+    as_of = history.provenance.as_of if history.provenance else None
+    rf_annual = _risk_free(provider, data, estimation, as_of)
     prices, window = baseline_prices(provider, data, estimation, history, tickers)
     if not scenarios.use:
-        est = _baseline(engine, prices, window, estimation, tickers, rf_annual)
+        est = _baseline(history, prices, window, estimation, tickers, rf_annual)
     else:
+        engine = ScenarioEngine(
+            history,
+            stressed_quantile=estimation.stressed_quantile,
+            min_periods=estimation.min_periods,
+        ).fit()
         library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
         horizon = estimation.horizon.years if estimation.horizon else None
         moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
@@ -205,14 +208,15 @@ def _mixture_estimate(
 
 
 def _baseline(
-    engine: ScenarioEngine,
+    history: MarketHistory,
     prices: pd.DataFrame,
     window: str,
     estimation: EstimationConfig,
     tickers: Sequence[str],
     rf_annual: float,
 ) -> Estimate:
-    history = engine.history
+    """The baseline estimators of ``[estimation]`` on the asset history alone (CAPM also
+    uses the equity factor's series as the market)."""
     horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
     market = (
         _as_prices(history.factors[["equity"]])["equity"] if "equity" in history.specs else None
@@ -240,7 +244,6 @@ def _baseline(
         provenance=provenance,
         method=f"{estimation.mean.value} mean{compounded}, "
         f"{estimation.covariance.value} covariance; {window}",
-        exposures=engine.model_.exposures_dict(),
         window=window,
     )
 
@@ -321,13 +324,18 @@ def _provider(data: Any, base_dir: Path | None) -> Provider:
     return get_provider(data.source)
 
 
-def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> float:
-    """Annual risk-free rate as a fraction."""
+def _risk_free(
+    provider: Provider, data: Any, estimation: EstimationConfig, as_of: dt.date | None = None
+) -> float:
+    """Annual risk-free rate as a fraction (a series' last value on or before ``as_of``)."""
     if estimation.risk_free_series is None:
         return estimation.risk_free_pct / 100.0
     series = estimation.risk_free_series
+    end = getattr(data, "end", None)
+    if as_of is not None and (end is None or as_of < end):
+        end = as_of
     try:
-        got = provider.rates([series], getattr(data, "start", None), getattr(data, "end", None))
+        got = provider.rates([series], getattr(data, "start", None), end)
     except DataError as exc:
         raise ConfigError(
             f"risk-free series unavailable: {exc.message}",
@@ -338,9 +346,15 @@ def _risk_free(provider: Provider, data: Any, estimation: EstimationConfig) -> f
     return float(last.iloc[-1]) / 100.0 if len(last) else 0.0
 
 
-def last_prices(provider: Provider, data: Any, tickers: Sequence[str]) -> dict[str, float]:
-    """Last adjusted close of each ticker (for valuing holdings)."""
-    got = provider.prices(list(tickers), getattr(data, "start", None), getattr(data, "end", None))
+def last_prices(
+    provider: Provider, data: Any, tickers: Sequence[str], *, as_of: dt.date | None = None
+) -> dict[str, float]:
+    """Each ticker's close on ``as_of`` or its last before (default: its last close; for
+    valuing holdings on the estimate's date)."""
+    end = getattr(data, "end", None)
+    if as_of is not None and (end is None or as_of < end):
+        end = as_of
+    got = provider.prices(list(tickers), getattr(data, "start", None), end)
     return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
 
 

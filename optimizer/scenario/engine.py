@@ -61,6 +61,7 @@ class MarketHistory:
     provenance: Provenance | None = None
     levels: pd.DataFrame | None = None  # (n_periods + 1, n_series) period-end levels
     daily: pd.DataFrame | None = None  # (n_dates, n_series) levels at the data's own frequency
+    left_out: dict[str, str] = field(default_factory=dict)  # factor -> why it has no series
 
     @classmethod
     def from_levels(
@@ -73,7 +74,11 @@ class MarketHistory:
     ) -> MarketHistory:
         """Returns and factor values from period-end levels (n_periods + 1, n_series)."""
         returns = levels[list(tickers)].pct_change().iloc[1:]
-        factors = factor_values(specs, levels, levels)
+        factors = (
+            factor_values(specs, levels, levels)
+            if specs
+            else pd.DataFrame(index=returns.index, dtype=float)
+        )
         frame = pd.concat([returns, factors], axis=1).dropna()
         return cls(
             frame[returns.columns],
@@ -105,6 +110,7 @@ class MarketHistory:
                 index_levels=self.index_levels,
                 provenance=self.provenance,
                 daily=self.daily,
+                left_out=self.left_out,
             )
         lo = pd.Timestamp(history.start) if history.start else None
         hi = pd.Timestamp(history.end) if history.end else None
@@ -286,12 +292,15 @@ class ScenarioEngine:
             factor = shock.factor or INDEXES[shock.index].factor
             key = f"shocks[{i}].{'factor' if shock.factor else 'index'}"
             if factor not in names:
+                why = self.history.left_out.get(factor)
                 raise ScenarioError(
-                    f"factor {factor!r} has no series in this data; "
-                    f"factors available: {', '.join(names)}",
+                    f"factor {factor!r} has no series in this data"
+                    + (f" ({why})" if why else "")
+                    + f"; factors available: {', '.join(names)}",
                     file=file,
                     key=key,
                     value=shock.factor or shock.index,
+                    hint=f"map it in the account file: [estimation.factors.{factor}]",
                 )
             record: dict[str, Any] = {"factor": factor, **shock.model_dump(exclude_none=True)}
             value = _shock_value(shock, FACTOR_KINDS[factor])

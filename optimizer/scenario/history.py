@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from optimizer.data.base import Provenance, Provider
+from optimizer.data.align import check_stale
+from optimizer.data.base import PriceData, Provenance, Provider
 from optimizer.errors import ConfigError, DataError
 from optimizer.factors import (
     REQUIRED_FACTORS,
     FactorSpec,
     Frequency,
-    default_factors,
+    factor_candidates,
     period_end_levels,
+    require_market,
 )
 from optimizer.scenario.engine import IndexLevel, MarketHistory
 from optimizer.scenario.model import INDEXES
@@ -26,14 +29,15 @@ if TYPE_CHECKING:
 
 def factor_specs(
     source: str, provider: Provider, overrides: Mapping[str, FactorSpec]
-) -> dict[str, FactorSpec]:
-    """Default factors for the source, with the configured ones replacing them."""
+) -> dict[str, tuple[FactorSpec, ...]]:
+    """Candidate specs per factor for the source (preferred first); a configured factor
+    replaces the defaults with its one spec."""
     try:
         available = None if source == "yahoo" else list(provider.available())
     except Exception:  # a provider that cannot list offers everything on request
         available = None
-    specs = default_factors(source, available)
-    specs.update(overrides)
+    specs = factor_candidates(source, available)
+    specs.update({name: (spec,) for name, spec in overrides.items()})
     return specs
 
 
@@ -42,27 +46,41 @@ def load_history(
     data: Any,
     estimation: EstimationConfig,
     tickers: Sequence[str],
+    *,
+    factors: bool = True,
 ) -> MarketHistory:
     """Fetch assets and factor series, align them at the model frequency, cut the window.
 
     Parameters
     ----------
     provider : the market-data provider.
-    data : the ``[data]`` section (``source``, ``start``, ``end``).
+    data : the ``[data]`` section (``source``, ``start``, ``end``, ``stale_after_days``).
     estimation : the ``[estimation]`` section.
     tickers : the assets, (n_assets,).
+    factors : False when no scenario needs the factor model: only the assets are fetched
+        (any universe works) and the history has no factor columns.
 
     Returns
     -------
     MarketHistory with returns (n_periods, n_assets) and factors (n_periods, n_factors).
+    Its provenance ``last`` (and ``as_of``) is the last date every series used shares; a
+    factor series ending more than ``stale_after_days`` before the assets is replaced by a
+    fresher candidate, left out (an optional factor, with a note) or an error (equity or a
+    configured factor), with the message ``data show`` gives.
     """
     source = str(data.source)
     start, end = getattr(data, "start", None), getattr(data, "end", None)
     assets = provider.prices(list(tickers), start, end)
-    specs = factor_specs(source, provider, estimation.factors)
     levels = {str(c): assets.frame[c] for c in assets.frame.columns}
     notes = [*assets.provenance.notes, *assets.warnings]
-    used, stale = _factor_levels(provider, specs, estimation, (start, end), levels, notes)
+    used: dict[str, FactorSpec] = {}
+    stale = False
+    left_out: dict[str, str] = {}
+    if factors:
+        specs = factor_specs(source, provider, estimation.factors)
+        require_market(specs, source)
+        fetch = _FactorFetch(provider, estimation, (start, end), assets, data)
+        used, stale, left_out = fetch.all(specs, levels, notes)
     frequency = _frequency(assets.provenance.frequency, estimation)
     # every series on its own dates (outer join); the model uses the rows where all have data
     daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1)
@@ -75,49 +93,101 @@ def load_history(
             hint="choose an earlier start date",
         )
     notes += _shortest_notes(levels, joined)
+    as_of = joined.index[-1].date()
+    factor_note = "; ".join(f"{n} = {s.label()}" for n, s in used.items())
     provenance = Provenance(
         source=source,
         tickers=tuple(levels),
         first=joined.index[1].date(),
-        last=joined.index[-1].date(),
+        last=as_of,
         frequency=frequency.value,
         stale=stale or assets.provenance.stale,
-        notes=(*notes, "factors: " + "; ".join(f"{n} = {s.label()}" for n, s in used.items())),
+        notes=(*notes, f"factors: {factor_note}" if used else "no factor model (no scenario)"),
+        as_of=as_of,
     )
     return MarketHistory.from_levels(
         joined,
         [str(t) for t in tickers],
         used,
         frequency,
-        index_levels=_index_levels(provider, source, start, end),
+        index_levels=_index_levels(provider, source, start, as_of) if factors else {},
         provenance=provenance,
         daily=daily,
+        left_out=left_out,
     )
 
 
-def _factor_levels(
-    provider: Provider,
-    specs: Mapping[str, FactorSpec],
-    estimation: EstimationConfig,
-    window: tuple[Any, Any],
-    levels: dict[str, pd.Series],
-    notes: list[str],
-) -> tuple[dict[str, FactorSpec], bool]:
-    """Fetch each factor's series into ``levels``; optional ones that fail are noted."""
-    used: dict[str, FactorSpec] = {}
-    stale = False
-    for name, spec in specs.items():
-        try:
-            got = _fetch(provider, spec, *window)
-        except DataError:
-            if name in REQUIRED_FACTORS or name in estimation.factors:
-                raise
-            notes.append(f"factor {name} left out: its series {spec.label()} are unavailable")
-            continue
-        used[name] = spec
-        stale = stale or got.provenance.stale
-        levels.update({str(c): got.frame[c] for c in got.frame.columns})
-    return used, stale
+class _FactorFetch:
+    """Fetches each factor's series, preferring a candidate that runs as late as the assets."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        estimation: EstimationConfig,
+        window: tuple[Any, Any],
+        assets: PriceData,
+        data: Any,
+    ) -> None:
+        self.provider, self.estimation, self.window = provider, estimation, window
+        self.assets = assets
+        self.stale_after = int(getattr(data, "stale_after_days", 30))
+        self.assets_last = max(c.last for c in assets.coverage) if assets.coverage else None
+
+    def all(
+        self,
+        specs: Mapping[str, tuple[FactorSpec, ...]],
+        levels: dict[str, pd.Series],
+        notes: list[str],
+    ) -> tuple[dict[str, FactorSpec], bool, dict[str, str]]:
+        """Fill ``levels`` with each factor's series; returns (used, stale, left out)."""
+        used: dict[str, FactorSpec] = {}
+        left_out: dict[str, str] = {}
+        stale = False
+        for name, options in specs.items():
+            got = self.one(name, options)
+            if isinstance(got, str):
+                notes.append(f"factor {name} left out: {got}")
+                left_out[name] = got
+                continue
+            spec, prices = got
+            used[name] = spec
+            stale = stale or prices.provenance.stale
+            levels.update({str(c): prices.frame[c] for c in prices.frame.columns})
+        return used, stale, left_out
+
+    def one(self, name: str, options: Sequence[FactorSpec]) -> tuple[FactorSpec, PriceData] | str:
+        """The freshest usable candidate, or why there is none (optional factors only)."""
+        must = name in REQUIRED_FACTORS or name in self.estimation.factors
+        fresh: list[tuple[FactorSpec, PriceData]] = []
+        reasons: list[str] = []
+        for spec in options:
+            try:
+                got = _fetch(self.provider, spec, *self.window)
+            except DataError as exc:
+                if must:
+                    raise
+                reasons.append(f"{spec.label()} unavailable ({exc.message})")
+                continue
+            last = got.provenance.last
+            if self._is_stale(got):
+                if must:
+                    check_stale([*self.assets.coverage, *got.coverage], self.stale_after)
+                reasons.append(
+                    f"{spec.label()} ends {last} (more than {self.stale_after} days before "
+                    f"the assets, which run to {self.assets_last})"
+                )
+                continue
+            fresh.append((spec, got))
+            if self.assets_last is None or (last and last >= self.assets_last):
+                break
+        if not fresh:
+            return "; ".join(reasons) or "no series"
+        return max(fresh, key=lambda sg: sg[1].provenance.last or dt.date.min)
+
+    def _is_stale(self, got: PriceData) -> bool:
+        if self.assets_last is None:
+            return False
+        return any((self.assets_last - c.last).days > self.stale_after for c in got.coverage)
 
 
 def _shortest_notes(levels: Mapping[str, pd.Series], joined: pd.DataFrame) -> list[str]:

@@ -8,16 +8,25 @@ pays for one compilation and one estimate per worker.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.config import resolve_path
-from optimizer.errors import ConfigError, InfeasibleError, PlanError, SolverError, naming_file
-from optimizer.rebalance.holdings import CASH
+from optimizer.errors import (
+    ConfigError,
+    DataError,
+    InfeasibleError,
+    PlanError,
+    SolverError,
+    naming_file,
+)
+from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
@@ -34,7 +43,9 @@ class Position:
     """An account's holdings valued at prices: the current weights of the universe."""
 
     account: Account | None
-    prices: dict[str, float]  # ticker -> price, every universe ticker but cash
+    prices: dict[
+        str, float
+    ]  # ticker -> price, every universe ticker but cash (none without holdings)
     weights: dict[str, float]  # ticker -> current weight (cash under the cash ticker)
     value: float
     as_of: dt.date
@@ -87,14 +98,18 @@ class Pipeline:
         return self.configs[key]
 
     def estimate(self, cfg: AccountConfig) -> Estimate:
+        """The account's estimate (shared by accounts saying the same); with [account]
+        as_of, no data after that date is used."""
         from optimizer.estimate import build_estimate
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
+        key += f"|{cfg.account.as_of}"
         if key not in self.estimates:
-            with naming_file(cfg.path):
+            with naming_file(cfg.path), _as_of_in_data(cfg):
                 self.estimates[key] = build_estimate(
-                    cfg.data, cfg.estimation, cfg.scenarios, cfg.tickers, base_dir=cfg.base_dir
-                )
+                    _data_until(cfg), cfg.estimation, cfg.scenarios, cfg.tickers,
+                    base_dir=cfg.base_dir,
+                )  # fmt: skip
         return self.estimates[key]
 
     def solver(self, cfg: AccountConfig, estimate: Estimate) -> Any:
@@ -108,13 +123,16 @@ class Pipeline:
             self.compilations += 1
         return self.problems[key]
 
-    def last_prices(self, cfg: AccountConfig, tickers: tuple[str, ...]) -> dict[str, float]:
+    def last_prices(
+        self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None = None
+    ) -> dict[str, float]:
+        """Each ticker's close on ``as_of`` (the estimate's date), or its last before."""
         from optimizer.scenario.build import last_prices
 
-        key = _key(cfg, "data") + "|" + ",".join(tickers)
+        key = _key(cfg, "data") + "|" + ",".join(tickers) + f"|{as_of}"
         if key not in self.prices:
             provider = cfg.data.provider(cfg.path)
-            self.prices[key] = last_prices(provider, cfg.data, list(tickers))
+            self.prices[key] = last_prices(provider, cfg.data, list(tickers), as_of=as_of)
         return self.prices[key]
 
     def run(
@@ -156,19 +174,23 @@ class Pipeline:
         from optimizer.rebalance.holdings import load_holdings
 
         tickers = tuple(t for t in cfg.tickers if not is_cash(cfg, t))
-        prices = self._prices(cfg, tickers)
-        last = estimate.provenance.last if estimate.provenance else None
-        as_of = as_of or cfg.account.as_of or last or dt.date.today()
-        if holdings is None:
-            return Position(None, prices, {}, 0.0, as_of)
+        prov = estimate.provenance
+        data_as_of = (prov.as_of or prov.last) if prov else None
+        as_of = as_of or cfg.account.as_of or data_as_of or dt.date.today()
+        if holdings is None:  # nothing to value or trade
+            return Position(None, {}, {}, 0.0, as_of)
+        prices = self._prices(cfg, tickers, data_as_of)
         accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
         account, notes = _pick(accounts, account_id or cfg.account.id, holdings)
+        check_lots_before(account, as_of, holdings)
         weights, value = current_weights(account, prices, cfg, holdings)
         return Position(account, prices, weights, value, as_of, notes)
 
-    def _prices(self, cfg: AccountConfig, tickers: tuple[str, ...]) -> dict[str, float]:
+    def _prices(
+        self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None
+    ) -> dict[str, float]:
         if cfg.prices_path is None:
-            return self.last_prices(cfg, tickers)
+            return self.last_prices(cfg, tickers, as_of)
         from optimizer.rebalance.holdings import load_prices
 
         prices = load_prices(cfg.prices_path)
@@ -207,6 +229,20 @@ def plan_trades(
     )
 
 
+def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:
+    """A lot acquired after the trade date is an error naming the file, the lot and its date
+    (its holding period, and the same-day and wash-sale rules, would be wrong)."""
+    for lot in account.lots:
+        if lot.acquired is not None and lot.acquired > as_of:
+            raise PlanError(
+                f"lot acquired after the as-of date {as_of.isoformat()}",
+                file=str(file),
+                key=f"account {account.id} lot {lot.lot_id or lot.ticker} acquired",
+                value=lot.acquired.isoformat(),
+                hint="set [account] as_of on or after it, or fix the date",
+            )
+
+
 def current_weights(
     account: Account, prices: dict[str, float], cfg: AccountConfig, file: Path
 ) -> tuple[dict[str, float], float]:
@@ -238,8 +274,33 @@ def current_weights(
     return {t: v / value for t, v in values.items()}, value
 
 
+def _data_until(cfg: AccountConfig) -> Any:
+    """The [data] section, ending at [account] as_of when that is earlier."""
+    as_of, end = cfg.account.as_of, cfg.data.end
+    if as_of is None or (end is not None and end <= as_of):
+        return cfg.data
+    return cfg.data.model_copy(update={"end": as_of})
+
+
+@contextlib.contextmanager
+def _as_of_in_data(cfg: AccountConfig) -> Iterator[None]:
+    """An [account] as_of before the data is an error naming the file, the key and the date."""
+    try:
+        yield
+    except DataError as exc:
+        as_of = cfg.account.as_of
+        if as_of is None or not exc.message.startswith("no observations between"):
+            raise
+        raise ConfigError(
+            f"before the data ({exc.key}: {exc.message})",
+            file=str(cfg.path),
+            key="account.as_of",
+            value=as_of.isoformat(),
+            hint="choose a date the price history covers",
+        ) from None
+
+
 def is_cash(cfg: AccountConfig, ticker: str) -> bool:
-    """True for the universe's cash asset (named CASH or tagged cash)."""
     return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
 
 

@@ -1,0 +1,164 @@
+"""Which layout a CSV file is in, from its header lines: where the dates and each ticker are.
+
+One-line headers: **yahoo** (``Date,Close,High,...``, one ticker named by the file),
+**fred** (``observation_date,SERIES``) and **wide** (``date,AAA,BBB,...``). Headers of
+several lines are what yfinance and its users write (**yahoo-multi**): a row of price
+fields (``Close``, ``Adj Close``, ``Open``, ...) and a row of tickers, in either order, with
+or without a ``Price``/``Ticker`` label in the first cell and an extra ``Date,,,`` row::
+
+    Price,Close,Close,High,...        Date,Close,High,Low,...      Ticker,SPY,SPY,IWM,...
+    Ticker,SPY,IWM,SPY,...            ,XLE,XLE,XLE,...             Price,Close,Open,Close,...
+    Date,,,,...                       2024-01-02,...               Date,,,,...
+
+A header of fields without a ticker row (``Price,Close,High,...`` over ``Date,,,``: one
+ticker's frame with the ticker level dropped) is one ticker named by the file, as **yahoo**.
+
+The adjusted close (``Adj Close``) is used when a file has one, else ``Close``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from optimizer.errors import DataError
+
+DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day"})
+PRICE_FIELDS = frozenset(
+    {"Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits",
+     "Capital Gains", "Repaired?"}
+)  # fmt: skip
+_CLOSES = ("Adj Close", "Close")  # preferred first
+_LABELS = frozenset({"price", "ticker", "symbol", "field", "attributes", "symbols"})
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+MAX_HEADER_LINES = 6
+
+
+class Layout(Enum):
+    YAHOO = "yahoo"
+    YAHOO_MULTI = "yahoo-multi"
+    FRED = "fred"
+    WIDE = "wide"
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """A file's layout: header lines to skip and, per ticker, the column of its values."""
+
+    layout: Layout
+    header_lines: int
+    date_name: str  # how the date column is named (for error messages)
+    columns: dict[str, int]  # ticker (or "" for the file-stem ticker) -> column position
+    header: tuple[str, ...]  # the first header line, for messages
+
+
+def split_rows(lines: list[str]) -> list[list[str]]:
+    """CSV lines -> stripped cells."""
+    return [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln.strip())]
+
+
+def detect_rows(rows: list[list[str]], origin: str) -> FileLayout:
+    """The layout of a file whose first lines are ``rows`` (already split into cells)."""
+    if not rows or rows[0] == [""]:
+        raise DataError("empty file", file=origin, hint="expected a header line and rows")
+    n = _header_count(rows)
+    if n > 1:
+        return _multi(rows[:n], origin)
+    return _single(rows[0], origin)
+
+
+def _header_count(rows: list[list[str]]) -> int:
+    """How many of the leading rows are header rows (at least one)."""
+    n = 1
+    while n < min(len(rows), MAX_HEADER_LINES) and _is_header_row(rows[n]):
+        n += 1
+    return n
+
+
+def _is_header_row(row: list[str]) -> bool:
+    first, rest = row[0], [c for c in row[1:] if c]
+    if first.lower() in _LABELS:
+        return True
+    if first.lower() in DATE_NAMES or first == "":
+        # ``Date,,,`` (yfinance's index-name row) or ``,XLE,XLE`` (a ticker row)
+        return not rest or any(not _NUMBER.match(c) for c in rest)
+    return False
+
+
+def _multi(rows: list[list[str]], origin: str) -> FileLayout:
+    header = tuple(rows[0])
+    fields = next((r for r in rows if _is_field_row(r)), None)
+    tickers = next((r for r in rows if r is not fields and _is_ticker_row(r)), None)
+    date_row = next((r for r in rows if r[0].lower() in DATE_NAMES), None)
+    date_name = date_row[0] if date_row else "Date"
+    if fields is not None and tickers is None:  # one ticker's fields, named by the file
+        close = next(c for c in _CLOSES if c in fields)
+        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": fields.index(close)}, header)
+    if fields is None or tickers is None:
+        raise DataError(
+            "a header of several lines needs a row of price fields (Close, ...) and a row of "
+            "tickers, as yfinance writes",
+            file=origin,
+            key="header",
+            value=" / ".join(",".join(r) for r in rows),
+        )
+    found: dict[str, dict[str, int]] = {}
+    for j in range(1, len(fields)):
+        ticker = tickers[j] if j < len(tickers) else ""
+        if ticker and fields[j] in _CLOSES:
+            found.setdefault(ticker, {})[fields[j]] = j
+    if not found:
+        raise DataError("no Close columns", file=origin, key="header", value=",".join(header))
+    columns = {t: next(cols[c] for c in _CLOSES if c in cols) for t, cols in found.items()}
+    return FileLayout(Layout.YAHOO_MULTI, len(rows), date_name, columns, header)
+
+
+def _is_field_row(row: list[str]) -> bool:
+    rest = [c for c in row[1:] if c]
+    return bool(rest) and set(rest) <= PRICE_FIELDS and any(c in _CLOSES for c in rest)
+
+
+def _is_ticker_row(row: list[str]) -> bool:
+    rest = row[1:]
+    return bool(rest) and all(rest) and not set(rest) <= PRICE_FIELDS
+
+
+def _single(header: list[str], origin: str) -> FileLayout:
+    first = header[0]
+    shown = ",".join(header)
+    if first == "observation_date":
+        if len(header) != 2 or not header[1]:
+            raise DataError(
+                "FRED layout needs exactly two columns: observation_date,SERIES",
+                file=origin,
+                key="header",
+                value=shown,
+            )
+        return FileLayout(Layout.FRED, 1, first, {header[1]: 1}, tuple(header))
+    if first.lower() in DATE_NAMES and len(header) >= 2:
+        names = header[1:]
+        close = next((c for c in _CLOSES if c in names), None)
+        if close is not None:
+            return FileLayout(Layout.YAHOO, 1, first, {"": header.index(close)}, tuple(header))
+        if set(names) & PRICE_FIELDS:
+            raise DataError(
+                "yahoo layout without a Close column",
+                file=origin,
+                key="header",
+                value=shown,
+                hint="expected Date,Close,High,Low,Open,Volume",
+            )
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise DataError("empty or repeated column name", file=origin, key="header", value=shown)
+        return FileLayout(
+            Layout.WIDE, 1, first, {n: j for j, n in enumerate(header) if j}, tuple(header)
+        )
+    raise DataError(
+        "no known layout (yahoo Date,Close,...; FRED observation_date,SERIES; "
+        "or wide date,TICKER,...)",
+        file=origin,
+        key="header",
+        value=shown,
+    )
