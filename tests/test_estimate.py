@@ -45,6 +45,17 @@ def test_ledoit_wolf_against_sklearn(prices):
     np.testing.assert_allclose(Sigma, ref * 12, rtol=1e-6)
 
 
+def test_ledoit_wolf_equals_pypfopt_covariance_shrinkage(prices):
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    ragged = prices[TICKERS].copy()
+    ragged.iloc[:30, 1] = np.nan  # one series starts later: PyPortfolioOpt zero-fills
+    for frame in (prices[TICKERS], ragged):
+        _, Sigma = baseline_moments(_inputs(frame), "historical", "ledoit_wolf", 1.0)
+        ref = CovarianceShrinkage(frame, frequency=12).ledoit_wolf().to_numpy()
+        np.testing.assert_allclose(Sigma, ref, rtol=1e-12, atol=1e-15)
+
+
 def test_ema_mean_and_exp_cov_against_pandas(prices):
     r = prices[TICKERS].pct_change().dropna()
     mu, Sigma = baseline_moments(_inputs(prices, span=24), "ema", "exp", 1.0)
