@@ -45,6 +45,14 @@ def test_ledoit_wolf_against_sklearn(prices):
     np.testing.assert_allclose(Sigma, ref * 12, rtol=1e-6)
 
 
+@pytest.mark.parametrize(("T", "n"), [(240, 3), (60, 40), (30, 1), (500, 25)])
+def test_ledoit_wolf_equals_sklearn(T, n):
+    from optimizer.estimate import ledoit_wolf as ours
+
+    X = np.random.default_rng(T + n).standard_normal((T, n)) @ np.diag(np.linspace(0.5, 2, n))
+    np.testing.assert_allclose(ours(X), ledoit_wolf(X)[0], rtol=1e-12, atol=1e-15)
+
+
 def test_ledoit_wolf_equals_pypfopt_covariance_shrinkage(prices):
     from pypfopt.risk_models import CovarianceShrinkage
 
