@@ -1,4 +1,5 @@
-"""``capalloc run-monthly`` end to end, in real subprocesses, on a real SQLite ledger.
+"""``capalloc run-monthly`` end to end, in real subprocesses, on a real SQLite ledger and,
+when a server is given (tests/jobs_support/backends.py), a real PostgreSQL one.
 
 The pipeline is the deterministic test pipeline in ``tests/jobs_support`` (selected with
 ``--processor``), so these tests exercise the runner, the ledger and the order files.
@@ -18,12 +19,19 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 from tests.jobs_support.accounts import expected_orders, make_accounts, query, read_order_file
+from tests.jobs_support.backends import BACKENDS, ledger_url, use_backend
 
 PIPELINE = "tests.jobs_support.pipeline:process_account"
 
 
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request, tmp_path):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    yield from use_backend(request.param, tmp_path)
+
+
 def args(tmp: Path, *extra: str, processor: str = PIPELINE) -> list[str]:
-    return ["run-monthly", "--accounts", str(tmp / "accounts"), "--db", str(tmp / "ledger.db"),
+    return ["run-monthly", "--accounts", str(tmp / "accounts"), "--db", ledger_url(tmp),
             "--orders-dir", str(tmp / "orders"), "--period", "2026-01", "--processor", processor,
             "--format", "json", *extra]  # fmt: skip
 
@@ -274,7 +282,7 @@ def test_two_concurrent_runs_produce_exactly_one_set_of_orders(tmp_path):
     assert query(db, "select count(*), count(distinct account) from claims") == [(n, n)]
     assert query(db, "select count(*) from account_runs where status = 'traded'") == [(n,)]
     assert query(db, "select count(*) from (select account, seq from orders "
-                 "group by account, seq having count(*) > 1)") == [(0,)]  # fmt: skip
+                 "group by account, seq having count(*) > 1) as dup") == [(0,)]  # fmt: skip
     assert len(order_files(tmp_path)) == n
     check_files_match_inputs_and_ledger(tmp_path)
 

@@ -1,4 +1,5 @@
-"""The ledger on a real SQLite file: schema, claims, the period lock, errors."""
+"""The ledger on a real SQLite file and a real PostgreSQL database (when a server is given,
+tests/jobs_support/backends.py): schema, claims, the period lock, errors."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from optimizer.jobs.liveness import LockHolder, is_stale, process_start_token, u
 from optimizer.jobs.model import AccountOutcome, AccountResult, OutcomeStatus
 from optimizer.jobs.records import Attempt, AttemptStatus
 from tests.jobs_support.accounts import query
+from tests.jobs_support.backends import BACKENDS, ledger_url, use_backend
 
 PERIOD = parse_period("2026-01")
 
@@ -39,13 +41,19 @@ def new_run(ledger: Ledger, tmp_path) -> int:
     )
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "ledger.db"
+@pytest.fixture(params=BACKENDS)
+def db(request, tmp_path):
+    """The test's ledger.db, or (second run) its PostgreSQL database (``url(db)``)."""
+    for _ in use_backend(request.param, tmp_path):
+        yield tmp_path / "ledger.db"
+
+
+def url(db) -> str:
+    return ledger_url(db.parent)
 
 
 def test_chunk_is_recorded_in_one_transaction(db, tmp_path):
-    ledger = Ledger.open(str(db))
+    ledger = Ledger.open(url(db))
     run = new_run(ledger, tmp_path)
     ledger.acquire_lock(PERIOD, run)
     ledger.record(run, PERIOD, [traded("a"), failed("b"), traded("c", 3)])
@@ -72,7 +80,7 @@ def test_chunk_is_recorded_in_one_transaction(db, tmp_path):
 
 
 def test_a_second_final_outcome_for_an_account_is_refused_and_rolls_back(db, tmp_path):
-    first, second = Ledger.open(str(db)), Ledger.open(str(db))  # two connections
+    first, second = Ledger.open(url(db)), Ledger.open(url(db))  # two connections
     run1 = new_run(first, tmp_path)
     first.acquire_lock(PERIOD, run1)
     first.record(run1, PERIOD, [traded("a")])
@@ -89,7 +97,7 @@ def test_a_second_final_outcome_for_an_account_is_refused_and_rolls_back(db, tmp
 
 
 def test_live_lock_blocks_a_second_run(db, tmp_path):
-    ledger = Ledger.open(str(db))
+    ledger = Ledger.open(url(db))
     run1, run2 = new_run(ledger, tmp_path), new_run(ledger, tmp_path)
     assert ledger.acquire_lock(PERIOD, run1) is None
     with pytest.raises(LedgerError, match=f"being run by run {run1}") as info:
@@ -101,7 +109,7 @@ def test_live_lock_blocks_a_second_run(db, tmp_path):
 
 
 def test_lock_of_a_dead_process_is_taken_over(db, tmp_path):
-    ledger = Ledger.open(str(db))
+    ledger = Ledger.open(url(db))
     run1, run2 = new_run(ledger, tmp_path), new_run(ledger, tmp_path)
     ledger.acquire_lock(PERIOD, run1)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -115,7 +123,7 @@ def test_lock_of_a_dead_process_is_taken_over(db, tmp_path):
 
 
 def test_other_host_lock_expires_by_heartbeat(db, tmp_path):
-    ledger = Ledger.open(str(db))
+    ledger = Ledger.open(url(db))
     run1, run2 = new_run(ledger, tmp_path), new_run(ledger, tmp_path)
     ledger.acquire_lock(PERIOD, run1)
     with ledger.engine.begin() as conn:
@@ -143,7 +151,7 @@ def test_pid_reuse_does_not_keep_a_lock_alive():
 def test_finish_releases_the_lock_and_records_counts(db, tmp_path):
     from optimizer.jobs.ledger import RunStatus
 
-    ledger = Ledger.open(str(db))
+    ledger = Ledger.open(url(db))
     run = new_run(ledger, tmp_path)
     ledger.acquire_lock(PERIOD, run)
     ledger.finish_run(run, PERIOD, RunStatus.PARTIAL, {"n_failed": 1, "n_traded": 2}, "")
@@ -177,7 +185,8 @@ def test_database_password_is_never_echoed(url):
     assert "--db" in str(info.value)
 
 
-def test_schema_version_mismatch_is_refused(db):
+def test_schema_version_mismatch_is_refused(tmp_path):
+    db = tmp_path / "ledger.db"
     Ledger.open(str(db))
     import sqlite3
 

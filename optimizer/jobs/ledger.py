@@ -27,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from optimizer import __version__
 from optimizer.errors import LedgerError
 from optimizer.jobs import schema as s
 from optimizer.jobs.liveness import LockHolder, is_stale, process_start_token, utcnow
@@ -96,27 +97,43 @@ class Ledger:
         return ledger
 
     def _ensure_schema(self) -> None:
+        """Bring the schema to the newest revision (Alembic, optimizer/jobs/migrations): a new
+        database is created, an older ledger upgraded, a newer one refused."""
         from sqlalchemy import exc, insert, select
 
-        for attempt in range(5):  # two runs creating the schema at once: retry
-            try:
-                with self._guard():
-                    s.metadata.create_all(self.engine)
-                break
-            except LedgerError:
-                if attempt == 4:
-                    raise
+        with self._guard():
+            if _revision(self.engine) != s.HEAD_REVISION:
+                with self._migration_lock():
+                    _migrate(self.engine, self.url)
         with self._guard(), self.engine.begin() as conn:
             row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "schema")).first()
             if row is None:
                 with contextlib.suppress(exc.IntegrityError), conn.begin_nested():
-                    conn.execute(insert(s.meta).values(key="schema", value="1"))
+                    conn.execute(insert(s.meta).values(key="schema", value=str(s.SCHEMA_VERSION)))
             elif row[0] != str(s.SCHEMA_VERSION):
                 raise LedgerError(
                     f"ledger schema version {row[0]} is not {s.SCHEMA_VERSION}",
                     key="--db",
                     value=_masked(self.url),
+                    hint="a newer capalloc made this ledger: upgrade capalloc",
                 )
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """One migrating process at a time: an exclusive ``flock`` on the SQLite file (it
+        does not touch SQLite's own locks); PostgreSQL's lock is taken in the migration's
+        transaction (``_migrate``)."""
+        if not self.url.startswith("sqlite:///"):
+            yield
+            return
+        import fcntl
+
+        with open(self.url.removeprefix("sqlite:///"), "ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -150,6 +167,7 @@ class Ledger:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "processor": processor,
+            "version": __version__,
             "orders_dir": str(orders_dir),
             "n_accounts": n_accounts,
         }
@@ -379,6 +397,62 @@ def _refuse_in_memory(url: str, raw: str) -> None:
         )
 
 
+_PG_MIGRATION_LOCK = 7_305_115_001  # pg_advisory_xact_lock key shared by capalloc processes
+
+
+def _revision(engine: Any) -> str | None:
+    """The ledger's Alembic revision, or None when it has none (new, or made before
+    migrations existed)."""
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("select version_num from alembic_version")).scalar()
+
+
+def _migrate(engine: Any, url: str) -> None:
+    """Upgrade to the newest revision in one transaction; a ledger made before migrations
+    (its tables and ``ledger_meta`` schema 1, no ``alembic_version``) is first stamped with
+    revision 0001, the schema it has."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util.exc import CommandError
+    from sqlalchemy import inspect, text
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            conn.execute(text(f"select pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+        cfg.attributes["connection"] = conn
+        tables = set(inspect(conn).get_table_names())
+        if "alembic_version" not in tables and "runs" in tables:
+            made = (
+                "ledger_meta" in tables
+                and conn.execute(
+                    text("select value from ledger_meta where key = 'schema'")
+                ).scalar()
+            )
+            if made != "1":
+                raise LedgerError(
+                    "the ledger's first setup did not finish (tables without a schema version)",
+                    key="--db",
+                    value=_masked(url),
+                    hint="it holds no run yet: remove it and run again",
+                )
+            command.stamp(cfg, "0001")
+        try:
+            command.upgrade(cfg, "head")
+        except CommandError as error:  # e.g. a revision this capalloc does not know
+            raise LedgerError(
+                f"cannot upgrade the ledger schema: {error}",
+                key="--db",
+                value=_masked(url),
+                hint="a newer capalloc made this ledger: upgrade capalloc",
+            ) from None
+
+
 def _refuse_foreign(path: Path, raw: str) -> None:
     """A SQLite file holding tables that are not the ledger's is someone else's database:
     refused after a read-only look, before anything (a table, the journal mode) changes."""
@@ -401,7 +475,8 @@ def _refuse_foreign(path: Path, raw: str) -> None:
         raise LedgerError(
             "the ledger database failed", key="--db", value=raw, hint=" ".join(str(error).split())
         ) from None
-    foreign = sorted(n for n in names - set(s.metadata.tables) if not n.startswith("sqlite_"))
+    ours = {*s.metadata.tables, "alembic_version"}
+    foreign = sorted(n for n in names - ours if not n.startswith("sqlite_"))
     if foreign:
         raise LedgerError(
             "not a capalloc ledger: the database holds other tables "

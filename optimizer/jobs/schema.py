@@ -27,7 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # ledger_meta's "schema"; the Alembic revision is HEAD_REVISION
+HEAD_REVISION = "0002"  # the newest file in optimizer/jobs/migrations/versions
 metadata = MetaData()
 
 runs = Table(
@@ -52,6 +53,7 @@ runs = Table(
     Column("n_skipped", Integer, nullable=False, default=0),
     Column("n_changed", Integer, nullable=False, default=0),
     Column("message", Text),
+    Column("version", String(32)),  # the capalloc version that ran (revision 0002)
 )
 
 run_locks = Table(

@@ -6,6 +6,7 @@ import csv
 import sqlite3
 from pathlib import Path
 
+from tests.jobs_support.backends import postgres_of
 from tests.jobs_support.pipeline import read_holdings, target_orders
 
 TARGETS = {"SPY": 0.5, "IWM": 0.3, "BND": 0.2}
@@ -49,7 +50,14 @@ def read_order_file(path: Path) -> list[dict]:
 
 
 def query(db: Path, sql: str, *args) -> list[tuple]:
-    """Read the ledger with the plain sqlite3 module (not through the product's code)."""
+    """Read the ledger with the plain driver (sqlite3, or psycopg when the test folder uses
+    PostgreSQL), not through the product's code. ``db`` is the folder's ``ledger.db``."""
+    pg = postgres_of(Path(db).parent)
+    if pg is not None:
+        import psycopg
+
+        with psycopg.connect(pg) as conn:
+            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), args).fetchall()]
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return conn.execute(sql, args).fetchall()
