@@ -84,6 +84,53 @@ class Estimate:
         known = ", ".join(s.id for s in self.scenarios) or "none"
         raise ScenarioError(f"unknown scenario; known: {known}", key="scenario", value=scenario_id)
 
+    @classmethod
+    def from_prices(
+        cls,
+        prices: pd.DataFrame,
+        *,
+        mean: str | MeanMethod = "historical",
+        cov: str | CovMethod = "sample",
+        frequency: str | None = None,
+        compounding: bool = False,
+        horizon_years: float = 1.0,
+        risk_free: float = 0.0,
+        span: int = 52,
+        market_prices: pd.Series | None = None,
+    ) -> Estimate:
+        """The baseline estimate (``[estimation] mean / covariance`` without scenarios)
+        from a price frame, (n_dates, n_assets).
+
+        ``frequency`` (default: the data's own) is the return period the estimators read,
+        at period ends over the dates every asset has a price; ``risk_free`` is annual. The
+        provenance is the frame's ``attrs["provenance"]`` (set by ``optimizer.prices``) with
+        the window used, or says the prices came from a DataFrame.
+        """
+        from optimizer.estimate_frames import baseline_from_prices
+
+        return baseline_from_prices(
+            prices, mean=MeanMethod(mean), cov=CovMethod(cov), frequency=frequency,
+            compounding=compounding, horizon_years=horizon_years, risk_free=risk_free,
+            span=span, market_prices=market_prices,
+        )  # fmt: skip
+
+    @classmethod
+    def from_moments(
+        cls,
+        mu: pd.Series,
+        Sigma: pd.DataFrame,
+        *,
+        horizon_years: float = 1.0,
+        risk_free: float = 0.0,
+        samples: pd.DataFrame | None = None,
+    ) -> Estimate:
+        """An estimate from moments you computed: ``mu`` (n_assets,) indexed by ticker and
+        ``Sigma`` (n_assets, n_assets), both over ``horizon_years``; ``risk_free`` is the
+        annual rate; ``samples`` (n_samples, n_assets) horizon returns for CVaR."""
+        from optimizer.estimate_frames import estimate_from_moments
+
+        return estimate_from_moments(mu, Sigma, horizon_years, risk_free, samples)
+
 
 class MeanMethod(StrEnum):
     """Baseline expected-return estimators (PyPortfolioOpt), annual; arithmetic, or
