@@ -70,7 +70,7 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     import json
 
     from optimizer.atomic import write_set_atomic
-    from optimizer.cli.output import to_jsonable
+    from optimizer.jsonable import to_jsonable
     from optimizer.rebalance.result import orders_csv
     from optimizer.report import render_proposal
 

@@ -100,7 +100,7 @@ class Pipeline:
     def estimate(self, cfg: AccountConfig) -> Estimate:
         """The account's estimate (shared by accounts saying the same); with [account]
         as_of, no data after that date is used."""
-        from optimizer.estimate import build_estimate
+        from optimizer.scenario.build import build_estimate
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         key += f"|{cfg.account.as_of}"
