@@ -71,7 +71,6 @@ def test_notebook_example_matches_internal_functions(notebook):
                 {"id": "fed-easing", "probability": 0.3},
                 {"id": "tariff-shock", "probability": 0.2},
             ],
-            seed=7,
         ),
         TICKERS,
     )
