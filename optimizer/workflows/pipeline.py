@@ -117,7 +117,7 @@ class Pipeline:
         from optimizer.optimize import Optimizer, Shape
 
         shape = Shape.of(estimate)
-        key = _policy_key(cfg) + f"|{shape}"
+        key = policy_key(cfg) + f"|{shape}"
         if key not in self.problems:
             self.problems[key] = Optimizer(cfg.policy).build(shape, file=str(cfg.path))
             self.compilations += 1
@@ -351,6 +351,7 @@ def _resolved_source(cfg: AccountConfig) -> str:
     return "csv:" + ",".join(paths)
 
 
-def _policy_key(cfg: AccountConfig) -> str:
+def policy_key(cfg: AccountConfig) -> str:
+    """A cache key for the policy's content (universe, objective, constraints)."""
     p = cfg.policy
     return "|".join(m.model_dump_json() for m in (p.universe, p.objective, p.constraints))
