@@ -155,23 +155,15 @@ def plan_trades(
 
 
 def _account(holdings: Any, account_id: str | None, *, whole_shares: bool) -> Account:
-    from optimizer.errors import PlanError
     from optimizer.rebalance.holdings import Account, load_holdings
+    from optimizer.workflows.pipeline import pick_account
 
     if isinstance(holdings, Account):
         return holdings
     accounts = load_holdings(holdings, whole_shares=whole_shares)
     if account_id is None and len(accounts) == 1:
-        return next(iter(accounts.values()))
-    if account_id not in accounts:
-        known = ", ".join(sorted(accounts)) or "none"
-        raise PlanError(
-            f"name one account; accounts in the file: {known}",
-            file=str(holdings),
-            key="account",
-            value=account_id,
-        )
-    return accounts[account_id]
+        account_id = next(iter(accounts))
+    return pick_account(accounts, account_id or "", Path(holdings))[0]
 
 
 def _weights(weights: Any) -> pd.Series:
@@ -187,7 +179,8 @@ def _last_prices(prices: Any) -> dict[str, float]:
     import pandas as pd
 
     if isinstance(prices, pd.DataFrame):
-        return {str(t): float(prices[t].dropna().iloc[-1]) for t in prices.columns}
+        last = prices.ffill().iloc[-1] if len(prices) else pd.Series(dtype=float)
+        prices = last.dropna()  # a ticker without any price is left out: the planner names it
     return {str(t): float(p) for t, p in dict(prices).items()}
 
 

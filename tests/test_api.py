@@ -186,3 +186,13 @@ def test_import_optimizer_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_plan_trades_names_a_target_without_a_price():
+    px = optimizer.prices("sample", ["LARGE", "BOND"], start="2016-01-01")
+    px["MID"] = np.nan
+    targets = pd.Series({"LARGE": 0.5, "BOND": 0.3, "MID": 0.2})
+    lots = ROOT / "examples/whatif/holdings.csv"
+    with pytest.raises(optimizer.CapallocError, match="no price") as err:
+        optimizer.plan_trades(lots, targets, px, as_of="2017-03-31")
+    assert "MID" in str(err.value)

@@ -181,7 +181,7 @@ class Pipeline:
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
         accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-        account, notes = _pick(accounts, account_id or cfg.account.id, holdings)
+        account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
         check_lots_before(account, as_of, holdings)
         weights, value = current_weights(account, prices, cfg, holdings)
         return Position(account, prices, weights, value, as_of, notes)
@@ -304,7 +304,7 @@ def is_cash(cfg: AccountConfig, ticker: str) -> bool:
     return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
 
 
-def _pick(
+def pick_account(
     accounts: dict[str, Account], account_id: str, file: Path
 ) -> tuple[Account, tuple[str, ...]]:
     """This account's lots, and a note naming the other accounts the file also lists (a
