@@ -272,6 +272,8 @@ def baseline_from_prices(
     levels = last_of_period(prices.dropna(), freq)
     if len(levels) < 3:
         raise DataError("fewer than 3 periods where every asset has a price", key="prices")
+    if market_prices is not None:  # the market's level on the same period ends
+        market_prices = market_prices.sort_index().reindex(levels.index, method="ffill")
     inputs = BaselineInputs(
         prices=levels,
         periods_per_year=freq.periods_per_year,

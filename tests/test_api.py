@@ -122,6 +122,19 @@ def test_from_prices_equals_pypfopt(cov):
     assert est.provenance.frequency == "monthly"
 
 
+def test_capm_from_prices_equals_pypfopt():
+    from pypfopt import expected_returns
+
+    px = optimizer.prices("sample", ["LARGE", "SMALL", "BOND", "MKT"], start="1990-01-01")
+    assets, market = px[["LARGE", "SMALL", "BOND"]], px["MKT"]
+    est = optimizer.Estimate.from_prices(assets, mean="capm", market_prices=market, risk_free=0.02)
+    ref = expected_returns.capm_return(
+        assets, market_prices=market.to_frame("mkt"), risk_free_rate=0.02, compounding=False,
+        frequency=12,
+    )  # fmt: skip
+    np.testing.assert_allclose(est.mu, ref.to_numpy(), rtol=1e-12)
+
+
 def test_from_prices_coarser_frequency_reads_period_ends():
     px = optimizer.prices("sample", ["LARGE", "BOND"], start="2000-01-01")
     est = optimizer.Estimate.from_prices(px, frequency="monthly")
