@@ -129,7 +129,7 @@ def plan_trades(
     ``holdings`` is a lots CSV (``account`` picks one of its accounts when it lists
     several) or an :class:`~optimizer.rebalance.holdings.Account`; ``targets`` an
     :class:`Allocation`, a Series or a mapping ticker -> weight (``CASH`` is cash; weights
-    below 1e-9 are dropped and the rest renormalised, as the proposal does); ``prices`` a
+    are divided by their sum and those below 1e-9 dropped, as for a proposal); ``prices`` a
     Series or mapping ticker -> price, or a price frame (its last row with a value per
     ticker); ``rules`` the ``[rebalance]`` table or :class:`RebalanceRules`.
     """
@@ -140,9 +140,9 @@ def plan_trades(
     if not isinstance(rules, RebalanceRules):
         rules = validate(RebalanceRules, dict(rules or {}), prefix="rebalance")
     acct = _account(holdings, account, whole_shares=not rules.fractional)
-    w = _weights(targets)
-    w = w[w > 1e-9]
-    targets_map = {str(t): float(v) for t, v in (w / w.sum()).items()}
+    w = _weights(targets)  # normalised as Pipeline.plan_trades does for a proposal
+    total = float(w.sum())
+    targets_map = {str(t): float(v) / total for t, v in w.items() if v > 1e-9}
     return plan(
         acct,
         targets_map,
@@ -170,8 +170,8 @@ def _weights(weights: Any) -> pd.Series:
     """A float Series ticker -> weight from an Allocation, a Series or a mapping."""
     import pandas as pd
 
-    if hasattr(weights, "weights_series"):
-        return weights.weights_series
+    if hasattr(weights, "weights_series"):  # an Allocation: its weights as solved
+        weights = weights.weights
     return pd.Series(weights, dtype=float)
 
 

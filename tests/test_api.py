@@ -89,8 +89,8 @@ def test_notebook_example_matches_internal_functions(notebook):
     account = load_holdings(ROOT / "examples/whatif/holdings.csv")["what-if-investor"]
     px = notebook["px"]
     last = {t: float(px[t].dropna().iloc[-1]) for t in TICKERS}
-    targets = {t: w for t, w in ref.weights.items() if w > 1e-9}
-    targets = {t: w / sum(targets.values()) for t, w in targets.items()}
+    total = sum(ref.weights.values())  # as Pipeline.plan_trades does for a proposal
+    targets = {t: w / total for t, w in ref.weights.items() if w > 1e-9}
     ref_plan = plan(account, targets, last, as_of=pd.Timestamp("2017-03-31").date())
     frame = notebook["plan"].to_frame()
     assert list(frame["ticker"]) == [t.ticker for t in ref_plan.trades]
@@ -102,6 +102,52 @@ def test_notebook_example_matches_internal_functions(notebook):
     for s in est.scenarios:
         assert table.loc[s.id, "portfolio"] == pytest.approx(float(s.mu @ w), abs=1e-9)
         assert table.loc[s.id, "probability"] == s.probability
+
+
+def test_api_stages_equal_the_proposal_of_an_account_file():
+    """The what-if example account through the API, stage by stage, gives the weights and
+    the trades of ``optimizer.propose`` on the file (weights and targets within 1e-9, the
+    solver's noise with current weights valued independently; trades exactly)."""
+    import tomllib
+
+    path = ROOT / "examples/whatif/account.toml"
+    toml = tomllib.loads(path.read_text(encoding="utf-8"))
+    tickers = list(toml["universe"]["assets"])
+    sc = toml["scenarios"]
+    est = optimizer.scenario_estimate(
+        toml["data"]["source"], tickers, sc["use"], estimation=toml["estimation"], seed=sc["seed"]
+    )
+    policy = {k: toml[k] for k in ("universe", "objective", "constraints")}
+    alloc = optimizer.optimize(est, policy, _current(path, tickers))
+    px = optimizer.prices(toml["data"]["source"], [t for t in tickers if t != "CASH"])
+    plan = optimizer.plan_trades(
+        path.parent / toml["account"]["holdings"], alloc, px, toml.get("rebalance"),
+        as_of=est.provenance.as_of,
+    )  # fmt: skip
+    proposal = optimizer.propose(path)
+    for t in tickers:
+        assert alloc.weights[t] == pytest.approx(proposal.run.allocation.weights[t], abs=1e-9)
+    ours, theirs = plan.to_dict(), proposal.run.plan.to_dict()
+    assert ours["trades"] == theirs["trades"]
+    pd.testing.assert_frame_equal(plan.to_frame(), proposal.run.plan.to_frame())
+    for mine, ref in zip(ours["holdings"], theirs["holdings"], strict=True):
+        assert mine["shares"] == ref["shares"]
+        assert mine["target"] == pytest.approx(ref["target"], abs=1e-9)  # the solver's noise
+
+
+def _current(path: Path, tickers: list[str]) -> dict[str, float]:
+    """Current weights of the example's holdings at the data's last prices (an independent
+    valuation: shares times price, cash as is)."""
+    import csv
+
+    px = optimizer.prices("sample", [t for t in tickers if t != "CASH"]).ffill().iloc[-1]
+    value = dict.fromkeys(tickers, 0.0)
+    with open(path.parent / "holdings.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            t, shares = row["ticker"], float(row["shares"])
+            value[t] += shares * (1.0 if t == "CASH" else float(px[t]))
+    total = sum(value.values())
+    return {t: v / total for t, v in value.items()}
 
 
 @pytest.mark.parametrize("cov", ["sample", "ledoit_wolf"])
