@@ -1,5 +1,6 @@
 """Atomic file writes for every file the product writes (report, proposal, orders from the
-CLI): readers see the old file or the new one, never half of one."""
+CLI, the market-data cache): readers see the old file or the new one, never half of one.
+The monthly job's two-phase order files (optimizer.jobs.orders) use :func:`fsync_dir`."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "ut
                 "cannot write the output file", file=str(target), hint=exc.strerror or str(exc)
             ) from exc
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 
@@ -100,7 +101,7 @@ def write_set_atomic(
     try:
         for name, text in texts.items():
             _write_durable(stage / name, text, _mode_for(target / name))
-        _fsync_dir(stage)
+        fsync_dir(stage)
         for name in texts:  # a rename that would fail must fail before the first one
             if (target / name).is_dir() and not (target / name).is_symlink():
                 raise IsADirectoryError(errno.EISDIR, "a folder has the name of a file", name)
@@ -118,7 +119,7 @@ def write_set_atomic(
         ) from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    _fsync_dir(target)
+    fsync_dir(target)
     return {name: target / name for name in texts}
 
 
@@ -140,7 +141,7 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Persist the rename itself (POSIX); a no-op where folders cannot be opened."""
     try:
         dir_fd = os.open(folder, os.O_RDONLY)

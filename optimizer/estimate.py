@@ -7,6 +7,7 @@ as simple (not log) returns. Annualise with ``mu / horizon_years`` and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.data.base import Provenance
+from optimizer.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,6 +85,49 @@ class Estimate:
 
         known = ", ".join(s.id for s in self.scenarios) or "none"
         raise ScenarioError(f"unknown scenario; known: {known}", key="scenario", value=scenario_id)
+
+    @classmethod
+    def from_prices(
+        cls,
+        prices: pd.DataFrame,
+        *,
+        mean: str | MeanMethod = "historical",
+        cov: str | CovMethod = "sample",
+        frequency: str | None = None,
+        compounding: bool = False,
+        horizon_years: float = 1.0,
+        risk_free: float = 0.0,
+        span: int = 52,
+        market_prices: pd.Series | None = None,
+    ) -> Estimate:
+        """The baseline estimate (``[estimation] mean / covariance`` without scenarios)
+        from a price frame, (n_dates, n_assets).
+
+        ``frequency`` (default: the data's own) is the return period the estimators read,
+        at period ends over the dates every asset has a price; ``risk_free`` is annual. The
+        provenance is the frame's ``attrs["provenance"]`` (set by ``optimizer.prices``) with
+        the window used, or says the prices came from a DataFrame.
+        """
+        return baseline_from_prices(
+            prices, mean=MeanMethod(mean), cov=CovMethod(cov), frequency=frequency,
+            compounding=compounding, horizon_years=horizon_years, risk_free=risk_free,
+            span=span, market_prices=market_prices,
+        )  # fmt: skip
+
+    @classmethod
+    def from_moments(
+        cls,
+        mu: pd.Series,
+        Sigma: pd.DataFrame,
+        *,
+        horizon_years: float = 1.0,
+        risk_free: float = 0.0,
+        samples: pd.DataFrame | None = None,
+    ) -> Estimate:
+        """An estimate from moments you computed: ``mu`` (n_assets,) indexed by ticker and
+        ``Sigma`` (n_assets, n_assets), both over ``horizon_years``; ``risk_free`` is the
+        annual rate; ``samples`` (n_samples, n_assets) horizon returns for CVaR."""
+        return estimate_from_moments(mu, Sigma, horizon_years, risk_free, samples)
 
 
 class MeanMethod(StrEnum):
@@ -230,10 +275,97 @@ def baseline_moments(
     return mu, (Sigma + Sigma.T) / 2
 
 
-def __getattr__(name: str) -> Any:
-    """``build_estimate`` lives with the scenario engine; re-exported here lazily."""
-    if name in {"build_estimate", "EstimationConfig", "ScenarioSetConfig"}:
-        from optimizer.scenario import build, config
+def baseline_from_prices(
+    prices: pd.DataFrame,
+    *,
+    mean: MeanMethod,
+    cov: CovMethod,
+    frequency: str | None,
+    compounding: bool,
+    horizon_years: float,
+    risk_free: float,
+    span: int,
+    market_prices: pd.Series | None,
+) -> Estimate:
+    """See :meth:`Estimate.from_prices`."""
+    from optimizer.data.frequency import Frequency, infer_frequency
+    from optimizer.data.returns import last_of_period
 
-        return getattr(build, name, None) or getattr(config, name)
-    raise AttributeError(name)
+    native = infer_frequency(prices.index)
+    freq = native if frequency is None else Frequency.parse(frequency)
+    if freq.rank < native.rank:
+        raise DataError(
+            f"the prices are {native.value}; a finer frequency cannot be read from them",
+            key="frequency",
+            value=freq.value,
+        )
+    levels = last_of_period(prices.dropna(), freq)
+    if len(levels) < 3:
+        raise DataError("fewer than 3 periods where every asset has a price", key="prices")
+    if market_prices is not None:  # the market's level on the same period ends
+        market_prices = market_prices.sort_index().reindex(levels.index, method="ffill")
+    inputs = BaselineInputs(
+        prices=levels,
+        periods_per_year=freq.periods_per_year,
+        span=span,
+        market_prices=market_prices,
+        risk_free_annual=risk_free,
+        compounding=compounding,
+    )
+    mu, Sigma = baseline_moments(inputs, mean, cov, horizon_years)
+    first, last = levels.index[1].date(), levels.index[-1].date()
+    window = f"{freq.value} returns {first}..{last}, the periods all assets share"
+    tickers = tuple(str(t) for t in prices.columns)
+    given = prices.attrs.get("provenance")
+    provenance = (
+        dataclasses.replace(given, tickers=tickers, first=first, last=last, frequency=freq.value)
+        if isinstance(given, Provenance)
+        else Provenance("pandas DataFrame", tickers, first, last, freq.value)
+    )
+    compounded = " (compounded)" if compounding else ""
+    return Estimate(
+        tickers=tickers,
+        mu=mu,
+        Sigma=Sigma,
+        horizon_years=horizon_years,
+        risk_free=risk_free * horizon_years,
+        provenance=dataclasses.replace(
+            provenance, notes=(*provenance.notes, f"baseline estimators read {window}")
+        ),
+        method=f"{mean.value} mean{compounded}, {cov.value} covariance; {window}",
+        window=window,
+    )
+
+
+def estimate_from_moments(
+    mu: pd.Series,
+    Sigma: pd.DataFrame,
+    horizon_years: float,
+    risk_free: float,
+    samples: pd.DataFrame | None,
+) -> Estimate:
+    """See :meth:`Estimate.from_moments`."""
+    import pandas as pd
+
+    mu = pd.Series(mu, dtype=float)
+    tickers = tuple(str(t) for t in mu.index)
+    if isinstance(Sigma, pd.DataFrame):
+        Sigma = Sigma.loc[list(mu.index), list(mu.index)]
+    S = np.asarray(Sigma, dtype=float)
+    if S.shape != (len(tickers), len(tickers)):
+        raise DataError(f"Sigma must be {len(tickers)} x {len(tickers)}", key="Sigma")
+    draws = None
+    if samples is not None:
+        draws = np.asarray(
+            samples[list(mu.index)] if isinstance(samples, pd.DataFrame) else samples, dtype=float
+        )
+    return Estimate(
+        tickers=tickers,
+        mu=mu.to_numpy(),
+        Sigma=(S + S.T) / 2,
+        horizon_years=horizon_years,
+        risk_free=risk_free * horizon_years,
+        provenance=Provenance("moments given", tickers, None, None, ""),
+        samples=draws,
+        method="moments given",
+    )

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from optimizer.config import StrictModel
 from optimizer.errors import ConfigError, ScenarioError
+from optimizer.frequency import Frequency  # re-exported: the one frequency type
 
 if TYPE_CHECKING:  # heavy imports stay inside functions
     import numpy as np
@@ -343,36 +344,14 @@ def _window_text(index: pd.Index) -> str:
     return f"{index[0].date()}..{index[-1].date()}"
 
 
-class Frequency(StrEnum):
-    """Sampling frequency of the model and its periods per year."""
-
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-
-    @property
-    def periods_per_year(self) -> int:
-        return {"daily": 252, "weekly": 52, "monthly": 12}[self.value]
-
-    @property
-    def rule(self) -> str | None:
-        return {"daily": None, "weekly": "W-FRI", "monthly": "ME"}[self.value]
-
-    @property
-    def rank(self) -> int:
-        return {"daily": 0, "weekly": 1, "monthly": 2}[self.value]
-
-
 def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
     """The last complete row of each period, (n_periods, n_series), keeping its real date.
 
     Rows with a missing value are dropped first; daily keeps every remaining row.
     """
-    rows = frame.dropna()
-    if frequency.rule is None or rows.empty:
-        return rows
-    last = rows.index.to_series().resample(frequency.rule).last().dropna()
-    return rows.loc[last.to_numpy()]
+    from optimizer.data.returns import last_of_period
+
+    return last_of_period(frame.dropna(), frequency)
 
 
 class HistoryWindow(StrictModel):

@@ -15,9 +15,14 @@ from optimizer.estimate import (
     CovMethod,
     MeanMethod,
     baseline_moments,
-    build_estimate,
 )
-from optimizer.scenarios import EstimationConfig, ScenarioSetConfig, is_psd, mixture_moments
+from optimizer.scenarios import (
+    EstimationConfig,
+    ScenarioSetConfig,
+    build_estimate,
+    is_psd,
+    mixture_moments,
+)
 
 TICKERS = ["LARGE", "SMALL", "BOND"]
 

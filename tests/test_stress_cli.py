@@ -243,7 +243,7 @@ def test_mixture_samples_reproduce_across_processes(tmp_path):
     code = (
         "import numpy as np, sys\n"
         "from optimizer.data.settings import DataConfig\n"
-        "from optimizer.estimate import build_estimate\n"
+        "from optimizer.scenario.build import build_estimate\n"
         "from optimizer.scenarios import EstimationConfig, ScenarioSetConfig\n"
         "sset = ScenarioSetConfig(use=[{'id': 'tariff-shock'}, {'id': 'fed-easing'}],"
         " n_samples=500, seed=42)\n"

@@ -128,13 +128,43 @@ def test_whatif_regret_is_zero_for_each_scenarios_own_optimum():
     """The example uses a utility objective with the regret's risk aversion, so each
     column's portfolio maximises its own certainty equivalent: regret[i][i] == 0."""
     doc = whatif(WHATIF)
-    scen = [c for c in doc["columns"] if c != "robust"]
+    scen = [c for c in doc.columns if c != "robust"]
     for i in scen:
-        assert doc["regret"][i][i] == pytest.approx(0.0, abs=1e-6)
+        assert doc.regret[i][i] == pytest.approx(0.0, abs=1e-6)
         for j in scen:
-            assert doc["regret"][i][j] >= -1e-12
-    for c in doc["columns"]:
-        assert sum(doc["weights"][c].values()) == pytest.approx(1.0, abs=TOL)
+            assert doc.regret[i][j] >= -1e-12
+    for c in doc.columns:
+        assert sum(doc.weights[c].values()) == pytest.approx(1.0, abs=TOL)
+    frame = doc.weights_frame()
+    assert list(frame.columns) == doc.columns and list(frame.index) == doc.tickers
+    assert frame.sum().to_numpy() == pytest.approx(1.0, abs=TOL)
+
+
+def test_whatif_document_is_typed_and_its_json_keeps_the_documented_keys():
+    import dataclasses
+
+    doc = whatif(WHATIF)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        doc.title = "changed"
+    keys = list(doc.to_dict())
+    assert keys == [
+        "title", "generated", "account", "tickers", "tags", "columns", "column_titles",
+        "probabilities", "weights", "small_cap_share", "expected_return", "volatility",
+        "current_return", "proposed_return", "regret", "horizon_years", "estimate",
+        "provenance", "warnings",
+    ]  # fmt: skip
+    assert doc.to_dict()["regret"] is doc.regret
+
+
+def test_policy_cache_key_is_the_policy_content(tmp_path):
+    from optimizer.workflows.pipeline import policy_key
+
+    a, b = load_account(WHATIF), load_account(WHATIF)
+    assert a.policy is not b.policy and policy_key(a) == policy_key(b)
+    other = tmp_path / "account.toml"
+    other.write_text(WHATIF.read_text().replace("risk_aversion = 4", "risk_aversion = 5"))
+    (tmp_path / "holdings.csv").write_text((WHATIF.parent / "holdings.csv").read_text())
+    assert policy_key(load_account(other)) != policy_key(a)
 
 
 def test_whatif_cli_writes_csv_and_html(tmp_path):

@@ -5,22 +5,21 @@ Layout of ``cache_dir`` (default: the platform user cache dir, ``.../capalloc/ya
     SPY.csv    date,close        (sorted, unique dates)
     SPY.json   {"ticker": "SPY", "fetched_at": "...Z", "since": "max" | "YYYY-MM-DD", ...}
 
-Writes go to a temporary file first and are renamed into place, so a crash never leaves a
-half-written cache file.
+Writes go through :func:`optimizer.atomic.write_atomic` (a temporary file, fsynced, renamed
+into place), so a crash never leaves a half-written cache file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from optimizer.atomic import write_atomic
 from optimizer.errors import DataError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9.^=_-]")
@@ -100,7 +99,7 @@ class TickerCache:
         data_path, meta_path = self._paths(entry.ticker)
         frame = entry.closes.rename("close").to_frame()
         frame.index = pd.DatetimeIndex(frame.index, name="date")
-        _atomic_write(data_path, frame.to_csv(date_format="%Y-%m-%d", float_format="%.10g"))
+        write_atomic(data_path, frame.to_csv(date_format="%Y-%m-%d", float_format="%.10g"))
         meta = {
             "ticker": entry.ticker,
             "fetched_at": entry.fetched_at.isoformat(),
@@ -109,19 +108,8 @@ class TickerCache:
             "last": _iso(entry.closes.index.max()),
             "rows": len(entry.closes),
         }
-        _atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
+        write_atomic(meta_path, json.dumps(meta, indent=2) + "\n")
 
 
 def _iso(ts: pd.Timestamp) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).date().isoformat()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
-
-
-class Frequency(Enum):
-    """How often a series is observed; ``periods_per_year`` annualises its statistics."""
-
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-
-    @property
-    def periods_per_year(self) -> int:
-        return _PERIODS[self]
-
-    @property
-    def rank(self) -> int:
-        """Order from finest (0, daily) to coarsest."""
-        return list(Frequency).index(self)
-
-    @classmethod
-    def parse(cls, value: str | Frequency, *, key: str = "frequency") -> Frequency:
-        """``"daily"`` / ``"weekly"`` / ``"monthly"`` (or a Frequency) -> Frequency."""
-        if isinstance(value, Frequency):
-            return value
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            known = ", ".join(f.value for f in cls)
-            raise DataError(f"unknown frequency; known: {known}", key=key, value=value) from None
-
-
-_PERIODS = {Frequency.DAILY: 252, Frequency.WEEKLY: 52, Frequency.MONTHLY: 12}
+from optimizer.frequency import Frequency  # re-exported: the one frequency type
 
 # median spacing in calendar days -> frequency (upper bounds, inclusive)
 _SPACING_LIMITS = ((4.0, Frequency.DAILY), (10.0, Frequency.WEEKLY), (45.0, Frequency.MONTHLY))

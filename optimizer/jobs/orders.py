@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optimizer.atomic import fsync_dir
 from optimizer.csvout import csv_text
 from optimizer.errors import ConfigError, LedgerError
 from optimizer.jobs.ledger import Ledger
@@ -152,7 +153,7 @@ class OrderFiles:
         for account, tmp in temps.items():
             os.replace(tmp, self.final_path(account))
         if temps:
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
 
     @staticmethod
     def discard(temps: Mapping[str, Path]) -> None:
@@ -184,7 +185,7 @@ class OrderFiles:
                 os.replace(files.write_temp(claim.account, orders), path)
                 rewritten.append(claim.account)
         if removed or orphaned or rewritten:
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         return Reconciliation(tuple(sorted(removed)), tuple(rewritten), tuple(sorted(orphaned)))
 
 
@@ -206,18 +207,5 @@ def _syncfs(folder: Path) -> bool:
     fd = os.open(folder, os.O_RDONLY)
     try:
         return fn(fd) == 0
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)

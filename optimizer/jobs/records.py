@@ -159,6 +159,6 @@ def _json(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
-        from optimizer.cli.output import to_jsonable
+        from optimizer.jsonable import to_jsonable
 
         return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=False)

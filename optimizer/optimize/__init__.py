@@ -10,8 +10,10 @@ Python API::
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optimizer.estimate import Estimate
@@ -22,13 +24,43 @@ __all__ = ["Inputs", "Optimizer", "Policy", "Shape", "frontier", "optimize"]
 
 
 def optimize(
-    estimate: Estimate, policy: Policy, current: Mapping[str, float] | None = None
+    estimate: Estimate,
+    policy: Policy | Mapping[str, Any],
+    current: Mapping[str, float] | None = None,
 ) -> Allocation:
-    """Build the policy's problem for ``estimate`` and solve it once."""
+    """Build the policy's problem for ``estimate`` and solve it once.
+
+    ``policy`` is a :class:`Policy` or the ``universe`` / ``objective`` / ``constraints``
+    tables as in an account file (without ``universe``: every ticker of the estimate,
+    untagged, in [0, 1]). ``current`` weights (ticker -> weight, or a Series) anchor
+    turnover and costs. The package itself is callable: ``optimizer.optimize(estimate,
+    policy)``.
+    """
     from optimizer.optimize.core import Optimizer
     from optimizer.optimize.inputs import Inputs
+    from optimizer.optimize.policy import Policy
 
+    if not isinstance(policy, Policy):
+        table = dict(policy)
+        table.setdefault("universe", {"assets": {t: {} for t in estimate.tickers}})
+        policy = Policy.from_config(table)
+    current = None if current is None else {str(t): float(w) for t, w in current.items()}
     return Optimizer(policy).build(estimate).solve(Inputs(estimate, current))
+
+
+class _CallableModule(types.ModuleType):
+    """``optimizer.optimize`` is a package and, called, :func:`optimize`."""
+
+    def __call__(
+        self,
+        estimate: Estimate,
+        policy: Policy | Mapping[str, Any],
+        current: Mapping[str, float] | None = None,
+    ) -> Allocation:
+        return optimize(estimate, policy, current)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 def __getattr__(name: str) -> object:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer.data.base import Provenance
 from optimizer.optimize.frame import Numbers
 from optimizer.optimize.universe import Universe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ class Allocation:
     warnings: tuple[str, ...] = ()
     scenario_titles: dict[str, str] | None = None
     cvar_period: str = "horizon"  # what the CVaR's samples span (Estimate.samples_period)
+
+    @property
+    def weights_series(self) -> pd.Series:
+        """The weights as a float Series indexed by ticker (solver noise below 1e-9 set to
+        exactly 0, as in the JSON documents), named ``weight``."""
+        import pandas as pd
+
+        return pd.Series(clean_weights(self.weights), dtype=float, name="weight")
 
     @property
     def annual_return(self) -> float:

@@ -19,14 +19,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.rebalance.solve import (
+from optimizer.rebalance.problem import (
     Problem,
-    _candidates,
-    _phi,
+    candidates,
     cash_conjugate,
     cash_slopes,
     cash_term,
     costs,
+    phi,
 )
 
 _MU = np.linspace(-1.0, 1.0, 21)
@@ -37,14 +37,14 @@ _REACH = 60  # grid steps explored on each side of a per-ticker minimiser
 def _terms(prob: Problem, z: np.ndarray, mu: float, nu: float) -> np.ndarray:
     pz = prob.p.reshape(prob.p.shape + (1,) * (z.ndim - 1)) * z
     kappa = prob.budget()[0]
-    return _phi(prob, z) + costs(prob, z) * (1.0 + kappa * nu) + (nu - mu) * pz
+    return phi(prob, z) + costs(prob, z) * (1.0 + kappa * nu) + (nu - mu) * pz
 
 
 def _evaluate(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Objective and feasibility of trade vectors stacked in columns, z shape (n, m)."""
     c = costs(prob, z)
     spend = prob.p @ z
-    f = _phi(prob, z).sum(axis=0) + c.sum(axis=0)
+    f = phi(prob, z).sum(axis=0) + c.sum(axis=0)
     f = f + cash_term(prob, prob.cash0 - spend - prob.cash_target)
     c_tot = c.sum(axis=0)
     need = np.maximum(prob.reserve, prob.reserve_pct * (prob.value - c_tot))
@@ -61,7 +61,7 @@ def _bound_grid(
     mu, nu = np.meshgrid(mus, nus, indexing="ij")
     mu, nu = mu.ravel(), nu.ravel()
     c3, pz = costs(prob, cand)[..., None], (prob.p[:, None] * cand)[..., None]
-    vals = _phi(prob, cand)[..., None] + c3 * (1.0 + kappa * nu) + (nu - mu) * pz  # (n, K, M)
+    vals = phi(prob, cand)[..., None] + c3 * (1.0 + kappa * nu) + (nu - mu) * pz  # (n, K, M)
     idx = vals.argmin(axis=1)  # (n, M)
     lb = np.take_along_axis(vals, idx[:, None, :], axis=1)[:, 0, :].sum(axis=0)
     lb = lb + mu * a - cash_conjugate(prob, mu) - nu * b
@@ -174,7 +174,7 @@ class BoundResult:
 
 def solve_bound(prob: Problem, *, limit: int = 50_000) -> BoundResult:
     """The proven optimum by bounding and enumeration, or hints for the MILP."""
-    cand = _candidates(prob)
+    cand = candidates(prob)
     lower, mu, nu, sols = _best_bound(prob, cand)
     sols = np.concatenate([np.zeros((prob.p.size, 1)), sols], axis=1)
     f, ok = _evaluate(prob, sols)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.rebalance.solve import Problem, cash_after, feasible, objective, shortfall
+from optimizer.rebalance.problem import Problem, cash_after, feasible, objective, shortfall
 
 _MAX_MOVES = 5_000
 

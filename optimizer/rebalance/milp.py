@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.rebalance.solve import Problem, feasible, grid_units
+from optimizer.rebalance.problem import Problem, feasible, grid_units
 
 _NCOL = 7  # qb, qs, yb, ys, e, x, k
 # Proven optimal to within one cent of objective (money): a tighter gap costs HiGHS about
@@ -144,7 +144,7 @@ def _start_columns(prob: Problem, z: np.ndarray) -> object:
     """A full column vector for the trade vector ``z`` (a MIP start)."""
     import highspy
 
-    from optimizer.rebalance.solve import costs
+    from optimizer.rebalance.problem import costs
 
     q = np.round(z / prob.step)
     cols = np.zeros((prob.p.size, _NCOL))

@@ -178,7 +178,7 @@ def _plan(
     if not (out.any() or excess or short):
         none = Solution(np.zeros_like(s.p), Method.NONE, "")
         return _finish(account, s, rules, as_of, none, (), flows, _no_trade_reason(s))
-    prob, blocks = _problem(account, s, rules, as_of, out, excess, short)
+    prob, blocks = _problem(account, s, rules, as_of, out, excess=excess, short=short)
     sol = solve(prob, time_limit=rules.time_limit, shortcuts=rules.solver is SolverChoice.AUTO)
     if not feasible(prob, sol.z):
         raise InfeasibleError(
@@ -195,7 +195,8 @@ def _plan(
                f"min_improvement ({rules.min_improvement:g} of the account)")  # fmt: skip
         return finish(replace(sol, z=zero, note=why), blocks, flows, why, prob, out)
     if stabilise:
-        full = partial(_problem, account, s, rules, as_of, np.ones_like(out), True, True)
+        every = np.ones_like(out)  # every ticker may trade: what the account allows
+        full = partial(_problem, account, s, rules, as_of, every, excess=True, short=True)
         sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out, s, full))
     return finish(sol, blocks, flows, None, prob, out)
 
@@ -267,6 +268,7 @@ def _problem(
     rules: RebalanceRules,
     as_of: dt.date,
     out: np.ndarray,
+    *,
     excess: bool,
     short: bool,
 ) -> tuple[Problem, tuple[Block, ...]]:
@@ -289,25 +291,25 @@ def _problem(
             hi[i] = 0.0 if block else grid_units(s.value / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
     prob = Problem(
-        s.p,
-        s.h,
-        t,
-        s.band * s.value,
-        lo,
-        hi,
-        rules.share_step,
-        s.min_order,
-        s.cash0,
-        s.w_cash * s.value,
-        rules.cash_reserve,
-        rules.drift_priority,
-        rules.commission_per_share,
-        rules.commission_min,
-        rules.spread_bps / 1e4,
-        0.0 if rules.trade_to is BandTarget.EDGE else 1.0,
-        s.band_cash * s.value,
-        rules.cash_reserve_pct,
-        s.value,
+        p=s.p,
+        h=s.h,
+        t=t,
+        band=s.band * s.value,
+        lo=lo,
+        hi=hi,
+        step=rules.share_step,
+        min_order=s.min_order,
+        cash0=s.cash0,
+        cash_target=s.w_cash * s.value,
+        reserve=rules.cash_reserve,
+        lam=rules.drift_priority,
+        comm_share=rules.commission_per_share,
+        comm_min=rules.commission_min,
+        spread=rules.spread_bps / 1e4,
+        inside=0.0 if rules.trade_to is BandTarget.EDGE else 1.0,
+        cash_band=s.band_cash * s.value,
+        reserve_pct=rules.cash_reserve_pct,
+        value=s.value,
     )
     return _attainable_reserve(account, prob), tuple(blocks)
 

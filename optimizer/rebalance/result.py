@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optimizer.csvout import csv_text
 from optimizer.rebalance.holdings import Account, Lot, RecentSale
 from optimizer.rebalance.solve import Method
 from optimizer.rebalance.tax import Block, LotUse, Side
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ORDER_COLUMNS = (
     "account",
@@ -158,6 +161,19 @@ class TradePlan:
             "blocked": [b.to_dict() for b in self.blocked],
             "warnings": list(self.warnings),
         }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per trade: ``ticker``, ``side``, ``shares``, ``price``, ``notional``,
+        ``cost``, ``st_gain``, ``lt_gain``, ``lots`` and ``reason`` (numbers as floats)."""
+        import pandas as pd
+
+        columns = ["ticker", "side", "shares", "price", "notional", "cost"]
+        rows = [
+            (t.ticker, t.side.value, t.shares, t.price, t.notional, t.cost, t.st_gain,
+             t.lt_gain, ";".join(u.label() for u in t.lots), t.reason)
+            for t in self.trades
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=[*columns, "st_gain", "lt_gain", "lots", "reason"])
 
     def order_rows(self) -> list[dict[str, Any]]:
         """One row per order, columns ``ORDER_COLUMNS``, for an operations team."""

@@ -20,11 +20,11 @@ from optimizer.estimate import ScenarioMoments
 from optimizer.factors import FactorKind
 from optimizer.files import read_text
 from optimizer.limits import check_money, check_shares, parse_number
-from optimizer.rebalance.holdings import CASH
 from optimizer.scenario.config import ScenarioUse
 from optimizer.scenario.engine import ScenarioEngine
 from optimizer.scenario.library import ScenarioLibrary
 from optimizer.scenario.model import FACTOR_KINDS
+from optimizer.tickers import CASH
 
 WEIGHT_TOLERANCE = 1e-3
 

@@ -16,6 +16,7 @@ from optimizer.workflows.pipeline import AccountRun, Pipeline
 
 if TYPE_CHECKING:
     from optimizer.jobs.model import AccountOutcome, AccountSpec, Period
+    from optimizer.workflows.whatif import WhatIfDocument
 
 __all__ = [
     "AccountRun",
@@ -70,7 +71,7 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     import json
 
     from optimizer.atomic import write_set_atomic
-    from optimizer.cli.output import to_jsonable
+    from optimizer.jsonable import to_jsonable
     from optimizer.rebalance.result import orders_csv
     from optimizer.report import render_proposal
 
@@ -83,8 +84,8 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     return write_set_atomic(out, texts, retire=PROPOSAL_FILES)
 
 
-def whatif(config: str | Path, *, pipeline: Pipeline | None = None) -> dict[str, Any]:
-    """The what-if document for one account file."""
+def whatif(config: str | Path, *, pipeline: Pipeline | None = None) -> WhatIfDocument:
+    """The what-if document for one account file (``.to_dict()`` is its JSON form)."""
     from optimizer.account import load_account
     from optimizer.workflows.whatif import build_whatif
 

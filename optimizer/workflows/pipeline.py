@@ -100,7 +100,7 @@ class Pipeline:
     def estimate(self, cfg: AccountConfig) -> Estimate:
         """The account's estimate (shared by accounts saying the same); with [account]
         as_of, no data after that date is used."""
-        from optimizer.estimate import build_estimate
+        from optimizer.scenario.build import build_estimate
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         key += f"|{cfg.account.as_of}"
@@ -117,7 +117,7 @@ class Pipeline:
         from optimizer.optimize import Optimizer, Shape
 
         shape = Shape.of(estimate)
-        key = _policy_key(cfg) + f"|{shape}"
+        key = policy_key(cfg) + f"|{shape}"
         if key not in self.problems:
             self.problems[key] = Optimizer(cfg.policy).build(shape, file=str(cfg.path))
             self.compilations += 1
@@ -181,7 +181,7 @@ class Pipeline:
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
         accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-        account, notes = _pick(accounts, account_id or cfg.account.id, holdings)
+        account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
         check_lots_before(account, as_of, holdings)
         weights, value = current_weights(account, prices, cfg, holdings)
         return Position(account, prices, weights, value, as_of, notes)
@@ -304,7 +304,7 @@ def is_cash(cfg: AccountConfig, ticker: str) -> bool:
     return ticker == CASH or "cash" in cfg.policy.universe.assets[ticker].tags
 
 
-def _pick(
+def pick_account(
     accounts: dict[str, Account], account_id: str, file: Path
 ) -> tuple[Account, tuple[str, ...]]:
     """This account's lots, and a note naming the other accounts the file also lists (a
@@ -351,6 +351,7 @@ def _resolved_source(cfg: AccountConfig) -> str:
     return "csv:" + ",".join(paths)
 
 
-def _policy_key(cfg: AccountConfig) -> str:
+def policy_key(cfg: AccountConfig) -> str:
+    """A cache key for the policy's content (universe, objective, constraints)."""
     p = cfg.policy
     return "|".join(m.model_dump_json() for m in (p.universe, p.objective, p.constraints))

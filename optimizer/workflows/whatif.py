@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,10 +22,49 @@ from optimizer.optimize.policy import ObjectiveKind
 from optimizer.workflows.proposal import clean, small_cap_share, vector
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from optimizer.estimate import Estimate, ScenarioMoments
     from optimizer.workflows.pipeline import AccountRun, Pipeline
 
 ROBUST = "robust"
+Column = str  # a scenario id, or ROBUST
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatIfDocument:
+    """The what-if document handed to the report and printed as JSON (docs/report.md):
+    one column per scenario plus ``robust``; :meth:`to_dict` is its JSON form."""
+
+    title: str
+    generated: str  # ISO timestamp, seconds
+    account: dict[str, str]  # id, name
+    tickers: list[str]  # (n_assets,)
+    tags: dict[str, list[str]]  # ticker -> tags
+    columns: list[Column]  # the scenario ids, then ROBUST
+    column_titles: dict[Column, str]
+    probabilities: dict[str, float]  # scenario id -> mixture weight
+    weights: dict[Column, dict[str, float]]  # column -> ticker -> weight (the column's optimum)
+    small_cap_share: dict[Column, float | None]  # small caps / equity of the column's optimum
+    expected_return: dict[Column, float]  # annualised, the column's optimum, its own moments
+    volatility: dict[Column, float]  # annualised, likewise
+    current_return: dict[Column, float | None]  # horizon, current weights, if it happens
+    proposed_return: dict[Column, float]  # horizon, the robust optimum, if it happens
+    regret: dict[Column, dict[str, float]]  # holding column -> scenario happening -> regret
+    horizon_years: float
+    estimate: dict[str, Any]  # Estimate.describe()
+    provenance: dict[str, Any] | None
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document, keys in field order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def weights_frame(self) -> pd.DataFrame:
+        """Weights as a DataFrame: one row a ticker, one column a what-if column."""
+        import pandas as pd
+
+        return pd.DataFrame(self.weights, index=self.tickers, columns=self.columns)
 
 
 def conditional_estimate(est: Estimate, s: ScenarioMoments) -> Estimate:
@@ -48,7 +88,7 @@ def conditional_estimate(est: Estimate, s: ScenarioMoments) -> Estimate:
 
 def build_whatif(
     run: AccountRun, pipeline: Pipeline, *, generated: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> WhatIfDocument:
     """The what-if document (docs/report.md): one column per scenario plus ``robust``."""
     from optimizer.optimize import Inputs
 
@@ -79,44 +119,44 @@ def build_whatif(
     h = est.horizon_years
     moments = {s.id: (s.mu, s.Sigma) for s in est.scenarios}
     moments[ROBUST] = (est.mu, est.Sigma)
-    doc = {
-        "title": "What if: every scenario side by side",
-        "generated": (generated or dt.datetime.now()).isoformat(timespec="seconds"),
-        "account": {"id": cfg.account.id, "name": cfg.account.name or cfg.account.id},
-        "tickers": list(est.tickers),
-        "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
-        "columns": columns,
-        "column_titles": {
+    return WhatIfDocument(
+        title="What if: every scenario side by side",
+        generated=(generated or dt.datetime.now()).isoformat(timespec="seconds"),
+        account={"id": cfg.account.id, "name": cfg.account.name or cfg.account.id},
+        tickers=list(est.tickers),
+        tags={t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
+        columns=columns,
+        column_titles={
             **{s.id: s.title for s in est.scenarios},
             ROBUST: "Probability-weighted robust",
         },
-        "probabilities": {s.id: s.probability for s in est.scenarios},
-        "weights": weights,
-        "small_cap_share": {c: _zero(small_cap_share(weights[c], cfg)) for c in columns},
+        probabilities={s.id: s.probability for s in est.scenarios},
+        weights=weights,
+        small_cap_share={c: _zero(small_cap_share(weights[c], cfg)) for c in columns},
         # the column's own optimum under the column's own moments, annualised
-        "expected_return": {c: float(moments[c][0] @ W[c]) / h for c in columns},
-        "volatility": {
+        expected_return={c: float(moments[c][0] @ W[c]) / h for c in columns},
+        volatility={
             c: float(np.sqrt(max(W[c] @ moments[c][1] @ W[c], 0.0)) / np.sqrt(h)) for c in columns
         },
         # horizon returns if that scenario happens
-        "current_return": {
+        current_return={
             c: None if w_cur is None else float(moments[c][0] @ w_cur) for c in columns
         },
-        "proposed_return": {c: float(moments[c][0] @ W[ROBUST]) for c in columns},
-        "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
-        "horizon_years": h,
-        "estimate": est.describe(),
-        "provenance": est.provenance.to_dict() if est.provenance else None,
-        "warnings": [*run.warnings, *notes],
-    }
-    return doc
+        proposed_return={c: float(moments[c][0] @ W[ROBUST]) for c in columns},
+        regret=regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
+        horizon_years=h,
+        estimate=est.describe(),
+        provenance=est.provenance.to_dict() if est.provenance else None,
+        warnings=[*run.warnings, *notes],
+    )
 
 
 def _utility_solver(cfg: Any, est: Estimate, pipeline: Pipeline) -> Any:
     """The account's policy with a mean-variance utility objective, compiled once."""
     from optimizer.optimize import Optimizer, Shape
+    from optimizer.workflows.pipeline import policy_key
 
-    key = f"whatif-utility|{id(cfg.policy)}|{Shape.of(est)}"
+    key = f"whatif-utility|{policy_key(cfg)}|{Shape.of(est)}"
     if key not in pipeline.problems:
         objective = cfg.policy.objective.model_copy(update={"kind": ObjectiveKind.UTILITY})
         policy = dataclasses.replace(cfg.policy, objective=objective)
