@@ -19,6 +19,7 @@ import numpy as np
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
 from optimizer.workflows.proposal import clean, small_cap_share, vector
+from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
     from optimizer.estimate import Estimate, ScenarioMoments
@@ -41,6 +42,7 @@ def conditional_estimate(est: Estimate, s: ScenarioMoments) -> Estimate:
         mu=s.mu,
         Sigma=s.Sigma,
         samples=samples,
+        probabilities=None,  # fresh draws from the scenario alone, equally likely
         scenarios=scenarios,
         method=f"{est.method}; conditional on {s.id}",
     )
@@ -106,6 +108,7 @@ def build_whatif(
         "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
         "horizon_years": h,
         "estimate": est.describe(),
+        "views": views_section(run),
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": [*run.warnings, *notes],
     }
