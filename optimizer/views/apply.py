@@ -210,9 +210,10 @@ def _raise_conflict(
         v = views[list(index).index(int(key.removeprefix("views.view[").rstrip("]")))]
         row, _ = view_row(v, X, col, span_years, m, sd)
         lo, hi = float(row.min()), float(row.max())
+        target = v.target(span_years)
         raise ConfigError(
-            f"view {label!r} asks for what no scenario mix gives: the scenario values "
-            f"range over {_fmt(v, lo)}..{_fmt(v, hi)}",
+            f"view {label!r} asks for {target:.4g}, which no scenario mix gives: the "
+            f"scenario values range over {_fmt(v, lo)}..{_fmt(v, hi)}",
             key=f"{key}.value",
             value=v.value,
             hint="move the target inside that range, or add scenarios that reach it",
