@@ -193,3 +193,18 @@ def test_contradicting_views_are_named_on_the_command_line(tmp_path) -> None:
     assert "views contradict each other" in line and "\n" not in line
     # every pair of the three contradicts: an irreducible set names exactly two of them
     assert sum(f"views.view[{k}]:" in line for k in range(3)) == 2
+
+
+def test_historical_samples_scale_to_the_horizon() -> None:
+    # monthly historical samples, a 3-month horizon: moments are 3 periods' worth, and an
+    # annual volatility view is held per month (value * sqrt(1/12))
+    est = dataclasses.replace(
+        synthetic_estimate(n=3, n_samples=2000, seed=4), samples_period="monthly"
+    )
+    cfg = _views({"kind": "volatility", "series": "T0", "value": 0.2})
+    post = apply_views(est, cfg)
+    p, x = post.probabilities, est.samples[:, 0]
+    mean = np.sum(p * x)
+    assert np.sqrt(np.sum(p * (x - mean) ** 2)) == pytest.approx(0.2 / np.sqrt(12), abs=1e-6)
+    np.testing.assert_allclose(post.mu, 3 * np.average(est.samples, axis=0, weights=p))
+    assert post.Sigma[0, 0] == pytest.approx(3 * 0.04 / 12, abs=1e-6)
