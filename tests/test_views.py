@@ -255,3 +255,41 @@ def test_bad_views_section(raw: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         validate(ViewsConfig, raw, file="acct.toml", prefix="views")
     assert err.value.file == "acct.toml" and err.value.key == key
+
+
+def test_volatility_view_holds_the_mean_and_correlation_the_volatilities() -> None:
+    # Meucci / skfolio: a second-moment view keeps what no other view states
+    X = _matrix(5000)
+    q = np.full(len(X), 1 / len(X))
+    m0, sd0 = q @ X, np.sqrt(q @ (X - q @ X) ** 2)
+    vol = _view(kind="volatility", series="SMALL", value=0.5)
+    p, _, _ = pool_views(X, q, [vol], TICKERS, 0.25)
+    assert p @ X[:, 1] == pytest.approx(m0[1], abs=1e-9)
+    corr = _view(kind="correlation", series="LARGE", versus="BOND", value=0.5)
+    p, (out,), _ = pool_views(X, q, [corr], TICKERS, 0.25)
+    assert out.posterior == pytest.approx(0.5, abs=1e-6)
+    m = p @ X
+    np.testing.assert_allclose(m[[0, 2]], m0[[0, 2]], atol=1e-9)
+    np.testing.assert_allclose(np.sqrt(p @ (X - m) ** 2)[[0, 2]], sd0[[0, 2]], atol=1e-9)
+    assert _recompute(corr, X, p) == pytest.approx(0.5, abs=1e-6)
+    # with a mean view on the same series, the mean moves and the volatility still holds
+    both = [_view(kind="return", series="SMALL", value=0.06), vol]
+    p, _, _ = pool_views(X, q, both, TICKERS, 0.25)
+    assert p @ X[:, 1] == pytest.approx(0.06, abs=1e-6)
+    assert _recompute(vol, X, p) == pytest.approx(0.25, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "probability", "series": "LARGE", "below": -10.0, "op": ">=", "value": 0.1},
+        {"kind": "probability", "series": "LARGE", "above": -10.0, "op": "<=", "value": 0.5},
+    ],
+    ids=["event-never-happens", "event-always-happens"],
+)
+def test_impossible_event_probability_names_itself(spec: dict) -> None:
+    X = _matrix(1000)
+    q = np.full(len(X), 1 / len(X))
+    with pytest.raises(ConfigError) as err:
+        pool_views(X, q, [_view(**spec)], TICKERS, 0.25)
+    assert err.value.key == "views.view[0].value" and "no scenario mix gives" in err.value.message

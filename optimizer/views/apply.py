@@ -131,7 +131,10 @@ def solve_views(
 ) -> tuple[np.ndarray, list[str]]:
     """The confidence-1 entropy-pooling posterior of ``views`` (numbered ``index`` in the
     file). Second-moment views are linearised about the posterior's own means and
-    volatilities, found by fixed-point iteration (at most 25 solves)."""
+    volatilities, found by fixed-point iteration (at most 25 solves); a volatility view
+    holds its series' mean, and a correlation view both series' means and volatilities,
+    when no other view is on that series (as Meucci and skfolio do), so one solve usually
+    suffices."""
     m, sd = _moments(X, q)
     has_second = any(v.kind in _SECOND_MOMENT for v in views)
     start = None
@@ -147,6 +150,7 @@ def solve_views(
         m, sd = m_new, sd_new
         if step < 1e-10:
             break
+    _check_second_moments(views, index, X, col, span_years, pooled.p)
     notes = []
     if pooled.max_violation > TOL:
         worst = lin.names()[int(np.argmax(lin.violations(pooled.p)))]
@@ -155,6 +159,30 @@ def solve_views(
             "of what the scenarios allow"
         )
     return pooled.p, notes
+
+
+def _check_second_moments(
+    views: Sequence[ViewConfig],
+    index: Sequence[int],
+    X: np.ndarray,
+    col: dict[str, int],
+    span_years: float,
+    p: np.ndarray,
+) -> None:
+    """ConfigError for a volatility or correlation view the iteration could not meet."""
+    for k, v in zip(index, views, strict=True):
+        if v.kind not in _SECOND_MOMENT:
+            continue
+        got, want = statistic(v, X, col, p), v.target(span_years)
+        miss = {Op.EQ: abs(got - want), Op.GE: want - got, Op.LE: got - want}[v.op]
+        if miss > 1e-6:
+            raise ConfigError(
+                f"view {v.name()!r} could not be met by tilting the scenario probabilities: "
+                f"it reaches {got:.4g} against {want:.4g}",
+                key=f"views.view[{k}].value",
+                value=v.value,
+                hint="ask for less, or add scenarios that reach it",
+            )
 
 
 def _linear(
@@ -177,6 +205,7 @@ def _linear(
         else:
             sign = -1.0 if v.op is Op.GE else 1.0
             ineq.append((sign * row, sign * rhs, name))
+    eq += _held_moments(views, index, X, col, m, sd)
     S = X.shape[0]
 
     def stack(rows: list[tuple[np.ndarray, float, str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +216,41 @@ def _linear(
     A, b = stack(eq)
     G, h = stack(ineq)
     return LinearViews(A, b, G, h, tuple(n for *_, n in eq), tuple(n for *_, n in ineq))
+
+
+def _held_moments(
+    views: Sequence[ViewConfig],
+    index: Sequence[int],
+    X: np.ndarray,
+    col: dict[str, int],
+    m: np.ndarray,
+    sd: np.ndarray,
+) -> list[tuple[np.ndarray, float, str]]:
+    """Equality rows holding the mean (and, for correlations, the volatility) of each series
+    a second-moment view is on, unless another view of the set is on that series too (its
+    moments are then left to the fixed-point iteration)."""
+    touched = {s for v in views if v.kind not in _SECOND_MOMENT for s in v.series_used()}
+    stated = {(s, what) for s in touched for what in ("mean", "vol")}
+    stated |= {(v.series, "vol") for v in views if v.kind is ViewKind.VOLATILITY}
+    rows: list[tuple[np.ndarray, float, str]] = []
+    for k, v in zip(index, views, strict=True):
+        if v.kind not in _SECOND_MOMENT:
+            continue
+        held = ["mean"] if v.kind is ViewKind.VOLATILITY else ["mean", "vol"]
+        for series in v.series_used():
+            for what in held:
+                if (series, what) in stated:
+                    continue
+                stated.add((series, what))
+                i = col[series]
+                row, rhs = (
+                    (X[:, i], m[i]) if what == "mean" else ((X[:, i] - m[i]) ** 2, sd[i] ** 2)
+                )
+                word = "mean" if what == "mean" else "volatility"
+                rows.append(
+                    (row, float(rhs), f"views.view[{k}]: {v.name()} ({series} {word} held)")
+                )
+    return rows
 
 
 def _raise_conflict(
@@ -204,7 +268,7 @@ def _raise_conflict(
     if rows is None:
         return
     names = lin.names()
-    if len(rows) == 1:
+    if len(rows) == 1 and not names[rows[0]].endswith(" held)"):
         name = names[rows[0]]
         key, _, label = name.partition(": ")
         v = views[list(index).index(int(key.removeprefix("views.view[").rstrip("]")))]

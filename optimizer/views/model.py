@@ -105,7 +105,7 @@ class ViewConfig(StrictModel):
             case ViewKind.RELATIVE:
                 return f"{s} minus {self.versus} return {op} {v:+.2%}"
             case ViewKind.VOLATILITY:
-                return f"{s} volatility {op} {v:.1%}"
+                return f"{s} volatility {op} {v:.2%}"
             case ViewKind.CORRELATION:
                 return f"correlation {s}/{self.versus} {op} {v:.2f}"
         event = f"< {self.below:+.1%}" if self.below is not None else f"> {self.above:+.1%}"

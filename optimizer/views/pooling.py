@@ -113,13 +113,15 @@ def entropy_pooling(
     n_eq = len(views.b)
     log_q = np.log(q)
     # rows scaled to unit spread: the dual's curvature is then of order one in every direction
-    scale = 1.0 / np.maximum(np.abs(C - C.mean(axis=1, keepdims=True)).max(axis=1), 1e-300)
+    spread = np.abs(C - C.mean(axis=1, keepdims=True)).max(axis=1)
+    size = np.maximum(np.abs(C).max(axis=1), 1.0)
+    scale = 1.0 / np.where(spread > 1e-12 * size, spread, size)  # a constant row: unscaled
     Cs, ds = C * scale[:, None], d * scale
 
     def dual(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = log_q - theta @ Cs
         log_Z = logsumexp(z)
-        p = np.exp(z - log_Z)
+        p = _softmax(z)
         return float(log_Z + theta @ ds), ds - Cs @ p
 
     bounds = [(None, None)] * n_eq + [(0.0, None)] * len(views.h)
@@ -133,9 +135,16 @@ def entropy_pooling(
     )
     theta = _newton_polish(res.x, Cs, ds, log_q, n_eq)
     z = log_q - theta @ Cs
-    p = np.exp(z - logsumexp(z))
+    p = _softmax(z)
     worst = float(views.violations(p).max())
     return Pooled(p, theta * scale, worst, worst <= tol, int(res.nit))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """``exp(z) / sum(exp(z))``, normalised explicitly: with multipliers near 1e16 the
+    log-sum-exp loses the digits of ``z`` that tell the scenarios apart."""
+    p = np.exp(z - z.max())
+    return p / p.sum()
 
 
 def _newton_polish(
@@ -147,7 +156,7 @@ def _newton_polish(
     """
     for _ in range(8):
         z = log_q - theta @ Cs
-        p = np.exp(z - logsumexp(z))
+        p = _softmax(z)
         g = ds - Cs @ p
         active = np.ones(len(theta), dtype=bool)
         active[n_eq:] = (theta[n_eq:] > 0) | (g[n_eq:] < 0)
