@@ -11,6 +11,8 @@ import math
 import cvxpy as cp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimizer.config import validate
 from optimizer.errors import ConfigError
@@ -293,3 +295,29 @@ def test_impossible_event_probability_names_itself(spec: dict) -> None:
     with pytest.raises(ConfigError) as err:
         pool_views(X, q, [_view(**spec)], TICKERS, 0.25)
     assert err.value.key == "views.view[0].value" and "no scenario mix gives" in err.value.message
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_eq=st.integers(0, 3),
+    n_ineq=st.integers(0, 3),
+    S=st.integers(5, 300),
+)
+def test_feasible_random_views_hold_and_match_cvxpy(seed: int, n_eq: int, n_ineq: int, S: int):
+    # targets are the values of a random probability vector r, so the views are feasible
+    # by construction; the posterior must hold them and be the primal's optimum
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(n_eq + n_ineq, S))
+    q = rng.dirichlet(np.full(S, 2.0))
+    r = rng.dirichlet(np.full(S, 1.0))
+    targets = rows @ r
+    lin = LinearViews(
+        rows[:n_eq], targets[:n_eq], rows[n_eq:], targets[n_eq:] + rng.uniform(0, 0.1, n_ineq)
+    )
+    out = entropy_pooling(q, lin)
+    assert out.converged and out.max_violation <= 1e-6
+    assert abs(out.p.sum() - 1) < 1e-12 and out.p.min() >= 0
+    if lin.n_rows:
+        ref = _primal_cvxpy(q, lin)
+        assert relative_entropy(out.p, q) <= relative_entropy(np.clip(ref, 0, None), q) + 1e-6
