@@ -19,6 +19,8 @@ from optimizer.data.base import Provenance
 if TYPE_CHECKING:
     import pandas as pd
 
+    from optimizer.views import ViewsReport
+
 
 @dataclass(frozen=True)
 class ScenarioMoments:
@@ -62,7 +64,7 @@ class Estimate:
     samples_note: str = ""  # the samples in words, e.g. "4,000 historical daily returns ..."
     window: str = ""  # the dates the estimators read, in words
     probabilities: np.ndarray | None = None  # (n_samples,) of the samples; None: equal
-    views: Any = None  # optimizer.views.ViewsReport when [views] tilted the estimate
+    views: ViewsReport | None = None  # what [views] did to the estimate (docs/views.md)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: ``method``, ``window``, ``horizon_years``, ``samples`` (and ``views``

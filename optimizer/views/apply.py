@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from optimizer.views.pooling import (
     find_conflict,
     relative_entropy,
 )
+
+if TYPE_CHECKING:
+    from optimizer.estimate import Estimate
 
 _SECOND_MOMENT = (ViewKind.VOLATILITY, ViewKind.CORRELATION)
 _FIRST_TRY = 150  # dual iterations before a linear program checks the views are feasible
@@ -320,7 +323,7 @@ def weighted_moments(X: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return mu, (Sigma + Sigma.T) / 2
 
 
-def apply_views(est: Any, cfg: ViewsConfig) -> Any:
+def apply_views(est: Estimate, cfg: ViewsConfig) -> Estimate:
     """The Estimate with ``cfg``'s views: tilted sample probabilities, posterior moments
     and a :class:`ViewsReport`; ``est`` itself when there are no views."""
     if not cfg.view:
@@ -365,7 +368,7 @@ def apply_views(est: Any, cfg: ViewsConfig) -> Any:
     )
 
 
-def sample_span_years(est: Any) -> float:
+def sample_span_years(est: Estimate) -> float:
     """What one row of ``est.samples`` spans, in years."""
     if est.samples_period == "horizon":
         return float(est.horizon_years)

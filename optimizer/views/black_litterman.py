@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optimizer.views.model import ViewConfig, ViewKind, ViewsConfig
+
+if TYPE_CHECKING:
+    from optimizer.estimate import Estimate
 
 
 def picking(
@@ -66,7 +69,7 @@ def black_litterman(
     return mu, (Sigma_bl + Sigma_bl.T) / 2
 
 
-def apply_black_litterman(est: Any, cfg: ViewsConfig) -> Any:
+def apply_black_litterman(est: Estimate, cfg: ViewsConfig) -> Estimate:
     """The Estimate with Black-Litterman posterior moments (prior: its own mu and Sigma);
     Monte Carlo samples are shifted by the change in mean so CVaR sees the views too."""
     from optimizer.views.apply import ViewOutcome, ViewsReport, sample_span_years
