@@ -30,5 +30,5 @@ def views_section(run: AccountRun) -> dict[str, Any] | None:
             "with_views": dict(zip(tickers, (est.mu / h).tolist(), strict=True)),
         },
         "weights": {"without_views": without, "with_views": with_views},
-        "weight_change": {t: with_views.get(t, 0.0) - without.get(t, 0.0) for t in tickers},
+        "weight_change": clean({t: with_views.get(t, 0.0) - without.get(t, 0.0) for t in tickers}),
     }
