@@ -10,6 +10,7 @@
 [objective]        # optimizer.optimize.policy.ObjectiveConfig
 [constraints]      # optimizer.optimize.policy.ConstraintsConfig
 [rebalance]        # optimizer.rebalance.rules.RebalanceRules
+[views]            # optimizer.views.ViewsConfig (views with confidence, docs/views.md)
 ```
 Relative paths are taken from the folder of the file. Every error names the file, the key
 and the bad value.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+    from optimizer.views import ViewsConfig
 
 KNOWN_SECTIONS = (
     "account",
@@ -43,6 +45,7 @@ KNOWN_SECTIONS = (
     "objective",
     "constraints",
     "rebalance",
+    "views",
 )
 
 
@@ -68,6 +71,7 @@ class AccountConfig:
     scenarios: ScenarioSetConfig
     policy: Policy
     rebalance: RebalanceRules
+    views: ViewsConfig
 
     @property
     def base_dir(self) -> Path:
@@ -94,6 +98,7 @@ def load_account(path: str | Path) -> AccountConfig:
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+    from optimizer.views import ViewsConfig
 
     p = Path(path)
     raw = read_toml(p)
@@ -115,7 +120,9 @@ def load_account(path: str | Path) -> AccountConfig:
         scenarios=section(ScenarioSetConfig, "scenarios"),
         policy=Policy.from_config(raw, file=p),
         rebalance=section(RebalanceRules, "rebalance"),
+        views=section(ViewsConfig, "views"),
     )
+    _check_view_series(cfg)
     for label, file in (
         ("account.holdings", cfg.holdings_path),
         ("account.prices", cfg.prices_path),
@@ -124,6 +131,19 @@ def load_account(path: str | Path) -> AccountConfig:
             what = "not a regular file" if file.exists() else "file not found"
             raise ConfigError(what, file=str(p), key=label, value=str(file))
     return cfg
+
+
+def _check_view_series(cfg: AccountConfig) -> None:
+    """Every series a view names is an asset of the universe."""
+    for k, view in enumerate(cfg.views.view):
+        for field, name in (("series", view.series), ("versus", view.versus)):
+            if name is not None and name not in cfg.tickers:
+                raise ConfigError(
+                    f"views are on assets of the universe; known: {', '.join(cfg.tickers)}",
+                    file=str(cfg.path),
+                    key=f"views.view[{k}].{field}",
+                    value=name,
+                )
 
 
 def _default_id(path: Path) -> str:

@@ -63,15 +63,23 @@ class Estimate:
     samples_period: str = "horizon"  # what one sample spans: "horizon", or "weekly" etc.
     samples_note: str = ""  # the samples in words, e.g. "4,000 historical daily returns ..."
     window: str = ""  # the dates the estimators read, in words
+    probabilities: np.ndarray | None = None  # (n_samples,) of the samples; None: equal
+    # what [views] did to the estimate (docs/views.md): an optimizer.views.ViewsReport, made
+    # by the layer above, which this type does not import
+    views: Any = None
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready: ``method``, ``window``, ``horizon_years``, ``samples``."""
-        return {
+        """JSON-ready: ``method``, ``window``, ``horizon_years``, ``samples`` (and ``views``
+        when views tilted the estimate)."""
+        out = {
             "method": self.method,
             "window": self.window,
             "horizon_years": self.horizon_years,
             "samples": self.samples_note or None,
         }
+        if self.views is not None:
+            out["views"] = self.views.to_dict()
+        return out
 
     @property
     def n_assets(self) -> int:

@@ -47,6 +47,7 @@ def _section_models() -> dict[str, Any]:
     from optimizer.optimize.policy import ConstraintsConfig, ObjectiveConfig, UniverseConfig
     from optimizer.rebalance.rules import RebalanceRules
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
+    from optimizer.views import ViewsConfig
 
     return {
         "account": AccountInfo,
@@ -57,6 +58,7 @@ def _section_models() -> dict[str, Any]:
         "objective": ObjectiveConfig,
         "constraints": ConstraintsConfig,
         "rebalance": RebalanceRules,
+        "views": ViewsConfig,
     }
 
 

@@ -75,9 +75,46 @@ def _print_proposal(doc: dict[str, Any]) -> None:
                 for sid, s in scen.items()
             ],
         )
+    _print_views(doc.get("views"))
     _print_trades(doc)
     _print_blocked(doc)
     _print_footer(doc)
+
+
+def _print_views(views: dict[str, Any] | None) -> None:
+    """Each view (target, confidence, prior and posterior value), then the weights with
+    the views against without them."""
+    if not views:
+        return
+    table(
+        f"Views ({views['method'].replace('_', ' ')})",
+        ["view", "confidence", "target", "prior", "posterior"],
+        [
+            (v["name"], pct(v["confidence"], 0), *(_view_value(v, v[k]) for k in _VIEW_COLS))
+            for v in views["views"]
+        ],
+    )
+    w = views["weights"]
+    table(
+        "Effect of the views on the allocation",
+        ["ticker", "without views", "with views", "change"],
+        [
+            (t, pct(w["without_views"].get(t)), pct(w["with_views"].get(t)), pct(change))
+            for t, change in views["weight_change"].items()
+        ],
+    )
+    if views.get("n_scenarios"):
+        note(
+            f"Views: relative entropy {views['relative_entropy']:.4f}; effective scenarios "
+            f"{views['effective_scenarios']:,.0f} of {views['n_scenarios']:,}"
+        )
+
+
+_VIEW_COLS = ("target", "prior", "posterior")
+
+
+def _view_value(view: dict[str, Any], x: float) -> str:
+    return f"{x:.2f}" if view["kind"] == "correlation" else pct(x)
 
 
 def _print_metrics(doc: dict[str, Any]) -> None:
@@ -194,6 +231,7 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),
     ]
     table(f"What if (horizon: {over})", ["", *cols], rows)
+    _print_views(doc.get("views"))
     happens = [c for c in cols if c != "robust"]
     table(
         f"Regret (certainty-equivalent return lost over the {over}) of holding row's "

@@ -132,17 +132,20 @@ class VolatilityCap:
 def cvar_rows(f: Frame, level: float, n_samples: int, tag: str) -> tuple[cp.Expression, list]:
     """Rockafellar-Uryasev: returns (CVaR expression, supporting constraints).
 
-    ``CVaR = alpha + sum(u) / ((1 - level) S)`` with ``u >= -R w - alpha k``, ``u >= 0``,
-    ``R`` the (n_samples, n_assets) sample Parameter.
+    ``CVaR = alpha + p'u / (1 - level)`` with ``u >= -R w - alpha k``, ``u >= 0``, ``R`` the
+    (n_samples, n_assets) sample Parameter and ``p`` (n_samples,) the samples'
+    probabilities, a Parameter (1 / n_samples each unless views tilted them; DPP: a
+    Parameter times a Variable).
     """
     R = f.param("R", (n_samples, f.n))
+    p = f.param("R_prob", (n_samples,), nonneg=True)
     alpha = cp.Variable(name=f"var_{tag}")
     u = cp.Variable(n_samples, name=f"tail_{tag}")
     rows = [
         Named((f"{tag} tail",), u >= -(R @ f.w) - alpha, Role.STRUCTURE),
         Named((f"{tag} tail >= 0",), u >= 0, Role.STRUCTURE),
     ]
-    return alpha + cp.sum(u) / ((1.0 - level) * n_samples), rows
+    return alpha + (p @ u) / (1.0 - level), rows
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ class Numbers:
     """One run's data in the universe's ticker order (horizon units).
 
     mu: (n_assets,); Lt: (n_assets, n_assets) with ``Lt.T @ Lt == Sigma``; samples:
-    (n_samples, n_assets) or None; scenario_mu: scenario id -> (n_assets,); w0: (n_assets,).
+    (n_samples, n_assets) or None; probabilities: (n_samples,) of the samples (None: equal,
+    1 / n_samples each; views tilt them); scenario_mu: scenario id -> (n_assets,); w0: (n_assets,).
     """
 
     mu: np.ndarray
@@ -34,6 +35,7 @@ class Numbers:
     scenario_mu: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     has_current: bool = True  # False: no current weights were given (w0 is all zeros)
+    probabilities: np.ndarray | None = None
 
 
 class Role(StrEnum):
@@ -116,6 +118,9 @@ class Frame:
         self.set("w0", x.w0)
         if x.samples is not None:
             self.set("R", x.samples)
+            n = len(x.samples)
+            p = np.full(n, 1.0 / n) if x.probabilities is None else x.probabilities
+            self.set("R_prob", p)
         for sid, m in x.scenario_mu.items():
             self.set(f"scenario:{sid}", m)
 

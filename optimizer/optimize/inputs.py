@@ -58,6 +58,7 @@ def numbers(
         scenario_mu={s.id: np.asarray(s.mu, dtype=float)[idx] for s in est.scenarios},
         warnings=warnings,
         has_current=inputs.current is not None,
+        probabilities=None if est.probabilities is None else np.asarray(est.probabilities),
     )
 
 

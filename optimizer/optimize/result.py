@@ -43,11 +43,17 @@ def clean_weights(weights: dict[str, float], tol: float = 1e-9) -> dict[str, flo
     return {t: (0.0 if abs(w) < tol else float(w)) for t, w in weights.items()}
 
 
-def cvar_of(returns: np.ndarray, level: float) -> float:
-    """CVaR of the loss ``-returns`` at ``level`` (Rockafellar-Uryasev, exact for samples)."""
+def cvar_of(returns: np.ndarray, level: float, p: np.ndarray | None = None) -> float:
+    """CVaR of the loss ``-returns`` at ``level`` (Rockafellar-Uryasev, exact for samples);
+    ``p`` (n_samples,): the samples' probabilities (None: equal)."""
     losses = -np.asarray(returns, dtype=float)
-    var = float(np.quantile(losses, level, method="inverted_cdf"))
-    return var + float(np.mean(np.maximum(losses - var, 0.0))) / (1.0 - level)
+    if p is None:
+        var = float(np.quantile(losses, level, method="inverted_cdf"))
+        return var + float(np.mean(np.maximum(losses - var, 0.0))) / (1.0 - level)
+    order = np.argsort(losses, kind="stable")
+    cum = np.cumsum(np.asarray(p, dtype=float)[order])
+    var = float(losses[order][min(np.searchsorted(cum, level * cum[-1]), len(cum) - 1)])
+    return var + float(p @ np.maximum(losses - var, 0.0)) / (1.0 - level)
 
 
 def metrics(w: np.ndarray, x: Numbers, universe: Universe, level: float) -> Metrics:
@@ -58,7 +64,7 @@ def metrics(w: np.ndarray, x: Numbers, universe: Universe, level: float) -> Metr
         expected_return=ret,
         volatility=vol,
         sharpe=(ret - x.risk_free) / vol if vol > 1e-12 else None,
-        cvar=cvar_of(x.samples @ w, level) if x.samples is not None else None,
+        cvar=cvar_of(x.samples @ w, level, x.probabilities) if x.samples is not None else None,
         cvar_level=level,
         small_cap_share=universe.small_cap_share(w),
         scenario_returns={sid: float(m @ w) for sid, m in x.scenario_mu.items()},

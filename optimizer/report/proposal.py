@@ -31,6 +31,7 @@ from optimizer.report.common import (
 from optimizer.report.disclosure import disclosure
 from optimizer.report.fmt import DASH, num, pct, pp, signed_pct
 from optimizer.report.html import Raw, el, join, page, section
+from optimizer.report.views import views_section
 
 CURRENT = ("current", "Current")
 PROPOSED = ("proposed", "Proposed")
@@ -286,6 +287,7 @@ SECTIONS: tuple[Section, ...] = (
     tables.trades,
     tables.blocked,
     tables.objective,
+    lambda v: views_section(v.doc.get("views")),
     tables.assumptions,
     lambda v: provenance_section(v.section("provenance")),
     lambda v: warnings_section(v.doc.get("warnings")),

@@ -28,6 +28,7 @@ from optimizer.report.common import (
 from optimizer.report.disclosure import disclosure
 from optimizer.report.fmt import DASH, num, pct, plain, signed_pct
 from optimizer.report.html import Raw, el, join, page, section, table
+from optimizer.report.views import views_section
 
 # (document key, label, formatter) of the one-number-per-column rows, in display order
 METRICS: tuple[tuple[str, str, Any], ...] = (
@@ -124,6 +125,7 @@ def render_whatif(doc: Mapping[str, Any]) -> str:
             _side_by_side(view),
             _charts(view),
             _regret(view),
+            views_section(doc.get("views")),
             provenance_section(provenance),
             warnings_section(doc.get("warnings")),
             disclosure(doc, view.tickers),

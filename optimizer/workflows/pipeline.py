@@ -61,6 +61,7 @@ class AccountRun:
     allocation: Allocation
     position: Position
     plan: TradePlan | None  # None when the account has no holdings file
+    without_views: Allocation | None = None  # the same policy on the estimate before [views]
 
     @property
     def warnings(self) -> list[str]:
@@ -101,6 +102,7 @@ class Pipeline:
         """The account's estimate (shared by accounts saying the same); with [account]
         as_of, no data after that date is used."""
         from optimizer.scenario.build import build_estimate
+        from optimizer.views import apply_views
 
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         key += f"|{cfg.account.as_of}"
@@ -110,7 +112,21 @@ class Pipeline:
                     _data_until(cfg), cfg.estimation, cfg.scenarios, cfg.tickers,
                     base_dir=cfg.base_dir,
                 )  # fmt: skip
-        return self.estimates[key]
+        if not cfg.views.view:
+            return self.estimates[key]
+        tilted = key + "|" + _key(cfg, "views")
+        if tilted not in self.estimates:  # the views tilt the shared estimate
+            with naming_file(cfg.path):
+                self.estimates[tilted] = apply_views(self.estimates[key], cfg.views)
+        return self.estimates[tilted]
+
+    def prior_estimate(self, cfg: AccountConfig) -> Estimate:
+        """The account's estimate before its views (for "with views / without")."""
+        est = self.estimate(cfg)
+        if est.views is None:
+            return est
+        key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
+        return self.estimates[key + f"|{cfg.account.as_of}"]
 
     def solver(self, cfg: AccountConfig, estimate: Estimate) -> Any:
         """The compiled problem for this account's policy and the estimate's shape."""
@@ -155,10 +171,14 @@ class Pipeline:
         current = position.weights if position.account is not None else None
         with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
             allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
+            without = None
+            if estimate.views is not None:  # the views' effect: the same run without them
+                prior = self.prior_estimate(cfg)
+                without = self.solver(cfg, prior).solve(Inputs(prior, current))
         trade_plan = None
         if plan and position.account is not None:
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw)
-        return AccountRun(cfg, estimate, allocation, position, trade_plan)
+        return AccountRun(cfg, estimate, allocation, position, trade_plan, without)
 
     def position(
         self,

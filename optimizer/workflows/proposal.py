@@ -7,6 +7,7 @@ scenario's horizon as stated in the estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.optimize.result import clean_weights as clean
+from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
@@ -40,7 +42,11 @@ def portfolio_metrics(
         "expected_return": ret / h,
         "volatility": vol / math.sqrt(h),
         "sharpe": (ret - estimate.risk_free) / vol / math.sqrt(h) if vol > 1e-12 else None,
-        "cvar": cvar_of(estimate.samples @ w, level) if estimate.samples is not None else None,
+        "cvar": (
+            cvar_of(estimate.samples @ w, level, estimate.probabilities)
+            if estimate.samples is not None
+            else None
+        ),
         "cvar_level": level,
         "small_cap_share": small_cap_share(dict(zip(estimate.tickers, w, strict=True)), cfg),
         "worst_scenario": {"id": worst[0], "return": worst[1]} if worst else None,
@@ -209,6 +215,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "trades": trades,
         "trade_summary": summary,
         "assumptions": _assumptions(est, cfg),
+        "views": views_section(run),
         "solver": alloc.to_dict()["solver"],
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": run.warnings,
@@ -255,6 +262,10 @@ def _constraints(alloc: Allocation, cfg: AccountConfig) -> list[dict[str, Any]]:
 
 def expected_return_origin(est: Estimate) -> str:
     """Where the expected returns come from, in words (the report says it)."""
+    if est.views is not None:
+        n, how = len(est.views.views), est.views.method.replace("_", " ")
+        base = expected_return_origin(dataclasses.replace(est, views=None))
+        return f"{base}; then moved by {n} views with their confidences ({how})"
     months = f"{12 * est.horizon_years:g}-month"
     if est.scenarios:
         mix = ", ".join(f"{s.id} {100 * s.probability:.0f}%" for s in est.scenarios)

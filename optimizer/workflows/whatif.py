@@ -20,6 +20,7 @@ import numpy as np
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
 from optimizer.workflows.proposal import clean, small_cap_share, vector
+from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +54,7 @@ class WhatIfDocument:
     regret: dict[Column, dict[str, float]]  # holding column -> scenario happening -> regret
     horizon_years: float
     estimate: dict[str, Any]  # Estimate.describe()
+    views: dict[str, Any] | None  # the views, their effect (docs/views.md), or None
     provenance: dict[str, Any] | None
     warnings: list[str]
 
@@ -81,6 +83,7 @@ def conditional_estimate(est: Estimate, s: ScenarioMoments) -> Estimate:
         mu=s.mu,
         Sigma=s.Sigma,
         samples=samples,
+        probabilities=None,  # fresh draws from the scenario alone, equally likely
         scenarios=scenarios,
         method=f"{est.method}; conditional on {s.id}",
     )
@@ -146,6 +149,7 @@ def build_whatif(
         regret=regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
         horizon_years=h,
         estimate=est.describe(),
+        views=views_section(run),
         provenance=est.provenance.to_dict() if est.provenance else None,
         warnings=[*run.warnings, *notes],
     )
