@@ -1,0 +1,210 @@
+"""The backtest engine against a hand computation, and its freedom from look-ahead.
+
+Bundled ``sample`` source (monthly month-end closes, offline). Decisions are taken on the
+first NYSE session of each month with the data up to it (the previous month-end close),
+and fill at the next close the data has (this month's month-end).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from optimizer.backtest import TaxRates, run_backtest
+from optimizer.backtest.engine import net_tax
+from optimizer.data.sample import sample_dir
+from optimizer.jobs.calendar import first_session
+
+ACCOUNT = """
+[account]
+id = "bt"
+
+[data]
+source = "{source}"
+
+[estimation]
+window_years = 10
+
+[universe.assets.LARGE]
+tags = ["equity", "large_cap"]
+
+[universe.assets.SMALL]
+tags = ["equity", "small_cap"]
+
+[universe.assets.BOND]
+tags = ["bonds"]
+
+[universe.assets.CASH]
+tags = ["cash"]
+
+[objective]
+kind = "min_variance"
+
+[constraints]
+groups = ["equity >= 0.4", "small_cap <= 0.3 * equity", "cash >= 0.02"]
+
+[rebalance]
+band_abs = {band}
+band_rel = 0.0
+fractional = true
+share_decimals = 4
+min_improvement = 0.0
+drift_priority = 1000.0
+spread_bps = 10
+commission_per_share = 0.01
+"""
+
+WEIGHTS = {"LARGE": 0.45, "SMALL": 0.15, "BOND": 0.35, "CASH": 0.05}
+SPEC = "LARGE=0.45,SMALL=0.15,BOND=0.35,CASH=0.05"
+
+
+def _account(tmp_path: Path, source: str = "sample", band: float = 0.0) -> Path:
+    path = tmp_path / "account.toml"
+    path.write_text(ACCOUNT.format(source=source, band=band))
+    return path
+
+
+def _hand_path(
+    start: tuple[int, int], n_months: int, cash0: float, planned: list[dict[str, float]] | None
+) -> list[float]:
+    """The fixed-weight path computed directly from the sample's prices with pandas.
+
+    Each month: cash accrues at the CASH series, the target shares are ``w * V / p`` at the
+    decision prices (or, when ``planned`` is given, the planner's share changes of that
+    month: its drift tolerance decides whether a near-target position is touched), the
+    orders fill at the next month-end close, paying 10 bp of notional plus 0.01 a share.
+    """
+    prices = pd.read_csv(sample_dir() / "prices.csv", index_col="date", parse_dates=True)
+    risky = ["LARGE", "SMALL", "BOND"]
+    h = pd.Series(0.0, index=risky)
+    cash, last = cash0, None
+    values = []
+    year, month = start
+    for k in range(n_months):
+        d = pd.Timestamp(first_session(year, month))
+        p_d = prices.loc[:d].iloc[-1]
+        e = prices.index[prices.index > d][0]
+        p_e = prices.loc[e]
+        if last is not None:
+            cash *= p_d["CASH"] / prices.loc[:last].iloc[-1]["CASH"]
+        value_d = float((h * p_d[risky]).sum()) + cash
+        if planned is None:
+            z = pd.Series({t: WEIGHTS[t] * value_d / p_d[t] for t in risky}) - h
+        else:
+            z = pd.Series({t: planned[k].get(t, 0.0) for t in risky})
+        cash *= p_e["CASH"] / p_d["CASH"]
+        cost = float((z.abs() * p_e[risky]).sum()) * 10 / 1e4 + float(z.abs().sum()) * 0.01
+        cash -= float((z * p_e[risky]).sum()) + cost
+        h = h + z
+        values.append(float((h * p_e[risky]).sum()) + cash)
+        last = e
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return values
+
+
+def _planned(path) -> list[dict[str, float]]:  # type: ignore[no-untyped-def]
+    return [
+        {t.ticker: t.shares if t.side.value == "buy" else -t.shares for t in m.trades}
+        for m in path.months
+    ]
+
+
+def test_fixed_weights_equal_a_hand_computation_with_costs(tmp_path: Path) -> None:
+    bt = run_backtest(_account(tmp_path), "2010-01", "2012-12", benchmarks=(SPEC,),
+                      initial_cash=1_000_000)  # fmt: skip
+    fixed = next(p for p in bt.benchmarks if p.name == SPEC)
+    assert len(fixed.months) == 36
+    # fills, costs, cash accrual and marks, from the planner's share counts: to 1e-9
+    expected = _hand_path((2010, 1), 36, 1_000_000.0, _planned(fixed))
+    assert fixed.values == pytest.approx(expected, rel=1e-9)
+    assert sum(m.costs for m in fixed.months) > 100  # costs were paid, and counted
+    # the first month (from cash) is exactly w * V / p; later months stay near it
+    assert fixed.values[0] == pytest.approx(_hand_path((2010, 1), 1, 1e6, None)[0], rel=1e-9)
+    target = _hand_path((2010, 1), 36, 1_000_000.0, None)
+    assert fixed.values == pytest.approx(target, rel=1e-2)
+    for m in fixed.months:
+        for t, w in WEIGHTS.items():
+            assert m.weights[t] == pytest.approx(w, abs=0.03)  # one month of drift at most
+
+
+def test_buy_and_hold_never_trades_after_the_first_month(tmp_path: Path) -> None:
+    bt = run_backtest(_account(tmp_path), "2010-01", "2011-06", benchmarks=(SPEC,),
+                      initial_cash=1_000_000)  # fmt: skip
+    bh = next(p for p in bt.benchmarks if p.kind == "buy-and-hold")
+    assert bh.months[0].n_trades == 3
+    assert all(m.n_trades == 0 for m in bh.months[1:])
+    assert bh.values[0] == pytest.approx(_hand_path((2010, 1), 1, 1e6, None)[0], rel=1e-9)
+
+
+def _decisions(bt, months: int) -> list[tuple]:  # type: ignore[no-untyped-def]
+    out = []
+    for path in bt.strategies:
+        for m in path.months[:months]:
+            trades = tuple((t.ticker, t.side.value, t.shares) for t in m.trades)
+            out.append((path.name, m.month, tuple(sorted(m.targets.items())), trades, m.value))
+    return out
+
+
+def test_a_shorter_run_decides_the_same_as_a_longer_one(tmp_path: Path) -> None:
+    cfg = _account(tmp_path, band=0.02)
+    short = run_backtest(cfg, "2009-01", "2009-12", initial_cash=500_000)
+    long = run_backtest(cfg, "2009-01", "2011-06", initial_cash=500_000)
+    assert _decisions(short, 12) == _decisions(long, 12)
+
+
+def test_changing_prices_after_a_month_changes_nothing_before_it(tmp_path: Path) -> None:
+    """A copy of the sample whose prices after 2009-12 are shuffled and scaled: the
+    decisions and values up to 2009-12 are the same."""
+    data = tmp_path / "data"
+    data.mkdir()
+    prices = pd.read_csv(sample_dir() / "prices.csv", index_col="date", parse_dates=True)
+    prices.to_csv(data / "prices.csv")
+    shutil.copy(sample_dir() / "rates.csv", data / "rates.csv")
+    real = run_backtest(_account(tmp_path, f"csv:{data}", 0.02), "2009-01", "2010-06",
+                        initial_cash=500_000)  # fmt: skip
+    after = prices.index > pd.Timestamp("2009-12-31")
+    shuffled = prices[after].sample(frac=1.0, random_state=3).to_numpy() * 1.7
+    prices.loc[after] = shuffled
+    prices.to_csv(data / "prices.csv")
+    other = tmp_path / "other"
+    other.mkdir()
+    changed = run_backtest(_account(other, f"csv:{data}", 0.02), "2009-01", "2010-06",
+                           initial_cash=500_000)  # fmt: skip
+    assert _decisions(real, 12) == _decisions(changed, 12)
+    assert _decisions(real, 18) != _decisions(changed, 18)  # the change did reach the run
+
+
+def test_estimates_are_new_each_month_and_the_problem_is_compiled_once(tmp_path: Path) -> None:
+    from optimizer.workflows.pipeline import Pipeline
+
+    pipeline = Pipeline()
+    bt = run_backtest(_account(tmp_path), "2010-01", "2010-06", initial_cash=1e6,
+                      pipeline=pipeline)  # fmt: skip
+    assert pipeline.compilations == 1
+    targets = [tuple(m.targets.values()) for m in bt.policy.months]
+    assert len(set(targets)) > 1  # the estimate moved with the data
+
+
+def test_taxes_are_netted_per_year() -> None:
+    tax = TaxRates(0.4, 0.2)
+    assert net_tax(1000.0, 500.0, 0.0, tax) == pytest.approx((500.0, 0.0))
+    assert net_tax(-300.0, 500.0, 0.0, tax) == pytest.approx((40.0, 0.0))
+    assert net_tax(1000.0, -400.0, 0.0, tax) == pytest.approx((240.0, 0.0))
+    assert net_tax(100.0, 100.0, -500.0, tax) == pytest.approx((0.0, -300.0))
+
+
+def test_taxes_are_paid_from_the_account(tmp_path: Path) -> None:
+    cfg = _account(tmp_path, band=0.0)
+    none = run_backtest(cfg, "2010-01", "2011-12", benchmarks=(SPEC,), initial_cash=1e6)
+    taxed = run_backtest(cfg, "2010-01", "2011-12", benchmarks=(SPEC,), initial_cash=1e6,
+                         tax=TaxRates(0.4, 0.2))  # fmt: skip
+    a = next(p for p in none.benchmarks if p.name == SPEC)
+    b = next(p for p in taxed.benchmarks if p.name == SPEC)
+    paid = sum(m.taxes for m in b.months)
+    assert paid > 0
+    assert b.months[12].taxes > 0  # 2010's tax, paid in the first month of 2011
+    assert any("taxes: none" in n for n in none.notes)
+    assert b.values[-1] < a.values[-1]
