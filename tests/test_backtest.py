@@ -52,7 +52,7 @@ band_rel = 0.0
 fractional = true
 share_decimals = 4
 min_improvement = 0.0
-drift_priority = 1000.0
+wash_sale_guard = false  # a month's loss sale would block next month's buy back
 spread_bps = 10
 commission_per_share = 0.01
 """
@@ -121,10 +121,11 @@ def test_fixed_weights_equal_a_hand_computation_with_costs(tmp_path: Path) -> No
     expected = _hand_path((2010, 1), 36, 1_000_000.0, _planned(fixed))
     assert fixed.values == pytest.approx(expected, rel=1e-9)
     assert sum(m.costs for m in fixed.months) > 100  # costs were paid, and counted
-    # the first month (from cash) is exactly w * V / p; later months stay near it
+    # from the plain rule (shares w * V / p): the first month exactly; later ones within the
+    # planner's 4-decimal shares and its allowance for the costs of the trades
     assert fixed.values[0] == pytest.approx(_hand_path((2010, 1), 1, 1e6, None)[0], rel=1e-9)
     target = _hand_path((2010, 1), 36, 1_000_000.0, None)
-    assert fixed.values == pytest.approx(target, rel=1e-2)
+    assert fixed.values == pytest.approx(target, rel=1e-4)
     for m in fixed.months:
         for t, w in WEIGHTS.items():
             assert m.weights[t] == pytest.approx(w, abs=0.03)  # one month of drift at most
