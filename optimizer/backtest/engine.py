@@ -66,17 +66,18 @@ class Market:
 
 def schedule(start: tuple[int, int], end: tuple[int, int], market: Market) -> list[Step]:
     """Decision and fill dates of every month from ``start`` to ``end`` (inclusive)."""
-    from optimizer.jobs.calendar import first_session
+    from optimizer.jobs.calendar import first_sessions
 
     label = f"{end[0]:04d}-{end[1]:02d}"
     if start > end:
         raise ConfigError(
             f"--start {start[0]:04d}-{start[1]:02d} is after --end", key="--end", value=label
         )
+    sessions = first_sessions(start, end)
     steps: list[Step] = []
     year, month = start
     while (year, month) <= end:
-        decided = first_session(year, month)
+        decided = sessions[(year, month)]
         executed = market.after(decided)
         if executed is None:
             raise ConfigError(

@@ -56,7 +56,8 @@ def line_chart(
                     f'data-series="{s.key}" points="{pts}"/>')  # fmt: skip
     every = max(1, len(labels) // 8)
     for i in range(0, len(labels), every):
-        body.append(charts._text(x(i), height - bottom + 16, labels[i], text_anchor="middle"))
+        anchor = "end" if i > len(labels) - every else "middle"  # the last label inside
+        body.append(charts._text(x(i), height - bottom + 16, labels[i], text_anchor=anchor))
     legend, _ = charts._legend(series, left, width - right, height - 6)
     return charts._svg(width, height + 6, title, [*body, *legend])
 
