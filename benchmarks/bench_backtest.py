@@ -47,8 +47,9 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{config.relative_to(ROOT)} {start}..{end}: {months} months, "
           f"{len(bt.strategies)} strategies (policy, {benchmark}, buy-and-hold)")  # fmt: skip
-    print(f"wall {wall:.1f} s, cpu {cpu:.1f} s (imports included), {months / cpu:.1f} months/cpu-s, "
-          f"peak RSS {rss:.0f} MB, problems compiled: {pipeline.compilations}")  # fmt: skip
+    print(f"wall {wall:.1f} s, cpu {cpu:.1f} s (imports included), "
+          f"{months / cpu:.1f} months/cpu-s, peak RSS {rss:.0f} MB, "
+          f"problems compiled: {pipeline.compilations}")  # fmt: skip
     print(f"target {TARGET_S:.0f} s on one core: cpu/target = {cpu / TARGET_S:.2f}")
 
 
