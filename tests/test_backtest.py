@@ -209,3 +209,17 @@ def test_taxes_are_paid_from_the_account(tmp_path: Path) -> None:
     assert b.months[12].taxes > 0  # 2010's tax, paid in the first month of 2011
     assert any("taxes: none" in n for n in none.notes)
     assert b.values[-1] < a.values[-1]
+
+
+def test_real_data_covers_the_covid_window(shared_data: Path) -> None:
+    """The real-data example on ../shared/data (skipped without it), around March 2020:
+    daily data, so each fill is the session after the decision."""
+    config = Path(__file__).resolve().parents[1] / "examples" / "backtest" / "realdata.toml"
+    bt = run_backtest(config, "2020-01", "2020-06", benchmarks=("SPY=0.6,TLT=0.4",))
+    from optimizer.backtest.metrics import stress
+
+    for path in bt.strategies:
+        assert "2020-03 covid crash" in stress(path)
+        for m in path.months:
+            assert m.executed > m.decided and (m.executed - m.decided).days <= 4
+    assert bt.compilations == 1

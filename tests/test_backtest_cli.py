@@ -56,3 +56,48 @@ def test_malformed_month_and_end_after_the_data(tmp_path: Path) -> None:
     r = run_cli("backtest", "--config", str(EXAMPLE), "--start", "2016-01", "--end", "2018-01")
     assert r.returncode == 3
     assert "the data ends 2017-03-31" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run with stderr on a pseudo-terminal: (exit code, stdout, what the terminal got)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, tty = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=tty, text=True)  # fmt: skip
+    os.close(tty)
+    out, _ = proc.communicate(timeout=300)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_only_for_tables() -> None:
+    args = ("backtest", "--config", str(EXAMPLE), "--start", "2010-01", "--end", "2010-04")
+    code, out, err = _on_a_terminal(*args, "--format", "json")
+    assert code == 0 and err == ""
+    json.loads(out)
+    code, out, err = _on_a_terminal(*args)
+    assert code == 0 and "months" in err and "backtest 2010-01..2010-04" in out
+
+
+def test_bad_tax_rates_and_starting_cash_are_one_line() -> None:
+    base = ("backtest", "--config", str(EXAMPLE), "--start", "2010-01", "--end", "2010-03")
+    for extra, key in ((("--tax-rates", "0.4"), "--tax-rates"),
+                       (("--tax-rates", "0.4,nan"), "--tax-rates"),
+                       (("--initial-cash", "0"), "--initial-cash")):  # fmt: skip
+        r = run_cli(*base, *extra)
+        assert r.returncode == 3, (extra, r.stderr)
+        assert key in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert r.stdout == ""

@@ -57,6 +57,9 @@ def run_backtest(
     from optimizer.account import load_account
 
     t0 = time.perf_counter()
+    if initial_cash is not None and not initial_cash > 0:
+        raise ConfigError("the starting cash must be above 0", key="--initial-cash",
+                          value=initial_cash)  # fmt: skip
     cfg = load_account(config)
     first, last = _month(start, "--start"), _month(end, "--end")
     pipeline = pipeline or Pipeline()

@@ -84,7 +84,11 @@ class FixedStrategy:
         estimate = self.pipeline.estimate(cfg)  # cached: the policy's estimate this month
         position = self.pipeline.position(cfg, estimate, None, as_of, account=account)
         self._done = True
-        return Decision(plan_trades(cfg, position, self.weights, withdraw=withdraw), self.weights)
+        try:
+            plan = plan_trades(cfg, position, self.weights, withdraw=withdraw)
+        except (InfeasibleError, PlanError) as exc:  # as the policy: keep the holdings
+            return Decision(None, self.weights, (f"kept holdings: {exc.kind}: {exc.render()}",))
+        return Decision(plan, self.weights)
 
 
 @dataclass
