@@ -92,6 +92,11 @@ def run_backtest(
     rf = tuple(market.cash_growth(a, b) - 1.0 for a, b in itertools.pairwise(fills))
     if tax is None:
         notes += ("taxes: none (no tax rates given); realised gains are still reported",)
+    else:
+        notes += (
+            f"taxes: {tax.short_term:.1%} on net short-term and {tax.long_term:.1%} on net "
+            "long-term gains of each year, paid in the next January (the last year's at the end)",
+        )
     return Backtest(
         config=str(cfg.path),
         start=steps[0].month,
