@@ -7,6 +7,7 @@ and fill at the next close the data has (this month's month-end).
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -223,3 +224,36 @@ def test_real_data_covers_the_covid_window(shared_data: Path) -> None:
         for m in path.months:
             assert m.executed > m.decided and (m.executed - m.decided).days <= 4
     assert bt.compilations == 1
+
+
+HOLDINGS = """account,ticker,shares,cost_per_share,acquired,lot_id
+bt,LARGE,12000,30.5,2006-03-31,L1
+bt,SMALL,2000,41.0,2009-03-31,S1
+bt,BOND,6000,60.0,2008-06-30,B1
+bt,CASH,25000,,,
+"""
+
+
+def test_the_first_month_is_what_the_monthly_pipeline_plans_on_that_date(tmp_path: Path) -> None:
+    """One implementation: month one of the backtest (from the holdings file) decides
+    exactly what Pipeline.run decides for the same file with [account] as_of that date."""
+    from optimizer.account import load_account
+    from optimizer.workflows.pipeline import Pipeline
+
+    (tmp_path / "holdings.csv").write_text(HOLDINGS)
+    text = ACCOUNT.format(source="sample", band=0.02)
+    (tmp_path / "bt.toml").write_text(
+        text.replace('id = "bt"', 'id = "bt"\nholdings = "holdings.csv"')
+    )
+    (tmp_path / "job.toml").write_text(text.replace(
+        'id = "bt"', 'id = "bt"\nholdings = "holdings.csv"\nas_of = 2010-01-04'))  # fmt: skip
+    bt = run_backtest(tmp_path / "bt.toml", "2010-01", "2010-01")
+    month = bt.policy.months[0]
+    assert month.decided == dt.date(2010, 1, 4)
+    assert any("holdings.csv" in n for n in bt.notes)
+    run = Pipeline().run(load_account(tmp_path / "job.toml"))
+    assert month.targets == dict(run.allocation.weights)
+    planned = [(t.ticker, t.side, t.shares) for t in run.plan.trades]
+    assert [(t.ticker, t.side, t.shares) for t in month.trades] == planned
+    assert planned  # the month did trade
+    assert bt.policy.start_value == pytest.approx(run.position.value, rel=1e-12)
