@@ -27,6 +27,10 @@ def test_json_is_one_document_and_the_files_are_written(tmp_path: Path) -> None:
     assert float(last["value"]) == doc["metrics"]["policy"]["final_value"]
     html = out_html.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script" not in html
+    for name in doc["metrics"]:  # one line per strategy in each of the three line charts
+        assert html.count('<polyline fill="none" stroke') >= 9
+        assert f'data-series="{name}"' in html
+    assert "2008-09 financial crisis" in html
     assert r.stderr == ""
 
 
@@ -96,7 +100,8 @@ def test_bad_tax_rates_and_starting_cash_are_one_line() -> None:
     base = ("backtest", "--config", str(EXAMPLE), "--start", "2010-01", "--end", "2010-03")
     for extra, key in ((("--tax-rates", "0.4"), "--tax-rates"),
                        (("--tax-rates", "0.4,nan"), "--tax-rates"),
-                       (("--initial-cash", "0"), "--initial-cash")):  # fmt: skip
+                       (("--initial-cash", "0"), "--initial-cash"),
+                       (("--csv", "/nonexistent-folder/path.csv"), "--csv")):  # fmt: skip
         r = run_cli(*base, *extra)
         assert r.returncode == 3, (extra, r.stderr)
         assert key in r.stderr and len(r.stderr.strip().splitlines()) == 1
