@@ -89,14 +89,6 @@ def run_backtest(
         for b in books
     ]  # fmt: skip
     fills = [d0, *(s.executed for s in steps)]
-    rf = tuple(market.cash_growth(a, b) - 1.0 for a, b in itertools.pairwise(fills))
-    if tax is None:
-        notes += ("taxes: none (no tax rates given); realised gains are still reported",)
-    else:
-        notes += (
-            f"taxes: {tax.short_term:.1%} on net short-term and {tax.long_term:.1%} on net "
-            "long-term gains of each year, paid in the next January (the last year's at the end)",
-        )
     return Backtest(
         config=str(cfg.path),
         start=steps[0].month,
@@ -107,11 +99,20 @@ def run_backtest(
         tags={t: tuple(a.tags) for t, a in cfg.policy.universe.assets.items()},
         provenance={**got.provenance.to_dict(), "decisions": "first NYSE session of each "
                     "month, data up to it; fills at the next close of the data"},
-        risk_free=rf,
-        notes=notes,
+        risk_free=tuple(market.cash_growth(a, b) - 1.0 for a, b in itertools.pairwise(fills)),
+        notes=(*notes, _tax_note(tax)),
         compilations=pipeline.compilations,
         seconds=time.perf_counter() - t0,
     )  # fmt: skip
+
+
+def _tax_note(tax: TaxRates | None) -> str:
+    if tax is None:
+        return "taxes: none (no tax rates given); realised gains are still reported"
+    return (
+        f"taxes: {tax.short_term:.1%} on net short-term and {tax.long_term:.1%} on net "
+        "long-term gains of each year, paid in the next January (the last year's at the end)"
+    )
 
 
 def _month(text: str, key: str) -> tuple[int, int]:
