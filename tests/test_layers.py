@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("optimizer.rebalance",),
     ("optimizer.account",),
     ("optimizer.workflows",),
-    ("optimizer.report", "optimizer.jobs"),
+    ("optimizer.report", "optimizer.jobs", "optimizer.backtest"),
     ("optimizer.cli", "optimizer.api", "optimizer.__main__"),
 )
 INDEPENDENT = (("optimizer.report", "optimizer.jobs"), ("optimizer.cli", "optimizer.api"))

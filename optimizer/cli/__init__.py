@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "propose": ("optimizer.cli.proposal:propose", "Advisor proposal: allocation, trades, report."),
     "whatif": ("optimizer.cli.proposal:whatif", "Every scenario side by side."),
     "run-monthly": ("optimizer.cli.workflows:run_monthly", "Monthly rebalance over accounts."),
+    "backtest": ("optimizer.cli.backtest:backtest", "Walk-forward backtest of a policy."),
 }
 
 

@@ -233,13 +233,14 @@ def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
 class _Bar:
     """A rich progress bar on stderr, or nothing."""
 
-    def __init__(self, progress: Any = None) -> None:
+    def __init__(self, progress: Any = None, label: str = "accounts") -> None:
         self.progress = progress
+        self.label = label
         self.task: Any = None
 
     def start(self, total: int) -> None:
         if self.progress is not None:
-            self.task = self.progress.add_task("accounts", total=total)
+            self.task = self.progress.add_task(self.label, total=total)
 
     def advance(self, n: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -247,7 +248,8 @@ class _Bar:
 
 
 class _BarContext(AbstractContextManager):
-    def __init__(self) -> None:
+    def __init__(self, label: str = "accounts") -> None:
+        self.label = label
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -262,11 +264,12 @@ class _BarContext(AbstractContextManager):
 
     def __enter__(self) -> _Bar:
         self.progress.__enter__()
-        return _Bar(self.progress)
+        return _Bar(self.progress, self.label)
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
 
-def _progress(*, enabled: bool) -> AbstractContextManager:
-    return _BarContext() if enabled else nullcontext(_Bar())
+def _progress(*, enabled: bool, label: str = "accounts") -> AbstractContextManager:
+    """A progress bar on stderr (``enabled``: stderr is a terminal and the output a table)."""
+    return _BarContext(label) if enabled else nullcontext(_Bar())

@@ -375,9 +375,7 @@ def _trades(
         if side is Side.SELL:
             ordered, _ = sellable_lots(account, ticker, price, as_of, rules)
             lots = take_lots(ordered, q, price, as_of, rules)
-        cost = rules.spread_bps / 1e4 * q * price + max(
-            rules.commission_min, rules.commission_per_share * q
-        )
+        cost = rules.order_cost(q, price)
         reason = _trade_reason(s, i, out, side)
         trades.append(Trade(ticker, side, q, price, q * price, lots, float(cost), reason))
     return tuple(trades)

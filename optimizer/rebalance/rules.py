@@ -88,6 +88,13 @@ class RebalanceRules(StrictModel):
         """Minimum order in money: the larger of the money and the percentage minimum."""
         return max(self.min_trade, self.min_trade_pct * account_value)
 
+    def order_cost(self, shares: float, price: float) -> float:
+        """Estimated cost of one order of ``shares`` (absolute) at ``price``: the spread
+        on its notional plus the commission (per share, at least the minimum)."""
+        return self.spread_bps / 1e4 * shares * price + max(
+            self.commission_min, self.commission_per_share * shares
+        )
+
     def reserve(self, account_value: float) -> float:
         """Cash to keep after trades: the larger of the money and the percentage reserve."""
         return max(self.cash_reserve, self.cash_reserve_pct * account_value)

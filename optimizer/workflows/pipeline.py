@@ -161,13 +161,15 @@ class Pipeline:
         plan: bool = True,
         as_of: dt.date | None = None,
         account_id: str | None = None,
+        account: Account | None = None,
     ) -> AccountRun:
-        """Estimate, optimize and (with holdings) plan the trades of one account."""
+        """Estimate, optimize and (with holdings) plan the trades of one account;
+        ``account`` (lots and cash in memory, e.g. a backtest's) replaces the holdings file."""
         from optimizer.optimize import Inputs
 
         estimate = self.estimate(cfg)
         holdings = holdings_path or cfg.holdings_path
-        position = self.position(cfg, estimate, holdings, as_of, account_id)
+        position = self.position(cfg, estimate, holdings, as_of, account_id, account)
         current = position.weights if position.account is not None else None
         with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
             allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
@@ -187,6 +189,7 @@ class Pipeline:
         holdings: Path | None,
         as_of: dt.date | None = None,
         account_id: str | None = None,
+        account: Account | None = None,
     ) -> Position:
         """Current holdings valued at the account's prices (or the data's last prices);
         ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
@@ -197,11 +200,14 @@ class Pipeline:
         prov = estimate.provenance
         data_as_of = (prov.as_of or prov.last) if prov else None
         as_of = as_of or cfg.account.as_of or data_as_of or dt.date.today()
-        if holdings is None:  # nothing to value or trade
+        if holdings is None and account is None:  # nothing to value or trade
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
-        accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-        account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
+        notes: tuple[str, ...] = ()
+        if account is None:
+            accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
+            account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
+        holdings = holdings or cfg.path
         check_lots_before(account, as_of, holdings)
         weights, value = current_weights(account, prices, cfg, holdings)
         return Position(account, prices, weights, value, as_of, notes)
