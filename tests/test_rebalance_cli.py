@@ -225,3 +225,17 @@ def test_config_with_targets_and_rules(tmp_path):
     assert all(t["ticker"] != "IWM" or t["side"] == "buy" for t in doc["trades"])
     assert any(b["ticker"] == "IWM" and b["rule"] == "do_not_sell" for b in doc["blocked"])
     assert all(t["notional"] >= 100.0 for t in doc["trades"])
+
+
+def test_lot_bought_after_the_trade_date_is_one_line(tmp_path):
+    out = tmp_path / "orders.csv"
+    res = run_cli(*_args("holdings.csv", "targets.csv", "prices.csv"), "--out", str(out))
+    assert res.returncode == 0, res.stderr  # 2026-11-20: every lot is older
+    res = run_cli("rebalance", "--holdings", str(BAD / "holdings.csv"), "--targets",
+                  str(BAD / "targets.csv"), "--prices", str(BAD / "prices.csv"),
+                  "--as-of", "2026-01-02", "--out", str(tmp_path / "x.csv"))  # fmt: skip
+    assert res.returncode == 8
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr
+    assert "holdings.csv" in lines[0] and "lot A1-2 acquired='2026-10-30'" in lines[0]
+    assert not (tmp_path / "x.csv").exists()

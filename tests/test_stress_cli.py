@@ -258,3 +258,33 @@ def test_mixture_samples_reproduce_across_processes(tmp_path):
     for p in paths:
         subprocess.run([sys.executable, "-c", code, str(p)], check=True, cwd=ROOT)
     np.testing.assert_array_equal(np.load(paths[0]), np.load(paths[1]))
+
+
+def test_holdings_are_valued_on_the_as_of_date(shared_data, tmp_path):
+    """With IWM's file (the size factor's series) ending 18 days before the others, the
+    as-of date is IWM's last date, and the holdings (SPY, TLT) are valued on it, not at
+    their own last closes."""
+    import shutil
+
+    import pandas as pd
+
+    folder = tmp_path / "yahoo"
+    shutil.copytree(shared_data / "yahoo", folder)
+    iwm = pd.read_csv(folder / "IWM.csv")
+    iwm[iwm["Date"] <= "2026-02-05"].to_csv(folder / "IWM.csv", index=False)
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text("ticker,shares,cost\nSPY,10,400\nTLT,50,90\n")
+    res = run_cli(
+        "stress", "--holdings", str(holdings), "--source",
+        f"csv:{folder},{shared_data / 'fred'}", "--start", "2015-01-01", "--scenario",
+        "baseline", "--format", "json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["provenance"]["as_of"] == "2026-02-05"
+    close = {
+        t: pd.read_csv(shared_data / "yahoo" / f"{t}.csv").set_index("Date")["Close"]
+        for t in ("SPY", "TLT")
+    }
+    value = 10 * close["SPY"].loc["2026-02-05"] + 50 * close["TLT"].loc["2026-02-05"]
+    assert doc["value"] == pytest.approx(value, rel=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
@@ -92,6 +93,10 @@ def rebalance(
         recent_sales=recent_sales,
         account=account,
     )
+    from optimizer.workflows.pipeline import check_lots_before
+
+    for acct in run.accounts.values():  # a lot bought after the trade date cannot be planned
+        check_lots_before(acct, day, Path(holdings))
     plans = [
         plan(
             acct, run.targets, run.prices, run.rules, deposit=deposit, withdraw=withdraw, as_of=day

@@ -262,19 +262,23 @@ def run_stress(
     data, estimation, sset, extra_dir = _account(config_file, source, start, end)
     relative_to = config_file if config_file is not None else None
     provider = data.provider(relative_to)
+    shares = None
     if weights_file is not None:
         weights = read_weights(weights_file)
         value = 1_000_000.0 if value is None else value
+        tickers = list(weights)
     else:
         shares = read_holdings(holdings_file)
-        prices = last_prices(provider, data, [t for t in shares if t != CASH])
+        tickers = list(shares)
+    with naming_file(config_file):
+        history = load_history(provider, data, estimation, tickers)
+    if shares is not None:  # holdings valued on the history's as-of date, like the estimate
+        as_of = history.provenance.as_of if history.provenance else None
+        prices = last_prices(provider, data, [t for t in shares if t != CASH], as_of=as_of)
         prices[CASH] = 1.0  # a CASH row is money; its returns come from the CASH series
         held = {t: n * prices[t] for t, n in shares.items()}
         value = sum(held.values()) if value is None else value
         weights = {t: v / sum(held.values()) for t, v in held.items()}
-    tickers = list(weights)
-    with naming_file(config_file):
-        history = load_history(provider, data, estimation, tickers)
     engine = ScenarioEngine(
         history,
         stressed_quantile=estimation.stressed_quantile,

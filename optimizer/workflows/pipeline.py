@@ -265,7 +265,7 @@ def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:
                 file=str(file),
                 key=f"account {account.id} lot {lot.lot_id or lot.ticker} acquired",
                 value=lot.acquired.isoformat(),
-                hint="set [account] as_of on or after it, or fix the date",
+                hint="trade on or after it (--as-of, or [account] as_of), or fix the date",
             )
 
 
