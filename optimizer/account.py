@@ -10,6 +10,7 @@
 [objective]        # optimizer.optimize.policy.ObjectiveConfig
 [constraints]      # optimizer.optimize.policy.ConstraintsConfig
 [rebalance]        # optimizer.rebalance.rules.RebalanceRules
+[tax]              # optimizer.rebalance.taxlots.TaxConfig (tax-aware allocation)
 ```
 Relative paths are taken from the folder of the file. Every error names the file, the key
 and the bad value.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.rebalance.taxlots import TaxConfig
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
 
 KNOWN_SECTIONS = (
@@ -43,6 +45,7 @@ KNOWN_SECTIONS = (
     "objective",
     "constraints",
     "rebalance",
+    "tax",
 )
 
 
@@ -68,6 +71,7 @@ class AccountConfig:
     scenarios: ScenarioSetConfig
     policy: Policy
     rebalance: RebalanceRules
+    tax: TaxConfig
 
     @property
     def base_dir(self) -> Path:
@@ -93,6 +97,7 @@ def load_account(path: str | Path) -> AccountConfig:
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.rebalance.taxlots import TaxConfig
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
 
     p = Path(path)
@@ -115,6 +120,7 @@ def load_account(path: str | Path) -> AccountConfig:
         scenarios=section(ScenarioSetConfig, "scenarios"),
         policy=Policy.from_config(raw, file=p),
         rebalance=section(RebalanceRules, "rebalance"),
+        tax=section(TaxConfig, "tax"),
     )
     for label, file in (
         ("account.holdings", cfg.holdings_path),

@@ -61,7 +61,7 @@ def _relax(n: Named) -> tuple[list[cp.Constraint], cp.Variable, tuple[str, ...]]
 
 def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
     """Elastic relaxation of ``built``'s policy under the numbers ``x``; None if it fails."""
-    frame = Frame(built.universe.n_assets, homogeneous=False)
+    frame = Frame(built.universe.n_assets, homogeneous=False, tax_lots=built.frame.tax_lots)
     named: list[Named] = [n for t in built.terms for n in t.add(frame)]
     _, rows = built.objective.build(frame)
     named += [r for r in rows if r.role is not Role.OBJECTIVE] + frame.extra
