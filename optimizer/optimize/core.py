@@ -173,9 +173,7 @@ class Built:
         )
         terms = constraint_terms(policy, universe, shape)
         objective = (objective_cls or OBJECTIVES[kind])(setting)
-        frame = Frame(
-            universe.n_assets, homogeneous=objective.homogeneous, tax_lots=shape.tax_lots
-        )
+        frame = Frame(universe.n_assets, homogeneous=objective.homogeneous, tax_lots=shape.tax_lots)
         goal, rows = objective.build(frame)
         named: list[Named] = [n for t in terms for n in t.add(frame)] + rows + frame.extra
         built = cls(
@@ -202,7 +200,6 @@ class Built:
                 key="samples",
                 hint="build again with Shape.of(estimate)",
             )
-        _check_tax(x, self.shape, self.universe.tickers)
         missing = [s for s in self.shape.scenarios if s not in x.scenario_mu]
         if missing:
             raise ConfigError(
@@ -269,6 +266,7 @@ class Built:
         return worst
 
     def _precheck(self, x: Numbers) -> None:
+        _check_tax(x, self.shape, self.universe.tickers)
         if self.policy.objective.kind is ObjectiveKind.MAX_SHARPE:
             excess = x.mu - x.risk_free
             if np.all(excess <= 0):

@@ -18,6 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     from optimizer.optimize.taxterm import TaxLots
 
+
 @dataclass(frozen=True)
 class Numbers:
     """One run's data in the universe's ticker order (horizon units).

@@ -46,7 +46,10 @@ class TaxConfig(StrictModel):
 
 def lot_id(lot: Lot) -> str:
     """The lot's id, or one made from its ticker, date, shares and cost when it has none."""
-    return lot.lot_id or f"{lot.ticker}:{lot.acquired.isoformat()}:{lot.shares:g}@{lot.cost_per_share:g}"
+    return (
+        lot.lot_id
+        or f"{lot.ticker}:{lot.acquired.isoformat()}:{lot.shares:g}@{lot.cost_per_share:g}"
+    )
 
 
 def with_lot_ids(account: Account) -> Account:
@@ -80,10 +83,12 @@ def tax_lots(
     value: float,
     as_of: dt.date,
     rules: RebalanceRules,
+    n_lots: int = 0,
 ) -> TaxLots | None:
     """The account's lots for the tax term (universe order), or None when the account is not
-    taxable or holds no lots. Lots per ticker are padded to a power of two (at least 2), so
-    accounts with similar lot counts share one compiled problem."""
+    taxable or holds no lots. Lots per ticker are padded to ``n_lots``, or to a power of two
+    (at least 2) when more are needed, so accounts with similar lot counts share one
+    compiled problem."""
     if not cfg.taxable or not account.lots:
         return None
     rows: dict[str, list[LotRow]] = {}
@@ -96,7 +101,7 @@ def tax_lots(
             for lot in ordered
         ]
     need = max([1, *(len(r) + 1 for r in rows.values())])  # +1: room for uncovered weight
-    width = 2 ** max(1, math.ceil(math.log2(need)))
+    width = max(n_lots, 2 ** max(1, math.ceil(math.log2(need))))
     return TaxLots.build(
         tuple(tickers),
         rows,

@@ -177,6 +177,8 @@ def post_trade_weights(run: AccountRun) -> dict[str, float] | None:
 
 def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal document of one account run (see docs/report.md for the schema)."""
+    from optimizer.workflows.taxes import tax_section
+
     cfg, est, alloc = run.config, run.estimate, run.allocation
     level = cfg.policy.constraints.cvar_level
     current = run.position.weights or None
@@ -208,6 +210,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "frontier": frontier_section(run, current),
         "trades": trades,
         "trade_summary": summary,
+        "tax": tax_section(run, level),
         "assumptions": _assumptions(est, cfg),
         "solver": alloc.to_dict()["solver"],
         "provenance": est.provenance.to_dict() if est.provenance else None,
