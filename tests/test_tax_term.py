@@ -242,3 +242,25 @@ def test_lot_rows_sorted_by_tax_per_share():
         long_term_rate=0.2,
     )  # fmt: skip
     assert tax.ids[0][:3] == ("loss", "st-small", "lt-big")
+
+
+def test_lots_a_rule_blocks_are_kept(built_utility):
+    """With block_short_term_gains, the optimizer keeps the short-term gain lot even when
+    it wants out of the ticker: w_A ends at that lot's weight (shares * price / value)."""
+    rules = RebalanceRules(block_short_term_gains=True)
+    lots = (
+        _lot("A", 0, 100, 50.0, True),
+        _lot("A", 1, 200, 40.0, False),
+        _lot("B", 0, 300, 45.0, False),
+    )
+    account = Account("b", 10000.0, lots)
+    prices = {"A": 100.0, "B": 50.0}
+    value = 10000.0 + 300 * 100.0 + 300 * 50.0
+    w0 = {"A": 30000 / value, "B": 15000 / value, "C": 10000 / value}
+    cfg = TaxConfig(taxable=True, short_term_rate=0.0, long_term_rate=0.0)
+    tax = tax_lots(cfg, account, TICKERS, prices, w0, value, AS_OF, rules, n_lots=4)
+    w0v = np.array([w0[t] for t in TICKERS])
+    x = _numbers(np.random.default_rng(0), tax, w0v)
+    x = Numbers(np.array([-0.5, 0.05, 0.01]), x.Sigma, x.Lt, 0.0, 1.0, w0v, tax=tax)
+    w, _ = built_utility.solve_numbers(x)
+    assert w[0] == pytest.approx(100 * 100.0 / value, abs=1e-6)

@@ -91,7 +91,8 @@ class TaxLots:
     ) -> TaxLots:
         """Arrays from ``lots`` (ticker -> rows), padded to ``max(n_lots, needed)``.
 
-        Weight held beyond a ticker's lots (cash) is one lot without gain.
+        The weight of a ticker without a price (cash) is one lot without gain; weight of a
+        priced ticker beyond the lots given (lots a rule keeps from being sold) is not sold.
         """
         rows = {t: _rows(t, lots.get(t, ()), prices, w0[i], value) for i, t in enumerate(tickers)}
         rates = (long_term_rate, short_term_rate)
@@ -125,10 +126,8 @@ def _rows(
     ticker: str, lots: Sequence[LotRow], prices: Mapping[str, float], w0: float, value: float
 ) -> list[LotRow]:
     out = list(lots)
-    p = float(prices.get(ticker, 0.0))
-    held = sum(r.shares for r in out) * p / value if p > 0 else 0.0
-    if w0 - held > 1e-12:  # cash, or weight the lots do not cover: sold without tax
-        out.append(LotRow("", (w0 - held) * value / (p if p > 0 else 1.0), p, False))
+    if float(prices.get(ticker, 0.0)) <= 0 and w0 > 0:  # cash: sold without tax
+        out.append(LotRow("", w0 * value, 0.0, False))
     return out
 
 

@@ -22,7 +22,7 @@ from optimizer.limits import MAX_MONEY
 from optimizer.optimize.taxterm import LotRow, TaxLots
 from optimizer.rebalance.holdings import Account, Lot
 from optimizer.rebalance.rules import LotMethod, RebalanceRules
-from optimizer.rebalance.tax import short_term
+from optimizer.rebalance.tax import sellable_lots, short_term
 
 
 class TaxConfig(StrictModel):
@@ -86,21 +86,23 @@ def tax_lots(
     n_lots: int = 0,
 ) -> TaxLots | None:
     """The account's lots for the tax term (universe order), or None when the account is not
-    taxable or holds no lots. Lots per ticker are padded to ``n_lots``, or to a power of two
-    (at least 2) when more are needed, so accounts with similar lot counts share one
-    compiled problem."""
+    taxable or holds no lots. Only lots the rules let the planner sell are given (not
+    do-not-sell, wash-sale or short-term-gain blocked ones), so the optimizer keeps the rest.
+    Lots per ticker are padded to ``n_lots``, or to a power of two (at least 2) when more are
+    needed, so accounts with similar lot counts share one compiled problem."""
     if not cfg.taxable or not account.lots:
         return None
     rows: dict[str, list[LotRow]] = {}
     for t in tickers:
         if t not in prices:
             continue
-        ordered = tax_order(account.lots_of(t), prices[t], as_of, rules, cfg)
+        sellable, _ = sellable_lots(account, t, prices[t], as_of, rules)
+        ordered = tax_order(sellable, prices[t], as_of, rules, cfg)
         rows[t] = [
             LotRow(lot_id(lot), lot.shares, lot.cost_per_share, short_term(lot, as_of, rules))
             for lot in ordered
         ]
-    need = max([1, *(len(r) + 1 for r in rows.values())])  # +1: room for uncovered weight
+    need = max([1, *(len(r) for r in rows.values())])
     width = max(n_lots, 2 ** max(1, math.ceil(math.log2(need))))
     return TaxLots.build(
         tuple(tickers),
