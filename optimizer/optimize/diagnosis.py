@@ -106,9 +106,10 @@ def explain_infeasible(built: Any, x: Numbers) -> InfeasibleError:
     if d.conflicts:
         return InfeasibleError(f"constraints conflict: {d.summary()}", diagnosis=d)
     if built.frame.homogeneous:  # max Sharpe: feasible policy, but no positive excess return
+        taxed = " after the tax of its trades" if built.frame.tax_lots else ""
         return InfeasibleError(
-            "max Sharpe needs a portfolio whose expected return beats the risk-free return, "
-            "and none within the constraints does",
+            "max Sharpe needs a portfolio whose expected return beats the risk-free return"
+            f"{taxed}, and none within the constraints does",
             diagnosis=d,
             key="objective.kind",
             value="max_sharpe",
