@@ -285,3 +285,63 @@ def test_lots_a_rule_blocks_are_kept(built_utility):
     x = Numbers(np.array([-0.5, 0.05, 0.01]), x.Sigma, x.Lt, 0.0, 1.0, w0v, tax=tax)
     w, _ = built_utility.solve_numbers(x)
     assert w[0] == pytest.approx(100 * 100.0 / value, abs=1e-6)
+
+
+def _random_account(rng: np.random.Generator) -> tuple[Account, dict[str, float], float]:
+    prices = {"A": 100.0, "B": 50.0}
+    lots = []
+    for t, p in prices.items():
+        for i in range(int(rng.integers(1, 4))):
+            cost = float(p * rng.uniform(0.2, 1.3))
+            lots.append(_lot(t, i, float(rng.integers(50, 400)), cost, bool(rng.random() < 0.4)))
+    account = Account("r", float(rng.uniform(0, 20000)), tuple(lots))
+    value = account.cash + sum(lot.shares * prices[lot.ticker] for lot in lots)
+    return account, prices, value
+
+
+@pytest.fixture(scope="module")
+def built_with_cash():
+    """Utility with at least 1 % cash: the planner cannot buy down to exactly no cash."""
+    policy = Policy.simple(
+        list(TICKERS),
+        objective={"kind": "utility", "risk_aversion": 3.0},
+        assets={"C": {"min": 0.01}},
+    )
+    return Optimizer(policy).build(Shape(tax_lots=4))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fractional_plan_realises_the_optimizers_gains(built_with_cash, seed):
+    """Before whole-share rounding (fractional shares, no bands), the planner's realised
+    gains equal the optimizer's to the dollar, with the budget binding or not."""
+    built_utility = built_with_cash
+    from optimizer.rebalance.plan import plan
+    from optimizer.rebalance.taxlots import lot_order_rules, with_lot_ids
+
+    rng = np.random.default_rng(100 + seed)
+    account, prices, value = _random_account(rng)
+    w0 = {t: account.positions.get(t, 0.0) * prices.get(t, 0.0) / value for t in TICKERS}
+    w0["C"] = account.cash / value
+    budget = float(rng.uniform(0, 5000))
+    cfg = TaxConfig(taxable=True, short_term_rate=0.4, long_term_rate=0.2, gain_budget=budget)
+    tax = tax_lots(cfg, account, TICKERS, prices, w0, value, AS_OF, RULES, n_lots=4)
+    w0v = np.array([w0[t] for t in TICKERS])
+    w, _ = built_utility.solve_numbers(_numbers(rng, tax, w0v))
+    result = outcome(tax, w, w0v, built_utility.frame.sales_solution)
+    rules = RebalanceRules(
+        band_abs=0.0, band_rel=None, fractional=True, share_decimals=4, min_improvement=0.0
+    )
+    targets = {"A": w[0], "B": w[1], "CASH": w[2]}
+    targets = {
+        t: max(v, 0.0) / sum(max(x, 0.0) for x in targets.values()) for t, v in targets.items()
+    }
+    trade_plan = plan(
+        with_lot_ids(account),
+        targets,
+        prices,
+        lot_order_rules(rules, result.lot_order),
+        as_of=AS_OF,
+    )
+    realised = sum(u.gain for t in trade_plan.trades for u in t.lots)
+    assert realised == pytest.approx(result.bill.gain, abs=1.0)
+    assert realised <= budget + 1.0

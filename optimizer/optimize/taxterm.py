@@ -244,22 +244,30 @@ def bill_of_weights(tax: TaxLots, w: np.ndarray, w0: np.ndarray) -> TaxBill:
 
 
 def ranked_sales(tax: TaxLots, U: np.ndarray, sold: np.ndarray) -> np.ndarray:
-    """The lot sales a planner makes for ``sold`` (n_assets,) taking lots in the order of
-    :func:`lot_rank` (what the optimizer's ``U`` emptied first), shape (n_assets, L)."""
+    """The lot sales behind ``sold`` (n_assets,) that the optimizer's ``U`` stands for, shape
+    (n_assets, L): lots in the order of :func:`_rank_columns`, each taken up to what ``U``
+    sold from it (a loss lot, free to the optimizer, up to its weight), then, for what is
+    left (solver tolerance), up to its weight. So the gains are at most ``U``'s."""
     order = _rank_columns(tax, U)
+    free = tax.gain <= 0
     out = np.zeros_like(tax.weight)
     for i, cols in enumerate(order):
         left = max(float(sold[i]), 0.0)
-        for j in cols:
-            take = min(left, float(tax.weight[i, j]))
-            out[i, j] = take
-            left -= take
+        for cap in (np.where(free[i], tax.weight[i], np.clip(U[i], 0, None)), tax.weight[i]):
+            for j in cols:
+                take = min(left, float(cap[j]) - out[i, j])
+                if take > 0:
+                    out[i, j] += take
+                    left -= take
     return out
 
 
 def _rank_columns(tax: TaxLots, U: np.ndarray) -> list[list[int]]:
+    """Per ticker, the lot columns in selling order: losses first (in tax order), then the
+    lots ``U`` emptied, then the ones it sold in part (most first), then the rest."""
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(tax.weight > 0, U / np.where(tax.weight > 0, tax.weight, 1.0), 0.0)
+    frac = np.where(tax.gain <= 0, 2.0, frac)
     out = []
     for i in range(len(tax.tickers)):
         cols = [j for j in range(tax.n_lots) if tax.weight[i, j] > 0]
