@@ -144,3 +144,17 @@ def test_bad_tax_section_names_file_key_and_value(tmp_path, line, key, value):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0] and str(path) in lines[0] and value in lines[0]
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_whatif_columns_see_the_tax(run):
+    """Every what-if column is tax-aware: within the budget and cap, with its tax bill
+    recomputed here lot by lot from the column's weights."""
+    done = run_cli("whatif", "--config", str(EXAMPLE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert set(doc["tax"]) == set(doc["columns"])
+    for column in doc["columns"]:
+        bill = doc["tax"][column]
+        assert bill["gain"] <= BUDGET + 1.0 and bill["short_term_gain"] <= CAP + 1.0
+        weights = {t: doc["weights"][column].get(t, 0.0) for t in run.estimate.tickers}
+        assert bill["tax"] == pytest.approx(_lot_by_lot(run, weights)["tax"], abs=1.0)

@@ -53,14 +53,15 @@ def build_whatif(
     from optimizer.optimize import Inputs
 
     cfg, est = run.config, run.estimate
-    solver = pipeline.solver(cfg, est)
+    tax = run.tax_lots  # a taxable account: every column sees the tax of its trades
+    solver = pipeline.solver(cfg, est, 0 if tax is None else tax.n_lots)
     current = run.position.weights or None
     weights: dict[str, dict[str, float]] = {}
     notes: list[str] = []
     for s in est.scenarios:
         inputs = Inputs(conditional_estimate(est, s), current)
         try:
-            alloc = solver.solve(inputs)
+            alloc = solver.solve(dataclasses.replace(inputs, tax=tax))
             weights[s.id] = clean(alloc.weights)
             notes += [f"{s.id}: {w}" for w in alloc.warnings]
         except InfeasibleError as exc:
@@ -104,12 +105,21 @@ def build_whatif(
         },
         "proposed_return": {c: float(moments[c][0] @ W[ROBUST]) for c in columns},
         "regret": regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
+        "tax": None if tax is None else {c: _tax_bill(tax, W[c], current, est) for c in columns},
         "horizon_years": h,
         "estimate": est.describe(),
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": [*run.warnings, *notes],
     }
     return doc
+
+
+def _tax_bill(tax: Any, w: np.ndarray, current: Any, est: Estimate) -> dict[str, float]:
+    """Gains and tax (money) of trading from the current weights to ``w``, lots in
+    tax-optimal order (docs/optimizer.md, "Tax-aware allocation")."""
+    from optimizer.optimize.taxterm import bill_of_weights
+
+    return bill_of_weights(tax, w, vector(current, est.tickers)).to_dict()
 
 
 def _utility_solver(cfg: Any, est: Estimate, pipeline: Pipeline) -> Any:
