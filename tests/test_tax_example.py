@@ -88,7 +88,6 @@ def test_plan_realises_the_optimizers_gains(run):
     assert alloc.tax.bill.gain == pytest.approx(implied["gain"], abs=1.0)  # to the dollar
     assert alloc.tax.bill.short_term_gain == pytest.approx(implied["short_term_gain"], abs=1.0)
     sold = {t.ticker: t for t in run.plan.trades if t.side == "sell"}
-    realised_total = 0.0
     for ticker, price in pos.prices.items():
         want = max(
             0.0, pos.account.positions.get(ticker, 0.0) - alloc.weights[ticker] * pos.value / price
@@ -102,7 +101,6 @@ def test_plan_realises_the_optimizers_gains(run):
         got = sum(u.gain for u in sold[ticker].lots)
         per_share = max(abs(price - lot.cost_per_share) for lot in lots)
         assert abs(got - expect) <= per_share * (abs(sold[ticker].shares - want) + 1e-9) + 1e-6
-        realised_total += got
     assert run.plan.to_dict()["metrics"]["st_gain"] <= CAP + 1e-6
 
 
@@ -158,3 +156,13 @@ def test_whatif_columns_see_the_tax(run):
         assert bill["gain"] <= BUDGET + 1.0 and bill["short_term_gain"] <= CAP + 1.0
         weights = {t: doc["weights"][column].get(t, 0.0) for t in run.estimate.tickers}
         assert bill["tax"] == pytest.approx(_lot_by_lot(run, weights)["tax"], abs=1.0)
+
+
+def test_taxable_without_lots_says_the_allocation_is_tax_blind():
+    import dataclasses
+
+    cfg = load_account(EXAMPLE)
+    cfg = dataclasses.replace(cfg, account=cfg.account.model_copy(update={"holdings": None}))
+    run = Pipeline().run(cfg)
+    assert run.allocation.tax is None and run.tax_lots is None
+    assert any("no tax lots" in w for w in run.warnings)

@@ -9,6 +9,7 @@ pays for one compilation and one estimate per worker.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -163,6 +164,9 @@ class Pipeline:
         position = self.position(cfg, estimate, holdings, as_of, account_id)
         current = position.weights if position.account is not None else None
         tax = account_tax_lots(cfg, position)
+        if cfg.tax.taxable and tax is None:
+            why = "[tax] taxable = true, but there are no tax lots: the allocation is tax-blind"
+            position = dataclasses.replace(position, notes=(*position.notes, why))
         blind = None
         with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
             n_lots = 0 if tax is None else tax.n_lots
