@@ -357,5 +357,7 @@ def test_max_sharpe_keeps_the_budget_and_cap():
         w, report = built.solve_numbers(x)
         # through the allocation, as the pipeline reports it
         result = built.allocation(w, x, report, None).tax
+        U = built.frame.sales_solution / built.frame.solution[1]  # y = k w: undo the scale
+        assert np.all(U.sum(axis=1) >= w0 - w - 1e-6) and np.all(tax.weight + 1e-6 >= U)
         assert result.bill.gain <= budget + 1e-6 * tax.value
         assert result.bill.short_term_gain <= cap + 1e-6 * tax.value
