@@ -11,6 +11,7 @@
 [constraints]      # optimizer.optimize.policy.ConstraintsConfig
 [rebalance]        # optimizer.rebalance.rules.RebalanceRules
 [views]            # optimizer.views.ViewsConfig (views with confidence, docs/views.md)
+[tax]              # optimizer.rebalance.taxlots.TaxConfig (tax-aware allocation)
 ```
 Relative paths are taken from the folder of the file. Every error names the file, the key
 and the bad value.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.rebalance.taxlots import TaxConfig
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
     from optimizer.views import ViewsConfig
 
@@ -46,6 +48,7 @@ KNOWN_SECTIONS = (
     "constraints",
     "rebalance",
     "views",
+    "tax",
 )
 
 
@@ -72,6 +75,7 @@ class AccountConfig:
     policy: Policy
     rebalance: RebalanceRules
     views: ViewsConfig
+    tax: TaxConfig
 
     @property
     def base_dir(self) -> Path:
@@ -97,6 +101,7 @@ def load_account(path: str | Path) -> AccountConfig:
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.rebalance.taxlots import TaxConfig
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
     from optimizer.views import ViewsConfig
 
@@ -121,6 +126,7 @@ def load_account(path: str | Path) -> AccountConfig:
         policy=Policy.from_config(raw, file=p),
         rebalance=section(RebalanceRules, "rebalance"),
         views=section(ViewsConfig, "views"),
+        tax=section(TaxConfig, "tax"),
     )
     _check_view_series(cfg)
     for label, file in (

@@ -46,6 +46,7 @@ def _section_models() -> dict[str, Any]:
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import ConstraintsConfig, ObjectiveConfig, UniverseConfig
     from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.rebalance.taxlots import TaxConfig
     from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig
     from optimizer.views import ViewsConfig
 
@@ -59,6 +60,7 @@ def _section_models() -> dict[str, Any]:
         "constraints": ConstraintsConfig,
         "rebalance": RebalanceRules,
         "views": ViewsConfig,
+        "tax": TaxConfig,
     }
 
 

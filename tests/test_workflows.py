@@ -150,7 +150,7 @@ def test_whatif_document_is_typed_and_its_json_keeps_the_documented_keys():
     assert keys == [
         "title", "generated", "account", "tickers", "tags", "columns", "column_titles",
         "probabilities", "weights", "small_cap_share", "expected_return", "volatility",
-        "current_return", "proposed_return", "regret", "horizon_years", "estimate",
+        "current_return", "proposed_return", "regret", "tax", "horizon_years", "estimate",
         "views", "provenance", "warnings",
     ]  # fmt: skip
     assert doc.to_dict()["regret"] is doc.regret

@@ -77,6 +77,7 @@ def _print_proposal(doc: dict[str, Any]) -> None:
         )
     _print_views(doc.get("views"))
     _print_trades(doc)
+    _print_taxes(doc)
     _print_blocked(doc)
     _print_footer(doc)
 
@@ -130,6 +131,30 @@ def _print_metrics(doc: dict[str, Any]) -> None:
     ]
     cols = [*(["current"] if "current" in m else []), "proposed"]
     table(None, ["metric", *cols], [(label, *(pct(m[c][k]) for c in cols)) for label, k in keys])
+
+
+def _print_taxes(doc: dict[str, Any]) -> None:
+    """Tax-aware beside tax-blind: gains and tax of the trades, the budget used."""
+    t = doc.get("tax") or {}
+    aware, blind = t.get("tax_aware"), t.get("tax_blind")
+    if not aware:
+        return
+    cols = ["", "tax-aware (proposed)", *(["tax-blind"] if blind else [])]
+    keys = [
+        ("short-term gains", "short_term_gain"),
+        ("long-term gains", "long_term_gain"),
+        ("tax due on the trades", "tax"),
+    ]
+    rows = [(label, *(f"{b[k]:,.0f}" for b in (aware, blind) if b)) for label, k in keys]
+    rows.append(
+        ("after-tax utility", *(f"{b['after_tax_utility']:.5f}" for b in (aware, blind) if b))
+    )
+    if blind:
+        for tk, w in doc["weights"].items():
+            rows.append((f"{tk} weight", pct(w), pct(blind["weights"].get(tk))))
+    table("Taxes", cols, rows)
+    if aware.get("gain_budget") is not None:
+        note(f"gain budget used: {aware['gain_budget_used']:,.0f} of {aware['gain_budget']:,.0f}")
 
 
 def _print_blocked(doc: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from optimizer.optimize.objectives import OBJECTIVES, LinearMax, Setting, needs_
 from optimizer.optimize.policy import ObjectiveKind, Policy
 from optimizer.optimize.program import Program, SolveReport
 from optimizer.optimize.result import Allocation, Binding, metrics
+from optimizer.optimize.taxterm import GainCaps, TaxOutcome, outcome
 from optimizer.optimize.universe import Universe, parse_group, parse_scenario_loss
 
 _DUAL_TOL = 1e-7
@@ -32,6 +33,7 @@ class Shape:
 
     n_samples: int = 0
     scenarios: tuple[str, ...] = ()
+    tax_lots: int = 0  # L, lots per ticker of the tax term; 0: tax-blind
 
     @classmethod
     def of(cls, estimate: Estimate) -> Shape:
@@ -84,7 +86,22 @@ def constraint_terms(policy: Policy, universe: Universe, shape: Shape) -> list[A
         loss = parse_scenario_loss(text, key=f"constraints.scenario_loss[{i}]")
         _known_scenario(loss.scenario, shape, f"constraints.scenario_loss[{i}]")
         terms.append(C.ScenarioLossCap(loss))
+    if shape.tax_lots > 0:
+        terms.append(GainCaps())
     return terms
+
+
+def _check_tax(x: Numbers, shape: Shape, tickers: tuple[str, ...]) -> None:
+    """The tax lots fit the problem: present exactly when it was built tax-aware, with its
+    lot count and the universe's tickers."""
+    have = 0 if x.tax is None else x.tax.n_lots
+    if have != shape.tax_lots or (x.tax is not None and x.tax.tickers != tickers):
+        raise ConfigError(
+            f"the problem was built for {shape.tax_lots} tax lots per ticker, the inputs have "
+            f"{have}",
+            key="tax",
+            hint="build with Shape(..., tax_lots=L) for the account's padded lots",
+        )
 
 
 def _need_samples(shape: Shape, key: str) -> None:
@@ -156,7 +173,7 @@ class Built:
         )
         terms = constraint_terms(policy, universe, shape)
         objective = (objective_cls or OBJECTIVES[kind])(setting)
-        frame = Frame(universe.n_assets, homogeneous=objective.homogeneous)
+        frame = Frame(universe.n_assets, homogeneous=objective.homogeneous, tax_lots=shape.tax_lots)
         goal, rows = objective.build(frame)
         named: list[Named] = [n for t in terms for n in t.add(frame)] + rows + frame.extra
         built = cls(
@@ -249,6 +266,7 @@ class Built:
         return worst
 
     def _precheck(self, x: Numbers) -> None:
+        _check_tax(x, self.shape, self.universe.tickers)
         if self.policy.objective.kind is ObjectiveKind.MAX_SHARPE:
             excess = x.mu - x.risk_free
             if np.all(excess <= 0):
@@ -292,7 +310,16 @@ class Built:
             if estimate is None
             else {s.id: s.title for s in estimate.scenarios},
             cvar_period="horizon" if estimate is None else estimate.samples_period,
+            tax=self._tax(w, x),
         )
+
+    def _tax(self, w: np.ndarray, x: Numbers) -> TaxOutcome | None:
+        if x.tax is None:
+            return None
+        U = self.frame.sales_solution
+        if U is not None and self.frame.homogeneous:
+            U = U / self.frame.solution[1]
+        return outcome(x.tax, w, x.w0, U)
 
     def _notes(self, x: Numbers) -> tuple[str, ...]:
         if self.policy.constraints.turnover is not None and not x.has_current:

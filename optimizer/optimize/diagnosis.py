@@ -61,7 +61,7 @@ def _relax(n: Named) -> tuple[list[cp.Constraint], cp.Variable, tuple[str, ...]]
 
 def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
     """Elastic relaxation of ``built``'s policy under the numbers ``x``; None if it fails."""
-    frame = Frame(built.universe.n_assets, homogeneous=False)
+    frame = Frame(built.universe.n_assets, homogeneous=False, tax_lots=built.frame.tax_lots)
     named: list[Named] = [n for t in built.terms for n in t.add(frame)]
     _, rows = built.objective.build(frame)
     named += [r for r in rows if r.role is not Role.OBJECTIVE] + frame.extra
@@ -106,9 +106,10 @@ def explain_infeasible(built: Any, x: Numbers) -> InfeasibleError:
     if d.conflicts:
         return InfeasibleError(f"constraints conflict: {d.summary()}", diagnosis=d)
     if built.frame.homogeneous:  # max Sharpe: feasible policy, but no positive excess return
+        taxed = " after the tax of its trades" if built.frame.tax_lots else ""
         return InfeasibleError(
-            "max Sharpe needs a portfolio whose expected return beats the risk-free return, "
-            "and none within the constraints does",
+            "max Sharpe needs a portfolio whose expected return beats the risk-free return"
+            f"{taxed}, and none within the constraints does",
             diagnosis=d,
             key="objective.kind",
             value="max_sharpe",

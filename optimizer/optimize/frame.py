@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cvxpy as cp
 import numpy as np
+
+if TYPE_CHECKING:
+    from optimizer.optimize.taxterm import TaxLots
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Numbers:
     warnings: tuple[str, ...] = ()
     has_current: bool = True  # False: no current weights were given (w0 is all zeros)
     probabilities: np.ndarray | None = None
+    tax: TaxLots | None = None  # the account's tax lots (a tax-aware problem)
 
 
 class Role(StrEnum):
@@ -62,7 +66,7 @@ class Named:
 class Frame:
     """Variables ``w`` (n_assets,) and ``k`` (scale), and named data Parameters."""
 
-    def __init__(self, n_assets: int, *, homogeneous: bool) -> None:
+    def __init__(self, n_assets: int, *, homogeneous: bool, tax_lots: int = 0) -> None:
         self.n = n_assets
         self.w = cp.Variable(n_assets, name="w")
         self.homogeneous = homogeneous
@@ -72,6 +76,9 @@ class Frame:
         self._trade: cp.Variable | None = None
         self.extra: list[Named] = []  # constraints that support shared helper variables
         self.solution: tuple[np.ndarray, float] | None = None  # (w or y, k) of the last solve
+        self.tax_lots = tax_lots  # L: lots per ticker of the tax term (0: tax-blind)
+        self.sales: cp.Variable | None = None  # (n_assets, L) weight sold per lot
+        self.sales_solution: np.ndarray | None = None  # its value (times k) at the last solve
 
     # -- parameters -------------------------------------------------------------------
     def param(self, name: str, shape: tuple[int, ...] = (), **attrs: Any) -> cp.Parameter:
@@ -123,6 +130,8 @@ class Frame:
             self.set("R_prob", p)
         for sid, m in x.scenario_mu.items():
             self.set(f"scenario:{sid}", m)
+        if x.tax is not None:
+            self.set("lot_weight", x.tax.weight)
 
     def weights(self) -> np.ndarray:
         """The solved weights (undoing the Charnes-Cooper scale), shape (n_assets,)."""

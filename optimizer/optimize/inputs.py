@@ -11,16 +11,19 @@ from optimizer.errors import ConfigError, DataError
 from optimizer.estimate import Estimate
 from optimizer.optimize.frame import Numbers
 from optimizer.optimize.policy import CovarianceRepair
+from optimizer.optimize.taxterm import TaxLots
 
 _PSD_TOL = 1e-10  # relative to the largest eigenvalue
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """What changes every run: the estimate and the current weights (ticker -> weight)."""
+    """What changes every run: the estimate, the current weights (ticker -> weight) and,
+    for a tax-aware problem, the account's tax lots (in the universe's ticker order)."""
 
     estimate: Estimate
     current: Mapping[str, float] | None = field(default=None)
+    tax: TaxLots | None = None
 
 
 def numbers(
@@ -59,6 +62,7 @@ def numbers(
         warnings=warnings,
         has_current=inputs.current is not None,
         probabilities=None if est.probabilities is None else np.asarray(est.probabilities),
+        tax=inputs.tax,
     )
 
 

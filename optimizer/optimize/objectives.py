@@ -16,6 +16,7 @@ import numpy as np
 from optimizer.optimize.constraints import cvar_rows
 from optimizer.optimize.frame import Frame, Named, Numbers, Role
 from optimizer.optimize.policy import ObjectiveConfig, ObjectiveKind
+from optimizer.optimize.taxterm import tax_charge
 
 
 class Objective(Protocol):
@@ -58,7 +59,8 @@ class _Base:
 
 
 class MaxSharpe(_Base):
-    """Max ``(mu'w - costs - rf) / ||Lt w||`` as min ``||Lt y||^2`` s.t. excess'y - costs = 1."""
+    """Max ``(mu'w - costs - tax - rf) / ||Lt w||`` as min ``||Lt y||^2`` s.t.
+    excess'y - costs - tax >= 1 (after-tax Sharpe, ``tax`` homogeneous in ``(y, k)``)."""
 
     homogeneous = True
 
@@ -67,6 +69,7 @@ class MaxSharpe(_Base):
         net = excess @ f.w
         if self.s.cost_rate > 0:
             net = net - f.param("cost_scaled", nonneg=True) * cp.sum(f.trade())
+        net = net - tax_charge(f, "tax_scaled")  # after-tax: the sale's tax, scaled alike
         row = Named(("excess return = 1",), net >= 1.0, Role.OBJECTIVE)
         return cp.Minimize(cp.sum_squares(f.risk())), [row]
 
@@ -77,10 +80,13 @@ class MaxSharpe(_Base):
         scale = max(float(np.abs(excess).max()), 1e-300)
         f.set("excess_scaled", excess / scale)
         f.set("cost_scaled", self.s.cost_rate / scale)
+        if x.tax is not None:
+            f.set("tax_scaled", x.tax.rate * x.tax.gain_pos / scale)
 
 
 class Utility(_Base):
-    """Max ``mu'w - gamma/2 w'Sigma w - costs``, scaled by ``1/gamma`` to stay DPP."""
+    """Max ``mu'w - gamma/2 w'Sigma w - costs - tax``, scaled by ``1/gamma`` to stay DPP
+    (``tax``: the sale's tax as a fraction of the account, when the account is taxable)."""
 
     def build(self, f: Frame) -> tuple[cp.Minimize, list[Named]]:
         m = f.param("mu_over_gamma", (f.n,))
@@ -88,7 +94,7 @@ class Utility(_Base):
         if self.s.cost_rate > 0:
             c = f.param("cost_over_gamma", nonneg=True)
             obj = obj + c * cp.sum(f.trade())
-        return cp.Minimize(obj), []
+        return cp.Minimize(obj + tax_charge(f, "tax_over_gamma")), []
 
     @property
     def dual_scale(self) -> float:
@@ -98,6 +104,8 @@ class Utility(_Base):
         gamma = self.s.config.risk_aversion
         f.set("mu_over_gamma", x.mu / gamma)
         f.set("cost_over_gamma", self.s.cost_rate / gamma)
+        if x.tax is not None:
+            f.set("tax_over_gamma", x.tax.rate * x.tax.gain_pos / gamma)
 
 
 class MinVariance(_Base):

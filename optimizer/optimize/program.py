@@ -207,6 +207,10 @@ class Program:
         if isinstance(self.frame.k, cp.Variable):
             k = float(raw.x[cols[self.frame.k][0]])
         self.frame.solution = (raw.x[col : col + size].copy(), k)
+        if self.frame.sales is not None:  # cvxpy stacks a matrix variable column by column
+            col, size = cols[self.frame.sales]
+            values = raw.x[col : col + size].reshape(self.frame.sales.shape, order="F")
+            self.frame.sales_solution = values.copy()
         self._duals = {}
         if duals and raw.z is not None:
             for cid, (rows, signs, shape) in self._dual_rows.items():
@@ -221,6 +225,8 @@ class Program:
         if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             k = self.frame.k.value if isinstance(self.frame.k, cp.Variable) else 1.0
             self.frame.solution = (np.asarray(self.frame.w.value, dtype=float), float(k))
+            if self.frame.sales is not None:
+                self.frame.sales_solution = np.asarray(self.frame.sales.value, dtype=float)
             self._duals = {
                 n.constraint.id: np.asarray(n.constraint.dual_value, dtype=float)
                 for n in self.named

@@ -10,6 +10,7 @@ import numpy as np
 
 from optimizer.data.base import Provenance
 from optimizer.optimize.frame import Numbers
+from optimizer.optimize.taxterm import TaxOutcome
 from optimizer.optimize.universe import Universe
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class Allocation:
     warnings: tuple[str, ...] = ()
     scenario_titles: dict[str, str] | None = None
     cvar_period: str = "horizon"  # what the CVaR's samples span (Estimate.samples_period)
+    tax: TaxOutcome | None = None  # the sale's tax bill, for a taxable account with lots
 
     @property
     def weights_series(self) -> pd.Series:
@@ -149,4 +151,5 @@ class Allocation:
             },
             "warnings": list(self.warnings),
             "provenance": None if self.provenance is None else self.provenance.to_dict(),
+            **({"tax": self.tax.to_dict()} if self.tax is not None else {}),
         }

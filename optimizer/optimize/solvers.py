@@ -166,6 +166,8 @@ class Compiled:
         out = {frame.w: (self.var_cols[frame.w.id], frame.n)}
         if isinstance(frame.k, cp.Variable):
             out[frame.k] = (self.var_cols[frame.k.id], 1)
+        if frame.sales is not None:
+            out[frame.sales] = (self.var_cols[frame.sales.id], frame.sales.size)
         return out
 
 

@@ -31,6 +31,7 @@ from optimizer.report.common import (
 from optimizer.report.disclosure import disclosure
 from optimizer.report.fmt import DASH, num, pct, pp, signed_pct
 from optimizer.report.html import Raw, el, join, page, section
+from optimizer.report.tax_section import taxes
 from optimizer.report.views import views_section
 
 CURRENT = ("current", "Current")
@@ -285,6 +286,7 @@ SECTIONS: tuple[Section, ...] = (
     tables.scenario_returns,
     tables.risk,
     tables.trades,
+    taxes,
     tables.blocked,
     tables.objective,
     lambda v: views_section(v.doc.get("views")),

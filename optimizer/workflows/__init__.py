@@ -59,7 +59,9 @@ def propose(
     from optimizer.workflows.proposal import build_proposal
 
     cfg = load_account(config)
-    run = (pipeline or Pipeline()).run(cfg, deposit=deposit, withdraw=withdraw)
+    run = (pipeline or Pipeline()).run(
+        cfg, deposit=deposit, withdraw=withdraw, compare_tax_blind=True
+    )
     document = build_proposal(run)
     files: dict[str, Path] = {}
     if out_dir is not None:

@@ -9,6 +9,7 @@ pays for one compilation and one estimate per worker.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from optimizer.account import AccountConfig
     from optimizer.estimate import Estimate
     from optimizer.optimize.result import Allocation
+    from optimizer.optimize.taxterm import TaxLots
     from optimizer.rebalance.holdings import Account
     from optimizer.rebalance.result import TradePlan
 
@@ -62,6 +64,8 @@ class AccountRun:
     position: Position
     plan: TradePlan | None  # None when the account has no holdings file
     without_views: Allocation | None = None  # the same policy on the estimate before [views]
+    tax_lots: TaxLots | None = None  # the lots of a tax-aware allocation ([tax] taxable)
+    tax_blind: Allocation | None = None  # the same policy blind to taxes (when compared)
 
     @property
     def warnings(self) -> list[str]:
@@ -128,11 +132,14 @@ class Pipeline:
         key = _key(cfg, "data", "estimation", "scenarios") + "|" + ",".join(cfg.tickers)
         return self.estimates[key + f"|{cfg.account.as_of}"]
 
-    def solver(self, cfg: AccountConfig, estimate: Estimate) -> Any:
-        """The compiled problem for this account's policy and the estimate's shape."""
+    def solver(self, cfg: AccountConfig, estimate: Estimate, tax_lots: int = 0) -> Any:
+        """The compiled problem for this account's policy and the estimate's shape (with
+        ``tax_lots`` lots per ticker in its tax term; 0: tax-blind)."""
+        from dataclasses import replace
+
         from optimizer.optimize import Optimizer, Shape
 
-        shape = Shape.of(estimate)
+        shape = replace(Shape.of(estimate), tax_lots=tax_lots)
         key = policy_key(cfg) + f"|{shape}"
         if key not in self.problems:
             self.problems[key] = Optimizer(cfg.policy).build(shape, file=str(cfg.path))
@@ -162,25 +169,41 @@ class Pipeline:
         as_of: dt.date | None = None,
         account_id: str | None = None,
         account: Account | None = None,
+        compare_tax_blind: bool = False,
     ) -> AccountRun:
-        """Estimate, optimize and (with holdings) plan the trades of one account;
-        ``account`` (lots and cash in memory, e.g. a backtest's) replaces the holdings file."""
+        """Estimate, optimize and (with holdings) plan the trades of one account. A taxable
+        account's optimizer sees its tax bill, and ``compare_tax_blind`` also solves the
+        policy blind to taxes; ``account`` (lots and cash in memory, e.g. a backtest's)
+        replaces the holdings file."""
         from optimizer.optimize import Inputs
 
         estimate = self.estimate(cfg)
         holdings = holdings_path or cfg.holdings_path
         position = self.position(cfg, estimate, holdings, as_of, account_id, account)
         current = position.weights if position.account is not None else None
+        tax = account_tax_lots(cfg, position)
+        if cfg.tax.taxable and tax is None:
+            why = "[tax] taxable = true, but there are no tax lots: the allocation is tax-blind"
+            position = dataclasses.replace(position, notes=(*position.notes, why))
+        blind = None
         with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
-            allocation = self.solver(cfg, estimate).solve(Inputs(estimate, current))
+            n_lots = 0 if tax is None else tax.n_lots
+            solver = self.solver(cfg, estimate, n_lots)
+            allocation = solver.solve(Inputs(estimate, current, tax))
+            if tax is not None and compare_tax_blind:
+                blind = self.solver(cfg, estimate).solve(Inputs(estimate, current))
             without = None
             if estimate.views is not None:  # the views' effect: the same run without them
                 prior = self.prior_estimate(cfg)
-                without = self.solver(cfg, prior).solve(Inputs(prior, current))
+                without = self.solver(cfg, prior, n_lots).solve(Inputs(prior, current, tax))
         trade_plan = None
         if plan and position.account is not None:
-            trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw)
-        return AccountRun(cfg, estimate, allocation, position, trade_plan, without)
+            order = allocation.tax.lot_order if allocation.tax is not None else None
+            trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw, order)
+        return AccountRun(
+            cfg, estimate, allocation, position, trade_plan,
+            without_views=without, tax_lots=tax, tax_blind=blind,
+        )  # fmt: skip
 
     def position(
         self,
@@ -237,22 +260,40 @@ def plan_trades(
     weights: dict[str, float],
     deposit: float = 0.0,
     withdraw: float = 0.0,
+    lot_order: dict[str, tuple[str, ...]] | None = None,
 ) -> TradePlan:
-    """The whole-share plan from ``position`` to ``weights`` under the account's rules."""
+    """The whole-share plan from ``position`` to ``weights`` under the account's rules;
+    with ``lot_order`` (a tax-aware allocation's), lots are sold in that order."""
     from optimizer.rebalance.plan import plan
+    from optimizer.rebalance.taxlots import lot_order_rules, with_lot_ids
 
+    account, rules = position.account, cfg.rebalance
+    if lot_order is not None:
+        account, rules = with_lot_ids(account), lot_order_rules(rules, lot_order)
     targets = {(CASH if is_cash(cfg, t) else t): w for t, w in weights.items()}
     total = sum(targets.values())
     targets = {t: w / total for t, w in targets.items() if w > 1e-9}
     return plan(
-        position.account,
+        account,
         targets,
         position.prices,
-        cfg.rebalance,
+        rules,
         deposit=deposit,
         withdraw=withdraw,
         as_of=position.as_of,
     )
+
+
+def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
+    """The account's lots for the optimizer's tax term ([tax] taxable, lots held)."""
+    if position.account is None or not cfg.tax.taxable:
+        return None
+    from optimizer.rebalance.taxlots import tax_lots
+
+    return tax_lots(
+        cfg.tax, position.account, cfg.tickers, position.prices, position.weights,
+        position.value, position.as_of, cfg.rebalance,
+    )  # fmt: skip
 
 
 def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer.optimize.result import clean_weights as clean
+from optimizer.workflows.figures import portfolio_metrics, vector
 from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
@@ -24,46 +24,6 @@ if TYPE_CHECKING:
     from optimizer.workflows.pipeline import AccountRun
 
 FRONTIER_POINTS = 15
-
-
-def portfolio_metrics(
-    w: np.ndarray, estimate: Estimate, cfg: AccountConfig, level: float
-) -> dict[str, Any]:
-    """Annualised return, volatility, Sharpe, horizon CVaR, small-cap share, worst scenario
-    of weights ``w`` (shape (n_assets,), ordered as ``estimate.tickers``)."""
-    from optimizer.optimize.result import cvar_of
-
-    h = estimate.horizon_years
-    ret = float(estimate.mu @ w)
-    vol = math.sqrt(max(float(w @ estimate.Sigma @ w), 0.0))
-    scen = {s.id: float(s.mu @ w) for s in estimate.scenarios}
-    worst = min(scen.items(), key=lambda kv: kv[1]) if scen else None
-    return {
-        "expected_return": ret / h,
-        "volatility": vol / math.sqrt(h),
-        "sharpe": (ret - estimate.risk_free) / vol / math.sqrt(h) if vol > 1e-12 else None,
-        "cvar": (
-            cvar_of(estimate.samples @ w, level, estimate.probabilities)
-            if estimate.samples is not None
-            else None
-        ),
-        "cvar_level": level,
-        "small_cap_share": small_cap_share(dict(zip(estimate.tickers, w, strict=True)), cfg),
-        "worst_scenario": {"id": worst[0], "return": worst[1]} if worst else None,
-        "horizon_years": h,
-    }
-
-
-def small_cap_share(weights: dict[str, float], cfg: AccountConfig) -> float | None:
-    """Small-cap weight as a share of equity weight, by the universe's tags."""
-    from optimizer.optimize.universe import Universe
-
-    universe = Universe.from_config(cfg.policy.universe)
-    return universe.small_cap_share(vector(weights, universe.tickers))
-
-
-def vector(weights: dict[str, float], tickers: tuple[str, ...]) -> np.ndarray:
-    return np.array([float(weights.get(t, 0.0)) for t in tickers])
 
 
 def scenario_section(run: AccountRun, current: np.ndarray | None) -> dict[str, Any]:
@@ -183,6 +143,8 @@ def post_trade_weights(run: AccountRun) -> dict[str, float] | None:
 
 def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal document of one account run (see docs/report.md for the schema)."""
+    from optimizer.workflows.taxes import tax_section
+
     cfg, est, alloc = run.config, run.estimate, run.allocation
     level = cfg.policy.constraints.cvar_level
     current = run.position.weights or None
@@ -214,6 +176,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "frontier": frontier_section(run, current),
         "trades": trades,
         "trade_summary": summary,
+        "tax": tax_section(run, level),
         "assumptions": _assumptions(est, cfg),
         "views": views_section(run),
         "solver": alloc.to_dict()["solver"],

@@ -19,7 +19,8 @@ import numpy as np
 
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
-from optimizer.workflows.proposal import clean, small_cap_share, vector
+from optimizer.optimize.result import clean_weights as clean
+from optimizer.workflows.figures import small_cap_share, vector
 from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class WhatIfDocument:
     current_return: dict[Column, float | None]  # horizon, current weights, if it happens
     proposed_return: dict[Column, float]  # horizon, the robust optimum, if it happens
     regret: dict[Column, dict[str, float]]  # holding column -> scenario happening -> regret
+    tax: dict[Column, dict[str, float]] | None  # the tax bill of trading to each column
     horizon_years: float
     estimate: dict[str, Any]  # Estimate.describe()
     views: dict[str, Any] | None  # the views, their effect (docs/views.md), or None
@@ -96,14 +98,15 @@ def build_whatif(
     from optimizer.optimize import Inputs
 
     cfg, est = run.config, run.estimate
-    solver = pipeline.solver(cfg, est)
+    tax = run.tax_lots  # a taxable account: every column sees the tax of its trades
+    solver = pipeline.solver(cfg, est, 0 if tax is None else tax.n_lots)
     current = run.position.weights or None
     weights: dict[str, dict[str, float]] = {}
     notes: list[str] = []
     for s in est.scenarios:
         inputs = Inputs(conditional_estimate(est, s), current)
         try:
-            alloc = solver.solve(inputs)
+            alloc = solver.solve(dataclasses.replace(inputs, tax=tax))
             weights[s.id] = clean(alloc.weights)
             notes += [f"{s.id}: {w}" for w in alloc.warnings]
         except InfeasibleError as exc:
@@ -147,12 +150,21 @@ def build_whatif(
         },
         proposed_return={c: float(moments[c][0] @ W[ROBUST]) for c in columns},
         regret=regret_matrix(W, moments, [s.id for s in est.scenarios], _aversion(cfg)),
+        tax=None if tax is None else {c: _tax_bill(tax, W[c], current, est) for c in columns},
         horizon_years=h,
         estimate=est.describe(),
         views=views_section(run),
         provenance=est.provenance.to_dict() if est.provenance else None,
         warnings=[*run.warnings, *notes],
     )
+
+
+def _tax_bill(tax: Any, w: np.ndarray, current: Any, est: Estimate) -> dict[str, float]:
+    """Gains and tax (money) of trading from the current weights to ``w``, lots in
+    tax-optimal order (docs/optimizer.md, "Tax-aware allocation")."""
+    from optimizer.optimize.taxterm import bill_of_weights
+
+    return bill_of_weights(tax, w, vector(current, est.tickers)).to_dict()
 
 
 def _utility_solver(cfg: Any, est: Estimate, pipeline: Pipeline) -> Any:

@@ -1,0 +1,168 @@
+"""examples/taxaware: a taxable account with large embedded gains, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from optimizer.account import load_account
+from optimizer.errors import ConfigError
+from optimizer.rebalance.tax import take_lots
+from optimizer.rebalance.taxlots import tax_order
+from optimizer.workflows.pipeline import Pipeline
+from tests.conftest import ROOT, run_cli
+
+EXAMPLE = ROOT / "examples" / "taxaware" / "account.toml"
+BUDGET, CAP = 20000.0, 5000.0  # the example's [tax] gain_budget and short_term_cap
+
+
+@pytest.fixture(scope="module")
+def proposal(tmp_path_factory):
+    out = tmp_path_factory.mktemp("taxaware") / "out"
+    done = run_cli("propose", "--config", str(EXAMPLE), "--out", str(out), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), out
+
+
+@pytest.fixture(scope="module")
+def run():
+    cfg = load_account(EXAMPLE)
+    return Pipeline().run(cfg, compare_tax_blind=True)
+
+
+def test_example_stays_within_its_budget_and_cap(proposal):
+    doc, _ = proposal
+    aware, plan = doc["tax"]["tax_aware"], doc["tax"]["plan"]
+    assert aware["gain_budget"] == BUDGET and aware["short_term_cap"] == CAP
+    for bill in (aware, plan):  # the optimizer's figures and the whole-share plan's
+        assert bill["gain"] <= BUDGET + 1.0
+        assert bill["short_term_gain"] <= CAP + 1.0
+    # the blind proposal would realise far more: the example is one where taxes matter
+    assert doc["tax"]["tax_blind"]["gain"] > 3 * BUDGET
+
+
+def test_after_tax_utility_at_least_the_tax_blind_one(proposal, run):
+    doc, _ = proposal
+    t = doc["tax"]
+    assert t["tax_aware"]["after_tax_utility"] >= t["tax_blind"]["after_tax_utility"]
+    # recomputed here: mu'w - gamma/2 w'Sigma w - tax/value, tax lot by lot
+    est, gamma = run.estimate, run.config.policy.objective.risk_aversion
+    for weights, stated in (
+        (run.allocation.weights, t["tax_aware"]),
+        (run.tax_blind.weights, t["tax_blind"]),
+    ):
+        w = np.array([weights[x] for x in est.tickers])
+        tax = _lot_by_lot(run, weights)["tax"]
+        value = run.position.value
+        u = float(est.mu @ w - 0.5 * gamma * w @ est.Sigma @ w) - tax / value
+        assert stated["after_tax_utility"] == pytest.approx(u, abs=1e-9)
+        assert stated["tax"] == pytest.approx(tax, abs=1.0)
+
+
+def _lot_by_lot(run, weights) -> dict[str, float]:
+    """Gains and tax of the sales ``weights`` imply, lots taken one by one in tax-optimal
+    order by the planner's own functions: sold shares = max(0, h - w V / p)."""
+    pos, cfg = run.position, run.config
+    out = {"gain": 0.0, "tax": 0.0, "short_term_gain": 0.0}
+    for ticker, price in pos.prices.items():
+        held = pos.account.positions.get(ticker, 0.0)
+        sold = max(0.0, held - weights[ticker] * pos.value / price)
+        lots = tax_order(pos.account.lots_of(ticker), price, pos.as_of, cfg.rebalance, cfg.tax)
+        for use in take_lots(lots, sold, price, pos.as_of, cfg.rebalance):
+            rate = cfg.tax.short_term_rate if use.short_term else cfg.tax.long_term_rate
+            out["gain"] += use.gain
+            out["tax"] += rate * use.gain
+            out["short_term_gain"] += use.gain if use.short_term else 0.0
+    return out
+
+
+def test_plan_realises_the_optimizers_gains(run):
+    """The optimizer's implied gains (from its weights and the lots, recomputed here) match
+    the plan's realised gains ticker by ticker, within one share's gain of rounding."""
+    pos, cfg = run.position, run.config
+    alloc = run.allocation
+    implied = _lot_by_lot(run, alloc.weights)
+    assert alloc.tax.bill.gain == pytest.approx(implied["gain"], abs=1.0)  # to the dollar
+    assert alloc.tax.bill.short_term_gain == pytest.approx(implied["short_term_gain"], abs=1.0)
+    sold = {t.ticker: t for t in run.plan.trades if t.side == "sell"}
+    for ticker, price in pos.prices.items():
+        want = max(
+            0.0, pos.account.positions.get(ticker, 0.0) - alloc.weights[ticker] * pos.value / price
+        )
+        if want < 1e-6:
+            assert ticker not in sold or all(u.gain <= 0 for u in sold[ticker].lots)
+            continue
+        assert ticker in sold, f"the optimizer sells {want:.2f} {ticker}, the plan does not"
+        lots = tax_order(pos.account.lots_of(ticker), price, pos.as_of, cfg.rebalance, cfg.tax)
+        expect = sum(u.gain for u in take_lots(lots, want, price, pos.as_of, cfg.rebalance))
+        got = sum(u.gain for u in sold[ticker].lots)
+        per_share = max(abs(price - lot.cost_per_share) for lot in lots)
+        assert abs(got - expect) <= per_share * (abs(sold[ticker].shares - want) + 1e-9) + 1e-6
+    assert run.plan.to_dict()["metrics"]["st_gain"] <= CAP + 1e-6
+
+
+def test_report_shows_both_allocations(proposal):
+    doc, out = proposal
+    html = (out / "report.html").read_text()
+    assert "Taxes" in html and "tax-blind" in html
+    blind = doc["tax"]["tax_blind"]
+    assert set(blind["weights"]) == set(doc["weights"])
+    assert set(blind["scenarios"]) == set(doc["scenarios"])
+    assert blind["metrics"]["volatility"] > 0
+    saved = json.loads((out / "proposal.json").read_text())
+    assert saved["tax"]["tax_aware"]["gain"] == pytest.approx(doc["tax"]["tax_aware"]["gain"])
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "value"),
+    [
+        ("short_term_rate = 1.5", "tax.short_term_rate", "1.5"),
+        ("gain_budget = -10", "tax.gain_budget", "-10"),
+        ("rate = 0.2", "tax.rate", ""),
+        ('taxable = "maybe"', "tax.taxable", "maybe"),
+    ],
+)
+def test_bad_tax_section_names_file_key_and_value(tmp_path, line, key, value):
+    folder = tmp_path / "acct"
+    shutil.copytree(EXAMPLE.parent, folder)
+    path = folder / "account.toml"
+    text = path.read_text().replace("[tax]\n", f"[tax]\n{line}\n", 1)
+    if line.split(" =")[0] in ("short_term_rate", "gain_budget", "taxable"):
+        name = line.split(" =")[0]
+        text = "\n".join(x for x in text.splitlines() if not (x.startswith(name) and x != line))
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_account(path)
+    assert err.value.file == str(path) and err.value.key == key
+    done = run_cli("propose", "--config", str(path))
+    assert done.returncode == 3
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and str(path) in lines[0] and value in lines[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_whatif_columns_see_the_tax(run):
+    """Every what-if column is tax-aware: within the budget and cap, with its tax bill
+    recomputed here lot by lot from the column's weights."""
+    done = run_cli("whatif", "--config", str(EXAMPLE), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert set(doc["tax"]) == set(doc["columns"])
+    for column in doc["columns"]:
+        bill = doc["tax"][column]
+        assert bill["gain"] <= BUDGET + 1.0 and bill["short_term_gain"] <= CAP + 1.0
+        weights = {t: doc["weights"][column].get(t, 0.0) for t in run.estimate.tickers}
+        assert bill["tax"] == pytest.approx(_lot_by_lot(run, weights)["tax"], abs=1.0)
+
+
+def test_taxable_without_lots_says_the_allocation_is_tax_blind():
+    import dataclasses
+
+    cfg = load_account(EXAMPLE)
+    cfg = dataclasses.replace(cfg, account=cfg.account.model_copy(update={"holdings": None}))
+    run = Pipeline().run(cfg)
+    assert run.allocation.tax is None and run.tax_lots is None
+    assert any("no tax lots" in w for w in run.warnings)
