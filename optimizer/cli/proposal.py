@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, data_line, emit, format_option, note, pct, table
+from optimizer.cli.output import (
+    MONEY,
+    data_line,
+    emit,
+    format_option,
+    max_price_age_option,
+    note,
+    pct,
+    table,
+)
 
 config_option = click.option(
     "--config",
@@ -29,15 +38,25 @@ config_option = click.option(
 )
 @click.option("--deposit", type=MONEY, default=0.0, help="Money coming in (0 to 1e12).")
 @click.option("--withdraw", type=MONEY, default=0.0, help="Money going out (0 to 1e12).")
+@max_price_age_option
 @format_option
-def propose(config: Path, out_dir: Path | None, deposit: float, withdraw: float, fmt: str) -> None:
+def propose(
+    config: Path,
+    out_dir: Path | None,
+    deposit: float,
+    withdraw: float,
+    max_price_age: int,
+    fmt: str,
+) -> None:
     """Advisor proposal: allocation, trades and a self-contained HTML report."""
     from optimizer.errors import ConfigError
     from optimizer.workflows import propose as run_proposal
 
     if deposit and withdraw:
         raise ConfigError("give --deposit or --withdraw, not both", key="--withdraw")
-    result = run_proposal(config, out_dir, deposit=deposit, withdraw=withdraw)
+    result = run_proposal(
+        config, out_dir, deposit=deposit, withdraw=withdraw, max_price_age=max_price_age
+    )
     doc = {**result.document, "files": {k: str(v) for k, v in result.files.items()}}
     emit(fmt, doc, lambda: _print_proposal(doc))
 
@@ -160,16 +179,30 @@ def _print_footer(doc: dict[str, Any]) -> None:
 
 @click.command()
 @config_option
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the table as CSV: rows weight/metric/regret, one column per "
+    "scenario and robust (plain decimals, formula-safe).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page: weights, returns and the regret matrix.",
+)
+@max_price_age_option
 @format_option
-def whatif(config: Path, csv_path: Path | None, html_path: Path | None, fmt: str) -> None:
+def whatif(
+    config: Path, csv_path: Path | None, html_path: Path | None, max_price_age: int, fmt: str
+) -> None:
     """Every scenario side by side: optimal weights, returns and regret."""
     from optimizer.cli.output import to_jsonable
     from optimizer.report import render_whatif, whatif_csv, write_atomic
     from optimizer.workflows import whatif as run_whatif
 
-    doc = to_jsonable(run_whatif(config))
+    doc = to_jsonable(run_whatif(config, max_price_age=max_price_age))
     texts = {}
     if csv_path:
         texts[csv_path] = whatif_csv(doc)

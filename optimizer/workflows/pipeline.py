@@ -30,6 +30,7 @@ from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
+    from optimizer.data.freshness import LastPrice, Staleness
     from optimizer.estimate import Estimate
     from optimizer.optimize.result import Allocation
     from optimizer.rebalance.holdings import Account
@@ -61,13 +62,15 @@ class AccountRun:
     allocation: Allocation
     position: Position
     plan: TradePlan | None  # None when the account has no holdings file
+    stale: Staleness | None = None  # the last price is older than the limit allows
 
     @property
     def warnings(self) -> list[str]:
-        """Everything the user must be told: optimizer and planner fallbacks, notes on the
-        holdings."""
+        """Everything the user must be told: stale prices, optimizer and planner fallbacks,
+        notes on the holdings."""
         plan = self.plan.warnings if self.plan is not None else ()
-        return [*self.allocation.warnings, *plan, *self.position.notes]
+        stale = [self.stale.message()] if self.stale else []
+        return [*stale, *self.allocation.warnings, *plan, *self.position.notes]
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Pipeline:
     estimates: dict[str, Estimate] = field(default_factory=dict)
     problems: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
     compilations: int = 0
 
@@ -135,6 +139,40 @@ class Pipeline:
             self.prices[key] = last_prices(provider, cfg.data, list(tickers), as_of=as_of)
         return self.prices[key]
 
+    def last_price(self, cfg: AccountConfig, used_on: dt.date) -> LastPrice | None:
+        """The oldest last price of the account's priced assets up to ``used_on`` (and
+        [account] as_of, [data] end); None for a universe of cash only."""
+        from optimizer.data.freshness import oldest_last_price
+
+        tickers = [t for t in cfg.tickers if not is_cash(cfg, t)]
+        data = _data_until(cfg)
+        end = used_on if data.end is None or used_on < data.end else data.end
+        key = _key(cfg, "data") + "|" + ",".join(tickers) + f"|{end}"
+        if key not in self.last_dates:
+            got = None
+            if tickers:
+                with naming_file(cfg.path):
+                    got = oldest_last_price(
+                        cfg.data.provider(cfg.path).prices(tickers, data.start, end)
+                    )
+            self.last_dates[key] = got
+        return self.last_dates[key]
+
+    def staleness(
+        self, cfg: AccountConfig, used_on: dt.date | None, limit: int | None
+    ) -> Staleness | None:
+        """Stale prices for a trade on ``used_on`` (default: [account] as_of, else today)."""
+        from optimizer.data.freshness import staleness
+
+        if limit is None:
+            return None
+        used_as = "the trade date" if used_on else "today"
+        if used_on is None and cfg.account.as_of:
+            used_as = "the as-of date"
+        used_on = used_on or cfg.account.as_of or dt.datetime.now(dt.UTC).date()
+        last = self.last_price(cfg, used_on)
+        return staleness(last, used_on, limit, used_as) if last is not None else None
+
     def run(
         self,
         cfg: AccountConfig,
@@ -145,8 +183,11 @@ class Pipeline:
         plan: bool = True,
         as_of: dt.date | None = None,
         account_id: str | None = None,
+        max_price_age: int | None = None,
     ) -> AccountRun:
-        """Estimate, optimize and (with holdings) plan the trades of one account."""
+        """Estimate, optimize and (with holdings) plan the trades of one account; with
+        ``max_price_age`` (business days), prices older than that on the trade date are
+        reported in ``AccountRun.stale``."""
         from optimizer.optimize import Inputs
 
         estimate = self.estimate(cfg)
@@ -158,7 +199,8 @@ class Pipeline:
         trade_plan = None
         if plan and position.account is not None:
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw)
-        return AccountRun(cfg, estimate, allocation, position, trade_plan)
+        stale = self.staleness(cfg, as_of, max_price_age)
+        return AccountRun(cfg, estimate, allocation, position, trade_plan, stale)
 
     def position(
         self,
