@@ -19,6 +19,7 @@ from optimizer.report.html import Raw, attrs, el, esc
 
 Formatter = Callable[[float | None], str]
 
+CHART_FONT = "Arial, 'Liberation Sans', Helvetica, sans-serif"
 CURRENT_COLOR = "#9aa7b4"
 PROPOSED_COLOR = "#1f4e79"
 PALETTE = (
@@ -125,7 +126,9 @@ def _multiline(
 
 
 def _svg(width: float, height: float, title: str, body: Sequence[str]) -> Raw:
-    head = f"<svg{attrs(class_='chart', role='img')}"
+    # size and font as attributes too: renderers that skip the page's CSS inside SVG
+    # (WeasyPrint) then measure text as the layout here assumes
+    head = f"<svg{attrs(class_='chart', role='img', font_size='11', font_family=CHART_FONT)}"
     head += f' viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" height="{_f(height)}">'
     return Raw(head + str(el("title", title)) + "".join(body) + "</svg>")
 

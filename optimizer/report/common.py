@@ -63,6 +63,19 @@ def header(doc: Mapping[str, Any], default_title: str) -> Raw:
     )
 
 
+def running_head(doc: Mapping[str, Any], default_title: str) -> str:
+    """The line at the top of every printed page: title, client, advisor and firm, date."""
+    account, advisor = mapping(doc.get("account")), mapping(doc.get("advisor"))
+    who = ", ".join(str(advisor[k]) for k in ("advisor", "firm") if advisor.get(k))
+    parts = [
+        doc.get("title") or default_title,
+        account.get("name") or account.get("id"),
+        f"Prepared by {who}" if who else None,
+        when(str(doc.get("generated") or "")[:10]),
+    ]
+    return " · ".join(str(p) for p in parts if p)
+
+
 def data_banners(provenance: Mapping[str, Any]) -> Raw:
     """Prominent notices when results rest on the bundled sample or on stale data."""
     out = []

@@ -4,7 +4,8 @@ CSS = """
 :root { --ink:#1d2733; --muted:#5b6875; --rule:#d5dbe1; --cur:#9aa7b4; --prop:#1f4e79;
   --warn-bg:#fff4e0; --warn:#9a5b00; --info-bg:#eaf2fb; --pos:#1d6b3a; --neg:#a12b2b; }
 * { box-sizing: border-box; }
-html { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+html { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+  "Liberation Sans", sans-serif;
   color: var(--ink); font-size: 14px; line-height: 1.45; background: #fff; }
 body { margin: 0; }
 main { max-width: 940px; margin: 0 auto; padding: 28px 32px 48px; }
@@ -47,10 +48,20 @@ svg.chart .grid { stroke: #e6eaee; stroke-width: 1; }
 .disclosure h2 { margin-top: 4px; font-size: 14px; }
 .disclosure .important { font-weight: 700; }
 ul.plain { margin: 4px 0 10px; padding-left: 18px; }
-@page { size: letter; margin: 14mm; }
+.running-head { display: none; }
+@page { size: letter; margin: 20mm 14mm 16mm;
+  @top-left { content: element(pagehead); vertical-align: bottom; padding-bottom: 3mm; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages);
+    font-size: 9px; color: #5b6875; }
+  @bottom-left { content: "Hypothetical results: not a guarantee of future results.";
+    font-size: 9px; color: #5b6875; } }
 @media print {
+  html { font-size: 12px; }
   main { max-width: none; padding: 0; }
-  figure, tr, .disclosure, .banner { break-inside: avoid; }
+  .running-head { display: block; position: running(pagehead); font-size: 9px;
+    color: var(--muted); border-bottom: 1px solid var(--rule); padding-bottom: 2px; }
+  thead { display: table-header-group; } tfoot { display: table-footer-group; }
+  figure, tr, .disclosure, .banner, .signature { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
   .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   svg.chart rect, .swatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

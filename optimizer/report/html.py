@@ -84,8 +84,11 @@ def banner(text: str, *, kind: str = "warn") -> Raw:
     return el("div", text, class_=f"banner {kind}", role="note")
 
 
-def page(title: str, body: Any) -> str:
-    """A whole self-contained HTML5 document with the inline stylesheet."""
+def page(title: str, body: Any, *, running_head: str | None = None) -> str:
+    """A whole self-contained HTML5 document with the inline stylesheet; ``running_head``
+    is repeated at the top of every printed page (PDF), hidden on screen."""
+    if running_head:
+        body = join([el("div", running_head, class_="running-head"), body])
     head = (
         '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

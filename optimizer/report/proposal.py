@@ -26,6 +26,7 @@ from optimizer.report.common import (
     mapping,
     order_tickers,
     provenance_section,
+    running_head,
     warnings_section,
 )
 from optimizer.report.disclosure import disclosure
@@ -95,7 +96,11 @@ def render_proposal(doc: Mapping[str, Any]) -> str:
     """
     view = ProposalView.of(doc)
     body = join(part(view) for part in SECTIONS)
-    return page(str(doc.get("title") or "Allocation proposal"), body)
+    return page(
+        str(doc.get("title") or "Allocation proposal"),
+        body,
+        running_head=running_head(doc, "Allocation proposal"),
+    )
 
 
 def _header(view: ProposalView) -> Raw:

@@ -23,6 +23,7 @@ from optimizer.report.common import (
     mapping,
     order_tickers,
     provenance_section,
+    running_head,
     warnings_section,
 )
 from optimizer.report.disclosure import disclosure
@@ -129,7 +130,11 @@ def render_whatif(doc: Mapping[str, Any]) -> str:
             disclosure(doc, view.tickers),
         ]
     )
-    return page(str(doc.get("title") or "What-if comparison"), body)
+    return page(
+        str(doc.get("title") or "What-if comparison"),
+        body,
+        running_head=running_head(doc, "What-if comparison"),
+    )
 
 
 def write_whatif(

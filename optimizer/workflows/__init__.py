@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from optimizer.data.freshness import LastPrice
     from optimizer.jobs.model import AccountOutcome, AccountSpec, Period
+    from optimizer.report.pdf import Paper
 
 __all__ = [
     "AccountRun",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-PROPOSAL_FILES = ("proposal.json", "report.html", "orders.csv")
+PROPOSAL_FILES = ("proposal.json", "report.html", "report.pdf", "orders.csv")
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,14 @@ def propose(
     withdraw: float = 0.0,
     pipeline: Pipeline | None = None,
     max_price_age: int | None = DEFAULT_MAX_PRICE_AGE,
+    pdf: Paper | None = None,
 ) -> Proposal:
     """Allocation, trades and report for one account file.
 
-    With ``out_dir``: ``proposal.json``, ``report.html`` and ``orders.csv`` are written
-    there as one set (all new or all as before; an old ``orders.csv`` is removed when the
-    new proposal has no plan), and only once everything has been computed. Prices more
+    With ``out_dir``: ``proposal.json``, ``report.html``, ``orders.csv`` and (with ``pdf``,
+    the paper size) ``report.pdf`` are written there as one set (all new or all as
+    before; an old ``orders.csv`` or ``report.pdf`` that is not part of the new set is
+    removed), and only once everything has been computed. Prices more
     than ``max_price_age`` business days before the trade date are a warning.
     """
     from optimizer.account import load_account
@@ -71,11 +74,13 @@ def propose(
     document = build_proposal(run)
     files: dict[str, Path] = {}
     if out_dir is not None:
-        files = _write_proposal(Path(out_dir), document, run)
+        files = _write_proposal(Path(out_dir), document, run, pdf)
     return Proposal(document, files, run)
 
 
-def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dict[str, Path]:
+def _write_proposal(
+    out: Path, document: dict[str, Any], run: AccountRun, pdf: Paper | None
+) -> dict[str, Path]:
     import json
 
     from optimizer.atomic import write_set_atomic
@@ -83,10 +88,15 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     from optimizer.rebalance.result import orders_csv
     from optimizer.report import render_proposal
 
-    texts = {
+    html = render_proposal(to_jsonable(document))
+    texts: dict[str, str | bytes] = {
         "proposal.json": json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n",
-        "report.html": render_proposal(to_jsonable(document)),
+        "report.html": html,
     }
+    if pdf is not None:
+        from optimizer.report.pdf import render_pdf
+
+        texts["report.pdf"] = render_pdf(html, paper=pdf)
     if run.plan is not None:
         texts["orders.csv"] = orders_csv([run.plan])
     return write_set_atomic(out, texts, retire=PROPOSAL_FILES)
