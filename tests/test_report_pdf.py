@@ -44,6 +44,7 @@ def test_example_pdf_has_disclosure_numbers_and_totals(proposal):
     cost = sum(t["est_cost"] for t in doc["trades"])  # the totals row, summed here
     assert len(doc["trades"]) > 0 and f"Total ${cost:,.2f}" in text
     assert f"${doc['account']['value']:,.0f}" in text
+    assert doc["advisor"]["firm"] == "Harbor Point Advisors" and "Harbor Point Advisors" in pages[0]
     for i, page in enumerate(pages, start=1):  # "Page X of Y" and the running head on each
         assert f"Page {i} of {len(pages)}" in page
         assert "Allocation proposal · Smith family trust" in page

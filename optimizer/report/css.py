@@ -11,6 +11,18 @@ body { margin: 0; }
 main { max-width: 940px; margin: 0 auto; padding: 28px 32px 48px; }
 header.report { border-bottom: 3px solid var(--prop); padding-bottom: 12px; margin-bottom: 18px; }
 header.report h1 { font-size: 24px; margin: 0 0 4px; }
+header.report .brand { display: flex; justify-content: space-between; align-items: flex-start;
+  gap: 8px 24px; flex-wrap: wrap; }
+.advisor { display: flex; gap: 12px; align-items: center; text-align: right; font-size: 12px;
+  color: var(--muted); }
+.advisor .firm { font-weight: 600; color: var(--ink); font-size: 14px; }
+.advisor img.logo { max-height: 48px; max-width: 160px; }
+.signature { margin-top: 28px; border: 1px solid var(--rule); padding: 12px 16px; }
+.signature h2 { margin-top: 4px; font-size: 14px; }
+.signature .lines { display: flex; flex-wrap: wrap; gap: 8px 48px; }
+.signature .sig { flex: 1 1 260px; display: flex; justify-content: space-between;
+  border-top: 1px solid var(--ink); margin-top: 40px; padding-top: 4px; font-size: 12px; }
+.signature .sig .date { min-width: 30%; border-left: 1px solid var(--rule); padding-left: 8px; }
 header.report .meta { color: var(--muted); display: flex; flex-wrap: wrap; gap: 4px 24px; }
 h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px;
   border-bottom: 1px solid var(--rule); }

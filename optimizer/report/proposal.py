@@ -20,6 +20,7 @@ from optimizer.report import charts
 from optimizer.report import proposal_tables as tables
 from optimizer.report.buckets import Bucket, SizeSplit, size_split
 from optimizer.report.common import (
+    acknowledgement,
     data_banners,
     header,
     listing,
@@ -295,6 +296,7 @@ SECTIONS: tuple[Section, ...] = (
     lambda v: provenance_section(v.section("provenance")),
     lambda v: warnings_section(v.doc.get("warnings")),
     lambda v: disclosure(v.doc, v.tickers),
+    lambda v: acknowledgement(v.doc),
 )
 
 

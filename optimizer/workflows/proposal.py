@@ -196,6 +196,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
             "value": run.position.value or None,
             "currency": info.currency,
         },
+        "advisor": advisor_section(cfg),
         "as_of": run.position.as_of.isoformat(),
         "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
         "current_weights": clean(current) if current else {},
@@ -213,6 +214,14 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": run.warnings,
     }
+
+
+def advisor_section(cfg: AccountConfig) -> dict[str, Any] | None:
+    """``[advisor]`` for the reports: firm, advisor, contact and the logo's data URI."""
+    a = cfg.advisor
+    if a is None:
+        return None
+    return {"firm": a.firm, "advisor": a.advisor, "contact": a.contact, "logo": cfg.logo}
 
 
 def _objective(alloc: Allocation, cfg: AccountConfig) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
-from optimizer.workflows.proposal import clean, small_cap_share, vector
+from optimizer.workflows.proposal import advisor_section, clean, small_cap_share, vector
 
 if TYPE_CHECKING:
     from optimizer.estimate import Estimate, ScenarioMoments
@@ -83,6 +83,7 @@ def build_whatif(
         "title": "What if: every scenario side by side",
         "generated": (generated or dt.datetime.now()).isoformat(timespec="seconds"),
         "account": {"id": cfg.account.id, "name": cfg.account.name or cfg.account.id},
+        "advisor": advisor_section(cfg),
         "tickers": list(est.tickers),
         "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
         "columns": columns,
