@@ -37,7 +37,10 @@ table.data caption { text-align: left; color: var(--muted); padding-bottom: 4px;
 table.data th { text-align: left; font-weight: 600; border-bottom: 2px solid var(--rule);
   padding: 5px 8px; background: #f5f7f9; }
 table.data td { padding: 4px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
-table.data .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
+table.data td.num { white-space: nowrap; }
+.table-wrap { max-width: 100%; overflow-x: auto; }
+@media (min-width: 700px) { table.data td:first-child { min-width: 9em; } }
 table.data tfoot td { font-weight: 600; border-top: 2px solid var(--rule); }
 table.kv { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; }
 table.kv th { text-align: left; color: var(--muted); font-weight: 500; padding: 3px 16px 3px 0; }

@@ -71,7 +71,8 @@ def table(
     body = el("tbody", join(el("tr", cells(row, "td")) for row in rows))
     tail = el("tfoot", el("tr", cells(foot, "td"))) if foot else None
     cap = el("caption", caption) if caption else None
-    return el("table", cap, head, body, tail, class_=class_)
+    # a table wider than a narrow screen scrolls inside its wrapper, never widens the page
+    return el("div", el("table", cap, head, body, tail, class_=class_), class_="table-wrap")
 
 
 def section(title: str, *children: Any, id_: str | None = None) -> Raw:

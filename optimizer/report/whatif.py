@@ -204,15 +204,13 @@ def _regret(view: WhatIfView) -> Raw | None:
     top = max(
         [r for h in holders for s in view.happens if (r := view.regret(h, s)) is not None] or [0]
     )
-    headers = [
-        "Holding the optimum for ↓ / if this happens →",
-        *(view.title(s) for s in view.happens),
-    ]
+    headers = ["Held ↓ · happens →", *(view.title(s) for s in view.happens)]
     rows = [
         (view.title(h), *(_regret_cell(view.regret(h, s), top) for s in view.happens))
         for h in holders
     ]
     note = (
+        "Rows: the optimum held; columns: the scenario that happens. "
         "Regret: how much certainty-equivalent return is given up over the horizon by "
         "holding one row's optimum when the column's scenario happens, against the best "
         "candidate for what happened (0 on the diagonal). Darker cells cost more."

@@ -134,9 +134,18 @@ def frontier_section(run: AccountRun, current: dict[str, float] | None) -> dict[
     def point(p: dict[str, Any]) -> dict[str, float]:
         return {"volatility": p["annual_volatility"], "expected_return": p["annual_return"]}
 
+    est, h = run.estimate, run.estimate.horizon_years
+    assets = {  # each asset alone, annualised as the portfolios are: context for the curve
+        t: {
+            "volatility": math.sqrt(max(float(est.Sigma[i, i]), 0.0) / h),
+            "expected_return": float(est.mu[i]) / h,
+        }
+        for i, t in enumerate(est.tickers)
+    }
     return {
         "points": [point(p) for p in f["points"]],
         **{name: point(p) for name, p in f["placed"].items()},
+        "assets": assets,
     }
 
 
