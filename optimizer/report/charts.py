@@ -339,13 +339,8 @@ def scatter_chart(
         f'<circle class="frontier-point" cx="{_f(sx(x))}" cy="{_f(sy(y))}" r="2.5" fill="#4f8fc0"/>'
         for x, y in pts
     )
-    for m in context:
-        tip = el("title", f"{m.label}: {x_label} {fmt(m.x)}, {y_label} {fmt(m.y)}")
-        body.append(
-            f'<circle class="context" cx="{_f(sx(m.x))}" cy="{_f(sy(m.y))}" r="3.5"'
-            f' fill="{esc(m.color)}"{attrs(data_series=m.key)}>{tip}</circle>'
-        )
-        body.append(_text(sx(m.x) + 6, sy(m.y) + 4, m.label, fill="#5b6875"))
+    body += _context(context, sx, sy, lambda m: f"{m.label}: {x_label} {fmt(m.x)}, "
+                     f"{y_label} {fmt(m.y)}")  # fmt: skip
     ends = {m.key: m for m in markers}
     if arrow and arrow[0] in ends and arrow[1] in ends:
         a, b = ends[arrow[0]], ends[arrow[1]]
@@ -362,6 +357,20 @@ def scatter_chart(
         )
         body.append(_text(sx(m.x) + 9, sy(m.y) - 8, m.label))
     return _svg(width, height, title, body)
+
+
+def _context(
+    points: Sequence[Marker], sx: LinearScale, sy: LinearScale, tip: Callable[[Marker], str]
+) -> list[str]:
+    """Small labelled grey dots (each asset alone) behind the frontier."""
+    out = []
+    for m in points:
+        out.append(
+            f'<circle class="context" cx="{_f(sx(m.x))}" cy="{_f(sy(m.y))}" r="3.5"'
+            f' fill="{esc(m.color)}"{attrs(data_series=m.key)}>{el("title", tip(m))}</circle>'
+        )
+        out.append(_text(sx(m.x) + 6, sy(m.y) + 4, m.label, fill="#5b6875"))
+    return out
 
 
 def _x_axis(
