@@ -3,6 +3,7 @@ same HTML, read back with pypdf."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -93,3 +94,23 @@ def test_whatif_pdf(tmp_path):
     assert "Regret" in text and flat(LEGEND) in text
     assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
     assert list(tmp_path.iterdir()) == [pdf]
+
+
+def test_long_table_repeats_its_header_and_splits_no_row():
+    from optimizer.report import render_proposal
+    from optimizer.report.pdf import render_pdf
+    from tests.test_report_support import proposal_doc
+
+    doc = proposal_doc()
+    base = doc["trades"][0]
+    doc["trades"] = [
+        {**base, "ticker": f"T{i:03d}", "reason": f"row {i:03d} end"} for i in range(150)
+    ]
+    pdf = render_pdf(render_proposal(doc))
+    pages = [flat(p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    with_rows = [p for p in pages if re.search(r"\bT\d{3}\b", p)]
+    assert len(with_rows) >= 3  # the table spans pages
+    for page in with_rows:  # its header row on each of them
+        assert "Ticker Side Shares" in page
+    for i in range(150):  # every row whole on one page: ticker and reason together
+        assert any(f"T{i:03d}" in p and f"row {i:03d} end" in p for p in with_rows), i
