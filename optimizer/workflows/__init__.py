@@ -166,9 +166,11 @@ def last_price_dates(
     cannot be read is left to its own run (where it fails with its reason)."""
     from optimizer.errors import CapallocError
 
-    pipeline, seen = Pipeline(), {}
+    pipeline, seen, keys = Pipeline(), {}, {}
     for spec in specs:
-        key = _data_key(spec.config_path)
+        if spec.config_path not in keys:  # a policy file shared by many accounts: read once
+            keys[spec.config_path] = _data_key(spec.config_path)
+        key = keys[spec.config_path]
         if key is None or key not in seen:
             try:
                 cfg = pipeline.account(spec.config_path)
