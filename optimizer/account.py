@@ -3,6 +3,7 @@
 ```toml
 [account]          # who: id, name, holdings file (tax lots), optional prices file;
                    # optional (the id defaults to the file name)
+[advisor]          # optional: firm, advisor, contact, logo (shown in the reports)
 [data]             # optimizer.data.DataConfig
 [estimation]       # optimizer.scenario.config.EstimationConfig
 [scenarios]        # optimizer.scenario.config.ScenarioSetConfig
@@ -19,6 +20,7 @@ and the bad value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 KNOWN_SECTIONS = (
     "account",
+    "advisor",
     "data",
     "estimation",
     "scenarios",
@@ -63,6 +66,64 @@ class AccountInfo(StrictModel):
     as_of: dt.date | None = None  # trade date for tax rules; default: the data's last date
 
 
+class AdvisorInfo(StrictModel):
+    """``[advisor]``: who prepares the documents (report header, running header of the PDF
+    and the acknowledgement block)."""
+
+    firm: str = Field(default="", max_length=200)
+    advisor: str = Field(default="", max_length=200)  # the advisor's name
+    contact: str = Field(default="", max_length=300)  # e-mail, phone, address: one line
+    logo: str | None = None  # PNG, JPEG, GIF or SVG file, relative to this file
+
+
+_IMAGE_TYPES = (  # magic bytes -> media type
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def logo_data_uri(path: Path, config: Path) -> str:
+    """The logo file as a ``data:`` URI (the report stays one self-contained file).
+
+    Raises
+    ------
+    ConfigError
+        Missing, not a regular file, above ``MAX_LOGO_BYTES``, or not a PNG, JPEG, GIF or
+        SVG image (names the config file, ``advisor.logo`` and the path).
+    """
+    import base64
+
+    from optimizer.files import read_bytes
+    from optimizer.limits import MAX_LOGO_BYTES
+
+    if not path.exists():
+        raise ConfigError("file not found", file=str(config), key="advisor.logo", value=str(path))
+    try:
+        data = read_bytes(path, limit=MAX_LOGO_BYTES)
+    except ConfigError as exc:  # not a regular file, too large: said of advisor.logo
+        raise ConfigError(
+            exc.message, file=str(config), key="advisor.logo", value=str(path), hint=exc.hint
+        ) from None
+    media = next((m for magic, m in _IMAGE_TYPES if data.startswith(magic)), None)
+    if media is None and _is_svg(data):
+        media = "image/svg+xml"
+    if media is None:
+        raise ConfigError(
+            "not an image (PNG, JPEG, GIF or SVG)",
+            file=str(config),
+            key="advisor.logo",
+            value=str(path),
+        )
+    return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _is_svg(data: bytes) -> bool:
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head)
+
+
 @dataclass(frozen=True)
 class AccountConfig:
     """A validated account file. ``path`` is where it was read from."""
@@ -76,6 +137,8 @@ class AccountConfig:
     rebalance: RebalanceRules
     views: ViewsConfig
     tax: TaxConfig
+    advisor: AdvisorInfo | None = None  # None without an [advisor] section
+    logo: str | None = None  # the [advisor] logo as a data: URI
 
     @property
     def base_dir(self) -> Path:
@@ -127,6 +190,7 @@ def load_account(path: str | Path) -> AccountConfig:
         rebalance=section(RebalanceRules, "rebalance"),
         views=section(ViewsConfig, "views"),
         tax=section(TaxConfig, "tax"),
+        advisor=section(AdvisorInfo, "advisor") if "advisor" in raw else None,
     )
     _check_view_series(cfg)
     for label, file in (
@@ -136,6 +200,9 @@ def load_account(path: str | Path) -> AccountConfig:
         if file is not None and not file.is_file():
             what = "not a regular file" if file.exists() else "file not found"
             raise ConfigError(what, file=str(p), key=label, value=str(file))
+    if cfg.advisor is not None and cfg.advisor.logo:
+        logo = logo_data_uri(resolve_path(cfg.advisor.logo, p), p)
+        cfg = dataclasses.replace(cfg, logo=logo)
     return cfg
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from optimizer.errors import ConfigError
 
 
-def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+def write_atomic(
+    path: str | os.PathLike[str], text: str | bytes, *, encoding: str = "utf-8"
+) -> Path:
     """Write ``text`` to ``path`` atomically and durably.
 
     The text goes to a temporary file in the same folder, is flushed and fsynced, then
@@ -27,7 +29,7 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "ut
     path:
         Destination file. Its folder is created if missing.
     text:
-        The whole content.
+        The whole content (``bytes`` are written as they are: a PDF).
     encoding:
         Text encoding (UTF-8 by default).
 
@@ -51,10 +53,7 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "ut
         ) from exc
     try:
         os.fchmod(fd, _mode_for(target))
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_fd(fd, text, encoding)
         os.replace(tmp_name, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -69,7 +68,10 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "ut
 
 
 def write_set_atomic(
-    folder: str | os.PathLike[str], texts: Mapping[str, str], *, retire: tuple[str, ...] = ()
+    folder: str | os.PathLike[str],
+    texts: Mapping[str, str | bytes],
+    *,
+    retire: tuple[str, ...] = (),
 ) -> dict[str, Path]:
     """Write several files of ``folder`` as one set: all new, or all as they were.
 
@@ -123,10 +125,20 @@ def write_set_atomic(
     return {name: target / name for name in texts}
 
 
-def _write_durable(path: Path, text: str, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+def _write_durable(path: Path, text: str | bytes, mode: int) -> None:
+    _write_fd(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), text, "utf-8")
+
+
+def _write_fd(fd: int, content: str | bytes, encoding: str) -> None:
+    """Write the whole ``content`` (text encoded, or bytes) to ``fd``, fsync and close it."""
+    if isinstance(content, bytes):
+        with os.fdopen(fd, "wb") as raw:
+            raw.write(content)
+            raw.flush()
+            os.fsync(raw.fileno())
+        return
+    with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+        handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
 

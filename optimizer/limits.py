@@ -21,6 +21,7 @@ MAX_RATE_PCT = 1e3  # a rate series, in percent (|rate| at most this)
 
 MAX_TOML_BYTES = 1 << 20  # account, scenario and rules files: 1 MiB
 MAX_CSV_BYTES = 256 << 20  # holdings, prices, targets, price histories: 256 MiB
+MAX_LOGO_BYTES = 512 << 10  # [advisor] logo, embedded in every report: 512 KiB
 MAX_TOML_DEPTH = 32  # tables and arrays nested inside each other
 
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)

@@ -42,7 +42,7 @@ TOML_BLOCKS = _blocks("toml")
 
 
 def _section_models() -> dict[str, Any]:
-    from optimizer.account import AccountInfo
+    from optimizer.account import AccountInfo, AdvisorInfo
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import ConstraintsConfig, ObjectiveConfig, UniverseConfig
     from optimizer.rebalance.rules import RebalanceRules
@@ -52,6 +52,7 @@ def _section_models() -> dict[str, Any]:
 
     return {
         "account": AccountInfo,
+        "advisor": AdvisorInfo,
         "data": DataConfig,
         "estimation": EstimationConfig,
         "scenarios": ScenarioSetConfig,

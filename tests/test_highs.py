@@ -193,8 +193,8 @@ def test_run_monthly_json_is_one_document_and_records_no_fallback(tmp_path):
         config.write_text(text.replace("[rebalance]\n", '[rebalance]\nsolver = "milp"\n'))
     res = run_cli(
         "run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
-        "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--format", "json",
-        timeout=180,
+        "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale",
+        "--format", "json", timeout=180,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -241,7 +241,8 @@ def test_a_milp_fallback_reaches_the_proposal_and_the_ledger(tmp_path):
     db = tmp_path / "l.db"
     res = run_cli(
         "run-monthly", "--accounts", str(accounts), "--db", str(db), "--orders-dir",
-        str(tmp_path / "orders"), "--period", "2026-01", "--format", "json", timeout=180,
+        str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale", "--format", "json",
+        timeout=180,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)

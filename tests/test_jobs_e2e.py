@@ -158,16 +158,14 @@ def test_changed_inputs_after_done_are_reported_not_retraded(tmp_path):
     assert order_files(tmp_path) == files
 
 
-def test_dry_run_writes_no_orders_and_records_only_a_dry_run_row(tmp_path):
+def test_dry_run_writes_nothing_not_even_the_ledger_file(tmp_path):
     make_accounts(tmp_path / "accounts", 4, infeasible=(2,))
     res, doc = monthly(tmp_path, "--dry-run")
     assert res.returncode == 10  # the failure is still reported
     assert doc["dry_run"] is True and doc["metrics"]["n_traded"] == 3
+    assert doc["run_id"] is None
     db = tmp_path / "ledger.db"
-    assert query(db, "select status, dry_run, n_traded from runs") == [("dry-run", 1, 3)]
-    assert counts(db) == (0, 0, 0)
-    assert order_files(tmp_path) == {}
-    assert query(db, "select count(*) from run_locks") == [(0,)]
+    assert not db.exists() and not (tmp_path / "orders").exists()
     res, doc = monthly(tmp_path)
     assert doc["metrics"]["n_traded"] == 3 and len(order_files(tmp_path)) == 3
 

@@ -17,7 +17,7 @@ def test_examples_through_the_default_pipeline(tmp_path):
     accounts = tmp_path / "accounts"
     shutil.copytree(EXAMPLES, accounts)
     cmd = ["run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01",
+           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale",
            "--format", "json"]  # fmt: skip
     res = run_cli(*cmd, timeout=180)
     assert res.returncode == 0, res.stderr
@@ -84,7 +84,7 @@ def test_sigkill_mid_batch_with_the_product_pipeline_then_rerun_finishes(tmp_pat
     _book(tmp_path / "accounts", n)
     db = tmp_path / "l.db"
     cmd = ["run-monthly", "--accounts", str(tmp_path / "accounts"), "--db", str(db),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01",
+           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale",
            "--workers", "2", "--chunk-size", "2", "--format", "json"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer", *cmd], cwd=ROOT, start_new_session=True,

@@ -148,7 +148,7 @@ def test_whatif_document_is_typed_and_its_json_keeps_the_documented_keys():
         doc.title = "changed"
     keys = list(doc.to_dict())
     assert keys == [
-        "title", "generated", "account", "tickers", "tags", "columns", "column_titles",
+        "title", "generated", "account", "advisor", "tickers", "tags", "columns", "column_titles",
         "probabilities", "weights", "small_cap_share", "expected_return", "volatility",
         "current_return", "proposed_return", "regret", "tax", "horizon_years", "estimate",
         "views", "provenance", "warnings",

@@ -23,6 +23,16 @@ format_option = click.option(
     help="Human table, or one JSON document on stdout.",
 )
 
+max_price_age_option = click.option(
+    "--max-price-age",
+    default=5,  # optimizer.data.freshness.DEFAULT_MAX_PRICE_AGE (not imported: numpy)
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    metavar="DAYS",
+    help="Business days (Mon-Fri) the last price may lie before the trade date "
+    "before it counts as stale.",
+)
+
 
 class Money(click.ParamType):
     """An amount of money on the command line: finite, ``0 <= x <= MAX_MONEY``

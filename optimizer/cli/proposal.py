@@ -7,7 +7,24 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, data_line, emit, format_option, note, pct, table
+from optimizer.cli.output import (
+    MONEY,
+    data_line,
+    emit,
+    format_option,
+    max_price_age_option,
+    note,
+    pct,
+    table,
+)
+
+paper_option = click.option(
+    "--paper",
+    type=click.Choice(["letter", "a4"]),
+    default="letter",
+    show_default=True,
+    help="Paper size of the PDF.",
+)
 
 config_option = click.option(
     "--config",
@@ -29,15 +46,41 @@ config_option = click.option(
 )
 @click.option("--deposit", type=MONEY, default=0.0, help="Money coming in (0 to 1e12).")
 @click.option("--withdraw", type=MONEY, default=0.0, help="Money going out (0 to 1e12).")
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also write report.pdf (the report laid out on pages) into --out, in the same set.",
+)
+@paper_option
+@max_price_age_option
 @format_option
-def propose(config: Path, out_dir: Path | None, deposit: float, withdraw: float, fmt: str) -> None:
-    """Advisor proposal: allocation, trades and a self-contained HTML report."""
+def propose(
+    config: Path,
+    out_dir: Path | None,
+    deposit: float,
+    withdraw: float,
+    pdf: bool,
+    paper: str,
+    max_price_age: int,
+    fmt: str,
+) -> None:
+    """Advisor proposal: allocation, trades and a self-contained HTML report (and PDF)."""
     from optimizer.errors import ConfigError
+    from optimizer.report.pdf import Paper
     from optimizer.workflows import propose as run_proposal
 
     if deposit and withdraw:
         raise ConfigError("give --deposit or --withdraw, not both", key="--withdraw")
-    result = run_proposal(config, out_dir, deposit=deposit, withdraw=withdraw)
+    if pdf and out_dir is None:
+        raise click.UsageError("--pdf writes report.pdf into the --out folder: give --out")
+    result = run_proposal(
+        config,
+        out_dir,
+        deposit=deposit,
+        withdraw=withdraw,
+        max_price_age=max_price_age,
+        pdf=Paper(paper) if pdf else None,
+    )
     doc = {**result.document, "files": {k: str(v) for k, v in result.files.items()}}
     emit(fmt, doc, lambda: _print_proposal(doc))
 
@@ -222,21 +265,52 @@ def _print_footer(doc: dict[str, Any]) -> None:
 
 @click.command()
 @config_option
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the table as CSV: rows weight/metric/regret, one column per "
+    "scenario and robust (plain decimals, formula-safe).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page: weights, returns and the regret matrix.",
+)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the same page as a PDF (laid out on pages).",
+)
+@paper_option
+@max_price_age_option
 @format_option
-def whatif(config: Path, csv_path: Path | None, html_path: Path | None, fmt: str) -> None:
+def whatif(
+    config: Path,
+    csv_path: Path | None,
+    html_path: Path | None,
+    pdf_path: Path | None,
+    paper: str,
+    max_price_age: int,
+    fmt: str,
+) -> None:
     """Every scenario side by side: optimal weights, returns and regret."""
     from optimizer.cli.output import to_jsonable
     from optimizer.report import render_whatif, whatif_csv, write_atomic
+    from optimizer.report.pdf import Paper, render_pdf
     from optimizer.workflows import whatif as run_whatif
 
-    doc = to_jsonable(run_whatif(config))
-    texts = {}
+    doc = to_jsonable(run_whatif(config, max_price_age=max_price_age))
+    texts: dict[Path, str | bytes] = {}
     if csv_path:
         texts[csv_path] = whatif_csv(doc)
+    html = render_whatif(doc) if html_path or pdf_path else ""
     if html_path:
-        texts[html_path] = render_whatif(doc)
+        texts[html_path] = html
+    if pdf_path:
+        texts[pdf_path] = render_pdf(html, paper=Paper(paper))
     for path, text in texts.items():
         write_atomic(path, text)
     emit(fmt, doc, lambda: _print_whatif(doc, list(texts)))

@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import FiniteRange, emit, format_option, note, table
+from optimizer.cli.output import (
+    FiniteRange,
+    emit,
+    format_option,
+    max_price_age_option,
+    note,
+    table,
+)
 from optimizer.errors import PartialFailure
 
 _DEFAULT_PROCESSOR = "optimizer.workflows:process_account"
@@ -64,8 +71,17 @@ PERIOD = _Period()
     help="Accept a --period after the current month (at most 12 months ahead).",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Compute and report; write no orders, record no claims."
+    "--dry-run",
+    is_flag=True,
+    help="Compute and report; write nothing (no orders, no ledger row, no file created).",
 )
+@click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Trade even when an account's last price is older than --max-price-age "
+    "(reported as a warning); without it such a run is refused before anything is written.",
+)
+@max_price_age_option
 @click.option(
     "--workers",
     default=1,
@@ -115,6 +131,8 @@ def run_monthly(
     period: str | None,
     allow_future: bool,
     dry_run: bool,
+    allow_stale: bool,
+    max_price_age: int,
     workers: int,
     chunk_size: int | None,
     orders_dir: Path,
@@ -127,7 +145,7 @@ def run_monthly(
 
     Exit code 0 when every account is done or skipped as already done, 10 when some
     failed (each is recorded with its reason), 9 when the ledger cannot be used or
-    another run holds the period.
+    another run holds the period, 3 when prices are stale (without --allow-stale).
     """
     import datetime as dt
 
@@ -147,6 +165,8 @@ def run_monthly(
         processor=processor,
         fallback=FallbackPolicy(fallback),
         stale_after=dt.timedelta(minutes=lock_timeout),
+        max_price_age=max_price_age,
+        allow_stale=allow_stale,
     )
     with _terminate_as_interrupt(), _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
         summary = run(options, on_start=bar.start, progress=bar.advance)
@@ -205,7 +225,10 @@ def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
         ("changed after done (not re-traded)", c["n_changed"]),
         ("accounts", c["n_accounts"]),
     ]
-    table(title, ["outcome", "accounts"], rows, caption=f"run {doc['run_id']}: {doc['status']}")
+    caption = f"run {doc['run_id']}: {doc['status']}"
+    if doc["dry_run"]:
+        caption = "dry run: nothing recorded"
+    table(title, ["outcome", "accounts"], rows, caption=caption)
     problems = [a for a in doc["accounts"] if a["error"]]
     if problems:
         table("accounts needing attention", ["account", "status", "kind", "reason"],

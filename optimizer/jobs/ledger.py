@@ -81,19 +81,37 @@ class Ledger:
             version.
         """
         url = normalize_url(db)
-        _refuse_in_memory(url, db)
-        if url.startswith("sqlite:///"):
-            folder = Path(url.removeprefix("sqlite:///")).parent
-            if not folder.is_dir():
-                raise LedgerError(
-                    "the database folder does not exist",
-                    key="--db",
-                    value=db,
-                    hint="create it first",
-                )
-            _refuse_foreign(Path(url.removeprefix("sqlite:///")), db)
+        _check_file(url, db)
         ledger = cls(url, _make_engine(url, db))
         ledger._ensure_schema()
+        return ledger
+
+    @classmethod
+    def open_to_read(cls, db: str) -> Ledger | None:
+        """Connect to ``db`` to read it only (a dry run): nothing is created or written, a
+        SQLite file is left byte for byte as it was (its ``-wal``/``-shm`` files go when
+        the connection closes). None when there is no ledger yet (no file, no tables).
+
+        Raises
+        ------
+        LedgerError
+            As :meth:`open`, for an unusable URL or database.
+        """
+        from sqlalchemy import event, inspect
+
+        url = normalize_url(db)
+        path = _check_file(url, db)
+        if path is not None and (not path.is_file() or path.stat().st_size == 0):
+            return None
+        ledger = cls(url, _make_engine(url, db, pragmas=False))
+        if url.startswith("sqlite"):
+            event.listen(ledger.engine, "connect", _sqlite_read_only)
+        with ledger._guard():
+            exists = inspect(ledger.engine).has_table(s.meta.name)
+        if not exists:
+            ledger.close()
+            return None
+        ledger._check_version()
         return ledger
 
     def _ensure_schema(self) -> None:
@@ -117,6 +135,21 @@ class Ledger:
                     value=_masked(self.url),
                     hint="a newer capalloc made this ledger: upgrade capalloc",
                 )
+
+    def _check_version(self) -> None:
+        """For reading only (a dry run): a ledger from a newer capalloc is refused; an older
+        one is readable as it is (the tables a dry run reads exist since revision 0001)."""
+        from sqlalchemy import select
+
+        with self._guard(), self.engine.connect() as conn:
+            row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "schema")).first()
+        if row is not None and row[0].isdigit() and int(row[0]) > s.SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger schema version {row[0]} is not {s.SCHEMA_VERSION}",
+                key="--db",
+                value=_masked(self.url),
+                hint="a newer capalloc made this ledger: upgrade capalloc",
+            )
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -360,15 +393,20 @@ class Ledger:
                 for r in conn.execute(query)
             ]
 
-    def record_dry_run(self, run_id: int, counts: dict[str, int], message: str) -> None:
-        from sqlalchemy import update
 
-        with self._guard(), self.engine.begin() as conn:
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.id == run_id)
-                .values(finished=utcnow(), message=message, **counts)
-            )
+def _check_file(url: str, raw: str) -> Path | None:
+    """Refuse an in-memory database, a missing folder or someone else's SQLite file; the
+    SQLite file's path (None for a server URL)."""
+    _refuse_in_memory(url, raw)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.parent.is_dir():
+        raise LedgerError(
+            "the database folder does not exist", key="--db", value=raw, hint="create it first"
+        )
+    _refuse_foreign(path, raw)
+    return path
 
 
 def _refuse_in_memory(url: str, raw: str) -> None:
@@ -487,14 +525,15 @@ def _refuse_foreign(path: Path, raw: str) -> None:
         )
 
 
-def _make_engine(url: str, raw: str) -> Any:
+def _make_engine(url: str, raw: str, *, pragmas: bool = True) -> Any:
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 60})
-            event.listen(engine, "connect", _sqlite_pragmas)
+            if pragmas:
+                event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
@@ -515,4 +554,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    """A reader that cannot write, even by mistake (the journal mode is left as it is)."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
     cur.close()

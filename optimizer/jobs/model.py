@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -165,3 +165,4 @@ class WorkerContext(Protocol):
 
 PrepareWorker = Callable[[], Any]
 ProcessAccount = Callable[[Any, AccountSpec, Period], AccountOutcome]
+PriceDates = Callable[[Sequence[AccountSpec], Period], Iterable[tuple[str, Any]]]

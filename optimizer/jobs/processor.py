@@ -26,6 +26,7 @@ from optimizer.jobs.model import (
     OutcomeStatus,
     Period,
     PrepareWorker,
+    PriceDates,
     ProcessAccount,
 )
 from optimizer.jobs.orders import OrderFiles
@@ -67,6 +68,13 @@ class Pipeline:
             )
         prepare = getattr(module, "prepare_worker", None)
         return (prepare if callable(prepare) else None), process
+
+    def price_dates(self) -> PriceDates | None:
+        """The module's ``last_price_dates(specs, period)`` (the staleness check before a
+        run; yields ``(account, LastPrice)``), or None when it has none."""
+        module = importlib.import_module(self.target.partition(":")[0])
+        hook = getattr(module, "last_price_dates", None)
+        return hook if callable(hook) else None
 
 
 # One per worker process: set by init_worker, read by process_chunk.

@@ -2,7 +2,9 @@
 
 Order of events in a run (see docs/monthly-job.md):
 
-1. load the pipeline, list the accounts, open the ledger and insert the run's row;
+1. load the pipeline, list the accounts, check the age of the prices each account will
+   use (refused when stale, unless allowed), open the ledger and insert the run's row (a
+   dry run only reads the ledger: it writes no file and no row);
 2. take the period lock (not in a dry run); reconcile the order folder with the ledger;
 3. hash every account's inputs: an account already done with the same hash is skipped, one
    done with another hash is recorded as ``changed-after-done`` (never re-traded), one whose
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE, Staleness, staleness
 from optimizer.errors import CapallocError, ConfigError
 from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
@@ -48,6 +51,8 @@ class RunOptions:
     processor: str = DEFAULT_PROCESSOR
     fallback: FallbackPolicy = FallbackPolicy.NONE
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
+    max_price_age: int = DEFAULT_MAX_PRICE_AGE  # business days before the rebalance date
+    allow_stale: bool = False  # older prices are reported, not refused
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class AccountLine:
 
 @dataclass(frozen=True)
 class RunSummary:
-    run_id: int
+    run_id: int | None  # None in a dry run (nothing recorded)
     period: Period
     dry_run: bool
     status: RunStatus
@@ -73,6 +78,7 @@ class RunSummary:
     reconciled: Reconciliation = field(default_factory=Reconciliation)
     taken_over: int | None = None  # id of a stale run whose lock this run took over
     orders_dir: Path | None = None
+    notices: tuple[str, ...] = ()  # run-wide warnings, e.g. stale prices allowed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,7 +89,10 @@ class RunSummary:
             "status": self.status.value,
             "counts": self.counts,
             "accounts": [vars(line) | {"warnings": list(line.warnings)} for line in self.accounts],
-            "warnings": [f"{line.account}: {w}" for line in self.accounts for w in line.warnings],
+            "warnings": [
+                *self.notices,
+                *(f"{line.account}: {w}" for line in self.accounts for w in line.warnings),
+            ],
             "reconciled": vars(self.reconciled),
             "taken_over": self.taken_over,
             "orders_dir": str(self.orders_dir / self.period.label) if self.orders_dir else None,
@@ -119,27 +128,73 @@ def run_monthly(
     Raises
     ------
     ConfigError
-        The pipeline or the accounts folder cannot be loaded.
+        The pipeline or the accounts folder cannot be loaded, or an account's prices are
+        older than ``max_price_age`` business days on the rebalance date (unless
+        ``allow_stale``): all before anything is written.
     LedgerError
         The ledger cannot be used, or another live run holds the period lock.
     """
-    Pipeline(options.processor).load()  # fail early on a bad pipeline name
+    pipeline = Pipeline(options.processor)
+    pipeline.load()  # fail early on a bad pipeline name
     specs = discover_accounts(options.accounts_dir, fallback=options.fallback)
-    ledger = Ledger.open(options.db)
+    notices = check_prices(options, specs, pipeline)
+    ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
     try:
-        run = _Run(options, ledger, specs)
+        run = _Run(options, ledger, specs, notices)
         return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
+
+
+def check_prices(
+    options: RunOptions, specs: Sequence[AccountSpec], pipeline: Pipeline
+) -> tuple[str, ...]:
+    """Refuse a run whose prices are stale on the rebalance date (the first stale account
+    named, with its source, series and date), or with ``allow_stale`` return one notice
+    per stale price. Pipelines without a ``last_price_dates`` hook are not checked."""
+    hook = pipeline.price_dates()
+    if hook is None:
+        return ()
+    found: dict[tuple[str, str, dt.date], tuple[Staleness, list[str]]] = {}
+    for account, last in hook(specs, options.period):
+        finding = staleness(
+            last, options.period.rebalance_date, options.max_price_age, "the rebalance date"
+        )
+        if finding is None:
+            continue
+        if not options.allow_stale:
+            raise ConfigError(
+                f"account {account}: last price {finding.age:,} business days before the "
+                f"rebalance date {finding.used_on.isoformat()} (limit {finding.limit})",
+                file=last.source,
+                key=last.series,
+                value=last.date.isoformat(),
+                hint="update the data, or rerun with --allow-stale to trade on these prices",
+            )
+        found.setdefault((last.source, last.series, last.date), (finding, []))[1].append(account)
+    return tuple(
+        f"{finding.message()}; allowed by --allow-stale for {len(accounts)} account(s): "
+        + ", ".join(accounts[:5])
+        + (", ..." if len(accounts) > 5 else "")
+        for finding, accounts in found.values()
+    )
 
 
 class _Run:
     """One run's state; ``execute`` is the whole job, each step a small method."""
 
-    def __init__(self, options: RunOptions, ledger: Ledger, specs: list[AccountSpec]) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        ledger: Ledger | None,
+        specs: list[AccountSpec],
+        notices: tuple[str, ...] = (),
+    ) -> None:
         self.options = options
-        self.ledger = ledger
+        self.ledger = ledger  # None: a dry run without a ledger file (nothing recorded yet)
         self.specs = specs
+        self.notices = notices
         self.period = options.period
         self.lines: dict[str, AccountLine] = {}
         self.run_id = 0
@@ -147,44 +202,56 @@ class _Run:
 
     def execute(self, on_start: Callable[[int], None], progress: Progress) -> RunSummary:
         o = self.options
-        if not o.dry_run:  # refused before the run is recorded
-            self._check_orders_dir()
-            prepare_folder(o.orders_dir.resolve(), self.period)
+        if o.dry_run:  # reads the ledger, writes nothing at all
+            claims = self.ledger.claims(self.period) if self.ledger is not None else {}
+            todo = self._triage(claims)
+            on_start(len(todo))
+            self._process(todo, progress)
+            return self._summary(RunStatus.DRY_RUN, None, Reconciliation(), None)
+        assert self.ledger is not None
+        self._check_orders_dir()  # refused before the run is recorded
+        prepare_folder(o.orders_dir.resolve(), self.period)
         self.run_id = self.ledger.start_run(
             self.period,
-            dry_run=o.dry_run,
+            dry_run=False,
             processor=o.processor,
             orders_dir=o.orders_dir.resolve(),
             n_accounts=len(self.specs),
         )
         self.files = OrderFiles(o.orders_dir.resolve(), self.period, self.run_id)
-        taken_over, reconciled = None, Reconciliation()
         try:
-            if not o.dry_run:
-                taken_over = self.ledger.acquire_lock(
-                    self.period, self.run_id, stale_after=o.stale_after
-                )
-                reconciled = self.files.reconcile(self.ledger.claims(self.period), self.ledger)
+            taken_over = self.ledger.acquire_lock(
+                self.period, self.run_id, stale_after=o.stale_after
+            )
+            reconciled = self.files.reconcile(self.ledger.claims(self.period), self.ledger)
             todo = self._triage(self.ledger.claims(self.period))
             on_start(len(todo))
             self._process(todo, progress)
         except BaseException as exc:
-            if not o.dry_run:
-                message = exc.render() if isinstance(exc, CapallocError) else repr(exc)
-                self._finish(RunStatus.FAILED, f"stopped: {message}"[:2000])
+            message = exc.render() if isinstance(exc, CapallocError) else repr(exc)
+            self._finish(RunStatus.FAILED, f"stopped: {message}"[:2000])
             raise
-        counts = self._counts()
-        status = RunStatus.PARTIAL if counts["n_failed"] else RunStatus.SUCCEEDED
-        self._finish(RunStatus.DRY_RUN if o.dry_run else status, "")
+        status = RunStatus.PARTIAL if self._counts()["n_failed"] else RunStatus.SUCCEEDED
+        self._finish(status, "; ".join(self.notices)[:2000])
+        return self._summary(status, self.run_id, reconciled, taken_over)
+
+    def _summary(
+        self,
+        status: RunStatus,
+        run_id: int | None,
+        reconciled: Reconciliation,
+        taken_over: int | None,
+    ) -> RunSummary:
         lines = tuple(self.lines[s.account_id] for s in self.specs)
         return RunSummary(
-            self.run_id, self.period, o.dry_run, RunStatus.DRY_RUN if o.dry_run else status,
-            counts, lines, reconciled, taken_over, o.orders_dir.resolve(),
+            run_id, self.period, self.options.dry_run, status, self._counts(), lines,
+            reconciled, taken_over, self.options.orders_dir.resolve(), self.notices,
         )  # fmt: skip
 
     def _check_orders_dir(self) -> None:
         """A period's orders stay where they were recorded: another folder is refused,
         never "repaired" (the recorded files are not moved, orphaned or rewritten)."""
+        assert self.ledger is not None
         here = str(self.options.orders_dir.resolve())
         elsewhere = {d: r for d, r in self.ledger.claimed_orders_dirs(self.period).items()
                      if d != here}  # fmt: skip
@@ -199,11 +266,8 @@ class _Run:
             )
 
     def _finish(self, status: RunStatus, message: str) -> None:
-        counts = self._counts()
-        if self.options.dry_run:
-            self.ledger.record_dry_run(self.run_id, counts, message)
-        else:
-            self.ledger.finish_run(self.run_id, self.period, status, counts, message)
+        assert self.ledger is not None
+        self.ledger.finish_run(self.run_id, self.period, status, self._counts(), message)
 
     # -- step 3: what is left to do ------------------------------------------------------
     def _triage(self, claims: dict[str, Claim]) -> list[AccountSpec]:
@@ -280,7 +344,6 @@ class _Run:
     # -- step 4: ledger and files --------------------------------------------------------
     def _commit(self, results: Sequence[AccountResult], by_id: dict[str, AccountSpec]) -> None:
         attempts, temps = [], {}
-        assert self.files is not None
         for res in results:
             spec = by_id[res.account_id]
             if res.outcome is None:
@@ -289,7 +352,7 @@ class _Run:
                 )
                 continue
             path = None
-            if res.outcome.orders and not self.options.dry_run:
+            if res.outcome.orders and self.files is not None:
                 temps[res.account_id] = res.temp_path or self.files.write_temp(
                     res.account_id, res.outcome.orders, sync=False
                 )
@@ -312,7 +375,7 @@ class _Run:
             )  # fmt: skip
         if self.options.dry_run or not attempts:
             return
-        assert self.files is not None
+        assert self.files is not None and self.ledger is not None
         try:
             self.files.sync(temps)
             self.ledger.record(self.run_id, self.period, attempts)

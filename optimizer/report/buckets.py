@@ -24,8 +24,22 @@ class Bucket(Enum):
     def is_equity(self) -> bool:
         return self in _EQUITY
 
+    @property
+    def color(self) -> str:
+        """The sleeve's colour: the same in every report, whatever else is shown."""
+        return _COLORS[self]
+
 
 _EQUITY = frozenset({Bucket.SMALL_CAP, Bucket.MID_CAP, Bucket.LARGE_CAP, Bucket.OTHER_EQUITY})
+_COLORS = {
+    Bucket.SMALL_CAP: "#1f4e79",
+    Bucket.MID_CAP: "#4f8fc0",
+    Bucket.LARGE_CAP: "#9cc3e4",
+    Bucket.OTHER_EQUITY: "#8c6bb1",
+    Bucket.BONDS: "#c8a04a",
+    Bucket.CASH: "#6c9a5b",
+    Bucket.OTHER: "#b3b3b3",
+}
 
 # normalised tag -> bucket; the first matching tag in this order wins
 _TAG_BUCKETS: tuple[tuple[str, Bucket], ...] = (

@@ -19,6 +19,7 @@ from optimizer.report.html import Raw, attrs, el, esc
 
 Formatter = Callable[[float | None], str]
 
+CHART_FONT = "Arial, 'Liberation Sans', Helvetica, sans-serif"
 CURRENT_COLOR = "#9aa7b4"
 PROPOSED_COLOR = "#1f4e79"
 PALETTE = (
@@ -125,7 +126,9 @@ def _multiline(
 
 
 def _svg(width: float, height: float, title: str, body: Sequence[str]) -> Raw:
-    head = f"<svg{attrs(class_='chart', role='img')}"
+    # size and font as attributes too: renderers that skip the page's CSS inside SVG
+    # (WeasyPrint) then measure text as the layout here assumes
+    head = f"<svg{attrs(class_='chart', role='img', font_size='11', font_family=CHART_FONT)}"
     head += f' viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" height="{_f(height)}">'
     return Raw(head + str(el("title", title)) + "".join(body) + "</svg>")
 
@@ -197,10 +200,13 @@ def grouped_bars(
     fmt:
         Formats tick and value labels.
     """
-    left, right, top, bottom = 56.0, 12.0, 26.0, 46.0
+    left, right, top = 56.0, 12.0, 26.0
     n, k = max(len(categories), 1), max(len(series), 1)
     group_w = max(40.0, min(120.0, (max_width - left - right) / n))
     width = left + right + group_w * n
+    labels = [wrap_label(cat, int(group_w / 6.2), max_lines=4) for cat in categories]
+    bottom = 20.0 + 13.0 * max([len(x) for x in labels] or [1])  # every line of every label
+    height += bottom - 46.0
     legend, lines = _legend(series, left, width - right, 14)
     top += 16 * max(lines - 1, 0)
     height += 16 * max(lines - 1, 0)
@@ -223,9 +229,8 @@ def grouped_bars(
                 f"{attrs(data_series=s.key, data_category=cat)}>"
                 f"{el('title', f'{cat} — {s.label}: {fmt(v)}')}</rect>"
             )
-        lines = wrap_label(cat, int(group_w / 6.2))
         body.append(
-            _multiline(gx + group_w * 0.4, height - bottom + 16, lines, text_anchor="middle")
+            _multiline(gx + group_w * 0.4, height - bottom + 16, labels[i], text_anchor="middle")
         )
     body.append(
         f'<line class="axis" x1="{_f(left)}" x2="{_f(width - right)}" y1="{_f(y0)}" y2="{_f(y0)}"/>'
@@ -247,8 +252,9 @@ def stacked_bars(
     Widths use one scale for the whole chart (a total of 1.0 spans the plot, or the
     largest total if above 1). Non-positive or missing values draw nothing.
     """
-    label_chars = min(max([len(str(r)) for r in rows] or [0]), 30)
+    label_chars = min(max([len(str(r)) for r in rows] or [0]), 22)
     left, right, top, row_h = 16.0 + 6.5 * label_chars, 16.0, 30.0, 34.0
+    row_h += 16.0  # a lane under each bar for the values of segments too narrow to hold them
     legend, lines = _legend(segments, left, width - right, 16)
     top += 16 * max(lines - 1, 0)
     totals = [sum(max(num(s.values[i]) or 0.0, 0.0) for s in segments) for i in range(len(rows))]
@@ -256,11 +262,13 @@ def stacked_bars(
     scale = LinearScale(0.0, span, 0.0, width - left - right)
     height = top + row_h * len(rows) + 8
     body: list[str] = []
+    bar_h = row_h - 26.0
     for i, row in enumerate(rows):
         y = top + i * row_h
-        label = wrap_label(row, 30, 1)[0]
-        body.append(_text(left - 8, y + row_h * 0.5 + 1, label, text_anchor="end"))
-        x = left
+        label = wrap_label(row, label_chars, 3)  # whole, on up to three lines
+        first = y + 4 + bar_h / 2 + 4 - 6.5 * (len(label) - 1)
+        body.append(_multiline(left - 8, first, label, step=13.0, text_anchor="end"))
+        x, lane_end = left, -math.inf
         for s in segments:
             v = num(s.values[i])
             if v is None or v <= 0:
@@ -268,20 +276,22 @@ def stacked_bars(
             w = scale(v)
             body.append(
                 f'<rect class="segment" x="{_f(x)}" y="{_f(y + 4)}" width="{_f(w)}"'
-                f' height="{_f(row_h - 10)}" fill="{esc(s.color)}"'
+                f' height="{_f(bar_h)}" fill="{esc(s.color)}"'
                 f"{attrs(data_series=s.key, data_category=row)}>"
                 f"{el('title', f'{row} — {s.label}: {fmt(v)}')}</rect>"
             )
-            if w > 44:
-                body.append(
-                    _text(
-                        x + w / 2,
-                        y + row_h / 2 + 3,
-                        fmt(v),
-                        text_anchor="middle",
-                        fill=ink_for(s.color),
-                    )
-                )
+            text = fmt(v)
+            if w > 7.0 * len(text) + 6:  # fits inside
+                body.append(_text(x + w / 2, y + 8 + bar_h / 2, text, text_anchor="middle",
+                                  fill=ink_for(s.color)))  # fmt: skip
+            else:  # in the lane below, pushed right of the previous lane label
+                half = 3.4 * len(text)
+                cx = min(max(x + w / 2, lane_end + half + 6), width - right - half)
+                lane_end = cx + half
+                ty = y + 4 + bar_h
+                body.append(f'<line class="tick" x1="{_f(x + w / 2)}" x2="{_f(cx)}" '
+                            f'y1="{_f(ty)}" y2="{_f(ty + 6)}" stroke="#8a96a3"/>')  # fmt: skip
+                body.append(_text(cx, ty + 17, text, text_anchor="middle", class_="lane"))
             x += w
     body.extend(legend)
     return _svg(width, height, title, body)
@@ -297,17 +307,21 @@ def scatter_chart(
     fmt: Formatter = pct,
     width: float = 640,
     height: float = 320,
+    context: Sequence[Marker] = (),
+    arrow: tuple[str, str] | None = None,
 ) -> Raw:
     """A line through ``curve`` points (drawn as dots too) and labelled ``markers``.
 
-    ``x`` grows to the right and ``y`` upwards, both on linear scales shared by the curve
-    and the markers. Curve points with a missing coordinate are skipped.
+    ``x`` grows to the right and ``y`` upwards, both on linear scales shared by the curve,
+    the markers and the ``context`` points (small labelled dots, e.g. each asset alone).
+    ``arrow`` names two markers (from, to) joined by a dashed line. Curve points with a
+    missing coordinate are skipped.
     """
     left, right, top, bottom = 60.0, 20.0, 28.0, 44.0
     pts = [(num(x), num(y)) for x, y in curve]
     pts = [(x, y) for x, y in pts if x is not None and y is not None]
-    xs = [x for x, _ in pts] + [m.x for m in markers] or [0.0]
-    ys = [y for _, y in pts] + [m.y for m in markers] or [0.0]
+    xs = [x for x, _ in pts] + [m.x for m in (*markers, *context)] or [0.0]
+    ys = [y for _, y in pts] + [m.y for m in (*markers, *context)] or [0.0]
     xt, yt = nice_ticks(min([0.0, *xs]), max(xs)), nice_ticks(min(ys), max(ys))
     sx = LinearScale(xt[0], xt[-1], left, width - right)
     sy = LinearScale(yt[0], yt[-1], height - bottom, top)
@@ -325,6 +339,15 @@ def scatter_chart(
         f'<circle class="frontier-point" cx="{_f(sx(x))}" cy="{_f(sy(y))}" r="2.5" fill="#4f8fc0"/>'
         for x, y in pts
     )
+    body += _context(context, sx, sy, lambda m: f"{m.label}: {x_label} {fmt(m.x)}, "
+                     f"{y_label} {fmt(m.y)}")  # fmt: skip
+    ends = {m.key: m for m in markers}
+    if arrow and arrow[0] in ends and arrow[1] in ends:
+        a, b = ends[arrow[0]], ends[arrow[1]]
+        body.append(
+            f'<line class="move" x1="{_f(sx(a.x))}" y1="{_f(sy(a.y))}" x2="{_f(sx(b.x))}"'
+            f' y2="{_f(sy(b.y))}" stroke="#5b6875" stroke-width="1.5" stroke-dasharray="5 4"/>'
+        )
     for m in markers:
         tip = el("title", f"{m.label}: {x_label} {fmt(m.x)}, {y_label} {fmt(m.y)}")
         body.append(
@@ -336,6 +359,20 @@ def scatter_chart(
     return _svg(width, height, title, body)
 
 
+def _context(
+    points: Sequence[Marker], sx: LinearScale, sy: LinearScale, tip: Callable[[Marker], str]
+) -> list[str]:
+    """Small labelled grey dots (each asset alone) behind the frontier."""
+    out = []
+    for m in points:
+        out.append(
+            f'<circle class="context" cx="{_f(sx(m.x))}" cy="{_f(sy(m.y))}" r="3.5"'
+            f' fill="{esc(m.color)}"{attrs(data_series=m.key)}>{el("title", tip(m))}</circle>'
+        )
+        out.append(_text(sx(m.x) + 6, sy(m.y) + 4, m.label, fill="#5b6875"))
+    return out
+
+
 def _x_axis(
     scale: LinearScale, ticks: Sequence[float], y0: float, y1: float, fmt: Formatter
 ) -> list[str]:
@@ -344,5 +381,5 @@ def _x_axis(
     for t in ticks:
         x = _f(scale(t))
         out.append(f'<line class="grid" x1="{x}" x2="{x}" y1="{_f(y0)}" y2="{_f(y1)}"/>')
-        out.append(_text(scale(t), y1 + 15, fmt(t), text_anchor="middle"))
+        out.append(_text(scale(t), y1 + 18, fmt(t), text_anchor="middle"))  # clear of y labels
     return out

@@ -4,12 +4,13 @@ provenance, warnings, ticker ordering."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from optimizer.report.buckets import Bucket, bucket_of
 from optimizer.report.fmt import money
-from optimizer.report.html import Raw, banner, el, join, section
+from optimizer.report.html import Raw, attrs, banner, el, join, section
 
 _BUCKET_ORDER = {b: i for i, b in enumerate(Bucket)}
 
@@ -42,8 +43,32 @@ def when(value: Any) -> str:
     return text if len(str(value)) <= 10 else f"{text}, {stamp:%H:%M}"
 
 
+_DATA_URI = re.compile(r"data:image/(png|jpeg|gif|svg\+xml);base64,[A-Za-z0-9+/=]+")
+
+
+def logo(advisor: Mapping[str, Any]) -> Raw | None:
+    """The firm's logo: only an embedded image (``data:image/...;base64``) is drawn, so
+    the page never loads anything from elsewhere."""
+    uri = advisor.get("logo")
+    if not isinstance(uri, str) or not _DATA_URI.fullmatch(uri):
+        return None
+    alt = f"{advisor.get('firm') or 'Firm'} logo"
+    return Raw(f'<img class="logo"{attrs(src=uri, alt=alt)}>')
+
+
+def advisor_block(doc: Mapping[str, Any]) -> Raw | None:
+    """Firm, advisor and contact (and logo) for the top of the page."""
+    advisor = mapping(doc.get("advisor"))
+    lines = [advisor.get(k) for k in ("firm", "advisor", "contact") if advisor.get(k)]
+    if not lines and logo(advisor) is None:
+        return None
+    text = join(el("div", line, class_="firm" if i == 0 else None) for i, line in enumerate(lines))
+    return el("div", logo(advisor), el("div", text), class_="advisor")
+
+
 def header(doc: Mapping[str, Any], default_title: str) -> Raw:
-    """Title, account name and id, account value and date generated."""
+    """Title, account name and id, account value and date generated; the advisor's firm,
+    name, contact and logo when the document has them."""
     account = mapping(doc.get("account"))
     meta = []
     if account.get("name") or account.get("id"):
@@ -55,12 +80,47 @@ def header(doc: Mapping[str, Any], default_title: str) -> Raw:
         meta.append(el("span", el("strong", "Value: "), value))
     if doc.get("generated"):
         meta.append(el("span", el("strong", "Prepared: "), when(doc.get("generated"))))
-    return el(
-        "header",
-        el("h1", doc.get("title") or default_title),
-        el("div", join(meta), class_="meta"),
-        class_="report",
+    title = el(
+        "div", el("h1", doc.get("title") or default_title), el("div", join(meta), class_="meta")
     )
+    return el("header", el("div", title, advisor_block(doc), class_="brand"), class_="report")
+
+
+def acknowledgement(doc: Mapping[str, Any]) -> Raw:
+    """The closing block the client and the advisor sign: received, reviewed, understood."""
+    account, advisor = mapping(doc.get("account")), mapping(doc.get("advisor"))
+    client = account.get("name") or account.get("id") or "Client"
+    who = ", ".join(str(advisor[k]) for k in ("advisor", "firm") if advisor.get(k)) or "Advisor"
+    text = (
+        "I have received and reviewed this proposal, including the important information "
+        "above about its hypothetical projections, and I understand that it is not a "
+        "guarantee of future results. No trade is placed until I approve it."
+    )
+    lines = join(
+        el("div", el("span", label), el("span", "Date", class_="date"), class_="sig")
+        for label in (f"Client: {client}", f"Advisor: {who}")
+    )
+    return el(
+        "section",
+        el("h2", "Acknowledgement"),
+        el("p", text),
+        el("div", lines, class_="lines"),
+        class_="signature",
+        id="acknowledgement",
+    )
+
+
+def running_head(doc: Mapping[str, Any], default_title: str) -> str:
+    """The line at the top of every printed page: title, client, advisor and firm, date."""
+    account, advisor = mapping(doc.get("account")), mapping(doc.get("advisor"))
+    who = ", ".join(str(advisor[k]) for k in ("advisor", "firm") if advisor.get(k))
+    parts = [
+        doc.get("title") or default_title,
+        account.get("name") or account.get("id"),
+        f"Prepared by {who}" if who else None,
+        when(str(doc.get("generated") or "")[:10]),
+    ]
+    return " · ".join(str(p) for p in parts if p)
 
 
 def data_banners(provenance: Mapping[str, Any]) -> Raw:

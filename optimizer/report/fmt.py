@@ -8,10 +8,22 @@ formatted) instead of raising, so one missing number never breaks a whole report
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
 DASH = "–"
+MINUS = "−"  # U+2212: the one minus sign of every report
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def minus_signs(text: Any) -> str:
+    """Free text (a trade's reason) with a true minus before numbers: ``drift -19.31%`` ->
+    ``drift −19.31%``; hyphens inside words, ids and dates (``2017-03-31``) stay."""
+    return re.sub(r"(?<![\w.\-−])-(?=\.?\d)", MINUS, "" if text is None else str(text))
 
 
 def num(value: Any) -> float | None:
@@ -26,9 +38,9 @@ def num(value: Any) -> float | None:
 
 
 def pct(value: Any, digits: int = 1) -> str:
-    """A fraction as a percentage: ``0.0123 -> '1.2%'``."""
+    """A fraction as a percentage: ``0.0123 -> '1.2%'``, ``-0.005 -> '−0.5%'``."""
     x = num(value)
-    return DASH if x is None else f"{100 * x:.{digits}f}%"
+    return DASH if x is None else _minus(f"{100 * x:.{digits}f}%")
 
 
 def signed_pct(value: Any, digits: int = 1) -> str:
@@ -36,8 +48,7 @@ def signed_pct(value: Any, digits: int = 1) -> str:
     x = num(value)
     if x is None:
         return DASH
-    text = f"{100 * x:+.{digits}f}%"
-    return text.replace("-", "−")
+    return _minus(f"{100 * x:+.{digits}f}%")
 
 
 def pp(value: Any, digits: int = 1) -> str:
@@ -45,7 +56,7 @@ def pp(value: Any, digits: int = 1) -> str:
     x = num(value)
     if x is None:
         return DASH
-    return f"{100 * x:+.{digits}f} pp".replace("-", "−")
+    return _minus(f"{100 * x:+.{digits}f} pp")
 
 
 def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
@@ -53,7 +64,7 @@ def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
     x = num(value)
     if x is None:
         return DASH
-    sign = "−" if x < 0 else ""
+    sign = MINUS if x < 0 else ""
     body = f"{abs(x):,.{digits}f}"
     if currency in (None, "", "USD"):
         return f"{sign}${body}"
@@ -61,9 +72,9 @@ def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
 
 
 def decimal(value: Any, digits: int = 2) -> str:
-    """A plain number with ``digits`` decimals: ``2.104 -> '2.10'``."""
+    """A plain number with ``digits`` decimals: ``2.104 -> '2.10'``, ``-0.07 -> '−0.07'``."""
     x = num(value)
-    return DASH if x is None else f"{x:,.{digits}f}"
+    return DASH if x is None else _minus(f"{x:,.{digits}f}")
 
 
 def plain(value: Any) -> str:

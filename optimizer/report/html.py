@@ -71,7 +71,8 @@ def table(
     body = el("tbody", join(el("tr", cells(row, "td")) for row in rows))
     tail = el("tfoot", el("tr", cells(foot, "td"))) if foot else None
     cap = el("caption", caption) if caption else None
-    return el("table", cap, head, body, tail, class_=class_)
+    # a table wider than a narrow screen scrolls inside its wrapper, never widens the page
+    return el("div", el("table", cap, head, body, tail, class_=class_), class_="table-wrap")
 
 
 def section(title: str, *children: Any, id_: str | None = None) -> Raw:
@@ -84,8 +85,11 @@ def banner(text: str, *, kind: str = "warn") -> Raw:
     return el("div", text, class_=f"banner {kind}", role="note")
 
 
-def page(title: str, body: Any) -> str:
-    """A whole self-contained HTML5 document with the inline stylesheet."""
+def page(title: str, body: Any, *, running_head: str | None = None) -> str:
+    """A whole self-contained HTML5 document with the inline stylesheet; ``running_head``
+    is repeated at the top of every printed page (PDF), hidden on screen."""
+    if running_head:
+        body = join([el("div", running_head, class_="running-head"), body])
     head = (
         '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

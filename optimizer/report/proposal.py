@@ -20,12 +20,14 @@ from optimizer.report import charts
 from optimizer.report import proposal_tables as tables
 from optimizer.report.buckets import Bucket, SizeSplit, size_split
 from optimizer.report.common import (
+    acknowledgement,
     data_banners,
     header,
     listing,
     mapping,
     order_tickers,
     provenance_section,
+    running_head,
     warnings_section,
 )
 from optimizer.report.disclosure import disclosure
@@ -97,7 +99,11 @@ def render_proposal(doc: Mapping[str, Any]) -> str:
     """
     view = ProposalView.of(doc)
     body = join(part(view) for part in SECTIONS)
-    return page(str(doc.get("title") or "Allocation proposal"), body)
+    return page(
+        str(doc.get("title") or "Allocation proposal"),
+        body,
+        running_head=running_head(doc, "Allocation proposal"),
+    )
 
 
 def _header(view: ProposalView) -> Raw:
@@ -181,10 +187,10 @@ def _trade_sentence(view: ProposalView) -> list[str]:
         return []
     if not trades:
         return ["No trades are needed."]
-    s = tables.trade_totals(view)
+    cost = tables.trade_totals(view)["cost"]
     return [
         f"Getting there takes {len(trades)} trade{'s' if len(trades) != 1 else ''} with estimated "
-        f"costs of {s['cost']} and realised gains of {s['st']} short-term and {s['lt']} long-term."
+        f"costs of {cost} and {tables.realised_text(view)}."
     ]
 
 
@@ -242,8 +248,8 @@ def _split(view: ProposalView) -> Raw | None:
     rows = ["Current", "Proposed"] if view.has_current else ["Proposed"]
     splits = [view.split_current, view.split_proposed][-len(rows) :]
     segments = [
-        charts.Series(b.name.lower(), b.value, tuple(s.weights[b] for s in splits), color)
-        for b, color in zip(shown, charts.PALETTE, strict=False)
+        charts.Series(b.name.lower(), b.value, tuple(s.weights[b] for s in splits), b.color)
+        for b in shown
     ]
     chart = charts.stacked_bars(rows, segments, title="Small-cap versus large-cap split")
     table_rows = [(b.value, *(pct(s.weights[b]) for s in splits)) for b in shown]
@@ -268,10 +274,22 @@ def _frontier(view: ProposalView) -> Raw | None:
             markers.append(charts.Marker(key, label, x, y, color))
     if not curve and not markers:
         return None
+    assets = [
+        charts.Marker(f"asset-{t}", str(t), x, y, "#9aa7b4")
+        for t, p in mapping(frontier.get("assets")).items()
+        if (x := num(mapping(p).get("volatility"))) is not None
+        and (y := num(mapping(p).get("expected_return"))) is not None
+    ]
     chart = charts.scatter_chart(
-        curve, markers, title="Efficient frontier", x_label="Volatility", y_label="Expected return"
+        curve, markers, title="Efficient frontier", x_label="Volatility",
+        y_label="Expected return", context=assets, arrow=("current", "proposed"),
+    )  # fmt: skip
+    caption = (
+        "Annualised expected return against volatility. The line is the efficient frontier "
+        "under this account's constraints (so it can be short: the constraints leave a narrow "
+        "range); grey dots are each asset held alone, for scale; the dashed line is the move "
+        "from the current portfolio to the proposed one."
     )
-    caption = "Annualised expected return against volatility along the efficient frontier."
     return section(
         "Efficient frontier", el("figure", chart, el("figcaption", caption)), id_="frontier"
     )
@@ -294,6 +312,7 @@ SECTIONS: tuple[Section, ...] = (
     lambda v: provenance_section(v.section("provenance")),
     lambda v: warnings_section(v.doc.get("warnings")),
     lambda v: disclosure(v.doc, v.tickers),
+    lambda v: acknowledgement(v.doc),
 )
 
 

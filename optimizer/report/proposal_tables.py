@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.report import charts
 from optimizer.report.common import kv_table, listing, mapping
-from optimizer.report.fmt import DASH, decimal, money, num, pct, pp, signed_pct
+from optimizer.report.fmt import (
+    DASH,
+    MINUS,
+    decimal,
+    minus_signs,
+    money,
+    num,
+    pct,
+    pp,
+    signed_pct,
+)
 from optimizer.report.html import Raw, el, join, section, table
 
 if TYPE_CHECKING:
@@ -60,7 +70,7 @@ _RISK_ROWS: tuple[tuple[str, str, Callable[[Any], str], Callable[[Any], str]], .
         "Sharpe ratio",
         "sharpe",
         decimal,
-        lambda d: DASH if d is None else f"{d:+.2f}".replace("-", "−"),
+        lambda d: DASH if d is None else f"{d:+.2f}".replace("-", MINUS),
     ),
     ("Small-cap share", "small_cap_share", pct, pp),
 )
@@ -85,7 +95,7 @@ def risk(view: ProposalView) -> Raw | None:
             (label, pct(cur.get("cvar")), pct(prop.get("cvar")), pp(_delta(cur, prop, "cvar")))
         )
     if "worst_scenario" in cur or "worst_scenario" in prop:
-        rows.append(("Worst scenario", _worst(view, cur), _worst(view, prop), ""))
+        rows.append(_worst_row(view, cur, prop))
     a = view.section("assumptions")
     notes = []
     if a.get("expected_returns"):
@@ -107,31 +117,70 @@ def _delta(cur: Mapping[str, Any], prop: Mapping[str, Any], key: str) -> float |
     return None if a is None or b is None else b - a
 
 
-def _worst(view: ProposalView, metrics: Mapping[str, Any]) -> str:
-    worst = mapping(metrics.get("worst_scenario"))
+def _worst_row(
+    view: ProposalView, cur: Mapping[str, Any], prop: Mapping[str, Any]
+) -> tuple[str, str, str, str]:
+    """The worst scenario's return in the number columns; its title in the label column
+    (once when both portfolios share it), so long titles never crowd the numbers."""
+    titles = [_scenario_title(view, mapping(m.get("worst_scenario"))) for m in (cur, prop)]
+    named = [t for t in titles if t]
+    if len(set(named)) == 1:
+        label = f"Worst scenario: {named[0]}"
+    else:
+        label = (
+            "Worst scenario ("
+            + "; ".join(
+                f"{who}: {t}" for who, t in zip(("current", "proposed"), titles, strict=True) if t
+            )
+            + ")"
+        )
+    returns = [num(mapping(m.get("worst_scenario")).get("return")) for m in (cur, prop)]
+    change = pp(returns[1] - returns[0]) if None not in returns else DASH
+    return label, signed_pct(returns[0]), signed_pct(returns[1]), change
+
+
+def _scenario_title(view: ProposalView, worst: Mapping[str, Any]) -> str:
     if not worst:
-        return DASH
+        return ""
     scen = mapping(view.section("scenarios").get(worst.get("id")))
-    return f"{scen.get('title') or worst.get('id') or DASH}: {signed_pct(worst.get('return'))}"
+    return str(scen.get("title") or worst.get("id") or "")
+
+
+def trade_amounts(view: ProposalView) -> dict[str, float]:
+    """Totals from ``trade_summary`` (summed from the trades where absent): estimated
+    cost ``cost``, realised short-term ``st`` and long-term ``lt`` gains (negative: losses)."""
+    summary = view.section("trade_summary")
+    trades = [mapping(t) for t in listing(view.doc.get("trades"))]
+
+    def total(summary_key: str, trade_key: str) -> float:
+        if (x := num(summary.get(summary_key))) is not None:
+            return x
+        return sum(v for v in (num(t.get(trade_key)) for t in trades) if v is not None)
+
+    return {"cost": total("total_cost", "est_cost"), "st": total("st_gain", "st_gain"),
+            "lt": total("lt_gain", "lt_gain")}  # fmt: skip
 
 
 def trade_totals(view: ProposalView) -> dict[str, str]:
-    """Formatted totals from ``trade_summary`` (summed from the trades where absent)."""
-    summary = view.section("trade_summary")
-    trades = [mapping(t) for t in listing(view.doc.get("trades"))]
+    """:func:`trade_amounts` formatted as money."""
     ccy = view.section("account").get("currency")
+    return {k: money(v, ccy, 2) for k, v in trade_amounts(view).items()}
 
-    def total(summary_key: str, trade_key: str) -> str:
-        if num(summary.get(summary_key)) is not None:
-            return money(summary[summary_key], ccy, 2)
-        values = [num(t.get(trade_key)) for t in trades]
-        return money(sum(v for v in values if v is not None), ccy, 2)
 
-    return {
-        "cost": total("total_cost", "est_cost"),
-        "st": total("st_gain", "st_gain"),
-        "lt": total("lt_gain", "lt_gain"),
-    }
+def realised_text(view: ProposalView) -> str:
+    """``realised gains of $X short-term and losses of $Y long-term``: a loss is worded
+    as a loss, with its amount positive; zero terms are left out."""
+    ccy = view.section("account").get("currency")
+    amounts = trade_amounts(view)
+    parts, last = [], None
+    for key, term in (("st", "short-term"), ("lt", "long-term")):
+        x = amounts[key]
+        if abs(x) < 0.005:
+            continue
+        kind = "gains" if x > 0 else "losses"
+        parts.append(f"{kind + ' of ' if kind != last else ''}{money(abs(x), ccy, 2)} {term}")
+        last = kind
+    return "no realised gains or losses" if not parts else "realised " + " and ".join(parts)
 
 
 def trades(view: ProposalView) -> Raw | None:
@@ -152,7 +201,7 @@ def trades(view: ProposalView) -> Raw | None:
             money(t.get("est_cost"), ccy, 2),
             money(t.get("st_gain"), ccy, 2),
             money(t.get("lt_gain"), ccy, 2),
-            t.get("reason") or "",
+            minus_signs(t.get("reason")),
         )
         for t in rows_in
     ]
@@ -165,8 +214,8 @@ def trades(view: ProposalView) -> Raw | None:
         "Est. price",
         "Notional",
         "Est. cost",
-        "Short-term gain",
-        "Long-term gain",
+        "Short-term gain/loss",
+        "Long-term gain/loss",
         "Reason",
     ]
     summary = view.section("trade_summary")
@@ -175,7 +224,10 @@ def trades(view: ProposalView) -> Raw | None:
         notes.append(f"Cash left after the trades: {money(summary['residual_cash'], ccy, 2)}.")
     if summary.get("method"):
         notes.append(f"Whole-share plan computed by: {summary['method']}.")
-    notes.append("Prices, costs and gains are estimates; realised gains are before tax.")
+    notes.append(
+        "Prices, costs and gains are estimates; realised gains and losses (negative) are "
+        "before tax."
+    )
     return section(
         "Trades",
         table(headers, rows, text_cols=(0, 1, 8), foot=foot),
@@ -200,7 +252,7 @@ def blocked(view: ProposalView) -> Raw | None:
                 lot.get("acquired") or DASH,
                 DASH if num(lot.get("shares")) is None else decimal(lot.get("shares"), 0),
                 str(b.get("rule") or "").replace("_", " "),
-                b.get("reason") or "",
+                minus_signs(b.get("reason")),
             )
             for lot in lots
         ]

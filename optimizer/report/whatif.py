@@ -23,6 +23,7 @@ from optimizer.report.common import (
     mapping,
     order_tickers,
     provenance_section,
+    running_head,
     warnings_section,
 )
 from optimizer.report.disclosure import disclosure
@@ -131,7 +132,11 @@ def render_whatif(doc: Mapping[str, Any]) -> str:
             disclosure(doc, view.tickers),
         ]
     )
-    return page(str(doc.get("title") or "What-if comparison"), body)
+    return page(
+        str(doc.get("title") or "What-if comparison"),
+        body,
+        running_head=running_head(doc, "What-if comparison"),
+    )
 
 
 def write_whatif(
@@ -201,15 +206,13 @@ def _regret(view: WhatIfView) -> Raw | None:
     top = max(
         [r for h in holders for s in view.happens if (r := view.regret(h, s)) is not None] or [0]
     )
-    headers = [
-        "Holding the optimum for ↓ / if this happens →",
-        *(view.title(s) for s in view.happens),
-    ]
+    headers = ["Held ↓ · happens →", *(view.title(s) for s in view.happens)]
     rows = [
         (view.title(h), *(_regret_cell(view.regret(h, s), top) for s in view.happens))
         for h in holders
     ]
     note = (
+        "Rows: the optimum held; columns: the scenario that happens. "
         "Regret: how much certainty-equivalent return is given up over the horizon by "
         "holding one row's optimum when the column's scenario happens, against the best "
         "candidate for what happened (0 on the diagonal). Darker cells cost more."

@@ -12,16 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE
 from optimizer.workflows.pipeline import AccountRun, Pipeline
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from optimizer.data.freshness import LastPrice
     from optimizer.jobs.model import AccountOutcome, AccountSpec, Period
+    from optimizer.report.pdf import Paper
     from optimizer.workflows.whatif import WhatIfDocument
 
 __all__ = [
     "AccountRun",
     "Pipeline",
     "Proposal",
+    "last_price_dates",
     "prepare_worker",
     "process_account",
     "propose",
@@ -29,7 +35,7 @@ __all__ = [
 ]
 
 
-PROPOSAL_FILES = ("proposal.json", "report.html", "orders.csv")
+PROPOSAL_FILES = ("proposal.json", "report.html", "report.pdf", "orders.csv")
 
 
 @dataclass(frozen=True)
@@ -48,28 +54,34 @@ def propose(
     deposit: float = 0.0,
     withdraw: float = 0.0,
     pipeline: Pipeline | None = None,
+    max_price_age: int | None = DEFAULT_MAX_PRICE_AGE,
+    pdf: Paper | None = None,
 ) -> Proposal:
     """Allocation, trades and report for one account file.
 
-    With ``out_dir``: ``proposal.json``, ``report.html`` and ``orders.csv`` are written
-    there as one set (all new or all as before; an old ``orders.csv`` is removed when the
-    new proposal has no plan), and only once everything has been computed.
+    With ``out_dir``: ``proposal.json``, ``report.html``, ``orders.csv`` and (with ``pdf``,
+    the paper size) ``report.pdf`` are written there as one set (all new or all as
+    before; an old ``orders.csv`` or ``report.pdf`` that is not part of the new set is
+    removed), and only once everything has been computed. Prices more
+    than ``max_price_age`` business days before the trade date are a warning.
     """
     from optimizer.account import load_account
     from optimizer.workflows.proposal import build_proposal
 
     cfg = load_account(config)
     run = (pipeline or Pipeline()).run(
-        cfg, deposit=deposit, withdraw=withdraw, compare_tax_blind=True
+        cfg, deposit=deposit, withdraw=withdraw, compare_tax_blind=True, max_price_age=max_price_age
     )
     document = build_proposal(run)
     files: dict[str, Path] = {}
     if out_dir is not None:
-        files = _write_proposal(Path(out_dir), document, run)
+        files = _write_proposal(Path(out_dir), document, run, pdf)
     return Proposal(document, files, run)
 
 
-def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dict[str, Path]:
+def _write_proposal(
+    out: Path, document: dict[str, Any], run: AccountRun, pdf: Paper | None
+) -> dict[str, Path]:
     import json
 
     from optimizer.atomic import write_set_atomic
@@ -77,23 +89,34 @@ def _write_proposal(out: Path, document: dict[str, Any], run: AccountRun) -> dic
     from optimizer.rebalance.result import orders_csv
     from optimizer.report import render_proposal
 
-    texts = {
+    html = render_proposal(to_jsonable(document))
+    texts: dict[str, str | bytes] = {
         "proposal.json": json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n",
-        "report.html": render_proposal(to_jsonable(document)),
+        "report.html": html,
     }
+    if pdf is not None:
+        from optimizer.report.pdf import render_pdf
+
+        texts["report.pdf"] = render_pdf(html, paper=pdf)
     if run.plan is not None:
         texts["orders.csv"] = orders_csv([run.plan])
     return write_set_atomic(out, texts, retire=PROPOSAL_FILES)
 
 
-def whatif(config: str | Path, *, pipeline: Pipeline | None = None) -> WhatIfDocument:
-    """The what-if document for one account file (``.to_dict()`` is its JSON form)."""
+def whatif(
+    config: str | Path,
+    *,
+    pipeline: Pipeline | None = None,
+    max_price_age: int | None = DEFAULT_MAX_PRICE_AGE,
+) -> WhatIfDocument:
+    """The what-if document for one account file (``.to_dict()`` is its JSON form; stale
+    prices are a warning)."""
     from optimizer.account import load_account
     from optimizer.workflows.whatif import build_whatif
 
     pipeline = pipeline or Pipeline()
     cfg = load_account(config)
-    run = pipeline.run(cfg, plan=False)
+    run = pipeline.run(cfg, plan=False, max_price_age=max_price_age)
     if not run.estimate.scenarios:
         from optimizer.errors import ConfigError
 
@@ -134,3 +157,47 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
         provenance=run.estimate.provenance.to_dict() if run.estimate.provenance else {},
         warnings=tuple(warnings),
     )
+
+
+def last_price_dates(
+    specs: Sequence[AccountSpec], period: Period
+) -> Iterator[tuple[str, LastPrice]]:
+    """The monthly job's check before it records anything: per account, the oldest last
+    price its pipeline will use on the rebalance date. Accounts that say the same
+    ([data], [account] as_of, universe) are looked up once; an account whose file or data
+    cannot be read is left to its own run (where it fails with its reason)."""
+    from optimizer.errors import CapallocError
+
+    pipeline, seen, keys = Pipeline(), {}, {}
+    for spec in specs:
+        if spec.config_path not in keys:  # a policy file shared by many accounts: read once
+            keys[spec.config_path] = _data_key(spec.config_path)
+        key = keys[spec.config_path]
+        if key is None or key not in seen:
+            try:
+                cfg = pipeline.account(spec.config_path)
+                seen[key] = pipeline.last_price(cfg, period.rebalance_date)
+            except CapallocError:
+                seen[key] = None
+        if seen[key] is not None:
+            yield spec.account_id, seen[key]
+
+
+def _data_key(path: Path) -> str | None:
+    """What decides an account file's prices, read cheaply (None: unreadable)."""
+    import json
+    import tomllib
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, tomllib.TOMLDecodeError):
+        return None
+    data = doc.get("data") or {}
+    relative = str(data.get("source", "")).startswith("csv:") or "cache_dir" in data
+    parts = [
+        str(path.resolve().parent) if relative else "",
+        data,
+        (doc.get("account") or {}).get("as_of"),
+        sorted(((doc.get("universe") or {}).get("assets") or {}).items()),
+    ]
+    return json.dumps(parts, sort_keys=True, default=str)

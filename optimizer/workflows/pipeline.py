@@ -31,6 +31,7 @@ from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
+    from optimizer.data.freshness import LastPrice, Staleness
     from optimizer.estimate import Estimate
     from optimizer.optimize.result import Allocation
     from optimizer.optimize.taxterm import TaxLots
@@ -66,13 +67,15 @@ class AccountRun:
     without_views: Allocation | None = None  # the same policy on the estimate before [views]
     tax_lots: TaxLots | None = None  # the lots of a tax-aware allocation ([tax] taxable)
     tax_blind: Allocation | None = None  # the same policy blind to taxes (when compared)
+    stale: Staleness | None = None  # the last price is older than the limit allows
 
     @property
     def warnings(self) -> list[str]:
-        """Everything the user must be told: optimizer and planner fallbacks, notes on the
-        holdings."""
+        """Everything the user must be told: stale prices, optimizer and planner fallbacks,
+        notes on the holdings."""
         plan = self.plan.warnings if self.plan is not None else ()
-        return [*self.allocation.warnings, *plan, *self.position.notes]
+        stale = [self.stale.message()] if self.stale else []
+        return [*stale, *self.allocation.warnings, *plan, *self.position.notes]
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Pipeline:
     estimates: dict[str, Estimate] = field(default_factory=dict)
     problems: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
     compilations: int = 0
 
@@ -158,6 +162,40 @@ class Pipeline:
             self.prices[key] = last_prices(provider, cfg.data, list(tickers), as_of=as_of)
         return self.prices[key]
 
+    def last_price(self, cfg: AccountConfig, used_on: dt.date) -> LastPrice | None:
+        """The oldest last price of the account's priced assets up to ``used_on`` (and
+        [account] as_of, [data] end); None for a universe of cash only."""
+        from optimizer.data.freshness import oldest_last_price
+
+        tickers = [t for t in cfg.tickers if not is_cash(cfg, t)]
+        data = _data_until(cfg)
+        end = used_on if data.end is None or used_on < data.end else data.end
+        key = _key(cfg, "data") + "|" + ",".join(tickers) + f"|{end}"
+        if key not in self.last_dates:
+            got = None
+            if tickers:
+                with naming_file(cfg.path):
+                    got = oldest_last_price(
+                        cfg.data.provider(cfg.path).prices(tickers, data.start, end)
+                    )
+            self.last_dates[key] = got
+        return self.last_dates[key]
+
+    def staleness(
+        self, cfg: AccountConfig, used_on: dt.date | None, limit: int | None
+    ) -> Staleness | None:
+        """Stale prices for a trade on ``used_on`` (default: [account] as_of, else today)."""
+        from optimizer.data.freshness import staleness
+
+        if limit is None:
+            return None
+        used_as = "the trade date" if used_on else "today"
+        if used_on is None and cfg.account.as_of:
+            used_as = "the as-of date"
+        used_on = used_on or cfg.account.as_of or dt.datetime.now(dt.UTC).date()
+        last = self.last_price(cfg, used_on)
+        return staleness(last, used_on, limit, used_as) if last is not None else None
+
     def run(
         self,
         cfg: AccountConfig,
@@ -170,11 +208,13 @@ class Pipeline:
         account_id: str | None = None,
         account: Account | None = None,
         compare_tax_blind: bool = False,
+        max_price_age: int | None = None,
     ) -> AccountRun:
         """Estimate, optimize and (with holdings) plan the trades of one account. A taxable
         account's optimizer sees its tax bill, and ``compare_tax_blind`` also solves the
         policy blind to taxes; ``account`` (lots and cash in memory, e.g. a backtest's)
-        replaces the holdings file."""
+        replaces the holdings file; with ``max_price_age`` (business days), prices older
+        than that on the trade date are reported in ``AccountRun.stale``."""
         from optimizer.optimize import Inputs
 
         estimate = self.estimate(cfg)
@@ -200,9 +240,10 @@ class Pipeline:
         if plan and position.account is not None:
             order = allocation.tax.lot_order if allocation.tax is not None else None
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw, order)
+        stale = self.staleness(cfg, as_of, max_price_age)
         return AccountRun(
             cfg, estimate, allocation, position, trade_plan,
-            without_views=without, tax_lots=tax, tax_blind=blind,
+            without_views=without, tax_lots=tax, tax_blind=blind, stale=stale,
         )  # fmt: skip
 
     def position(

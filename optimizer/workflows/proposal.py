@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,9 +101,18 @@ def frontier_section(run: AccountRun, current: dict[str, float] | None) -> dict[
     def point(p: dict[str, Any]) -> dict[str, float]:
         return {"volatility": p["annual_volatility"], "expected_return": p["annual_return"]}
 
+    est, h = run.estimate, run.estimate.horizon_years
+    assets = {  # each asset alone, annualised as the portfolios are: context for the curve
+        t: {
+            "volatility": math.sqrt(max(float(est.Sigma[i, i]), 0.0) / h),
+            "expected_return": float(est.mu[i]) / h,
+        }
+        for i, t in enumerate(est.tickers)
+    }
     return {
         "points": [point(p) for p in f["points"]],
         **{name: point(p) for name, p in f["placed"].items()},
+        "assets": assets,
     }
 
 
@@ -164,6 +174,7 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
             "value": run.position.value or None,
             "currency": info.currency,
         },
+        "advisor": advisor_section(cfg),
         "as_of": run.position.as_of.isoformat(),
         "tags": {t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
         "current_weights": clean(current) if current else {},
@@ -183,6 +194,14 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "provenance": est.provenance.to_dict() if est.provenance else None,
         "warnings": run.warnings,
     }
+
+
+def advisor_section(cfg: AccountConfig) -> dict[str, Any] | None:
+    """``[advisor]`` for the reports: firm, advisor, contact and the logo's data URI."""
+    a = cfg.advisor
+    if a is None:
+        return None
+    return {"firm": a.firm, "advisor": a.advisor, "contact": a.contact, "logo": cfg.logo}
 
 
 def _objective(alloc: Allocation, cfg: AccountConfig) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from optimizer.errors import InfeasibleError
 from optimizer.optimize.policy import ObjectiveKind
 from optimizer.optimize.result import clean_weights as clean
 from optimizer.workflows.figures import small_cap_share, vector
+from optimizer.workflows.proposal import advisor_section
 from optimizer.workflows.views import views_section
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class WhatIfDocument:
     title: str
     generated: str  # ISO timestamp, seconds
     account: dict[str, str]  # id, name
+    advisor: dict[str, Any] | None  # the [advisor] section (firm, advisor, contact, logo)
     tickers: list[str]  # (n_assets,)
     tags: dict[str, list[str]]  # ticker -> tags
     columns: list[Column]  # the scenario ids, then ROBUST
@@ -129,6 +131,7 @@ def build_whatif(
         title="What if: every scenario side by side",
         generated=(generated or dt.datetime.now()).isoformat(timespec="seconds"),
         account={"id": cfg.account.id, "name": cfg.account.name or cfg.account.id},
+        advisor=advisor_section(cfg),
         tickers=list(est.tickers),
         tags={t: list(a.tags) for t, a in cfg.policy.universe.assets.items()},
         columns=columns,
