@@ -195,10 +195,13 @@ def test_bad_input_one_line_and_nothing_written(name, tmp_path):
     assert list(tmp_path.iterdir()) == []  # no temporary file left either
 
 
-def test_prices_from_the_data_layer_are_the_last_closes(shared_data):
-    """--source csv:<yahoo folder>: each order is priced at its file's last close."""
+def test_prices_from_the_data_layer_are_the_last_closes(shared_data, tmp_path):
+    """--source csv:<yahoo folder>: each order is priced at its file's last close (the
+    holdings' lots dated a year earlier, so that none postdates the trade date)."""
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text((BAD / "holdings.csv").read_text().replace(",2026-", ",2025-"))
     res = run_cli(
-        "rebalance", "--holdings", str(BAD / "holdings.csv"), "--targets",
+        "rebalance", "--holdings", str(holdings), "--targets",
         str(BAD / "targets.csv"), "--source", f"csv:{shared_data / 'yahoo'}", "--as-of",
         "2026-02-23", "--format", "json",
     )  # fmt: skip
