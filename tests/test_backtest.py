@@ -198,6 +198,15 @@ def test_taxes_are_netted_per_year() -> None:
     assert net_tax(100.0, 100.0, -500.0, tax) == pytest.approx((0.0, -300.0))
 
 
+def test_a_taxable_account_is_taxed_at_its_own_rates(tmp_path: Path) -> None:
+    """examples/taxaware has [tax] taxable = true: its rates apply without --tax-rates."""
+    from tests.conftest import ROOT
+
+    cfg = ROOT / "examples" / "taxaware" / "account.toml"
+    bt = run_backtest(cfg, "2012-01", "2012-06", initial_cash=1e6)
+    assert any("40.8% on net short-term" in n and "23.8% on net" in n for n in bt.notes)
+
+
 def test_taxes_are_paid_from_the_account(tmp_path: Path) -> None:
     cfg = _account(tmp_path, band=0.0)
     none = run_backtest(cfg, "2010-01", "2011-12", benchmarks=(SPEC,), initial_cash=1e6)

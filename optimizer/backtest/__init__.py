@@ -51,7 +51,8 @@ def run_backtest(
         60/40 over the assets tagged equity and bonds.
     initial_cash : start from this much cash; default: the account's holdings file when
         every lot predates the first decision, else ``DEFAULT_CASH`` in cash (noted).
-    tax : rates on realised gains; None: no taxes (stated in the result).
+    tax : rates on realised gains; None: the account's ``[tax]`` rates when it is taxable,
+        else no taxes (stated in the result).
     progress : called as ``progress(done, total)`` after each month.
     """
     from optimizer.account import load_account
@@ -61,6 +62,8 @@ def run_backtest(
         raise ConfigError("the starting cash must be above 0", key="--initial-cash",
                           value=initial_cash)  # fmt: skip
     cfg = load_account(config)
+    if tax is None and cfg.tax.taxable:
+        tax = TaxRates(cfg.tax.short_term_rate, cfg.tax.long_term_rate)
     first, last = _month(start, "--start"), _month(end, "--end")
     pipeline = pipeline or Pipeline()
     cash = cash_ticker(cfg)

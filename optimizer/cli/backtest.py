@@ -44,7 +44,8 @@ from optimizer.cli.workflows import PERIOD, _progress
     "--tax-rates",
     metavar="ST,LT",
     default=None,
-    help="Tax on realised short- and long-term gains, e.g. 0.37,0.2 (default: none).",
+    help="Tax on realised short- and long-term gains, e.g. 0.37,0.2 (default: the "
+    "account's [tax] rates when it is taxable, else none).",
 )
 @click.option(
     "--csv",
