@@ -128,3 +128,20 @@ class ServedBy:
         self, tickers: Sequence[str], start: dt.date | None, end: dt.date | None, kind: Any
     ) -> PriceData:
         raise NotImplementedError
+
+
+def last_closes(
+    provider: Provider,
+    tickers: Sequence[str],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> dict[str, float]:
+    """Each ticker's last close up to ``end`` (its last observation; tickers with none are
+    left out, for the caller to name)."""
+    frame = provider.prices(list(tickers), start, end).frame
+    out: dict[str, float] = {}
+    for t in tickers:
+        series = frame[t].dropna() if t in frame.columns else None
+        if series is not None and len(series):
+            out[str(t)] = float(series.iloc[-1])
+    return out

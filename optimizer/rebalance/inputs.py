@@ -59,17 +59,12 @@ def _config(path: str | None) -> tuple[RebalanceRules, dict[str, float] | None]:
 
 def _source_prices(source: str, tickers: list[str]) -> dict[str, float]:
     from optimizer.data import get_provider
+    from optimizer.data.base import last_closes
 
-    data = get_provider(source).prices(tickers)
-    frame = data.frame
-    out: dict[str, float] = {}
+    out = last_closes(get_provider(source), tickers)
     for ticker in tickers:
-        if ticker not in frame.columns:
+        if ticker not in out:
             raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
-        series = frame[ticker].dropna()
-        if series.empty:
-            raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
-        out[ticker] = float(series.iloc[-1])
     return out
 
 

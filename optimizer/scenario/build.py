@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from optimizer.data.base import Provider
+from optimizer.data.base import Provider, last_closes
 from optimizer.errors import ConfigError, DataError, ScenarioError
 from optimizer.estimate import (
     BaselineInputs,
@@ -354,8 +354,7 @@ def last_prices(
     end = getattr(data, "end", None)
     if as_of is not None and (end is None or as_of < end):
         end = as_of
-    got = provider.prices(list(tickers), getattr(data, "start", None), end)
-    return {str(t): float(got.frame[t].dropna().iloc[-1]) for t in tickers}
+    return last_closes(provider, tickers, getattr(data, "start", None), end)
 
 
 __all__ = ["build_estimate", "last_prices", "scenario_probabilities", "scenario_set_moments"]
