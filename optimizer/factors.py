@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -249,10 +249,15 @@ class FactorModel:
         self.stressed_quantile = stressed_quantile
         self.min_periods = min_periods
 
-    def fit(self, returns: pd.DataFrame, factors: pd.DataFrame) -> FactorModel:
+    def fit(
+        self, returns: pd.DataFrame, factors: pd.DataFrame, weights: np.ndarray | None = None
+    ) -> FactorModel:
         """Fit on asset returns (n_periods, n_assets) and factor values (n_periods, n_factors).
 
         Rows are aligned on their common dates; rows with any missing value are dropped.
+        ``weights`` (n_periods,), positive, e.g. exponential: a weighted regression and
+        weighted factor mean and covariance (the turbulence ranking stays unweighted); the
+        residual variance is corrected for the effective sample size.
         """
         import numpy as np
         import pandas as pd
@@ -272,18 +277,22 @@ class FactorModel:
             )
         R = joined[list(returns.columns)].to_numpy(float)
         F = joined[list(factors.columns)].to_numpy(float)
+        w = np.ones(len(F)) if weights is None else _aligned_weights(weights, factors, joined)
+        w = w / w.sum()
+        n_eff = 1.0 / (w**2).sum()  # = n for equal weights
         X = np.column_stack([np.ones(len(F)), F])
-        coef, *_ = np.linalg.lstsq(X, R, rcond=None)
+        sw = np.sqrt(w)[:, None]
+        coef, *_ = np.linalg.lstsq(X * sw, R * sw, rcond=None)
         resid = R - X @ coef
-        dof = max(len(F) - k - 1, 1)
         self.tickers_ = tuple(str(c) for c in returns.columns)
         self.factor_names_ = tuple(str(c) for c in factors.columns)
         self.intercept_ = coef[0]
         self.exposures_ = coef[1:].T.copy()
-        self.residual_var_ = (resid**2).sum(axis=0) / dof
+        self.residual_var_ = (w @ resid**2) * n_eff / max(n_eff - k - 1, 1.0)
         self.r2_ = 1.0 - resid.var(axis=0) / np.where(R.var(axis=0) > 0, R.var(axis=0), 1.0)
-        self.factor_mean_ = F.mean(axis=0)
-        self.factor_cov_ = np.atleast_2d(np.cov(F, rowvar=False))
+        self.factor_mean_ = w @ F
+        centred = F - self.factor_mean_
+        self.factor_cov_ = np.atleast_2d((centred * w[:, None]).T @ centred / (1.0 - (w**2).sum()))
         self.turbulence_ = pd.Series(
             mahalanobis(F, self.factor_mean_, self.factor_cov_), index=joined.index
         )
@@ -317,6 +326,15 @@ class FactorModel:
             t: {f: float(self.exposures_[i, j]) for j, f in enumerate(self.factor_names_)}
             for i, t in enumerate(self.tickers_)
         }
+
+
+def _aligned_weights(weights: np.ndarray, factors: pd.DataFrame, joined: pd.DataFrame) -> Any:
+    """The weights of the rows kept after aligning and dropping missing values."""
+    import numpy as np
+    import pandas as pd
+
+    w = pd.Series(np.asarray(weights, dtype=float), index=factors.index)
+    return w.loc[joined.index].to_numpy()
 
 
 class Regime(StrEnum):
