@@ -37,8 +37,8 @@ class EngineOptions:
     """How the model is estimated (the choices the scenario backtest compares)."""
 
     window: int = 60  # months of history before the as-of date
-    sampling: Frequency = Frequency.MONTHLY  # returns the exposures are estimated from
-    halflife: float | None = None  # months; exponential weights (None: equal weights)
+    sampling: Frequency = Frequency.DAILY  # returns the exposures are estimated from
+    halflife: float | None = 36.0  # months; exponential weights (None: equal weights)
     tail_dof: float | None = None  # Student-t degrees of freedom of intervals (None: normal)
 
     def text(self) -> str:
