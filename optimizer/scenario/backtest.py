@@ -209,12 +209,12 @@ def calibration(tail: np.ndarray) -> list[dict[str, Any]]:
 
 def _check_shocked(shocked: Sequence[str], names: list[str]) -> None:
     if not shocked:
-        raise ConfigError("name at least one factor to shock", key="shocks", value="")
+        raise ConfigError("name at least one factor to shock", key="--shocks", value="")
     for name in shocked:
         if name not in names:
             raise ConfigError(
                 f"factor has no series in this data; factors available: {', '.join(names)}",
-                key="shocks",
+                key="--shocks",
                 value=name,
             )
 
