@@ -228,6 +228,10 @@ class FactorModel:
         values from their mean) used for the stressed covariance, in (0, 0.5].
     min_periods:
         Fewest periods accepted by :meth:`fit`.
+    stressed_min, stressed_prior:
+        The stressed covariance uses at least ``stressed_min`` turbulent periods and is
+        shrunk toward the calm one as if ``stressed_prior`` calm periods were added (0, 0:
+        neither).
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -245,9 +249,18 @@ class FactorModel:
     n_periods_ : int
     """
 
-    def __init__(self, *, stressed_quantile: float = 0.15, min_periods: int = 24) -> None:
+    def __init__(
+        self,
+        *,
+        stressed_quantile: float = 0.15,
+        min_periods: int = 24,
+        stressed_min: int = 0,
+        stressed_prior: float = 0.0,
+    ) -> None:
         self.stressed_quantile = stressed_quantile
         self.min_periods = min_periods
+        self.stressed_min = stressed_min  # fewest turbulent periods the stressed cov uses
+        self.stressed_prior = stressed_prior  # calm periods it is shrunk toward
 
     def fit(
         self, returns: pd.DataFrame, factors: pd.DataFrame, weights: np.ndarray | None = None
@@ -307,9 +320,12 @@ class FactorModel:
 
         d = self.turbulence_.to_numpy()
         n_top = max(int(np.ceil(self.stressed_quantile * len(d))), F.shape[1] + 2)
+        n_top = min(max(n_top, self.stressed_min), len(d))
         top = np.argsort(d)[-n_top:]
         centred = F[top] - self.factor_mean_  # around the full-window mean
-        return centred.T @ centred / (len(top) - 1)
+        stressed = centred.T @ centred / (len(top) - 1)
+        n0 = self.stressed_prior  # (n_top S_top + n0 S_calm) / (n_top + n0)
+        return (n_top * stressed + n0 * self.factor_cov_) / (n_top + n0)
 
     def covariance(self, regime: Regime) -> np.ndarray:
         """Per-period factor covariance (n_factors, n_factors) for a regime."""

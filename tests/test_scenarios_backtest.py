@@ -22,7 +22,7 @@ SPECS = {
 B = np.array([[1.2, -2.0], [0.3, -16.0]])  # (n_assets, n_factors) true exposures
 SD_F = np.array([0.045, 0.0025])  # monthly sd of the equity return and the yield change
 SD_E = np.array([0.02, 0.01])  # residual sd of the two assets
-PLAIN = EngineOptions(sampling=Frequency.MONTHLY, halflife=None)
+PLAIN = EngineOptions(sampling=Frequency.MONTHLY, halflife=None, monthly_errors=False)
 
 
 def _world(n_months: int, seed: int, freq: str = "ME") -> MarketHistory:
@@ -45,8 +45,12 @@ def _world(n_months: int, seed: int, freq: str = "ME") -> MarketHistory:
     return MarketHistory(returns, returns * 0, Frequency.MONTHLY, SPECS, levels=levels)
 
 
-def test_synthetic_world_r2_and_coverage_near_theory():
-    bt = backtest_scenarios(_world(460, seed=7), options=PLAIN)
+@pytest.mark.parametrize("monthly_errors", [False, True])
+def test_synthetic_world_r2_and_coverage_near_theory(monthly_errors):
+    options = EngineOptions(
+        sampling=Frequency.MONTHLY, halflife=None, monthly_errors=monthly_errors
+    )
+    bt = backtest_scenarios(_world(460, seed=7), options=options)
     n, window = len(bt.months), PLAIN.window
     assert n == 460 - 1 - window
     explained = np.einsum("ij,j,ij->i", B, SD_F**2, B)
@@ -159,3 +163,29 @@ def test_cli_html_has_a_chart_per_asset(real_source, tmp_path):
     assert out.returncode == 0, out.stderr
     text = page.read_text()
     assert text.count("<svg") == 2 and "HYG: predicted and realised" in text
+
+
+def test_monthly_error_intervals_are_the_window_residual_variance():
+    """Both shocked factors fixed: the in-window errors are the OLS residuals (SSR / n)."""
+    h = _world(120, seed=9)
+    options = EngineOptions(sampling=Frequency.MONTHLY, halflife=None)
+    p = ShockModel(h, options).fit(as_of="1997-12-31").predict({"equity": 0.01, "long_rate": 0.0})
+    lv = h.levels.loc[:"1997-12-31"].iloc[-61:]
+    R = lv[["A", "T"]].pct_change().iloc[1:].to_numpy()
+    X = np.column_stack([np.ones(60), lv["MKT"].pct_change().iloc[1:], lv["Y10"].diff().iloc[1:]])
+    coef, *_ = np.linalg.lstsq(X, R, rcond=None)
+    np.testing.assert_allclose(p.sd**2, ((R - X @ coef) ** 2).mean(axis=0), rtol=1e-9)
+
+
+def test_stressed_covariance_has_a_floor_and_shrinks_toward_calm():
+    from optimizer.factors import FactorModel
+
+    h = _world(100, seed=2)
+    R, F = h.returns, pd.DataFrame(np.random.default_rng(1).standard_normal((99, 2)))
+    F.index = R.index
+    every = FactorModel(stressed_min=len(F)).fit(R, F)  # all periods, around the mean: calm
+    np.testing.assert_allclose(every.stressed_cov_, every.factor_cov_, rtol=1e-12)
+    plain, shrunk = FactorModel().fit(R, F), FactorModel(stressed_prior=30).fit(R, F)
+    n_top = int(np.ceil(0.15 * len(F)))
+    want = (n_top * plain.stressed_cov_ + 30 * plain.factor_cov_) / (n_top + 30)
+    np.testing.assert_allclose(shrunk.stressed_cov_, want, rtol=1e-12)

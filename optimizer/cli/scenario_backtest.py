@@ -49,6 +49,11 @@ from optimizer.cli.workflows import PERIOD
     help="Student-t degrees of freedom of the intervals and plausibility (default: normal).",
 )
 @click.option(
+    "--model-intervals",
+    is_flag=True,
+    help="Intervals from the model's own variance, not scaled to the window's monthly errors.",
+)
+@click.option(
     "--html",
     "html_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -66,6 +71,7 @@ def backtest(
     halflife: float,
     equal_weights: bool,
     tail_dof: float | None,
+    model_intervals: bool,
     html_path: Path | None,
     fmt: str,
 ) -> None:
@@ -82,6 +88,7 @@ def backtest(
         sampling=Frequency(sampling),
         halflife=None if equal_weights else halflife,
         tail_dof=tail_dof,
+        monthly_errors=not model_intervals,
     )
     history = _history(source, _names(tickers, "--tickers"))
     bt = backtest_scenarios(

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from optimizer.errors import DataError, ScenarioError
-from optimizer.factors import FactorModel, Frequency, factor_values
+from optimizer.factors import FactorModel, Frequency, Regime, factor_values
 from optimizer.scenario.engine import MarketHistory
 from optimizer.scenario.propagate import asset_moments, conditional_gaussian, plausibility
 
@@ -40,11 +40,22 @@ class EngineOptions:
     sampling: Frequency = Frequency.DAILY  # returns the exposures are estimated from
     halflife: float | None = 36.0  # months; exponential weights (None: equal weights)
     tail_dof: float | None = None  # Student-t degrees of freedom of intervals (None: normal)
+    monthly_errors: bool = True  # intervals scaled to the window's monthly prediction errors
+    regime: Regime = Regime.CALM  # the factor covariance the shocks are propagated with
+    stressed_min: float = 0.0  # months: fewest turbulent months the stressed cov uses
+    stressed_prior: float = 0.0  # months of calm covariance the stressed one is shrunk toward
 
     def text(self) -> str:
         parts = [f"{self.window} months of {self.sampling.value} returns"]
         parts.append(f"half-life {self.halflife:g} months" if self.halflife else "equal weights")
         parts.append(f"Student-t({self.tail_dof:g}) tails" if self.tail_dof else "normal tails")
+        if self.monthly_errors:
+            parts.append("intervals from the window's monthly errors")
+        if self.regime is Regime.STRESSED:
+            parts.append(
+                f"stressed covariance (at least {self.stressed_min:g} months, shrunk toward "
+                f"calm by {self.stressed_prior:g} months)"
+            )
         return ", ".join(parts)
 
 
@@ -144,9 +155,15 @@ class ShockModel:
             )
         R, F = s.returns.loc[rows], s.factors.loc[rows]
         weights = self._weights(s.months[rows], last)
-        self.model_ = FactorModel(min_periods=self.options.window).fit(R, F, weights)
-        self.as_of_ = s.month_ends[last].date()
         self.periods_ = float(rows.sum()) / self.options.window
+        o = self.options
+        self.model_ = FactorModel(
+            min_periods=o.window,
+            stressed_min=round(o.stressed_min * self.periods_),
+            stressed_prior=o.stressed_prior * self.periods_,
+        ).fit(R, F, weights)
+        self.as_of_ = s.month_ends[last].date()
+        self.window_months_ = (first, last)
         self.window_ = (
             f"{s.month_ends[first - 1].date()}..{self.as_of_} ({self.options.window} months of "
             f"{self.options.sampling.value} returns)"
@@ -178,9 +195,10 @@ class ShockModel:
         values = np.array([float(v) for v in shocks.values()])
         h = self.periods_
         mean_h, cov_h = model.factor_mean_ * h, model.factor_cov_ * h
-        f_mean, f_cov = conditional_gaussian(mean_h, cov_h, idx, values)
-        a, B, D = model.intercept_, model.exposures_, model.residual_var_
-        mu, Sigma = asset_moments(a, B, D, h, f_mean, f_cov)
+        f_mean, mu, Sigma = self._moments(idx, values)
+        if self.options.monthly_errors:
+            scale = np.sqrt(self._error_variance(idx) / np.diag(Sigma))
+            Sigma = Sigma * np.outer(scale, scale)
         distance = _distance(values, mean_h[idx], cov_h[np.ix_(idx, idx)])
         tail, words = tail_probability(distance, len(idx), self.options.tail_dof)
         return Prediction(
@@ -197,6 +215,31 @@ class ShockModel:
             window=self.window_,
             exposures=model.exposures_dict(),
         )
+
+    def _moments(
+        self, idx: list[int], values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Conditional factor mean (k,), asset mean (n,) and covariance (n, n) over a month."""
+        model, h = self.model_, self.periods_
+        used = model.covariance(self.options.regime) * h
+        f_mean, f_cov = conditional_gaussian(model.factor_mean_ * h, used, idx, values)
+        a, B, D = model.intercept_, model.exposures_, model.residual_var_
+        mu, Sigma = asset_moments(a, B, D, h, f_mean, f_cov)
+        return f_mean, mu, Sigma
+
+    def _error_variance(self, idx: list[int]) -> np.ndarray:
+        """(n_assets,) mean squared error of the model's month-end to month-end predictions
+        over its own window, each month shocked with its own moves (weighted like the fit)."""
+        s, (first, last) = self.sampled, self.window_months_
+        months = pd.period_range(first, last, freq="M")
+        moves = s.monthly_factors.loc[months].iloc[:, idx].to_numpy()
+        realised = s.monthly_returns.loc[months, list(self.tickers)].to_numpy()
+        errors = np.array(
+            [r - self._moments(idx, m)[1] for r, m in zip(realised, moves, strict=True)]
+        )
+        w = self._weights(np.asarray(months), last)
+        w = np.ones(len(months)) if w is None else w
+        return (w @ errors**2) / w.sum()
 
 
 def tail_probability(distance: float, dof: int, tail_dof: float | None) -> tuple[float, str]:
