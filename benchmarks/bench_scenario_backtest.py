@@ -23,15 +23,14 @@ def main() -> None:
     if not DATA.is_dir():
         print(f"skipped: {DATA} is not present")
         return
-    from optimizer.cli.scenario_backtest import _history
     from optimizer.frequency import Frequency
     from optimizer.scenario.backtest import backtest_scenarios
-    from optimizer.scenario.predict import EngineOptions
+    from optimizer.scenario.predict import EngineOptions, load_market
 
     source = f"csv:{DATA / 'yahoo'},{DATA / 'fred'}"
     for options in (EngineOptions(sampling=Frequency.MONTHLY, halflife=None), EngineOptions()):
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        history = _history(source, ["IWM", "QQQ", "HYG", "TLT"])
+        history = load_market(source, ["IWM", "QQQ", "HYG", "TLT"])
         bt = backtest_scenarios(history, start="2011-12", end="2026-02", options=options)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         verdict = "ok" if wall < TARGET_S else "SLOW"

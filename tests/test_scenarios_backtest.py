@@ -123,14 +123,12 @@ def real_source(shared_data):
 
 
 def test_cli_json_month_equals_the_python_call(real_source):
-    from optimizer.cli.scenario_backtest import _history
-
     out = run_cli("scenarios", "backtest", "--source", real_source, "--tickers", "IWM,TLT",
                   "--start", "2022-03", "--end", "2022-05", "--format", "json")  # fmt: skip
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert [m["month"] for m in doc["months"]] == ["2022-03", "2022-04", "2022-05"]
-    model = ShockModel(_history(real_source, ["IWM", "TLT"]))  # the defaults the CLI uses
+    model = ShockModel.from_source(real_source, ["IWM", "TLT"])  # the defaults the CLI uses
     for row in doc["months"]:
         p = model.fit(as_of=row["as_of"]).predict(row["shocks"])
         for j, t in enumerate(p.tickers):

@@ -49,6 +49,14 @@ from optimizer.cli.workflows import PERIOD
     help="Student-t degrees of freedom of the intervals and plausibility (default: normal).",
 )
 @click.option(
+    "--regime",
+    type=click.Choice(["calm", "stressed"]),
+    default="calm",
+    show_default=True,
+    help="Factor covariance the shocks are propagated with (stressed: at least 12 turbulent "
+    "months, shrunk toward calm by 30 months).",
+)
+@click.option(
     "--model-intervals",
     is_flag=True,
     help="Intervals from the model's own variance, not scaled to the window's monthly errors.",
@@ -71,6 +79,7 @@ def backtest(
     halflife: float,
     equal_weights: bool,
     tail_dof: float | None,
+    regime: str,
     model_intervals: bool,
     html_path: Path | None,
     fmt: str,
@@ -78,9 +87,10 @@ def backtest(
     """Each month, the engine fitted on the months before it and shocked with that month's
     realised factor moves, against the assets' realised returns (no look-ahead)."""
     from optimizer.cli.backtest import _check_output, _write
+    from optimizer.factors import Regime
     from optimizer.frequency import Frequency
     from optimizer.scenario.backtest import backtest_scenarios
-    from optimizer.scenario.predict import EngineOptions
+    from optimizer.scenario.predict import EngineOptions, load_market
 
     _check_output("--html", html_path)
     options = EngineOptions(
@@ -89,8 +99,9 @@ def backtest(
         halflife=None if equal_weights else halflife,
         tail_dof=tail_dof,
         monthly_errors=not model_intervals,
+        regime=Regime(regime),
     )
-    history = _history(source, _names(tickers, "--tickers"))
+    history = load_market(source, _names(tickers, "--tickers"))
     bt = backtest_scenarios(
         history, start=start, end=end, shocked=_names(shocks, "--shocks"), options=options
     )
@@ -110,17 +121,6 @@ def _names(text: str, key: str) -> list[str]:
     if not names:
         raise ConfigError("give at least one name, comma-separated", key=key, value=text)
     return names
-
-
-def _history(source: str, tickers: list[str]) -> Any:
-    from optimizer.config import validate
-    from optimizer.data.settings import DataConfig
-    from optimizer.scenario.config import EstimationConfig
-    from optimizer.scenario.history import load_history
-
-    data = validate(DataConfig, {"source": source}, prefix="data")
-    est = validate(EstimationConfig, {}, prefix="estimation")
-    return load_history(data.provider(None), data, est, tickers)
 
 
 def _render(doc: dict[str, Any], html_path: Path | None) -> None:

@@ -18,7 +18,7 @@ The scenario backtest (optimizer.scenario.backtest) is this model called month a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,8 @@ class EngineOptions:
     tail_dof: float | None = None  # Student-t degrees of freedom of intervals (None: normal)
     monthly_errors: bool = True  # intervals scaled to the window's monthly prediction errors
     regime: Regime = Regime.CALM  # the factor covariance the shocks are propagated with
-    stressed_min: float = 0.0  # months: fewest turbulent months the stressed cov uses
-    stressed_prior: float = 0.0  # months of calm covariance the stressed one is shrunk toward
+    stressed_min: float = 12.0  # months: fewest turbulent months the stressed cov uses
+    stressed_prior: float = 30.0  # months of calm covariance the stressed one is shrunk toward
 
     def text(self) -> str:
         parts = [f"{self.window} months of {self.sampling.value} returns"]
@@ -125,6 +125,14 @@ class ShockModel:
         self.options = options or EngineOptions()
         self.tickers = tickers or tuple(str(c) for c in history.returns.columns)
         self._sampled: SampledReturns | None = None
+
+    @classmethod
+    def from_source(
+        cls, source: str, tickers: Sequence[str], options: EngineOptions | None = None
+    ) -> ShockModel:
+        """Read ``tickers`` and the factor series from ``source`` (``"csv:PATH,..."``,
+        ``"yahoo"``, ``"sample"``) once; fit and predict as often as wanted after."""
+        return cls(load_market(source, tickers), options, tickers=tuple(tickers))
 
     @property
     def sampled(self) -> SampledReturns:
@@ -240,6 +248,18 @@ class ShockModel:
         w = self._weights(np.asarray(months), last)
         w = np.ones(len(months)) if w is None else w
         return (w @ errors**2) / w.sum()
+
+
+def load_market(source: str, tickers: Sequence[str]) -> MarketHistory:
+    """The assets and every factor series the source has (``[data] source``), all dates."""
+    from optimizer.config import validate
+    from optimizer.data.settings import DataConfig
+    from optimizer.scenario.config import EstimationConfig
+    from optimizer.scenario.history import load_history
+
+    data = validate(DataConfig, {"source": source}, prefix="data")
+    est = validate(EstimationConfig, {}, prefix="estimation")
+    return load_history(data.provider(None), data, est, list(tickers))
 
 
 def tail_probability(distance: float, dof: int, tail_dof: float | None) -> tuple[float, str]:
