@@ -187,3 +187,25 @@ def test_stressed_covariance_has_a_floor_and_shrinks_toward_calm():
     n_top = int(np.ceil(0.15 * len(F)))
     want = (n_top * plain.stressed_cov_ + 30 * plain.factor_cov_) / (n_top + 30)
     np.testing.assert_allclose(shrunk.stressed_cov_, want, rtol=1e-12)
+
+
+def test_shock_model_equals_the_scenario_engine_on_the_same_window():
+    """Monthly returns, equal weights, calm, the model's own variance: the same mean and
+    covariance as a one-month scenario file through ScenarioEngine.moments."""
+    from optimizer.scenario.engine import ScenarioEngine
+    from optimizer.scenario.model import Scenario
+
+    h = _world(130, seed=4)
+    as_of = "1998-06-30"
+    window = h.levels.loc[:as_of].iloc[-61:]
+    engine = ScenarioEngine(MarketHistory.from_levels(window, ["A", "T"], SPECS, h.frequency))
+    scenario = Scenario.model_validate({
+        "id": "s", "title": "s", "narrative": "s", "horizon": {"value": 1, "unit": "months"},
+        "shocks": [{"factor": "equity", "return_pct": -8.0}],
+    })  # fmt: skip
+    want = engine.fit().moments(scenario)
+    p = ShockModel(h, PLAIN).fit(as_of=as_of).predict({"equity": -0.08})
+    np.testing.assert_allclose(p.mu, want.mu, rtol=1e-10)
+    np.testing.assert_allclose(p.Sigma, want.Sigma, rtol=1e-10)
+    assert p.mahalanobis == pytest.approx(want.mahalanobis, rel=1e-10)
+    assert p.plausibility == want.plausibility
