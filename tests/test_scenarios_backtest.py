@@ -209,3 +209,16 @@ def test_shock_model_equals_the_scenario_engine_on_the_same_window():
     np.testing.assert_allclose(p.Sigma, want.Sigma, rtol=1e-10)
     assert p.mahalanobis == pytest.approx(want.mahalanobis, rel=1e-10)
     assert p.plausibility == want.plausibility
+
+
+def test_a_monthly_pin_on_a_weekly_model_ends_on_true_month_ends():
+    from optimizer.factors import HistoryWindow, period_end_levels
+
+    daily = _world(600, seed=8, freq="B").levels  # business days
+    weekly = period_end_levels(daily, Frequency.WEEKLY)
+    h = MarketHistory.from_levels(weekly, ["A", "T"], SPECS, Frequency.WEEKLY, daily=daily)
+    pinned = h.window(HistoryWindow(frequency=Frequency.MONTHLY))
+    month_ends = daily.index.to_series().groupby(daily.index.to_period("M")).max()
+    assert list(pinned.returns.index) == list(month_ends.iloc[1:])
+    fridays = period_end_levels(weekly, Frequency.MONTHLY).index[1:]  # what it used to read
+    assert (pinned.returns.index != fridays).sum() > 10
