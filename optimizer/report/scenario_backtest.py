@@ -74,9 +74,9 @@ def _chart(months: list[Mapping[str, Any]], labels: list[str], ticker: str) -> R
 
     series = [
         Series("realised", "realised", values("realised"), PALETTE[0]),
-        Series("predicted", "predicted (mean)", values("predicted"), PALETTE[1]),
-        Series("lo90", "90 % interval", values("lo90"), "#b8c2cc"),
-        Series("hi90", "90 % interval (top)", values("hi90"), "#b8c2cc"),
+        Series("predicted", "predicted (mean)", values("predicted"), PALETTE[7]),
+        Series("lo90", "90 % interval, bottom", values("lo90"), "#b8c2cc"),
+        Series("hi90", "90 % interval, top", values("hi90"), "#b8c2cc"),
     ]
     return line_chart(labels, series, title=f"{ticker} monthly return", fmt=pct)
 
