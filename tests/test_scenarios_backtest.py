@@ -3,6 +3,7 @@ answer is known, no look-ahead, the Python call equal to the CLI's month, the CL
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -222,3 +223,16 @@ def test_a_monthly_pin_on_a_weekly_model_ends_on_true_month_ends():
     assert list(pinned.returns.index) == list(month_ends.iloc[1:])
     fridays = period_end_levels(weekly, Frequency.MONTHLY).index[1:]  # what it used to read
     assert (pinned.returns.index != fridays).sum() > 10
+
+
+def test_alpha_shrink_takes_the_intercept_out():
+    """Both factors shocked: the prediction is a h + B s, and B s alone with the intercept
+    fully shrunk."""
+    h = _world(120, seed=6)
+    shocks = {"equity": 0.02, "long_rate": -0.001}
+    full = ShockModel(h, PLAIN).fit(as_of="1997-12-31")
+    none = ShockModel(h, dataclasses.replace(PLAIN, alpha_shrink=1.0)).fit(as_of="1997-12-31")
+    B = full.model_.exposures_
+    s = np.array(list(shocks.values()))
+    np.testing.assert_allclose(none.predict(shocks).mu, B @ s, rtol=1e-10)
+    np.testing.assert_allclose(full.predict(shocks).mu, full.model_.intercept_ + B @ s, rtol=1e-10)

@@ -49,6 +49,13 @@ from optimizer.cli.workflows import PERIOD
     help="Student-t degrees of freedom of the intervals and plausibility (default: normal).",
 )
 @click.option(
+    "--alpha-shrink",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of the fitted intercepts taken out of the predictions (1: none kept).",
+)
+@click.option(
     "--regime",
     type=click.Choice(["calm", "stressed"]),
     default="calm",
@@ -79,6 +86,7 @@ def backtest(
     halflife: float,
     equal_weights: bool,
     tail_dof: float | None,
+    alpha_shrink: float,
     regime: str,
     model_intervals: bool,
     html_path: Path | None,
@@ -100,6 +108,7 @@ def backtest(
         tail_dof=tail_dof,
         monthly_errors=not model_intervals,
         regime=Regime(regime),
+        alpha_shrink=alpha_shrink,
     )
     history = load_market(source, _names(tickers, "--tickers"))
     bt = backtest_scenarios(

@@ -40,6 +40,7 @@ class EngineOptions:
     sampling: Frequency = Frequency.DAILY  # returns the exposures are estimated from
     halflife: float | None = 36.0  # months; exponential weights (None: equal weights)
     tail_dof: float | None = None  # Student-t degrees of freedom of intervals (None: normal)
+    alpha_shrink: float = 0.0  # share of the fitted intercepts taken out (1: no intercept)
     monthly_errors: bool = True  # intervals scaled to the window's monthly prediction errors
     regime: Regime = Regime.CALM  # the factor covariance the shocks are propagated with
     stressed_min: float = 12.0  # months: fewest turbulent months the stressed cov uses
@@ -49,6 +50,8 @@ class EngineOptions:
         parts = [f"{self.window} months of {self.sampling.value} returns"]
         parts.append(f"half-life {self.halflife:g} months" if self.halflife else "equal weights")
         parts.append(f"Student-t({self.tail_dof:g}) tails" if self.tail_dof else "normal tails")
+        if self.alpha_shrink:
+            parts.append(f"intercepts shrunk by {self.alpha_shrink:.0%}")
         if self.monthly_errors:
             parts.append("intervals from the window's monthly errors")
         if self.regime is Regime.STRESSED:
@@ -231,8 +234,8 @@ class ShockModel:
         model, h = self.model_, self.periods_
         used = model.covariance(self.options.regime) * h
         f_mean, f_cov = conditional_gaussian(model.factor_mean_ * h, used, idx, values)
-        a, B, D = model.intercept_, model.exposures_, model.residual_var_
-        mu, Sigma = asset_moments(a, B, D, h, f_mean, f_cov)
+        a = model.intercept_ * (1.0 - self.options.alpha_shrink)
+        mu, Sigma = asset_moments(a, model.exposures_, model.residual_var_, h, f_mean, f_cov)
         return f_mean, mu, Sigma
 
     def _error_variance(self, idx: list[int]) -> np.ndarray:
