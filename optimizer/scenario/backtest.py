@@ -21,7 +21,7 @@ returns of month ``m``:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,6 @@ def backtest_scenarios(
     end: str | pd.Period | None = None,
     shocked: Sequence[str] = DEFAULT_SHOCKS,
     options: EngineOptions | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> ScenarioBacktest:
     """Roll month by month from ``start`` to ``end`` ("YYYY-MM", default: all months with
     a full window before them) with no look-ahead; see the module docstring."""
@@ -115,8 +114,6 @@ def backtest_scenarios(
     _check_shocked(shocked, list(s.factors.columns))
     months, notes = _months(s.monthly_returns.index, start, end, options.window)
     rows = [_one_month(model, m, tuple(shocked)) for m in months]
-    if progress is not None:
-        progress(len(months), len(months))
     sd = np.array([r["sd"] for r in rows])
     bounds = {k: np.array([r[k] for r in rows]) for k in ("lo50", "hi50", "lo90", "hi90")}
     tail = np.array([r["tail"] for r in rows])
