@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -228,6 +228,10 @@ class FactorModel:
         values from their mean) used for the stressed covariance, in (0, 0.5].
     min_periods:
         Fewest periods accepted by :meth:`fit`.
+    stressed_min, stressed_prior:
+        The stressed covariance uses at least ``stressed_min`` turbulent periods and is
+        shrunk toward the calm one as if ``stressed_prior`` calm periods were added (0, 0:
+        neither).
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -245,14 +249,28 @@ class FactorModel:
     n_periods_ : int
     """
 
-    def __init__(self, *, stressed_quantile: float = 0.15, min_periods: int = 24) -> None:
+    def __init__(
+        self,
+        *,
+        stressed_quantile: float = 0.15,
+        min_periods: int = 24,
+        stressed_min: int = 0,
+        stressed_prior: float = 0.0,
+    ) -> None:
         self.stressed_quantile = stressed_quantile
         self.min_periods = min_periods
+        self.stressed_min = stressed_min  # fewest turbulent periods the stressed cov uses
+        self.stressed_prior = stressed_prior  # calm periods it is shrunk toward
 
-    def fit(self, returns: pd.DataFrame, factors: pd.DataFrame) -> FactorModel:
+    def fit(
+        self, returns: pd.DataFrame, factors: pd.DataFrame, weights: np.ndarray | None = None
+    ) -> FactorModel:
         """Fit on asset returns (n_periods, n_assets) and factor values (n_periods, n_factors).
 
         Rows are aligned on their common dates; rows with any missing value are dropped.
+        ``weights`` (n_periods,), positive, e.g. exponential: a weighted regression and
+        weighted factor mean and covariance (the turbulence ranking stays unweighted); the
+        residual variance is corrected for the effective sample size.
         """
         import numpy as np
         import pandas as pd
@@ -272,18 +290,22 @@ class FactorModel:
             )
         R = joined[list(returns.columns)].to_numpy(float)
         F = joined[list(factors.columns)].to_numpy(float)
+        w = np.ones(len(F)) if weights is None else _aligned_weights(weights, factors, joined)
+        w = w / w.sum()
+        n_eff = 1.0 / (w**2).sum()  # = n for equal weights
         X = np.column_stack([np.ones(len(F)), F])
-        coef, *_ = np.linalg.lstsq(X, R, rcond=None)
+        sw = np.sqrt(w)[:, None]
+        coef, *_ = np.linalg.lstsq(X * sw, R * sw, rcond=None)
         resid = R - X @ coef
-        dof = max(len(F) - k - 1, 1)
         self.tickers_ = tuple(str(c) for c in returns.columns)
         self.factor_names_ = tuple(str(c) for c in factors.columns)
         self.intercept_ = coef[0]
         self.exposures_ = coef[1:].T.copy()
-        self.residual_var_ = (resid**2).sum(axis=0) / dof
+        self.residual_var_ = (w @ resid**2) * n_eff / max(n_eff - k - 1, 1.0)
         self.r2_ = 1.0 - resid.var(axis=0) / np.where(R.var(axis=0) > 0, R.var(axis=0), 1.0)
-        self.factor_mean_ = F.mean(axis=0)
-        self.factor_cov_ = np.atleast_2d(np.cov(F, rowvar=False))
+        self.factor_mean_ = w @ F
+        centred = F - self.factor_mean_
+        self.factor_cov_ = np.atleast_2d((centred * w[:, None]).T @ centred / (1.0 - (w**2).sum()))
         self.turbulence_ = pd.Series(
             mahalanobis(F, self.factor_mean_, self.factor_cov_), index=joined.index
         )
@@ -298,9 +320,12 @@ class FactorModel:
 
         d = self.turbulence_.to_numpy()
         n_top = max(int(np.ceil(self.stressed_quantile * len(d))), F.shape[1] + 2)
+        n_top = min(max(n_top, self.stressed_min), len(d))
         top = np.argsort(d)[-n_top:]
         centred = F[top] - self.factor_mean_  # around the full-window mean
-        return centred.T @ centred / (len(top) - 1)
+        stressed = centred.T @ centred / (len(top) - 1)
+        n0 = self.stressed_prior  # (n_top S_top + n0 S_calm) / (n_top + n0)
+        return (n_top * stressed + n0 * self.factor_cov_) / (n_top + n0)
 
     def covariance(self, regime: Regime) -> np.ndarray:
         """Per-period factor covariance (n_factors, n_factors) for a regime."""
@@ -317,6 +342,15 @@ class FactorModel:
             t: {f: float(self.exposures_[i, j]) for j, f in enumerate(self.factor_names_)}
             for i, t in enumerate(self.tickers_)
         }
+
+
+def _aligned_weights(weights: np.ndarray, factors: pd.DataFrame, joined: pd.DataFrame) -> Any:
+    """The weights of the rows kept after aligning and dropping missing values."""
+    import numpy as np
+    import pandas as pd
+
+    w = pd.Series(np.asarray(weights, dtype=float), index=factors.index)
+    return w.loc[joined.index].to_numpy()
 
 
 class Regime(StrEnum):

@@ -319,3 +319,12 @@ def _account(
     sset = validate(ScenarioSetConfig, raw.get("scenarios", {}), file=file, prefix="scenarios")
     extra = (resolve_path(sset.dir, config_file),) if sset.dir and config_file else ()
     return data, estimation, sset, extra
+
+
+def _register_backtest() -> None:
+    from optimizer.cli.scenario_backtest import backtest
+
+    scenarios.add_command(backtest)
+
+
+_register_backtest()

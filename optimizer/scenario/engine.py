@@ -102,8 +102,11 @@ class MarketHistory:
                     key="history.frequency",
                     value=wanted.value,
                 )
+            # true period ends from the data's own dates (a weekly model's last Friday is
+            # not a month end)
+            finest = self.daily if self.daily is not None else self.levels
             base = MarketHistory.from_levels(
-                period_end_levels(self.levels, wanted),
+                period_end_levels(finest, wanted),
                 list(self.returns.columns),
                 self.specs,
                 wanted,

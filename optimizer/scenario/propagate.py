@@ -174,6 +174,7 @@ _PLAUSIBILITY = (
     (0.001, "rare"),
     (0.0, "extreme"),
 )
+PLAUSIBILITY_BANDS = _PLAUSIBILITY  # (lower tail-probability bound, label), most likely first
 
 
 def plausibility(distance: float, dof: int) -> tuple[float, str]:
