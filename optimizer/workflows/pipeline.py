@@ -209,15 +209,18 @@ class Pipeline:
         account: Account | None = None,
         compare_tax_blind: bool = False,
         max_price_age: int | None = None,
+        estimates: tuple[Estimate, Estimate] | None = None,
     ) -> AccountRun:
         """Estimate, optimize and (with holdings) plan the trades of one account. A taxable
         account's optimizer sees its tax bill, and ``compare_tax_blind`` also solves the
         policy blind to taxes; ``account`` (lots and cash in memory, e.g. a backtest's)
         replaces the holdings file; with ``max_price_age`` (business days), prices older
-        than that on the trade date are reported in ``AccountRun.stale``."""
+        than that on the trade date are reported in ``AccountRun.stale``; ``estimates`` (the
+        estimate and the one before [views], e.g. the what-if page's edited scenarios)
+        replace the account's own."""
         from optimizer.optimize import Inputs
 
-        estimate = self.estimate(cfg)
+        estimate = self.estimate(cfg) if estimates is None else estimates[0]
         holdings = holdings_path or cfg.holdings_path
         position = self.position(cfg, estimate, holdings, as_of, account_id, account)
         current = position.weights if position.account is not None else None
@@ -234,7 +237,7 @@ class Pipeline:
                 blind = self.solver(cfg, estimate).solve(Inputs(estimate, current))
             without = None
             if estimate.views is not None:  # the views' effect: the same run without them
-                prior = self.prior_estimate(cfg)
+                prior = self.prior_estimate(cfg) if estimates is None else estimates[1]
                 without = self.solver(cfg, prior, n_lots).solve(Inputs(prior, current, tax))
         trade_plan = None
         if plan and position.account is not None:
