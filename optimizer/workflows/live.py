@@ -384,18 +384,23 @@ def _with_shock(s: Scenario, c: Control, value: float | None) -> Scenario:
 def _with_probabilities(cfg: AccountConfig, changed: Mapping[str, float | None]) -> AccountConfig:
     from optimizer.scenario.config import ScenarioUse
 
-    uses, total = [], 0.0
+    uses, total, last = [], 0.0, None
     for use in cfg.scenarios.use:
         name = f"prob:{use.id}"
-        p = changed.get(name, use.probability) if name in changed else use.probability
-        if name in changed and not (0.0 <= float(p) <= 1.0):
-            raise ConfigError("must be between 0 and 1", key=name, value=p)
+        p = changed[name] if name in changed else use.probability
+        if name in changed:
+            last = name
+            if not 0.0 <= float(p) <= 1.0:
+                raise ConfigError("must be between 0 and 1", key=name, value=p)
         total += p or 0.0
-        if total > 1 + 1e-9:
-            raise ConfigError(
-                f"the scenario probabilities sum to {total:.4g}, above 1", key=name, value=p
-            )
         uses.append(ScenarioUse(id=use.id, probability=p))
+    if total > 1 + 1e-9 and last is not None:  # name the probability the investor changed
+        raise ConfigError(
+            f"the scenario probabilities sum to {total:.4g}, above 1",
+            key=last,
+            value=changed[last],
+            hint="lower this or another scenario's probability",
+        )
     return dataclasses.replace(cfg, scenarios=cfg.scenarios.model_copy(update={"use": uses}))
 
 
