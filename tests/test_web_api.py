@@ -13,18 +13,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
+from starlette.testclient import TestClient
 
-pytest.importorskip("starlette")
-pytest.importorskip("httpx")
-import tomli_w  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
-
-from optimizer.scenario.library import builtin_dir  # noqa: E402
-from optimizer.scenario.model import load_scenario  # noqa: E402
-from optimizer.web import create_app  # noqa: E402
-from optimizer.workflows import propose, whatif  # noqa: E402
-from optimizer.workflows.live import LiveSession  # noqa: E402
-from tests.conftest import ROOT, run_cli  # noqa: E402
+from optimizer.scenario.library import builtin_dir
+from optimizer.scenario.model import load_scenario
+from optimizer.web import create_app
+from optimizer.workflows import propose, whatif
+from optimizer.workflows.live import LiveSession
+from tests.conftest import ROOT, run_cli
 
 WHATIF = ROOT / "examples" / "whatif" / "account.toml"
 PROPOSAL = ROOT / "examples" / "proposal" / "account.toml"
@@ -128,7 +125,7 @@ def test_save_as_scenario_round_trips_through_the_loader(client, tmp_path):
             "prob:sp500-correction-6200": "0.15",
             "save_scenario": "sp500-correction-6200",
             "save_id": "sp-5900",
-        },  # fmt: skip
+        },
     )
     assert res.status_code == 200, res.text
     path = Path(res.json()["path"])

@@ -387,7 +387,7 @@ def _with_probabilities(cfg: AccountConfig, changed: Mapping[str, float | None])
     uses, total, last = [], 0.0, None
     for use in cfg.scenarios.use:
         name = f"prob:{use.id}"
-        p = changed[name] if name in changed else use.probability
+        p = changed.get(name, use.probability)
         if name in changed:
             last = name
             if not 0.0 <= float(p) <= 1.0:
