@@ -36,8 +36,8 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     port = _free_port()
-    cmd = [sys.executable, "-m", "optimizer", "serve", "--config", str(WHATIF),
-           "--port", str(port), "--out", str(tmp / "out"), "--scenario-dir", str(tmp / "scen")]  # fmt: skip
+    cmd = [sys.executable, "-m", "optimizer", "serve", "--config", str(WHATIF), "--port",
+           str(port), "--out", str(tmp / "out"), "--scenario-dir", str(tmp / "scen")]  # fmt: skip
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
