@@ -271,3 +271,20 @@ def test_one_log_line_per_request(client, caplog):
     assert len(lines) == 2
     assert re.fullmatch(r"POST /api/update 200 [\d.]+ ms", lines[0])
     assert re.fullmatch(r"POST /api/update 422 [\d.]+ ms", lines[1])
+
+
+def test_a_linked_state_with_a_bad_value_shows_the_page_with_the_message(client):
+    page = client.get("/", params={"prob:fed-easing": "abc"})
+    assert page.status_code == 422
+    assert "not a number" in page.text and 'value="abc"' in page.text
+    assert 'id="f-prob--fed-easing"' in page.text  # the controls are still there
+
+
+def test_serve_with_a_bad_account_file_is_one_line_and_exit_3(tmp_path):
+    bad = tmp_path / "account.toml"
+    bad.write_text('[account]\nid = "x"\n[universe.assets.A]\ntags = ["equity"]\n')
+    res = run_cli("serve", "--config", str(bad), "--port", "8")
+    assert res.returncode == 3, res.stderr
+    assert res.stderr.count("\n") == 1 and "scenarios.use" in res.stderr
+    res = run_cli("serve", "--config", str(bad), "--port", "70000")
+    assert res.returncode == 2 and "70000" in res.stderr

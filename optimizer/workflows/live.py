@@ -122,7 +122,7 @@ class LiveSession:
     def start(self) -> LiveSession:
         """Load the account, fit the model once, and list the controls."""
         from optimizer.account import load_account
-        from optimizer.scenario.build import _extra_dirs, fit_scenario_model
+        from optimizer.scenario.build import _extra_dirs
         from optimizer.workflows.pipeline import Pipeline
 
         self.pipeline = self.pipeline or Pipeline()
@@ -134,16 +134,8 @@ class LiveSession:
                 key="scenarios.use",
                 hint='list them, e.g. use = [{id = "fed-easing"}, {id = "tariff-shock"}]',
             )
-        from optimizer.workflows.pipeline import _as_of_in_data, _data_until
-
-        with naming_file(cfg.path), _as_of_in_data(cfg):
-            self.model_ = fit_scenario_model(
-                _data_until(cfg),
-                cfg.estimation,
-                cfg.tickers,
-                scenarios=True,
-                base_dir=cfg.base_dir,
-            )
+        self.model_ = self.pipeline.scenario_model(cfg)
+        with naming_file(cfg.path):
             base = ScenarioLibrary.with_extra(_extra_dirs(cfg.scenarios, cfg.base_dir))
             self.scenarios_ = {u.id: base.get(u.id) for u in cfg.scenarios.use}
         self.library_ = EditedLibrary(base.dirs, self.scenarios_)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from optimizer.optimize.taxterm import TaxLots
     from optimizer.rebalance.holdings import Account
     from optimizer.rebalance.result import TradePlan
+    from optimizer.scenario.build import ScenarioModel
 
 MAX_CONFIGS = 64  # account files kept parsed per process
 
@@ -127,6 +128,17 @@ class Pipeline:
             with naming_file(cfg.path):
                 self.estimates[tilted] = apply_views(self.estimates[key], cfg.views)
         return self.estimates[tilted]
+
+    def scenario_model(self, cfg: AccountConfig) -> ScenarioModel:
+        """The account's history and fitted scenario engine, for estimates of scenario sets
+        that are not in files (the what-if page's edits); not cached."""
+        from optimizer.scenario.build import fit_scenario_model
+
+        with naming_file(cfg.path), _as_of_in_data(cfg):
+            return fit_scenario_model(
+                _data_until(cfg), cfg.estimation, cfg.tickers, scenarios=True,
+                base_dir=cfg.base_dir,
+            )  # fmt: skip
 
     def prior_estimate(self, cfg: AccountConfig) -> Estimate:
         """The account's estimate before its views (for "with views / without")."""
