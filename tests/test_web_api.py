@@ -234,6 +234,8 @@ def test_an_extreme_but_stateable_shock_answers_with_its_plausibility(client):
     res = client.post("/api/update", data={"shock:fed-easing:1": "10000"})
     assert res.status_code == 200
     got = res.json()
+    assert got["shocks"]["shock:fed-easing:1"].startswith("+10,000 bp; extreme")
+    assert got["shocks"]["shock:fed-easing:0"] == "-50 bp; ordinary (within 1 sd)"
     if got["infeasible"] is None:
         assert "1 in" in got["scenarios"]["fed-easing"]["plausibility"]
         assert got["scenarios"]["fed-easing"]["mahalanobis"] > 10

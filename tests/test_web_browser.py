@@ -103,6 +103,8 @@ def test_moving_the_sp500_changes_the_weights_as_the_api_says(page, server):
     )
     page.wait_for_function(f"() => document.querySelector(\"{row}\").innerText !== "
                            f"{json.dumps(current_before)}")  # fmt: skip
+    note = page.inner_text("#sn-f-shock--sp500-correction-6200--0")
+    assert note.startswith("+32.4% from 6,800; extreme")  # the level as a move, its odds
     after = weights_on(page)
     assert max(abs(after[t] - before[t]) for t in before) > 0.01
     expected = api(server, {"shock:sp500-correction-6200:0": "9000"})["weights"]

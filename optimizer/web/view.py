@@ -32,7 +32,12 @@ def field_id(c: Control) -> str:
 
 def results_context(session: LiveSession, result: LiveResult) -> dict[str, Any]:
     """Tables and charts of one update."""
-    out: dict[str, Any] = {"ms": f"{1e3 * result.seconds:.0f}", "infeasible": result.infeasible}
+    ids = {c.name: field_id(c) for c in session.controls_}
+    out: dict[str, Any] = {
+        "ms": f"{1e3 * result.seconds:.0f}",
+        "infeasible": result.infeasible,
+        "shock_notes": {ids[n]: text for n, text in result.shocks.items() if n in ids},
+    }
     if result.document is None or result.run is None:
         return out
     doc, run = result.document, result.run

@@ -70,10 +70,15 @@ class LiveResult:
     run: AccountRun | None
     infeasible: str | None  # the diagnosis in words
     seconds: float
+    shocks: dict[str, str] = field(default_factory=dict)  # shock control -> its move, odds
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON answer of the page's API (docs/serve.md)."""
-        out: dict[str, Any] = {"infeasible": self.infeasible, "seconds": self.seconds}
+        out: dict[str, Any] = {
+            "infeasible": self.infeasible,
+            "seconds": self.seconds,
+            "shocks": self.shocks,
+        }
         if self.document is None or self.run is None:
             return out
         doc, run = self.document, self.run
@@ -251,13 +256,36 @@ class LiveSession:
         t0 = time.perf_counter()
         cfg, library = self.edited(values)
         estimates = self.estimates(cfg, library)
+        shocks = self.shock_notes(library)
         try:
             run = self.pipeline.run(cfg, estimates=estimates, max_price_age=DEFAULT_MAX_PRICE_AGE)
             doc = build_whatif(run, self.pipeline)
         except InfeasibleError as exc:
             why = exc.render()
-            return LiveResult(document=None, run=None, infeasible=why, seconds=_since(t0))
-        return LiveResult(document=doc, run=run, infeasible=None, seconds=_since(t0))
+            return LiveResult(
+                document=None, run=None, infeasible=why, seconds=_since(t0), shocks=shocks
+            )
+        return LiveResult(document=doc, run=run, infeasible=None, seconds=_since(t0), shocks=shocks)
+
+    def shock_notes(self, library: EditedLibrary) -> dict[str, str]:
+        """Per shock control: the factor move it makes (a level as a return from its spot)
+        and its own plausibility, the shock alone against the fitted model."""
+        from optimizer.scenario.stress import factor_move
+
+        engine, out = self.model_.engine, {}
+        for sid in self.scenarios_:
+            s = library.get(sid)
+            for i, shock in enumerate(s.shocks):
+                alone = engine.moments(s.model_copy(update={"shocks": [shock]}))
+                stated = alone.details["shocks"][0]
+                move = factor_move(stated["factor"], stated["move"])
+                text = (
+                    f"{move['move']:+,.0f} bp" if move["unit"] == "bp" else f"{move['move']:+.1%}"
+                )
+                if "spot" in stated:
+                    text += f" from {stated['spot']['level']:,.0f}"
+                out[f"shock:{sid}:{i}"] = f"{text}; {alone.plausibility}"
+        return out
 
     def propose(self, values: Mapping[str, str], out_dir: str | Path) -> Proposal:
         """``capalloc propose``'s report.html, proposal.json and orders.csv for the page's
