@@ -290,3 +290,21 @@ def test_serve_with_a_bad_account_file_is_one_line_and_exit_3(tmp_path):
     assert res.stderr.count("\n") == 1 and "scenarios.use" in res.stderr
     res = run_cli("serve", "--config", str(bad), "--port", "70000")
     assert res.returncode == 2 and "70000" in res.stderr
+
+
+def test_updates_reuse_the_fitted_model_and_the_compiled_problem(session):
+    """Shock and probability changes fit nothing and compile nothing: the factor models and
+    the compiled problems are those of the start (a new policy compiles once, then is
+    re-used)."""
+    engine = session.model_.engine
+    models = dict(engine.models_)
+    session.update({SP: "6100"})
+    compiled = session.pipeline.compilations
+    for level in ("5800", "6400", "7000", "9000"):
+        session.update({SP: level, "prob:fed-easing": "0.2"})
+    assert session.pipeline.compilations == compiled
+    assert session.model_.engine is engine and engine.models_ == models
+    session.update({"risk_aversion": "2.5"})
+    assert session.pipeline.compilations == compiled + 1
+    session.update({"risk_aversion": "2.5", SP: "6000"})
+    assert session.pipeline.compilations == compiled + 1
