@@ -138,6 +138,14 @@ def test_save_as_scenario_round_trips_through_the_loader(client, tmp_path):
     assert saved.narrative == original.narrative and saved.regime == original.regime
     cli = run_cli("scenarios", "validate", str(path))
     assert cli.returncode == 0, cli.stderr
+    res = client.post(
+        "/api/save-scenario",
+        data={"shock:tariff-shock:0": "-20", "save_scenario": "tariff-shock", "save_id": "t20"},
+    )
+    tariff = load_scenario(res.json()["path"])
+    original = load_scenario(builtin_dir() / "tariff-shock.toml")
+    assert tariff.shocks[0].return_pct == -20 and tariff.stress == original.stress
+    assert tariff.horizon == original.horizon and tariff.sources == original.sources
     again = client.post(
         "/api/save-scenario", data={"save_scenario": "fed-easing", "save_id": "sp-5900"}
     )
