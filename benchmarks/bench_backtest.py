@@ -1,6 +1,6 @@
 """Speed of the walk-forward backtest: one policy and its benchmarks, one process.
 
-Target (issue 17): one policy over 2008-01..2026-02 (218 monthly rebalances) on the shared
+Target: one policy over 2008-01..2026-02 (218 monthly rebalances) on the shared
 data in under 30 s on one core. Prints wall time and CPU time of the process (the CPU time
 is what one core spends; on a busy machine the wall time is longer), the months per second
 and how many optimization problems were compiled (one per policy and shape: compiled once,

@@ -2,7 +2,7 @@
 
 Each run is a fresh process (nothing cached in memory; the OS file cache is warm after
 the first run, as it is for a user). Prints the median of several runs and the ratio to
-the target of issue 6 (help under 0.5 s, propose on the example under 3 s).
+the targets (help under 0.5 s, propose on the example under 3 s).
 
     python benchmarks/bench_cli.py [--runs 7]
 """

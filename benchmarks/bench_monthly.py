@@ -1,4 +1,4 @@
-"""Benchmark: ``capalloc run-monthly`` over many accounts (issue 6 target: 10,000 accounts
+"""Benchmark: ``capalloc run-monthly`` over many accounts (target: 10,000 accounts
 of about 10 holdings each in under 20 s on a 2-core machine).
 
 Each repeat builds a fresh ledger and order folder and runs the real CLI in a subprocess

@@ -1,6 +1,6 @@
 """Speed of the scenario backtest: 4 assets x 166 months on the shared data.
 
-Target (issue 13): IWM, QQQ, HYG, TLT, 2011-12..2026-02 (166 months with a full 60-month
+Target: IWM, QQQ, HYG, TLT, 2011-12..2026-02 (166 months with a full 60-month
 window), under 20 s including reading the data. Prints wall and CPU time per engine setting
 (monthly returns, and the default daily returns with exponential weights).
 

@@ -1,4 +1,4 @@
-"""Hostile input and environment faults (issue 11), each through a real subprocess.
+"""Hostile input and environment faults, each through a real subprocess.
 
 The simple one-file cases (NaN money, absurd shares, bad periods, deep TOML, ...) live in
 the parametrised corpus of ``tests/test_bad_input_corpus.py``; this file holds the cases

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "whatif": ("optimizer.cli.proposal:whatif", "Every scenario side by side."),
     "run-monthly": ("optimizer.cli.workflows:run_monthly", "Monthly rebalance over accounts."),
     "backtest": ("optimizer.cli.backtest:backtest", "Walk-forward backtest of a policy."),
+    "serve": ("optimizer.cli.serve:serve", "Interactive what-if page in the browser."),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,30 +54,75 @@ def build_estimate(
     base_dir : folder relative paths (``scenarios.dir``, ``data.cache_dir``) are taken from.
     provider : a ready provider (default: built from ``data``).
     """
+    model = fit_scenario_model(
+        data, estimation, tickers, scenarios=bool(scenarios.use), base_dir=base_dir,
+        provider=provider,
+    )  # fmt: skip
+    library = (
+        ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir)) if scenarios.use else None
+    )
+    return model.estimate(scenarios, library)
+
+
+@dataclass(frozen=True)
+class ScenarioModel:
+    """What :func:`build_estimate` fits once: the history, the baseline prices and the
+    fitted scenario engine (None without scenarios). :meth:`estimate` turns a scenario set
+    into an :class:`Estimate` on it (the what-if page re-runs it for every change)."""
+
+    history: MarketHistory
+    prices: pd.DataFrame  # (n_periods + 1, n_assets) period-end prices of the baseline
+    window: str
+    estimation: EstimationConfig
+    tickers: tuple[str, ...]  # (n_assets,)
+    rf_annual: float
+    engine: ScenarioEngine | None
+
+    def estimate(self, scenarios: ScenarioSetConfig, library: ScenarioLibrary | None) -> Estimate:
+        """The estimate for ``scenarios`` (their files read from ``library``)."""
+        estimation, tickers = self.estimation, self.tickers
+        if not scenarios.use or self.engine is None or library is None:
+            est = _baseline(
+                self.history, self.prices, self.window, estimation, tickers, self.rf_annual
+            )
+        else:
+            horizon = estimation.horizon.years if estimation.horizon else None
+            moments, horizon = scenario_set_moments(self.engine, library, scenarios.use, horizon)
+            est = _mixture_estimate(
+                self.engine, moments, scenarios, tickers, horizon, self.rf_annual
+            )
+        if estimation.samples is SampleSource.HISTORICAL:
+            return _historical_samples(est, self.prices, self.history.frequency.value)
+        if est.samples is not None:
+            note = f"{len(est.samples)} Monte Carlo draws over the horizon (seed {est.seed})"
+            return dataclasses.replace(est, samples_note=note)
+        return est
+
+
+def fit_scenario_model(
+    data: DataConfig,
+    estimation: EstimationConfig,
+    tickers: Sequence[str],
+    *,
+    scenarios: bool,
+    base_dir: Path | None = None,
+    provider: Provider | None = None,
+) -> ScenarioModel:
+    """Load the history and fit the factor model once (``scenarios``: the engine too)."""
     provider = provider or _provider(data, base_dir)
     capm = estimation.mean.value == "capm"
-    history = load_history(provider, data, estimation, tickers, factors=bool(scenarios.use) or capm)
+    history = load_history(provider, data, estimation, tickers, factors=scenarios or capm)
     as_of = history.provenance.as_of if history.provenance else None
     rf_annual = _risk_free(provider, data, estimation, as_of)
     prices, window = baseline_prices(provider, data, estimation, history, tickers)
-    if not scenarios.use:
-        est = _baseline(history, prices, window, estimation, tickers, rf_annual)
-    else:
+    engine = None
+    if scenarios:
         engine = ScenarioEngine(
             history,
             stressed_quantile=estimation.stressed_quantile,
             min_periods=estimation.min_periods,
         ).fit()
-        library = ScenarioLibrary.with_extra(_extra_dirs(scenarios, base_dir))
-        horizon = estimation.horizon.years if estimation.horizon else None
-        moments, horizon = scenario_set_moments(engine, library, scenarios.use, horizon)
-        est = _mixture_estimate(engine, moments, scenarios, tickers, horizon, rf_annual)
-    if estimation.samples is SampleSource.HISTORICAL:
-        return _historical_samples(est, prices, history.frequency.value)
-    if est.samples is not None:
-        note = f"{len(est.samples)} Monte Carlo draws over the horizon (seed {est.seed})"
-        return dataclasses.replace(est, samples_note=note)
-    return est
+    return ScenarioModel(history, prices, window, estimation, tuple(tickers), rf_annual, engine)
 
 
 def _historical_samples(est: Estimate, prices: pd.DataFrame, freq: str) -> Estimate:
@@ -357,4 +403,11 @@ def last_prices(
     return last_closes(provider, tickers, getattr(data, "start", None), end)
 
 
-__all__ = ["build_estimate", "last_prices", "scenario_probabilities", "scenario_set_moments"]
+__all__ = [
+    "ScenarioModel",
+    "build_estimate",
+    "fit_scenario_model",
+    "last_prices",
+    "scenario_probabilities",
+    "scenario_set_moments",
+]

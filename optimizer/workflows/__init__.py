@@ -30,6 +30,7 @@ __all__ = [
     "last_price_dates",
     "prepare_worker",
     "process_account",
+    "proposal_of",
     "propose",
     "whatif",
 ]
@@ -66,12 +67,18 @@ def propose(
     than ``max_price_age`` business days before the trade date are a warning.
     """
     from optimizer.account import load_account
-    from optimizer.workflows.proposal import build_proposal
 
     cfg = load_account(config)
     run = (pipeline or Pipeline()).run(
         cfg, deposit=deposit, withdraw=withdraw, compare_tax_blind=True, max_price_age=max_price_age
     )
+    return proposal_of(run, out_dir, pdf)
+
+
+def proposal_of(run: AccountRun, out_dir: str | Path | None, pdf: Paper | None = None) -> Proposal:
+    """The proposal of one account's run (``propose``'s documents and files)."""
+    from optimizer.workflows.proposal import build_proposal
+
     document = build_proposal(run)
     files: dict[str, Path] = {}
     if out_dir is not None:

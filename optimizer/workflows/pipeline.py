@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from optimizer.optimize.taxterm import TaxLots
     from optimizer.rebalance.holdings import Account
     from optimizer.rebalance.result import TradePlan
+    from optimizer.scenario.build import ScenarioModel
 
 MAX_CONFIGS = 64  # account files kept parsed per process
 
@@ -128,6 +129,17 @@ class Pipeline:
                 self.estimates[tilted] = apply_views(self.estimates[key], cfg.views)
         return self.estimates[tilted]
 
+    def scenario_model(self, cfg: AccountConfig) -> ScenarioModel:
+        """The account's history and fitted scenario engine, for estimates of scenario sets
+        that are not in files (the what-if page's edits); not cached."""
+        from optimizer.scenario.build import fit_scenario_model
+
+        with naming_file(cfg.path), _as_of_in_data(cfg):
+            return fit_scenario_model(
+                _data_until(cfg), cfg.estimation, cfg.tickers, scenarios=True,
+                base_dir=cfg.base_dir,
+            )  # fmt: skip
+
     def prior_estimate(self, cfg: AccountConfig) -> Estimate:
         """The account's estimate before its views (for "with views / without")."""
         est = self.estimate(cfg)
@@ -209,15 +221,18 @@ class Pipeline:
         account: Account | None = None,
         compare_tax_blind: bool = False,
         max_price_age: int | None = None,
+        estimates: tuple[Estimate, Estimate] | None = None,
     ) -> AccountRun:
         """Estimate, optimize and (with holdings) plan the trades of one account. A taxable
         account's optimizer sees its tax bill, and ``compare_tax_blind`` also solves the
         policy blind to taxes; ``account`` (lots and cash in memory, e.g. a backtest's)
         replaces the holdings file; with ``max_price_age`` (business days), prices older
-        than that on the trade date are reported in ``AccountRun.stale``."""
+        than that on the trade date are reported in ``AccountRun.stale``; ``estimates`` (the
+        estimate and the one before [views], e.g. the what-if page's edited scenarios)
+        replace the account's own."""
         from optimizer.optimize import Inputs
 
-        estimate = self.estimate(cfg)
+        estimate = self.estimate(cfg) if estimates is None else estimates[0]
         holdings = holdings_path or cfg.holdings_path
         position = self.position(cfg, estimate, holdings, as_of, account_id, account)
         current = position.weights if position.account is not None else None
@@ -234,7 +249,7 @@ class Pipeline:
                 blind = self.solver(cfg, estimate).solve(Inputs(estimate, current))
             without = None
             if estimate.views is not None:  # the views' effect: the same run without them
-                prior = self.prior_estimate(cfg)
+                prior = self.prior_estimate(cfg) if estimates is None else estimates[1]
                 without = self.solver(cfg, prior, n_lots).solve(Inputs(prior, current, tax))
         trade_plan = None
         if plan and position.account is not None:

@@ -1,0 +1,60 @@
+"""``capalloc serve``: the interactive what-if page for one account (docs/serve.md)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from optimizer.cli.proposal import config_option
+
+
+@click.command()
+@config_option
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port."
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (the default is this machine only).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for 'Make proposal' (default: out/<account id>).",
+)
+@click.option(
+    "--scenario-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for 'Save as scenario' (default: the account's [scenarios] dir, "
+    "else scenarios/ beside the account file).",
+)
+def serve(
+    config: Path, port: int, host: str, out_dir: Path | None, scenario_dir: Path | None
+) -> None:
+    """Open the what-if page: change shocks, probabilities and limits; see the optimum,
+    the scenario returns, regret and trades at once. The model is fitted once at start."""
+    import uvicorn
+
+    from optimizer.web import create_app
+    from optimizer.workflows.live import LiveSession
+
+    session = LiveSession(config).start()
+    cfg = session.cfg_
+    if scenario_dir is None:
+        folder = cfg.scenarios.dir or "scenarios"
+        scenario_dir = cfg.base_dir / folder
+    out_dir = out_dir or Path("out") / cfg.account.id
+    app = create_app(session, out_dir=out_dir, scenario_dir=scenario_dir)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    print(
+        f"capalloc serve: http://{host}:{port}/  ({cfg.account.id}; Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
