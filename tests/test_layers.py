@@ -18,7 +18,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "optimizer"
 
-LEAVES = ("errors", "config", "files", "atomic", "jsonable", "csvout", "tickers", "limits")
+LEAVES = (
+    "errors",
+    "config",
+    "files",
+    "atomic",
+    "jsonable",
+    "csvout",
+    "tickers",
+    "limits",
+    "allocator",
+)
 LAYERS: tuple[tuple[str, ...], ...] = (
     tuple(f"optimizer.{m}" for m in (*LEAVES, "highs", "frequency")),
     ("optimizer.data",),

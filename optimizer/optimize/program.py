@@ -98,6 +98,9 @@ class Program:
         cls, frame: Frame, objective: cp.Minimize | cp.Maximize, named: list[Named]
     ) -> Program:
         """Assemble, check DPP, and compile once."""
+        from optimizer.allocator import keep_large_blocks
+
+        keep_large_blocks()  # compilation's big temporaries stay in the heap (allocator.py)
         problem = cp.Problem(objective, [n.constraint for n in named])
         if not problem.is_dpp():
             raise SolverError("internal: the problem is not DPP, re-solves would recompile")
