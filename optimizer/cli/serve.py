@@ -1,4 +1,4 @@
-"""``capalloc serve``: the interactive what-if page for one account (docs/serve.md)."""
+"""``capalloc serve``: the interactive what-if page for one account (docs/whatif-page.md)."""
 
 from __future__ import annotations
 

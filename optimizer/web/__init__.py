@@ -1,4 +1,4 @@
-"""``capalloc serve``: the interactive what-if page (docs/serve.md).
+"""``capalloc serve``: the interactive what-if page (docs/whatif-page.md).
 
 A front end over :class:`optimizer.workflows.live.LiveSession`, beside the CLI: it parses
 the page's fields, calls the workflow and renders the answer; it holds no logic of its own.

@@ -1,6 +1,6 @@
 """The Starlette app: the page, its htmx fragments and a JSON API over one live session.
 
-Routes (docs/serve.md): ``GET /`` the page (query parameters set fields, so a state can be
+Routes (docs/whatif-page.md): ``GET /`` the page (query parameters set fields, so a state can be
 linked); ``POST /update``, ``/save-scenario``, ``/propose`` answer htmx with HTML
 fragments; ``POST /api/update``, ``/api/save-scenario``, ``/api/propose`` answer JSON. Bad
 input is a 422 naming the field and the value (inline on the page); an infeasible policy is

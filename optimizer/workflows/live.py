@@ -73,7 +73,7 @@ class LiveResult:
     shocks: dict[str, str] = field(default_factory=dict)  # shock control -> its move, odds
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON answer of the page's API (docs/serve.md)."""
+        """The JSON answer of the page's API (docs/whatif-page.md)."""
         out: dict[str, Any] = {
             "infeasible": self.infeasible,
             "seconds": self.seconds,
