@@ -90,6 +90,14 @@ PERIOD = _Period()
     help="Worker processes; each prepares the pipeline once and re-uses it.",
 )
 @click.option(
+    "--dask",
+    "dask",
+    default=None,
+    metavar="local[:N]|tcp://HOST:PORT",
+    help="Run the pipeline on a Dask cluster: a local one of N (default --workers) "
+    "processes, or a running scheduler. The ledger and order files stay with this process.",
+)
+@click.option(
     "--chunk-size",
     default=None,
     type=click.IntRange(1, 100_000),
@@ -134,6 +142,7 @@ def run_monthly(
     allow_stale: bool,
     max_price_age: int,
     workers: int,
+    dask: str | None,
     chunk_size: int | None,
     orders_dir: Path,
     fallback: str,
@@ -167,6 +176,7 @@ def run_monthly(
         stale_after=dt.timedelta(minutes=lock_timeout),
         max_price_age=max_price_age,
         allow_stale=allow_stale,
+        dask=dask,
     )
     with _terminate_as_interrupt(), _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
         summary = run(options, on_start=bar.start, progress=bar.advance)

@@ -88,12 +88,18 @@ def init_worker(target: str) -> None:
     each account instead of dying on a broken pool.
     """
     _WORKER.clear()
+    _WORKER.update(load_worker(target))
+
+
+def load_worker(target: str) -> dict[str, Any]:
+    """The pipeline ``target`` loaded and prepared: ``{"target", "process", "ctx"}``, or
+    ``{"target", "error": (kind, message)}`` when it cannot be."""
     try:
         prepare, process = Pipeline(target).load()
-        _WORKER["ctx"] = prepare() if prepare else None
-        _WORKER["process"] = process
+        return {"target": target, "ctx": prepare() if prepare else None, "process": process}
     except Exception as exc:
-        _WORKER["error"] = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
+        error = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
+        return {"target": target, "error": error}
 
 
 def process_chunk(
@@ -105,10 +111,20 @@ def process_chunk(
     hidden temporary name, and the ledger columns serialised, so the runner's process
     only syncs, inserts and renames.
     """
-    if "error" in _WORKER:
-        kind, message = _WORKER["error"]
+    return process_chunk_with(_WORKER, specs, period, files)
+
+
+def process_chunk_with(
+    state: dict[str, Any],
+    specs: Sequence[AccountSpec],
+    period: Period,
+    files: OrderFiles | None = None,
+) -> list[AccountResult]:
+    """:func:`process_chunk` with an explicit worker state (from :func:`load_worker`)."""
+    if "error" in state:
+        kind, message = state["error"]
         return [AccountResult(s.account_id, None, kind, message) for s in specs]
-    process, ctx = _WORKER["process"], _WORKER["ctx"]
+    process, ctx = state["process"], state["ctx"]
     return [_prepare(run_one(process, ctx, spec, period), files) for spec in specs]
 
 

@@ -53,6 +53,7 @@ class RunOptions:
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
     max_price_age: int = DEFAULT_MAX_PRICE_AGE  # business days before the rebalance date
     allow_stale: bool = False  # older prices are reported, not refused
+    dask: str | None = None  # "local", "local:N" or a scheduler address (optimizer.jobs.cluster)
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,18 @@ def run_monthly(
     pipeline.load()  # fail early on a bad pipeline name
     specs = discover_accounts(options.accounts_dir, fallback=options.fallback)
     notices = check_prices(options, specs, pipeline)
-    ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
-    try:
-        run = _Run(options, ledger, specs, notices)
-        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
-    finally:
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if options.dask is not None:  # connected before anything is recorded
+            from optimizer.jobs.cluster import DaskPool, DaskTarget
+
+            cluster = DaskPool(DaskTarget.parse(options.dask, options.workers))
+            stack.callback(cluster.close)
+        ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
         if ledger is not None:
-            ledger.close()
+            stack.callback(ledger.close)
+        run = _Run(options, ledger, specs, notices, cluster)
+        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
 
 
 def check_prices(
@@ -190,8 +196,10 @@ class _Run:
         ledger: Ledger | None,
         specs: list[AccountSpec],
         notices: tuple[str, ...] = (),
+        cluster: Any = None,  # a cluster.DaskPool: the pipeline runs there
     ) -> None:
         self.options = options
+        self.cluster = cluster
         self.ledger = ledger  # None: a dry run without a ledger file (nothing recorded yet)
         self.specs = specs
         self.notices = notices
@@ -300,8 +308,9 @@ class _Run:
 
     # -- step 4: workers -----------------------------------------------------------------
     def _chunks(self, todo: Sequence[AccountSpec]) -> list[list[AccountSpec]]:
+        workers = self.cluster.n_workers if self.cluster is not None else self.options.workers
         size = self.options.chunk_size or max(
-            1, min(MAX_CHUNK, math.ceil(len(todo) / (4 * max(1, self.options.workers))))
+            1, min(MAX_CHUNK, math.ceil(len(todo) / (4 * max(1, workers))))
         )
         return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
@@ -334,6 +343,9 @@ class _Run:
         if not chunks:
             return
         files = None if self.options.dry_run else self.files
+        if self.cluster is not None:  # computed there, order files written here (_commit)
+            yield from self.cluster.map_chunks(self.options.processor, chunks, self.period)
+            return
         if self.options.workers <= 1:
             init_worker(self.options.processor)
             for chunk in chunks:
