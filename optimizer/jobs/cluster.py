@@ -62,7 +62,7 @@ class DaskTarget:
 class DaskPool:
     """A connected Dask client (and its local cluster, if we started one)."""
 
-    def __init__(self, target: DaskTarget) -> None:
+    def __init__(self, target: DaskTarget, pipeline: str) -> None:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # workers inherit it
         try:
             import distributed
@@ -72,6 +72,7 @@ class DaskPool:
                 hint="pip install 'capalloc[dask]'",
             ) from None  # fmt: skip
         self.target = target
+        self.target_pipeline = pipeline
         self.cluster = None
         try:
             if target.address is None:
@@ -90,15 +91,17 @@ class DaskPool:
             ) from None  # fmt: skip
 
     @property
-    def n_workers(self) -> int:
+    def workers(self) -> int:
         """Threads across the cluster's workers now (for sizing the chunks)."""
         return max(1, sum(self.client.nthreads().values()))
 
     def map_chunks(
-        self, target: str, chunks: list[list[AccountSpec]], period: Period
+        self, chunks: list[list[AccountSpec]], period: Period, files: object = None
     ) -> Iterator[list[AccountResult]]:
         """Each chunk's results, in completion order; a chunk Dask gave up on (its workers
-        died too often) comes back as failed accounts (``WorkerDied``)."""
+        died too often) comes back as failed accounts (``WorkerDied``). ``files`` is not
+        used: the order files are written by the coordinator."""
+        target = self.target_pipeline
         from distributed import as_completed
 
         futures = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
+from optimizer.jobs.accounts import inputs_hash
 from optimizer.jobs.model import (
     AccountOutcome,
     AccountResult,
@@ -125,7 +126,22 @@ def process_chunk_with(
         kind, message = state["error"]
         return [AccountResult(s.account_id, None, kind, message) for s in specs]
     process, ctx = state["process"], state["ctx"]
-    return [_prepare(run_one(process, ctx, spec, period), files) for spec in specs]
+    return [_one(process, ctx, spec, period, files) for spec in specs]
+
+
+def _one(
+    process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period, files: OrderFiles | None
+) -> AccountResult:
+    """Hash the account's inputs (unless the runner already did), then run it: the files
+    are read here, in the worker, so the runner's process does not read them first."""
+    digest = spec.inputs_hash
+    if not digest:
+        try:
+            digest = inputs_hash(spec, period)
+        except CapallocError as exc:  # unreadable inputs: failed before the pipeline
+            return AccountResult(spec.account_id, None, type(exc).__name__, exc.render())
+        spec = replace(spec, inputs_hash=digest)
+    return replace(_prepare(run_one(process, ctx, spec, period), files), inputs_hash=digest)
 
 
 def _prepare(res: AccountResult, files: OrderFiles | None) -> AccountResult:
