@@ -346,3 +346,21 @@ def test_sigterm_stops_cleanly_and_releases_the_lock(tmp_path):
     assert doc["taken_over"] is None  # nothing stale to take over
     assert doc["metrics"]["n_skipped"] == done and doc["metrics"]["n_traded"] == n - done
     check_files_match_inputs_and_ledger(tmp_path)
+
+
+def test_accounts_table_lists_every_account_with_its_outcome(tmp_path):
+    ids = make_accounts(tmp_path / "accounts", 5, infeasible=(1,), no_trade=(2,))
+    cmd = [a for a in args(tmp_path, "--accounts-table") if a not in ("--format", "json")]
+    res = run_cli(*cmd, env={"COLUMNS": "160"}, timeout=120)
+    assert res.returncode == 10, res.stderr
+    lines = {cells[0]: cells for cells in (
+        [c.strip() for c in line.strip("│ ").split("│")] for line in res.stdout.splitlines()
+        if line.startswith("│ a0") and line.count("│") == 6)}  # fmt: skip
+    assert sorted(lines) == ids
+    for account in ids:
+        status = {"a001": "failed", "a002": "no-trade"}.get(account, "traded")
+        n = 0 if status != "traded" else len(expected_orders(tmp_path / "accounts", account))
+        assert lines[account][1:3] == [status, str(n)], lines[account]
+    assert lines["a001"][3] == "InfeasibleError"
+    plain = run_cli(*[a for a in cmd if a != "--accounts-table"], env={"COLUMNS": "160"})
+    assert "│ a000" not in plain.stdout  # only on request

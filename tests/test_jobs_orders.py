@@ -14,7 +14,8 @@ from optimizer.jobs.records import Attempt, AttemptStatus
 PERIOD = parse_period("2026-03")
 ORDERS = [
     {"ticker": "SPY", "side": "sell", "shares": 3, "est_price": 512.25, "notional": 1536.75,
-     "est_cost": 0.1, "reason": "drift, above band"},
+     "est_cost": 0.1, "reason": "drift, above band", "st_gain": "-12.50", "lt_gain": 40.25,
+     "lots": "L1:2@480.00(2019-01-02);L7:1@530.00(2025-11-03)"},
     {"ticker": "IWM", "side": "BUY", "shares": 7.0, "est_price": 1 / 3, "reason": 'a "quoted" one'},
 ]  # fmt: skip
 
@@ -27,6 +28,11 @@ def test_render_round_trips_through_csv():
     assert float(rows[1]["est_price"]) == 1 / 3  # repr keeps every digit
     assert rows[1]["notional"] == "" and rows[1]["reason"] == 'a "quoted" one'
     assert rows[0]["account"] == "acc" and rows[0]["period"] == "2026-03"
+    # the tax columns of propose's orders: as the pipeline gave them, empty when it gave none
+    assert (rows[0]["st_gain"], rows[0]["lt_gain"]) == ("-12.50", "40.25")
+    assert rows[0]["lots"] == "L1:2@480.00(2019-01-02);L7:1@530.00(2025-11-03)"
+    assert rows[1]["st_gain"] == rows[1]["lt_gain"] == rows[1]["lots"] == ""
+    assert list(rows[0])[-4:] == ["st_gain", "lt_gain", "lots", "reason"]
 
 
 def _commit(ledger, files, run, accounts):

@@ -30,6 +30,7 @@ def test_examples_through_the_default_pipeline(tmp_path):
     from optimizer.workflows import prepare_worker, process_account
 
     ctx, period = prepare_worker(), parse_period("2026-01")
+    sold_lots = []
     for spec in discover_accounts(accounts):
         outcome = process_account(ctx, spec, period)
         path = tmp_path / "orders" / "2026-01" / f"{spec.account_id}.csv"
@@ -40,11 +41,18 @@ def test_examples_through_the_default_pipeline(tmp_path):
         assert [(r["ticker"], r["side"], float(r["shares"])) for r in rows] == [
             (o.ticker, o.side.value, o.shares) for o in outcome.orders
         ]
+        # what propose's orders carry: short- and long-term gains and the lots sold
+        assert [(r["st_gain"], r["lt_gain"], r["lots"]) for r in rows] == [
+            (o.extra["st_gain"], o.extra["lt_gain"], o.extra["lots"]) for o in outcome.orders
+        ]
+        sold_lots += [r["lots"] for r in rows if r["side"] == "sell"]
         allocation = query(tmp_path / "l.db", "select allocation_json from account_runs "
                            "where account = ?", spec.account_id)[0][0]  # fmt: skip
         weights = json.loads(allocation)
         assert weights.keys() == dict(outcome.allocation).keys()
         assert all(abs(weights[t] - w) < 1e-9 for t, w in outcome.allocation.items())
+
+    assert sold_lots and all(sold_lots), "no sale with its lots in the examples"
 
     again = run_cli(*cmd, timeout=180)
     assert again.returncode == 0, again.stderr

@@ -70,3 +70,26 @@ def test_bad_pipeline_name_fails_before_touching_the_ledger(tmp_path):
     with pytest.raises(ConfigError, match="no such function"):
         run_monthly(options(tmp_path, "pipeline:no_such_function"))
     assert not (tmp_path / "ledger.db").exists()
+
+
+def test_default_chunks_move_the_progress_in_small_steps(tmp_path):
+    make_accounts(tmp_path / "accounts", 64)
+    starts, steps = [], []
+    run_monthly(options(tmp_path, "pipeline:process_account", workers=2),
+                on_start=starts.append, progress=steps.append)  # fmt: skip
+    # 64 accounts over 2 workers: 32 chunks of 2 (16 per worker), each a step of the bar
+    assert starts == [64] and sum(steps) == 64 and len(steps) == 32
+
+
+def test_unreadable_inputs_fail_in_the_worker_with_their_reason(tmp_path):
+    make_accounts(tmp_path / "accounts", 4)
+    (tmp_path / "accounts" / "a002" / "holdings.csv").unlink()
+    (tmp_path / "accounts" / "a002" / "holdings.csv").mkdir()  # not a regular file
+    summary = run_monthly(options(tmp_path, "pipeline:process_account", workers=2))
+    line = {a.account: a for a in summary.accounts}["a002"]
+    assert line.status == "failed" and line.error_kind == "ConfigError"
+    assert "holdings.csv" in line.error
+    rows = query(tmp_path / "ledger.db", "select account, inputs_hash from account_runs "
+                 "order by account")  # fmt: skip
+    assert [a for a, h in rows if h is None] == ["a002"]
+    assert all(len(h) == 64 for a, h in rows if a != "a002")

@@ -99,6 +99,24 @@ def test_limit_is_configurable_and_allow_stale_reports_it(book):
     assert "allowed by --allow-stale for 3 account(s)" in warning
 
 
+def test_done_accounts_are_not_checked_again_new_ones_are(book):
+    # 2017-05 is 21 business days after the sample's end: allowed once with the limit raised
+    res = monthly(book, "--period", "2017-05", "--max-price-age", "21", "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    # the rerun trades nothing, so it is not refused for its (unchanged) prices
+    again = monthly(book, "--period", "2017-05", "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["metrics"]["n_skipped"] == 3
+    # an account added since is checked (in the worker processes) and refuses the run
+    shutil.copytree(book / "accounts" / "balanced-garcia", book / "accounts" / "newcomer")
+    toml = book / "accounts" / "newcomer" / "account.toml"
+    toml.write_text(toml.read_text().replace('id = "balanced-garcia"', 'id = "newcomer"'))
+    res = monthly(book, "--period", "2017-05", "--workers", "2")
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 3 and len(lines) == 1, res.stderr
+    assert "account newcomer: last price 21 business days" in lines[0]
+
+
 def test_allowed_stale_run_records_the_warning_in_the_ledger(book):
     import sqlite3
 

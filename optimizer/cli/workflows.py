@@ -90,6 +90,14 @@ PERIOD = _Period()
     help="Worker processes; each prepares the pipeline once and re-uses it.",
 )
 @click.option(
+    "--dask",
+    "dask",
+    default=None,
+    metavar="local[:N]|tcp://HOST:PORT",
+    help="Run the pipeline on a Dask cluster: a local one of N (default --workers) "
+    "processes, or a running scheduler. The ledger and order files stay with this process.",
+)
+@click.option(
     "--chunk-size",
     default=None,
     type=click.IntRange(1, 100_000),
@@ -124,6 +132,12 @@ PERIOD = _Period()
     type=FiniteRange(0.1),
     help="Minutes without heartbeat after which another host's lock is stale.",
 )
+@click.option(
+    "--accounts-table",
+    is_flag=True,
+    help="Also print one line per account (status, orders, reason) in the table output; "
+    "the JSON output always has them under 'accounts'.",
+)
 @format_option
 def run_monthly(
     accounts_dir: Path,
@@ -134,11 +148,13 @@ def run_monthly(
     allow_stale: bool,
     max_price_age: int,
     workers: int,
+    dask: str | None,
     chunk_size: int | None,
     orders_dir: Path,
     fallback: str,
     processor: str,
     lock_timeout: float,
+    accounts_table: bool,
     fmt: str,
 ) -> None:
     """Rebalance every account for one month, exactly once, with a ledger.
@@ -167,13 +183,14 @@ def run_monthly(
         stale_after=dt.timedelta(minutes=lock_timeout),
         max_price_age=max_price_age,
         allow_stale=allow_stale,
+        dask=dask,
     )
     with _terminate_as_interrupt(), _progress(enabled=fmt != "json" and sys.stderr.isatty()) as bar:
         summary = run(options, on_start=bar.start, progress=bar.advance)
     doc = summary.to_dict()
     counts = doc.pop("counts")
     emit(fmt, {"metrics": counts, "provenance": _provenance(doc, processor), **doc},
-         lambda: _render(doc, counts))  # fmt: skip
+         lambda: _render(doc, counts, per_account=accounts_table))  # fmt: skip
     failed = counts["n_failed"]
     if failed:
         raise PartialFailure(
@@ -212,7 +229,7 @@ def _provenance(doc: dict[str, Any], processor: str) -> dict[str, Any]:
     }
 
 
-def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
+def _render(doc: dict[str, Any], c: dict[str, int], *, per_account: bool = False) -> None:
     title = f"run-monthly {doc['period']} (rebalance date {doc['rebalance_date']})"
     if doc["dry_run"]:
         title += " — dry run, nothing written"
@@ -229,6 +246,10 @@ def _render(doc: dict[str, Any], c: dict[str, int]) -> None:
     if doc["dry_run"]:
         caption = "dry run: nothing recorded"
     table(title, ["outcome", "accounts"], rows, caption=caption)
+    if per_account:
+        table("accounts", ["account", "status", "orders", "kind", "reason"],
+              [(a["account"], a["status"], a["n_orders"], a["error_kind"] or "",
+                a["error"] or "") for a in doc["accounts"]])  # fmt: skip
     problems = [a for a in doc["accounts"] if a["error"]]
     if problems:
         table("accounts needing attention", ["account", "status", "kind", "reason"],

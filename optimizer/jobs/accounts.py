@@ -141,7 +141,7 @@ def _check_id(account: str, *, file: str) -> None:
         )
 
 
-def inputs_hash(spec: AccountSpec, period: Period) -> str:
+def inputs_hash(spec: AccountSpec, period: Period, *, check_id: bool = True) -> str:
     """sha256 over the period, the config bytes, the holdings bytes and referenced files.
 
     A referenced file is any string value in the TOML that names an existing file
@@ -158,7 +158,7 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
     config = _read_bytes(spec.config_path, MAX_TOML_BYTES)
-    if spec.named_by_folder:
+    if spec.named_by_folder and check_id:
         _check_declared_id(spec, config)
     holdings = _read_bytes(spec.holdings_path)
     for label, data in (("config", config), ("holdings", holdings)):
@@ -171,8 +171,17 @@ def inputs_hash(spec: AccountSpec, period: Period) -> str:
     return digest.hexdigest()
 
 
-def with_hash(spec: AccountSpec, period: Period) -> AccountSpec:
-    """``spec`` with its ``inputs_hash`` filled in."""
+def with_hash(spec: AccountSpec, period: Period, *, done_with: str | None = None) -> AccountSpec:
+    """``spec`` with its ``inputs_hash`` filled in.
+
+    ``done_with``: the hash recorded when the account was done. Inputs whose bytes hash to
+    it are the ones that passed every check then, so the ``[account] id`` check (a TOML
+    parse) is only made when they differ.
+    """
+    if done_with is not None:
+        digest = inputs_hash(spec, period, check_id=False)
+        if digest == done_with:
+            return replace(spec, inputs_hash=digest)
     return replace(spec, inputs_hash=inputs_hash(spec, period))
 
 

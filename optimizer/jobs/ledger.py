@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import socket
@@ -383,13 +384,31 @@ class Ledger:
 
         o = s.orders.c
         query = (
-            select(o.ticker, o.side, o.shares, o.est_price, o.notional, o.est_cost, o.reason)
+            select(
+                o.ticker,
+                o.side,
+                o.shares,
+                o.est_price,
+                o.notional,
+                o.est_cost,
+                o.reason,
+                o.extra_json,
+            )
             .where(o.period == period.label, o.account == account)
             .order_by(o.seq)
         )
         with self._guard(), self.engine.connect() as conn:
             return [
-                Order(r[0], Side(r[1]), r[2], r[3], r[4], r[5], r[6] or "")
+                Order(
+                    r[0],
+                    Side(r[1]),
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6] or "",
+                    json.loads(r[7]) if r[7] else {},
+                )
                 for r in conn.execute(query)
             ]
 

@@ -152,6 +152,7 @@ class AccountResult:
     columns: Mapping[str, Any] | None = None  # the outcome's ledger columns, serialised
     order_rows: tuple[Mapping[str, Any], ...] = ()  # each order's ledger columns
     temp_path: Path | None = None  # the order file, written under its temporary name
+    inputs_hash: str | None = None  # hashed in the worker (None: the inputs were unreadable)
 
     @property
     def failed(self) -> bool:

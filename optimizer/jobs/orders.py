@@ -35,7 +35,8 @@ from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
 from optimizer.jobs.records import Claim
 
 TEMP_SUFFIX = ".tmp"
-HEADER = ("account", "period", *ORDER_COLUMNS)
+TAX_COLUMNS = ("st_gain", "lt_gain", "lots")  # as in propose's orders.csv, from Order.extra
+HEADER = ("account", "period", *ORDER_COLUMNS[:-1], *TAX_COLUMNS, ORDER_COLUMNS[-1])
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,18 @@ def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
     """The CSV text of an order file (deterministic: same orders, same bytes)."""
     rows = (
         [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
-         _num(o.notional), _num(o.est_cost), o.reason]
+         _num(o.notional), _num(o.est_cost), *(_cell(o.extra.get(c)) for c in TAX_COLUMNS),
+         o.reason]
         for o in orders
     )  # fmt: skip
     return csv_text(HEADER, rows)
+
+
+def _cell(value: Any) -> str:
+    """An extra column: text as the pipeline gave it (``"12.50"``), a number as ``_num``."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return _num(float(value))
 
 
 def _num(x: float | None) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
+from optimizer.jobs.accounts import inputs_hash
 from optimizer.jobs.model import (
     AccountOutcome,
     AccountResult,
@@ -88,12 +89,18 @@ def init_worker(target: str) -> None:
     each account instead of dying on a broken pool.
     """
     _WORKER.clear()
+    _WORKER.update(load_worker(target))
+
+
+def load_worker(target: str) -> dict[str, Any]:
+    """The pipeline ``target`` loaded and prepared: ``{"target", "process", "ctx"}``, or
+    ``{"target", "error": (kind, message)}`` when it cannot be."""
     try:
         prepare, process = Pipeline(target).load()
-        _WORKER["ctx"] = prepare() if prepare else None
-        _WORKER["process"] = process
+        return {"target": target, "ctx": prepare() if prepare else None, "process": process}
     except Exception as exc:
-        _WORKER["error"] = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
+        error = (type(exc).__name__, _one_line(exc, "worker preparation failed"))
+        return {"target": target, "error": error}
 
 
 def process_chunk(
@@ -105,11 +112,36 @@ def process_chunk(
     hidden temporary name, and the ledger columns serialised, so the runner's process
     only syncs, inserts and renames.
     """
-    if "error" in _WORKER:
-        kind, message = _WORKER["error"]
+    return process_chunk_with(_WORKER, specs, period, files)
+
+
+def process_chunk_with(
+    state: dict[str, Any],
+    specs: Sequence[AccountSpec],
+    period: Period,
+    files: OrderFiles | None = None,
+) -> list[AccountResult]:
+    """:func:`process_chunk` with an explicit worker state (from :func:`load_worker`)."""
+    if "error" in state:
+        kind, message = state["error"]
         return [AccountResult(s.account_id, None, kind, message) for s in specs]
-    process, ctx = _WORKER["process"], _WORKER["ctx"]
-    return [_prepare(run_one(process, ctx, spec, period), files) for spec in specs]
+    process, ctx = state["process"], state["ctx"]
+    return [_one(process, ctx, spec, period, files) for spec in specs]
+
+
+def _one(
+    process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period, files: OrderFiles | None
+) -> AccountResult:
+    """Hash the account's inputs (unless the runner already did), then run it: the files
+    are read here, in the worker, so the runner's process does not read them first."""
+    digest = spec.inputs_hash
+    if not digest:
+        try:
+            digest = inputs_hash(spec, period)
+        except CapallocError as exc:  # unreadable inputs: failed before the pipeline
+            return AccountResult(spec.account_id, None, type(exc).__name__, exc.render())
+        spec = replace(spec, inputs_hash=digest)
+    return replace(_prepare(run_one(process, ctx, spec, period), files), inputs_hash=digest)
 
 
 def _prepare(res: AccountResult, files: OrderFiles | None) -> AccountResult:

@@ -31,10 +31,12 @@ from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
 from optimizer.jobs.orders import OrderFiles, Reconciliation, prepare_folder
+from optimizer.jobs.pool import WorkerPool
 from optimizer.jobs.processor import DEFAULT_PROCESSOR, Pipeline, init_worker, process_chunk
 from optimizer.jobs.records import Attempt, AttemptStatus, Claim
 
-MAX_CHUNK = 250
+MAX_CHUNK = 100
+CHUNKS_PER_WORKER = 16  # small enough for a progress bar that moves, large for few commits
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,13 @@ class RunOptions:
     orders_dir: Path
     dry_run: bool = False
     workers: int = 1
-    chunk_size: int | None = None  # None: about 4 chunks per worker, at most MAX_CHUNK
+    chunk_size: int | None = None  # None: CHUNKS_PER_WORKER, at most MAX_CHUNK
     processor: str = DEFAULT_PROCESSOR
     fallback: FallbackPolicy = FallbackPolicy.NONE
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
     max_price_age: int = DEFAULT_MAX_PRICE_AGE  # business days before the rebalance date
     allow_stale: bool = False  # older prices are reported, not refused
+    dask: str | None = None  # "local", "local:N" or a scheduler address (optimizer.jobs.cluster)
 
 
 @dataclass(frozen=True)
@@ -137,27 +140,57 @@ def run_monthly(
     pipeline = Pipeline(options.processor)
     pipeline.load()  # fail early on a bad pipeline name
     specs = discover_accounts(options.accounts_dir, fallback=options.fallback)
-    notices = check_prices(options, specs, pipeline)
-    ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
-    try:
-        run = _Run(options, ledger, specs, notices)
-        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
-    finally:
+    claimed = _claimed(options)  # done accounts trade nothing: their prices are not checked
+    unclaimed = [s for s in specs if s.account_id not in claimed]
+    with contextlib.ExitStack() as stack:
+        cluster = pool = None
+        if options.dask is not None:  # connected before anything is recorded
+            from optimizer.jobs.cluster import DaskPool, DaskTarget
+
+            cluster = DaskPool(DaskTarget.parse(options.dask, options.workers), options.processor)
+            stack.callback(cluster.close)
+        elif options.workers > 1 and len(unclaimed) > 1:  # preparing while the runner reads
+            pool = WorkerPool(options.processor, min(options.workers, len(unclaimed)))
+            stack.callback(pool.close)
+        notices = check_prices(options, unclaimed, pipeline, pool)
+        ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
         if ledger is not None:
-            ledger.close()
+            stack.callback(ledger.close)
+        run = _Run(options, ledger, specs, notices, cluster or pool)
+        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
+
+
+def _claimed(options: RunOptions) -> set[str]:
+    """The accounts already done for the period, read without writing anything (an
+    unusable ledger reads as empty here; opening it for the run reports why)."""
+    try:
+        reader = Ledger.open_to_read(options.db)
+    except CapallocError:
+        return set()
+    if reader is None:
+        return set()
+    try:
+        return set(reader.claims(options.period))
+    finally:
+        reader.close()
 
 
 def check_prices(
-    options: RunOptions, specs: Sequence[AccountSpec], pipeline: Pipeline
+    options: RunOptions,
+    specs: Sequence[AccountSpec],
+    pipeline: Pipeline,
+    pool: WorkerPool | None = None,
 ) -> tuple[str, ...]:
     """Refuse a run whose prices are stale on the rebalance date (the first stale account
     named, with its source, series and date), or with ``allow_stale`` return one notice
-    per stale price. Pipelines without a ``last_price_dates`` hook are not checked."""
+    per stale price. Pipelines without a ``last_price_dates`` hook are not checked; with
+    a ``pool`` the hook runs in its workers."""
     hook = pipeline.price_dates()
-    if hook is None:
+    if hook is None or not specs:
         return ()
     found: dict[tuple[str, str, dt.date], tuple[Staleness, list[str]]] = {}
-    for account, last in hook(specs, options.period):
+    dates = pool.price_dates(specs, options.period) if pool else hook(specs, options.period)
+    for account, last in dates:
         finding = staleness(
             last, options.period.rebalance_date, options.max_price_age, "the rebalance date"
         )
@@ -190,8 +223,10 @@ class _Run:
         ledger: Ledger | None,
         specs: list[AccountSpec],
         notices: tuple[str, ...] = (),
+        pool: Any = None,  # a WorkerPool, or a cluster.DaskPool: the pipeline runs there
     ) -> None:
         self.options = options
+        self.pool = pool
         self.ledger = ledger  # None: a dry run without a ledger file (nothing recorded yet)
         self.specs = specs
         self.notices = notices
@@ -271,19 +306,22 @@ class _Run:
 
     # -- step 3: what is left to do ------------------------------------------------------
     def _triage(self, claims: dict[str, Claim]) -> list[AccountSpec]:
+        """Accounts without a claim go to the workers as they are (each worker hashes its
+        accounts' inputs as it reads them); a claimed one is hashed here, to be skipped or
+        reported as changed."""
         todo, pre = [], []
         for spec in self.specs:
             claim = claims.get(spec.account_id)
-            try:
-                spec = with_hash(spec, self.period)
-            except CapallocError as exc:  # unreadable inputs: a failure, unless already done
-                status = AttemptStatus.CHANGED_AFTER_DONE if claim else AttemptStatus.FAILED
-                pre.append(Attempt(spec.account_id, None, status, None,
-                                   type(exc).__name__, exc.render()))  # fmt: skip
-                continue
             if claim is None:
                 todo.append(spec)
-            elif claim.inputs_hash == spec.inputs_hash:
+                continue
+            try:
+                spec = with_hash(spec, self.period, done_with=claim.inputs_hash)
+            except CapallocError as exc:  # unreadable inputs: a failure, unless already done
+                pre.append(Attempt(spec.account_id, None, AttemptStatus.CHANGED_AFTER_DONE, None,
+                                   type(exc).__name__, exc.render()))  # fmt: skip
+                continue
+            if claim.inputs_hash == spec.inputs_hash:
                 self.lines[spec.account_id] = AccountLine(spec.account_id, "skipped", 0)
             else:
                 message = (
@@ -300,8 +338,9 @@ class _Run:
 
     # -- step 4: workers -----------------------------------------------------------------
     def _chunks(self, todo: Sequence[AccountSpec]) -> list[list[AccountSpec]]:
+        workers = self.pool.workers if self.pool is not None else self.options.workers
         size = self.options.chunk_size or max(
-            1, min(MAX_CHUNK, math.ceil(len(todo) / (4 * max(1, self.options.workers))))
+            1, min(MAX_CHUNK, math.ceil(len(todo) / (CHUNKS_PER_WORKER * max(1, workers))))
         )
         return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
@@ -334,22 +373,27 @@ class _Run:
         if not chunks:
             return
         files = None if self.options.dry_run else self.files
+        if self.pool is not None:  # on Dask: order files written here (_commit)
+            yield from self.pool.map_chunks(chunks, self.period, files)
+            return
         if self.options.workers <= 1:
             init_worker(self.options.processor)
             for chunk in chunks:
                 yield process_chunk(chunk, self.period, files)
             return
-        yield from _pooled(chunks, self.period, files, self.options)
+        pool = WorkerPool(self.options.processor, min(self.options.workers, len(chunks)))
+        try:
+            yield from pool.map_chunks(chunks, self.period, files)
+        finally:
+            pool.close()
 
     # -- step 4: ledger and files --------------------------------------------------------
     def _commit(self, results: Sequence[AccountResult], by_id: dict[str, AccountSpec]) -> None:
         attempts, temps = [], {}
         for res in results:
-            spec = by_id[res.account_id]
+            digest = res.inputs_hash or by_id[res.account_id].inputs_hash or None
             if res.outcome is None:
-                attempts.append(
-                    Attempt(res.account_id, spec.inputs_hash, AttemptStatus.FAILED, res)
-                )
+                attempts.append(Attempt(res.account_id, digest, AttemptStatus.FAILED, res))
                 continue
             path = None
             if res.outcome.orders and self.files is not None:
@@ -358,9 +402,7 @@ class _Run:
                 )
                 path = self.files.final_path(res.account_id)
             status = AttemptStatus(res.outcome.status.value)
-            attempts.append(
-                Attempt(res.account_id, spec.inputs_hash, status, res, orders_path=path)
-            )
+            attempts.append(Attempt(res.account_id, digest, status, res, orders_path=path))
         self._record(attempts, temps)
 
     def _record(self, attempts: Sequence[Attempt], temps: dict[str, Path]) -> None:
@@ -395,36 +437,6 @@ class _Run:
             "n_skipped": statuses.count("skipped"),
             "n_changed": statuses.count(AttemptStatus.CHANGED_AFTER_DONE.value),
         }
-
-
-def _pooled(
-    chunks: list[list[AccountSpec]],
-    period: Period,
-    files: OrderFiles | None,
-    options: RunOptions,
-) -> Iterator[list[AccountResult]]:
-    """Chunks through a process pool; ``prepare_worker`` runs once per worker."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = ProcessPoolExecutor(
-        max_workers=min(options.workers, len(chunks)),
-        initializer=init_worker,
-        initargs=(options.processor,),
-    )
-    try:
-        pending = {pool.submit(process_chunk, c, period, files): c for c in chunks}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                chunk = pending.pop(fut)
-                try:
-                    yield fut.result()
-                except BrokenProcessPool:
-                    message = "a worker process died while processing this account's chunk"
-                    yield [AccountResult(s.account_id, None, "WorkerDied", message) for s in chunk]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 __all__ = ["AccountLine", "RunOptions", "RunSummary", "run_monthly"]

@@ -108,3 +108,16 @@ def dies_on_a003(ctx, account, period):
     if account.account_id == "a003":
         os._exit(1)
     return process_account(ctx, account, period)
+
+
+def dies_once_on_a003(ctx, account, period):
+    """Kills its worker process on account a003 the first time only: the marker file named
+    by ``CAPALLOC_TEST_DIE_ONCE`` is created atomically by the one that dies."""
+    if account.account_id == "a003":
+        try:
+            os.close(os.open(os.environ["CAPALLOC_TEST_DIE_ONCE"], os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass
+        else:
+            os._exit(1)
+    return process_account(ctx, account, period)

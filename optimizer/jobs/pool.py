@@ -1,0 +1,75 @@
+"""The local worker processes of a run (``--workers N``).
+
+The pool is started before the price check, so the workers import and prepare the
+pipeline while the runner lists the accounts and reads the ledger, and the price check
+itself runs in the workers (one part of the accounts each) instead of one account after
+another in the runner's process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from optimizer.jobs.model import AccountResult, AccountSpec, Period
+from optimizer.jobs.orders import OrderFiles
+from optimizer.jobs.processor import Pipeline, init_worker, process_chunk
+
+
+class WorkerPool:
+    """``workers`` processes; ``prepare_worker`` runs once in each as it starts."""
+
+    def __init__(self, target: str, workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.target = target
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=init_worker, initargs=(target,)
+        )
+
+    def price_dates(self, specs: Sequence[AccountSpec], period: Period) -> list[tuple[str, Any]]:
+        """The pipeline's ``last_price_dates`` over ``specs``, one part per worker, in the
+        order of ``specs``."""
+        size = -(-len(specs) // self.workers) or 1
+        parts = [list(specs[i : i + size]) for i in range(0, len(specs), size)]
+        found: list[tuple[str, Any]] = []
+        for part in self.pool.map(price_dates_of, [self.target] * len(parts), parts,
+                                  [period] * len(parts)):  # fmt: skip
+            found.extend(part)
+        return found
+
+    def map_chunks(
+        self, chunks: list[list[AccountSpec]], period: Period, files: OrderFiles | None
+    ) -> Iterator[list[AccountResult]]:
+        """Each chunk's results, in completion order; the accounts of a chunk whose worker
+        died are failed (``WorkerDied``), retried by the next run."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        pending = {self.pool.submit(process_chunk, c, period, files): c for c in chunks}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    chunk = pending.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        message = "a worker process died while processing this account's chunk"
+                        yield [AccountResult(s.account_id, None, "WorkerDied", message)
+                               for s in chunk]  # fmt: skip
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def price_dates_of(
+    target: str, specs: Sequence[AccountSpec], period: Period
+) -> list[tuple[str, Any]]:
+    """In a worker: the pipeline's price-date hook over one part of the accounts."""
+    hook = Pipeline(target).price_dates()
+    return [] if hook is None else list(hook(specs, period))
