@@ -28,7 +28,7 @@ uv_bin() {
 }
 
 compile() {  # extra arguments go to `uv pip compile`
-  "$(uv_bin)" pip compile pyproject.toml --extra test --extra sample --extra postgres \
+  "$(uv_bin)" pip compile pyproject.toml --extra test --extra sample --extra postgres --extra dask \
     --universal --python-version 3.11 --no-header --quiet -o constraints.txt "$@"
   printf '%s\n%s\n%s\n' \
     "# Every package pinned for Python 3.11+ on Linux; made by scripts/constraints.sh, do not" \
