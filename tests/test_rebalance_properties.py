@@ -196,3 +196,19 @@ def test_planning_again_trades_nothing_fractional_grid_regression():
     assert first.cash_after == pytest.approx(0.0, abs=1e-12)
     again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
     assert again.trades == ()
+
+
+def test_planning_again_trades_nothing_with_large_per_share_costs_regression():
+    """Found by the property above: at $1 a share and $0.005 commission a share, targets
+    on the value before costs made the plan buy 3,478 shares where 3,469 were right, and
+    re-plans (which may not sell today's purchase) folded in one share per round only."""
+    rules = RebalanceRules(band_abs=0.0, commission_per_share=0.005)
+    lots = (
+        Lot("AAA", 1.0, 1.0, AS_OF, "AAA0"),
+        Lot("AAA", 1.0, 1.0, AS_OF - dt.timedelta(days=1), "AAA1"),
+    )
+    targets, prices = {"AAA": 0.5, "CASH": 0.5}, {"AAA": 1.0}
+    first = plan(Account("G", 6958.0, lots), targets, prices, rules, as_of=AS_OF)
+    assert [(t.ticker, t.side, t.shares) for t in first.trades] == [("AAA", Side.BUY, 3469.0)]
+    again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
+    assert again.trades == ()

@@ -179,7 +179,7 @@ def _plan(
         none = Solution(np.zeros_like(s.p), Method.NONE, "")
         return _finish(account, s, rules, as_of, none, (), flows, _no_trade_reason(s))
     prob, blocks = _problem(account, s, rules, as_of, out, excess=excess, short=short)
-    sol = solve(prob, time_limit=rules.time_limit, shortcuts=rules.solver is SolverChoice.AUTO)
+    prob, sol = _solve_after_costs(prob, s, rules)
     if not feasible(prob, sol.z):
         raise InfeasibleError(
             "no trades keep cash at the reserve under the rules",
@@ -199,6 +199,33 @@ def _plan(
         full = partial(_problem, account, s, rules, as_of, every, excess=True, short=True)
         sol = _stabilised(finish, targets, prices, rules, prob, sol, (blocks, flows, out, s, full))
     return finish(sol, blocks, flows, None, prob, out)
+
+
+_COST_ROUNDS = 4
+
+
+def _solve_after_costs(prob: Problem, s: _State, rules: RebalanceRules) -> tuple[Problem, Solution]:
+    """Solve with money targets taken on the account's value after the plan's own costs.
+
+    Costs lower the value every target is a share of; with targets on the value before
+    costs a plan overshoots them by the costs' share, and re-planning after execution would
+    trade back (with large per-share commissions, by more than re-plans can fold in: a
+    share bought today is not sold today). The targets are scaled to ``value - cost(z)``
+    and the problem solved again until the trades stop changing (a few rounds)."""
+    shortcuts = rules.solver is SolverChoice.AUTO
+    base = prob
+    sol = solve(prob, time_limit=rules.time_limit, shortcuts=shortcuts)
+    for _ in range(_COST_ROUNDS):
+        cost = float(costs(base, sol.z).sum())
+        if cost <= 0 or s.value <= cost:
+            break
+        scale = (s.value - cost) / s.value
+        scaled = replace(base, t=base.t * scale, cash_target=base.cash_target * scale)
+        again = solve(scaled, time_limit=rules.time_limit, shortcuts=shortcuts)
+        if np.array_equal(again.z, sol.z):
+            break
+        prob, sol = scaled, again
+    return prob, sol
 
 
 def _stabilised(
