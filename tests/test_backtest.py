@@ -73,10 +73,12 @@ def _hand_path(
 ) -> list[float]:
     """The fixed-weight path computed directly from the sample's prices with pandas.
 
-    Each month: cash accrues at the CASH series, the target shares are ``w * V / p`` at the
-    decision prices (or, when ``planned`` is given, the planner's share changes of that
-    month: its drift tolerance decides whether a near-target position is touched), the
-    orders fill at the next month-end close, paying 10 bp of notional plus 0.01 a share.
+    Each month: cash accrues at the CASH series, the target shares are ``w * (V - c) / p``
+    at the decision prices, ``c`` the cost of the trades themselves at those prices (a fixed
+    point, as the planner takes its targets on the value after costs; docs/rebalancing.md)
+    (or, when ``planned`` is given, the planner's share changes of that month: its drift
+    tolerance decides whether a near-target position is touched), the orders fill at the
+    next month-end close, paying 10 bp of notional plus 0.01 a share.
     """
     prices = pd.read_csv(sample_dir() / "prices.csv", index_col="date", parse_dates=True)
     risky = ["LARGE", "SMALL", "BOND"]
@@ -93,7 +95,10 @@ def _hand_path(
             cash *= p_d["CASH"] / prices.loc[:last].iloc[-1]["CASH"]
         value_d = float((h * p_d[risky]).sum()) + cash
         if planned is None:
-            z = pd.Series({t: WEIGHTS[t] * value_d / p_d[t] for t in risky}) - h
+            c = 0.0
+            for _ in range(20):  # w * (V - c(z)) / p, to a fixed point
+                z = pd.Series({t: WEIGHTS[t] * (value_d - c) / p_d[t] for t in risky}) - h
+                c = float((z.abs() * p_d[risky]).sum()) * 10 / 1e4 + float(z.abs().sum()) * 0.01
         else:
             z = pd.Series({t: planned[k].get(t, 0.0) for t in risky})
         cash *= p_e["CASH"] / p_d["CASH"]
