@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproducible installs: constraints.txt pins every package that `pip install -e '.[test]'`
+# (and the `sample`, `postgres` and `dask` extras) can bring, for Python 3.11+ on Linux, resolved by uv from the
 # (and the `sample` extra) can bring, for Python 3.11+ on Linux, resolved by uv from the
 # ranges in pyproject.toml. Both README commands and .ci/run install with `-c constraints.txt`.
 #
