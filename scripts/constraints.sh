@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# (and the `sample`, `postgres` and `dask` extras) can bring, for Python 3.11+ on Linux, resolved by uv from the
-# (and the `sample` extra) can bring, for Python 3.11+ on Linux, resolved by uv from the
-# ranges in pyproject.toml. Both README commands and .ci/run install with `-c constraints.txt`.
+# Reproducible installs: constraints.txt pins every package that `pip install -e '.[test]'`
+# (and the `sample`, `postgres` and `dask` extras) can bring, for Python 3.11+ on Linux,
+# resolved by uv from the ranges in pyproject.toml. Both README commands and .ci/run install
+# with `-c constraints.txt`.
 #
 #   scripts/constraints.sh refresh      re-resolve, keeping every current pin that still fits
 #                                       (after a change of ranges or dependencies)
