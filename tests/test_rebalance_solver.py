@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
-from optimizer.rebalance.bound import solve_bound
+from optimizer.rebalance.bound import best_of, solve_bound
 from optimizer.rebalance.greedy import solve_greedy
 from optimizer.rebalance.milp import MIP_ABS_GAP, MIP_REL_GAP, solve_milp
 from optimizer.rebalance.solve import Method, Problem, solve
@@ -143,6 +143,31 @@ def test_bound_is_exact_or_abstains_and_greedy_is_feasible(k):
     zg = solve_greedy(prob)
     assert ref_feasible(prob, zg)
     assert ref_objective(prob, zg) >= f_best - 1e-6
+
+
+@pytest.mark.parametrize("k", range(1, len(PROBLEMS), 3))
+def test_pool_holds_the_optimum_of_every_target_shift_within_its_slack(k):
+    """The enumeration's pool against brute force: with the targets scaled by ``1 - c /
+    value`` (the planner's after-cost rounds) for any ``c`` the slack covers, the pool's best
+    is the shifted problem's brute-force optimum."""
+    prob, _ = PROBLEMS[k]
+    a = prob.inside
+    per_cost = ((a + abs(1 - a + prob.lam)) * np.abs(prob.t).sum() + abs(prob.cash_target)) / (
+        prob.value
+    )
+    bound = solve_bound(prob, slack=lambda z: 2 * per_cost * 25.0)
+    if bound.pool is None:  # no coupled optimum to prove (or too wide): nothing to check
+        return
+    assert bound.slack == pytest.approx(2 * per_cost * 25.0)
+    for c in (0.0, 0.5, 7.0, 25.0):
+        scale = 1 - c / prob.value
+        shifted = Problem(
+            **{**prob.__dict__, "t": prob.t * scale, "cash_target": prob.cash_target * scale}
+        )
+        f_best, _ = brute_force(shifted)
+        z = best_of(shifted, bound.pool)
+        assert z is not None and ref_feasible(shifted, z)
+        assert ref_objective(shifted, z) == pytest.approx(f_best, abs=1e-6)
 
 
 def test_bound_path_on_ten_ticker_problems_matches_milp():

@@ -11,10 +11,17 @@ the best feasible point found ``U``, any trade of ticker i whose own term exceed
 minimum by more than ``U - L*`` cannot be optimal; the remaining values are few, and
 enumerating their combinations gives the proven optimum. When they are too many, the
 caller falls back to the MILP.
+
+With a ``slack``, the enumeration reaches ``slack`` further and the feasible combinations
+are kept as a *pool*: every feasible ``z`` with ``F(z) <= F* + slack``. A problem whose
+objective differs from this one by at most ``slack / 2`` at every ``z`` (the same account
+with its targets moved a little, as the planner's after-cost rounds do) has all its optima
+in the pool, so its proven optimum is the pool's best (:func:`best_of`), without a new bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -165,15 +172,37 @@ def _polish(prob: Problem, z: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray,
 
 @dataclass(frozen=True)
 class BoundResult:
-    """``z``: the proven optimum, or None; else a tighter box and an incumbent for the MILP."""
+    """``z``: the proven optimum, or None; else a tighter box and an incumbent for the MILP.
+    ``pool`` (with a slack): every feasible trade vector within ``slack`` of the optimum."""
 
     z: np.ndarray | None
     narrowed: Problem | None = None
     incumbent: np.ndarray | None = None
+    pool: np.ndarray | None = None
+    slack: float = 0.0
 
 
-def solve_bound(prob: Problem, *, limit: int = 50_000) -> BoundResult:
-    """The proven optimum by bounding and enumeration, or hints for the MILP."""
+def best_of(prob: Problem, combos: np.ndarray) -> np.ndarray | None:
+    """The best feasible column of ``combos`` (n, C) under ``prob``; among ties (1e-9
+    relative) the smallest trade. None when no column is feasible."""
+    f, ok = _evaluate(prob, combos)
+    f = np.where(ok, f, np.inf)
+    best = f.min()
+    if not np.isfinite(best):
+        return None
+    tie = np.flatnonzero(f <= best + 1e-9 * max(1.0, abs(best)))
+    return combos[:, tie[np.abs(combos[:, tie]).sum(axis=0).argmin()]]
+
+
+def solve_bound(
+    prob: Problem,
+    *,
+    limit: int = 50_000,
+    slack: Callable[[np.ndarray], float] | None = None,
+) -> BoundResult:
+    """The proven optimum by bounding and enumeration, or hints for the MILP. ``slack``
+    (of the incumbent trade vector) asks for the pool as well; when that enumeration is too
+    wide, the result is the one without it."""
     cand = candidates(prob)
     lower, mu, nu, sols = _best_bound(prob, cand)
     sols = np.concatenate([np.zeros((prob.p.size, 1)), sols], axis=1)
@@ -182,22 +211,38 @@ def solve_bound(prob: Problem, *, limit: int = 50_000) -> BoundResult:
         return BoundResult(None)
     z_inc, upper = _polish(prob, sols[:, int(np.where(ok, f, np.inf).argmin())], cand)
     gap = upper - lower
+    extra = max(float(slack(z_inc)), 0.0) if slack is not None else 0.0
+    if extra > 0:
+        pooled = _enumerate_within(prob, cand, (mu, nu), gap + extra, limit)
+        if isinstance(pooled, np.ndarray):
+            pool = pooled[:, _evaluate(prob, pooled)[1]]  # the incumbent is among them
+            return BoundResult(best_of(prob, pool), pool=pool, slack=extra)
     if gap <= 1e-9 * max(1.0, abs(upper)):
         return BoundResult(z_inc)
+    combos = _enumerate_within(prob, cand, (mu, nu), gap, limit)
+    if combos is None:
+        return BoundResult(None, incumbent=z_inc)
+    if isinstance(combos, tuple):
+        lo, hi = combos
+        return BoundResult(None, replace(prob, lo=lo, hi=hi), z_inc)
+    z = best_of(prob, combos)  # None cannot happen: the incumbent is among the combinations
+    return BoundResult(z) if z is not None else BoundResult(None, incumbent=z_inc)
+
+
+def _enumerate_within(
+    prob: Problem, cand: np.ndarray, multipliers: tuple[float, float], gap: float, limit: int
+) -> np.ndarray | tuple[np.ndarray, np.ndarray] | None:
+    """Every trade vector whose Lagrangian excess is within ``gap`` (n, C); when they are
+    too many, the box (lo, hi) that holds them; None when a search window is too narrow."""
+    mu, nu = multipliers
     domains = _domains(prob, cand, mu, nu, gap)
     if domains is None:
         domains = _domains(prob, cand, mu, nu, gap, reach=8 * _REACH)
     if domains is None:
-        return BoundResult(None, incumbent=z_inc)
+        return None
     combos = _enumerate(domains, gap, limit)
     if combos is None:
         lo = np.array([min(v.min(), 0.0) for v, _ in domains])
         hi = np.array([max(v.max(), 0.0) for v, _ in domains])
-        return BoundResult(None, replace(prob, lo=lo, hi=hi), z_inc)
-    f, ok = _evaluate(prob, combos)
-    f = np.where(ok, f, np.inf)
-    best = f.min()
-    if not np.isfinite(best):  # cannot happen: the incumbent is among the combinations
-        return BoundResult(None, incumbent=z_inc)
-    tie = np.flatnonzero(f <= best + 1e-9 * max(1.0, abs(best)))
-    return BoundResult(combos[:, tie[np.abs(combos[:, tie]).sum(axis=0).argmin()]])
+        return lo, hi
+    return combos

@@ -20,6 +20,7 @@ from functools import partial
 import numpy as np
 
 from optimizer.errors import CapallocError, InfeasibleError, PlanError
+from optimizer.rebalance.bound import best_of
 from optimizer.rebalance.holdings import CASH, Account, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
 from optimizer.rebalance.rules import BandTarget, RebalanceRules, SolverChoice
@@ -211,21 +212,48 @@ def _solve_after_costs(prob: Problem, s: _State, rules: RebalanceRules) -> tuple
     costs a plan overshoots them by the costs' share, and re-planning after execution would
     trade back (with large per-share commissions, by more than re-plans can fold in: a
     share bought today is not sold today). The targets are scaled to ``value - cost(z)``
-    and the problem solved again until the trades stop changing (a few rounds)."""
+    and the problem solved again until the trades stop changing (a few rounds).
+
+    Scaling by ``1 - c / value`` moves the objective by at most ``per_cost * c`` at every
+    trade vector (``per_cost``: :func:`_shift_per_cost`), so the first solve also keeps the
+    pool of trade vectors within twice that of its optimum, for costs up to a cap: the
+    rounds whose cost is under the cap take the proven optimum from the pool, and only the
+    others are solved again."""
     shortcuts = rules.solver is SolverChoice.AUTO
-    base = prob
-    sol = solve(prob, time_limit=rules.time_limit, shortcuts=shortcuts)
+    base, per_cost = prob, _shift_per_cost(prob)
+
+    def slack(z: np.ndarray) -> float:  # covers rounds costing up to 1.1 x this plan's + 1
+        return 2.0 * per_cost * (1.1 * float(costs(base, z).sum()) + 1.0)
+
+    sol = solve(prob, time_limit=rules.time_limit, shortcuts=shortcuts, slack=slack)
+    pool, covers = sol.pool, sol.slack
     for _ in range(_COST_ROUNDS):
         cost = float(costs(base, sol.z).sum())
         if cost <= 0 or s.value <= cost:
             break
         scale = (s.value - cost) / s.value
         scaled = replace(base, t=base.t * scale, cash_target=base.cash_target * scale)
-        again = solve(scaled, time_limit=rules.time_limit, shortcuts=shortcuts)
+        z = best_of(scaled, pool) if pool is not None and 2 * per_cost * cost <= covers else None
+        if z is not None:
+            again = replace(sol, z=z)
+        else:
+            again = solve(scaled, time_limit=rules.time_limit, shortcuts=shortcuts)
         if np.array_equal(again.z, sol.z):
             break
         prob, sol = scaled, again
-    return prob, sol
+    return prob, replace(sol, pool=None, slack=0.0)
+
+
+def _shift_per_cost(prob: Problem) -> float:
+    """How far the objective can move at any trade vector, per unit of cost, when the
+    targets are scaled by ``1 - cost / value``: with ``a`` the inside weight, each drift
+    term is ``(a + |1 - a + lam|)``-Lipschitz in its target and the cash term
+    ``(a + |1 - a|)``-Lipschitz in the cash target."""
+    if prob.value <= 0:
+        return math.inf
+    a = prob.inside
+    moved = (a + abs(1.0 - a + prob.lam)) * float(np.abs(prob.t).sum())
+    return (moved + (a + abs(1.0 - a)) * abs(prob.cash_target)) / prob.value
 
 
 def _stabilised(

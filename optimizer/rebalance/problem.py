@@ -7,7 +7,7 @@ solvers there (separable, :mod:`~optimizer.rebalance.bound`, :mod:`~optimizer.re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -73,6 +73,9 @@ class Solution:
     method: Method
     note: str  # why this method (e.g. "cash constraint binds")
     warning: str | None = None  # what the user must be told (a fallback), else None
+    # with a slack: every feasible z within ``slack`` of the optimum (see rebalance.bound)
+    pool: np.ndarray | None = field(default=None, repr=False, compare=False)
+    slack: float = 0.0
 
 
 def costs(prob: Problem, z: np.ndarray) -> np.ndarray:

@@ -28,6 +28,8 @@ solved with HiGHS (``Method.MILP``), and if HiGHS fails, a greedy descent (``Met
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from optimizer.rebalance.problem import (
@@ -87,10 +89,17 @@ def solve_separable(prob: Problem) -> np.ndarray | None:
     return None
 
 
-def solve(prob: Problem, *, time_limit: float = 2.0, shortcuts: bool = True) -> Solution:
+def solve(
+    prob: Problem,
+    *,
+    time_limit: float = 2.0,
+    shortcuts: bool = True,
+    slack: Callable[[np.ndarray], float] | None = None,
+) -> Solution:
     """Exact separable solution, else bound-and-enumerate, else MILP, else greedy.
 
-    ``shortcuts=False`` goes straight to the MILP (to cross-check or time it).
+    ``shortcuts=False`` goes straight to the MILP (to cross-check or time it). ``slack`` (of
+    a good trade vector) asks the enumeration for its pool too (``Solution.pool``).
     """
     bound = None
     if shortcuts:
@@ -99,11 +108,10 @@ def solve(prob: Problem, *, time_limit: float = 2.0, shortcuts: bool = True) -> 
             return Solution(z, Method.EXACT, "separable optimum is feasible")
         from optimizer.rebalance.bound import solve_bound
 
-        bound = solve_bound(prob)
+        bound = solve_bound(prob, slack=slack)
         if bound.z is not None:
-            return Solution(
-                bound.z, Method.EXACT, "cash couples the tickers; proven by enumeration"
-            )
+            note = "cash couples the tickers; proven by enumeration"
+            return Solution(bound.z, Method.EXACT, note, pool=bound.pool, slack=bound.slack)
     from optimizer.rebalance.milp import solve_milp
 
     narrowed, incumbent = (bound.narrowed, bound.incumbent) if bound else (None, None)
