@@ -203,3 +203,25 @@ def test_cvar_row_generation_equals_the_full_lp(constraints):
     assert np.abs(q + A.T @ z).max() <= 1e-8
     assert slack[n_eq:].min() >= -1e-8 and z[n_eq:].min() >= -1e-10
     assert np.abs(slack[n_eq:] * z[n_eq:]).max() <= 1e-8
+
+
+@pytest.mark.parametrize("kind, cons", KINDS, ids=[k["kind"] for k, _ in KINDS])
+def test_accounts_on_one_estimate_share_a_solve_only_when_current_weights_do_not_matter(kind, cons):
+    """Accounts after the first on the same estimate take the last solve (the policy does
+    not read current weights) or solve again (turnover, costs): against a fresh problem
+    solved for each account, weights to 1e-9, and each account's own turnover."""
+    est = synthetic_estimate(seed=3)
+    policy = Policy.simple(est.tickers, objective=kind, constraints=cons)
+    shared = Optimizer(policy).build(est)
+    n = len(est.tickers)
+    accounts = [{t: 1 / n for t in est.tickers}, {est.tickers[0]: 1.0}, None]
+    for current in accounts:
+        got = shared.solve(Inputs(est, current))
+        fresh = Optimizer(policy).build(est).solve(Inputs(est, current))
+        assert got.weights.keys() == fresh.weights.keys()
+        for t in got.weights:
+            assert got.weights[t] == pytest.approx(fresh.weights[t], abs=1e-9)
+        w0 = np.array([0.0 if current is None else current.get(t, 0.0) for t in est.tickers])
+        w = np.array([got.weights[t] for t in est.tickers])
+        assert got.metrics.turnover == pytest.approx(float(np.abs(w - w0).sum()), abs=1e-9)
+    assert shared.reads_current == ("turnover" in cons or "costs_bps" in cons)

@@ -6,7 +6,7 @@ account: only Parameter values change, so each account costs a solve, not a comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -150,6 +150,15 @@ class Built:
         self.policy, self.universe, self.shape, self.setting = policy, universe, shape, setting
         self.terms, self.objective, self.frame, self.program = terms, objective, frame, program
         self.best_case: Built | None = None  # for min regret: max of one scenario's mean
+        # the last solve, shared by the next accounts on the same estimate (see solve)
+        self._shared: tuple[Estimate, Numbers, np.ndarray, SolveReport, tuple] | None = None
+
+    @property
+    def reads_current(self) -> bool:
+        """Whether an account's current weights enter the problem (turnover, trading
+        costs, a tax term, min regret's best cases)."""
+        has_w0 = "w0" in self.frame.parameters()
+        return has_w0 or self.shape.tax_lots > 0 or self.best_case is not None
 
     @classmethod
     def create(
@@ -280,13 +289,29 @@ class Built:
                 )
 
     def solve(self, inputs: Inputs) -> Allocation:
-        """The allocation for one account."""
+        """The allocation for one account. When the problem does not read the current
+        weights, the accounts after the first on the same estimate take the last solve's
+        weights (the same numbers give the same optimum); only their turnover differs."""
+        shares = inputs.tax is None and not self.reads_current
+        last = self._shared
+        if shares and last is not None and last[0] is inputs.estimate:
+            _, x, w, report, binding = last
+            current = current_weights(inputs.current, self.universe.tickers)
+            x = replace(x, w0=current, has_current=inputs.current is not None)
+            return self.allocation(w, x, report, inputs.estimate, binding)
         x = self.numbers(inputs)
         w, report = self.solve_numbers(x)
-        return self.allocation(w, x, report, inputs.estimate)
+        binding = self.binding()
+        self._shared = (inputs.estimate, x, w, report, binding) if shares else None
+        return self.allocation(w, x, report, inputs.estimate, binding)
 
     def allocation(
-        self, w: np.ndarray, x: Numbers, report: SolveReport, estimate: Estimate | None
+        self,
+        w: np.ndarray,
+        x: Numbers,
+        report: SolveReport,
+        estimate: Estimate | None,
+        binding: tuple[Binding, ...] | None = None,
     ) -> Allocation:
         level = self.policy.objective.cvar_level
         if self.policy.objective.kind is not ObjectiveKind.MIN_CVAR and (
@@ -299,7 +324,7 @@ class Built:
             metrics=metrics(w, x, self.universe, level),
             horizon_years=x.horizon_years,
             risk_free=x.risk_free,
-            binding=self.binding(),
+            binding=self.binding() if binding is None else binding,
             solver=report.solver,
             status=report.status,
             solve_seconds=report.seconds,
