@@ -8,10 +8,10 @@ holds the shared machinery: reading TOML, turning pydantic's errors into one-lin
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tomli
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.errors import ConfigError
@@ -43,8 +43,8 @@ def parse_toml(
 ) -> dict[str, Any]:
     """TOML text → dict; syntax errors and nesting beyond ``MAX_TOML_DEPTH`` are errors."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise error(f"malformed TOML: {exc}", file=file) from None
     except RecursionError:
         data = None

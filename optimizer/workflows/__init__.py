@@ -193,11 +193,12 @@ def last_price_dates(
 def _data_key(path: Path) -> str | None:
     """What decides an account file's prices, read cheaply (None: unreadable)."""
     import json
-    import tomllib
+
+    import tomli
 
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, tomllib.TOMLDecodeError):
+        doc = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, tomli.TOMLDecodeError, RecursionError):
         return None
     data = doc.get("data") or {}
     relative = str(data.get("source", "")).startswith("csv:") or "cache_dir" in data

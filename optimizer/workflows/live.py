@@ -307,8 +307,7 @@ class LiveSession:
     ) -> Path:
         """Write scenario ``scenario_id`` with the page's values as ``<new_id>.toml`` in
         ``folder`` (a new file, checked by the scenario loader); returns its path."""
-        import tomllib
-
+        import tomli
         import tomli_w
 
         from optimizer.atomic import write_atomic
@@ -334,7 +333,7 @@ class LiveSession:
                 value=new_id,
             )
         text = tomli_w.dumps(_toml_ready(scenario.model_dump(exclude_none=True)))
-        tomllib.loads(text)  # what the loader will read
+        tomli.loads(text)  # what the loader will read
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
         load_scenario(path)  # the project's loader accepts it
