@@ -28,7 +28,6 @@ import numpy as np
 
 from optimizer.rebalance.problem import (
     Problem,
-    candidates,
     cash_conjugate,
     cash_slopes,
     cash_term,
@@ -203,7 +202,7 @@ def solve_bound(
     """The proven optimum by bounding and enumeration, or hints for the MILP. ``slack``
     (of the incumbent trade vector) asks for the pool as well; when that enumeration is too
     wide, the result is the one without it."""
-    cand = candidates(prob)
+    cand = prob.candidates
     lower, mu, nu, sols = _best_bound(prob, cand)
     sols = np.concatenate([np.zeros((prob.p.size, 1)), sols], axis=1)
     f, ok = _evaluate(prob, sols)

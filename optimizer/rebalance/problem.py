@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -60,11 +61,17 @@ class Problem:
             return 1.0 - self.reserve_pct, self.cash0 - self.reserve_pct * self.value
         return 1.0, self.cash0 - self.reserve
 
-    @property
+    @cached_property
     def zmin(self) -> np.ndarray:
         """Smallest non-zero order in shares, per ticker (on the grid)."""
         q = grid_units(self.min_order / self.p, self.step, up=True)
         return np.maximum(q, 1.0) * self.step
+
+    @cached_property
+    def candidates(self) -> np.ndarray:
+        """Per-ticker candidate trades, shape (n, K); column 0 is no trade (see
+        :func:`candidates`)."""
+        return candidates(self)
 
 
 @dataclass(frozen=True)

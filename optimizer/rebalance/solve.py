@@ -37,7 +37,6 @@ from optimizer.rebalance.problem import (
     Method,
     Problem,
     Solution,
-    candidates,
     cash_after,
     cash_conjugate,
     cash_slopes,
@@ -77,7 +76,7 @@ def _pick(values: np.ndarray, cand: np.ndarray) -> np.ndarray:
 
 def solve_separable(prob: Problem) -> np.ndarray | None:
     """The exact optimum when a separable lower bound is tight and feasible, else None."""
-    cand = candidates(prob)
+    cand = prob.candidates
     base = phi(prob, cand) + costs(prob, cand)
     a = prob.cash0 - prob.cash_target
     for mu in cash_slopes(prob):  # f(a - S) >= mu (a - S) - f*(mu)
