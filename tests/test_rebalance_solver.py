@@ -9,6 +9,7 @@ brute-force optimum (to 1e-6 in money), the MILP to within its stated gap (one c
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -161,9 +162,7 @@ def test_pool_holds_the_optimum_of_every_target_shift_within_its_slack(k):
     assert bound.slack == pytest.approx(2 * per_cost * 25.0)
     for c in (0.0, 0.5, 7.0, 25.0):
         scale = 1 - c / prob.value
-        shifted = Problem(
-            **{**prob.__dict__, "t": prob.t * scale, "cash_target": prob.cash_target * scale}
-        )
+        shifted = replace(prob, t=prob.t * scale, cash_target=prob.cash_target * scale)
         f_best, _ = brute_force(shifted)
         z = best_of(shifted, bound.pool)
         assert z is not None and ref_feasible(shifted, z)
@@ -176,7 +175,7 @@ def test_bound_path_on_ten_ticker_problems_matches_milp():
     checked = 0
     for _ in range(40):
         prob = random_problem(rng, n=10)
-        prob = Problem(**{**prob.__dict__, "hi": prob.hi * 5, "h": prob.h * 3, "lo": prob.lo * 3})
+        prob = replace(prob, hi=prob.hi * 5, h=prob.h * 3, lo=prob.lo * 3)
         sol = solve(prob)
         z, _ = solve_milp(prob)
         if z is None:

@@ -222,8 +222,8 @@ def _solve_after_costs(prob: Problem, s: _State, rules: RebalanceRules) -> tuple
     shortcuts = rules.solver is SolverChoice.AUTO
     base, per_cost = prob, _shift_per_cost(prob)
 
-    def slack(z: np.ndarray) -> float:  # covers rounds costing up to 1.1 x this plan's + 1
-        return 2.0 * per_cost * (1.1 * float(costs(base, z).sum()) + 1.0)
+    def slack(z: np.ndarray) -> float:  # rounds costing up to 2 % + 0.25 over this plan's
+        return 2.0 * per_cost * (1.02 * float(costs(base, z).sum()) + 0.25)
 
     sol = solve(prob, time_limit=rules.time_limit, shortcuts=shortcuts, slack=slack)
     pool, covers = sol.pool, sol.slack
