@@ -59,6 +59,27 @@ def test_examples_through_the_default_pipeline(tmp_path):
     assert json.loads(again.stdout)["metrics"]["n_skipped"] == doc["metrics"]["n_accounts"]
 
 
+def test_workers_forked_from_a_warm_runner_give_the_orders_computed_in_process(tmp_path):
+    """With two workers (forked from the runner after it warmed the pipeline on the first
+    account), every order file is what ``process_account`` returns for that account here."""
+    from optimizer.workflows import prepare_worker, process_account
+
+    _book(tmp_path / "accounts", 8)
+    res = run_cli("run-monthly", "--accounts", str(tmp_path / "accounts"), "--db",
+                  str(tmp_path / "l.db"), "--orders-dir", str(tmp_path / "orders"),
+                  "--period", "2026-01", "--allow-stale", "--workers", "2",
+                  "--chunk-size", "2", "--format", "json", timeout=180)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["metrics"]["n_traded"] == 8
+    ctx, period = prepare_worker(), parse_period("2026-01")
+    for spec in discover_accounts(tmp_path / "accounts"):
+        rows = read_order_file(tmp_path / "orders" / "2026-01" / f"{spec.account_id}.csv")
+        outcome = process_account(ctx, spec, period)
+        assert [(r["ticker"], r["side"], float(r["shares"])) for r in rows] == [
+            (o.ticker, o.side.value, o.shares) for o in outcome.orders
+        ]
+
+
 def _book(folder, n: int) -> None:
     """``n`` accounts on the balanced example policy, each with its own id and share counts."""
     template = EXAMPLES / "balanced-garcia"

@@ -1,9 +1,10 @@
 """The local worker processes of a run (``--workers N``).
 
-The pool is started before the price check, so the workers import and prepare the
-pipeline while the runner lists the accounts and reads the ledger, and the price check
-itself runs in the workers (one part of the accounts each) instead of one account after
-another in the runner's process.
+On Linux the runner loads the pipeline and warms its caches on the first account before
+the pool starts (:func:`~optimizer.jobs.processor.preload`), and the workers fork from it:
+the imports, the estimate and the compiled problem are made once, not once per worker.
+The price check runs in the workers (one part of the accounts each) instead of one
+account after another in the runner's process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from optimizer.jobs.processor import Pipeline, init_worker, process_chunk
 
 
 class WorkerPool:
-    """``workers`` processes; ``prepare_worker`` runs once in each as it starts."""
+    """``workers`` processes; ``prepare_worker`` runs once in each as it starts. Where
+    processes can fork (Linux), they do, so a pipeline loaded in this process beforehand
+    (:func:`~optimizer.jobs.processor.preload`) is loaded in each of them."""
 
     def __init__(self, target: str, workers: int) -> None:
         from concurrent.futures import ProcessPoolExecutor
@@ -25,8 +28,9 @@ class WorkerPool:
         self.target = target
         self.workers = workers
         self.pool = ProcessPoolExecutor(
-            max_workers=workers, initializer=init_worker, initargs=(target,)
-        )
+            max_workers=workers, mp_context=fork_context(), initializer=init_worker,
+            initargs=(target,),
+        )  # fmt: skip
 
     def price_dates(self, specs: Sequence[AccountSpec], period: Period) -> list[tuple[str, Any]]:
         """The pipeline's ``last_price_dates`` over ``specs``, one part per worker, in the
@@ -65,6 +69,16 @@ class WorkerPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fork_context() -> Any:
+    """The ``fork`` multiprocessing context on Linux, else None (the platform's default)."""
+    import multiprocessing
+    import sys
+
+    if sys.platform != "linux":
+        return None
+    return multiprocessing.get_context("fork")
 
 
 def price_dates_of(

@@ -86,10 +86,26 @@ def init_worker(target: str) -> None:
     """Pool initializer: load the pipeline and call ``prepare_worker`` once.
 
     A failure is kept and reported as every account's error, so the run still records
-    each account instead of dying on a broken pool.
+    each account instead of dying on a broken pool. A worker forked from a process that
+    loaded ``target`` already (:func:`preload`) keeps that state, caches included.
     """
+    if _WORKER.get("target") == target and "error" not in _WORKER:
+        return
     _WORKER.clear()
     _WORKER.update(load_worker(target))
+
+
+def preload(target: str, specs: Sequence[AccountSpec], period: Period) -> None:
+    """Load ``target`` in this process and, if its module defines ``warm_worker(ctx,
+    specs, period)``, let it fill ``ctx``'s caches from ``specs``: worker processes forked
+    from here then start with the imports, estimates and compiled problems done once."""
+    init_worker(target)
+    if "error" in _WORKER:
+        return
+    module = importlib.import_module(target.partition(":")[0])
+    warm = getattr(module, "warm_worker", None)
+    if callable(warm):
+        warm(_WORKER["ctx"], specs, period)
 
 
 def load_worker(target: str) -> dict[str, Any]:

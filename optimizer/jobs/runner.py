@@ -31,8 +31,14 @@ from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
 from optimizer.jobs.orders import OrderFiles, Reconciliation, prepare_folder
-from optimizer.jobs.pool import WorkerPool
-from optimizer.jobs.processor import DEFAULT_PROCESSOR, Pipeline, init_worker, process_chunk
+from optimizer.jobs.pool import WorkerPool, fork_context
+from optimizer.jobs.processor import (
+    DEFAULT_PROCESSOR,
+    Pipeline,
+    init_worker,
+    preload,
+    process_chunk,
+)
 from optimizer.jobs.records import Attempt, AttemptStatus, Claim
 
 MAX_CHUNK = 100
@@ -149,7 +155,9 @@ def run_monthly(
 
             cluster = DaskPool(DaskTarget.parse(options.dask, options.workers), options.processor)
             stack.callback(cluster.close)
-        elif options.workers > 1 and len(unclaimed) > 1:  # preparing while the runner reads
+        elif options.workers > 1 and len(unclaimed) > 1:
+            if fork_context() is not None:  # the workers fork with the pipeline warm
+                preload(options.processor, unclaimed[:1], options.period)
             pool = WorkerPool(options.processor, min(options.workers, len(unclaimed)))
             stack.callback(pool.close)
         notices = check_prices(options, unclaimed, pipeline, pool)

@@ -166,6 +166,17 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     )
 
 
+def warm_worker(ctx: Pipeline, specs: Sequence[AccountSpec], period: Period) -> None:
+    """Before the monthly job's workers fork: the accounts' estimates and compiled problems
+    in ``ctx`` (their trades are not kept). An account that fails here is left to its own
+    run, which records why."""
+    for spec in specs:
+        try:
+            process_account(ctx, spec, period)
+        except Exception:
+            continue
+
+
 def last_price_dates(
     specs: Sequence[AccountSpec], period: Period
 ) -> Iterator[tuple[str, LastPrice]]:
