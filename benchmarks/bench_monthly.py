@@ -1,5 +1,5 @@
 """Benchmark: ``capalloc run-monthly`` over many accounts (target: 10,000 accounts
-of about 10 holdings each in under 20 s on a 2-core machine).
+of about 10 holdings each in under 10 s on a 2-core machine).
 
 Each repeat builds a fresh ledger and order folder and runs the real CLI in a subprocess
 (cold start included), then prints the median wall time and accounts per second.
@@ -145,7 +145,7 @@ def main() -> None:
             f"run-monthly, {args.accounts} accounts, {args.workers} workers, "
             f"processor {args.processor}: median wall {med:.2f} s "
             f"({args.accounts / med:,.0f} accounts/s), median cpu (all processes) "
-            f"{statistics.median(cpus):.2f} s; target 10 s (issue 15): ratio {med / 10:.2f}; "
+            f"{statistics.median(cpus):.2f} s; target 10 s: ratio {med / 10:.2f}; "
             f"rerun of a done period: median {statistics.median(rerun_times):.2f} s; "
             f"load average before: {LOAD}"
         )
