@@ -221,6 +221,9 @@ def test_accounts_on_one_estimate_share_a_solve_only_when_current_weights_do_not
         assert got.weights.keys() == fresh.weights.keys()
         for t in got.weights:
             assert got.weights[t] == pytest.approx(fresh.weights[t], abs=1e-9)
+        for name in ("expected_return", "volatility", "sharpe", "cvar", "turnover"):
+            a, b = getattr(got.metrics, name), getattr(fresh.metrics, name)
+            assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9), name
         w0 = np.array([0.0 if current is None else current.get(t, 0.0) for t in est.tickers])
         w = np.array([got.weights[t] for t in est.tickers])
         assert got.metrics.turnover == pytest.approx(float(np.abs(w - w0).sum()), abs=1e-9)

@@ -151,7 +151,7 @@ class Built:
         self.terms, self.objective, self.frame, self.program = terms, objective, frame, program
         self.best_case: Built | None = None  # for min regret: max of one scenario's mean
         # the last solve, shared by the next accounts on the same estimate (see solve)
-        self._shared: tuple[Estimate, Numbers, np.ndarray, SolveReport, tuple] | None = None
+        self._shared: tuple[Estimate, np.ndarray, Allocation] | None = None
 
     @property
     def reads_current(self) -> bool:
@@ -295,23 +295,18 @@ class Built:
         shares = inputs.tax is None and not self.reads_current
         last = self._shared
         if shares and last is not None and last[0] is inputs.estimate:
-            _, x, w, report, binding = last
-            current = current_weights(inputs.current, self.universe.tickers)
-            x = replace(x, w0=current, has_current=inputs.current is not None)
-            return self.allocation(w, x, report, inputs.estimate, binding)
+            _, w, allocation = last
+            w0 = current_weights(inputs.current, self.universe.tickers)
+            turnover = float(np.abs(w - w0).sum())
+            return replace(allocation, metrics=replace(allocation.metrics, turnover=turnover))
         x = self.numbers(inputs)
         w, report = self.solve_numbers(x)
-        binding = self.binding()
-        self._shared = (inputs.estimate, x, w, report, binding) if shares else None
-        return self.allocation(w, x, report, inputs.estimate, binding)
+        allocation = self.allocation(w, x, report, inputs.estimate)
+        self._shared = (inputs.estimate, w, allocation) if shares else None
+        return allocation
 
     def allocation(
-        self,
-        w: np.ndarray,
-        x: Numbers,
-        report: SolveReport,
-        estimate: Estimate | None,
-        binding: tuple[Binding, ...] | None = None,
+        self, w: np.ndarray, x: Numbers, report: SolveReport, estimate: Estimate | None
     ) -> Allocation:
         level = self.policy.objective.cvar_level
         if self.policy.objective.kind is not ObjectiveKind.MIN_CVAR and (
@@ -324,7 +319,7 @@ class Built:
             metrics=metrics(w, x, self.universe, level),
             horizon_years=x.horizon_years,
             risk_free=x.risk_free,
-            binding=self.binding() if binding is None else binding,
+            binding=self.binding(),
             solver=report.solver,
             status=report.status,
             solve_seconds=report.seconds,
