@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -449,10 +449,32 @@ def pick_account(
     return accounts[account_id], note
 
 
+_KEYS: dict[tuple[int, tuple[str, ...]], tuple[AccountConfig, str]] = {}
+_MAX_KEYS = 256
+
+
+def _memo(cfg: AccountConfig, sections: tuple[str, ...], make: Callable[[], str]) -> str:
+    """``make()`` once per (account file, sections): a monthly job's accounts sharing a
+    policy file share its parsed config, so their keys are made once (the entry holds
+    ``cfg``, so its id is not reused while it is there)."""
+    hit = _KEYS.get((id(cfg), sections))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    if len(_KEYS) >= _MAX_KEYS:
+        del _KEYS[next(iter(_KEYS))]
+    key = make()
+    _KEYS[(id(cfg), sections)] = (cfg, key)
+    return key
+
+
 def _key(cfg: AccountConfig, *sections: str) -> str:
     """A cache key for ``sections`` of ``cfg``: their content, with the file-relative paths
     (csv folders, cache folder, extra scenario folder) resolved, so accounts in different
     folders that say the same thing share one entry."""
+    return _memo(cfg, sections, lambda: _make_key(cfg, sections))
+
+
+def _make_key(cfg: AccountConfig, sections: tuple[str, ...]) -> str:
     parts = []
     for name in sections:
         data = getattr(cfg, name).model_dump(mode="json")
@@ -477,4 +499,5 @@ def _resolved_source(cfg: AccountConfig) -> str:
 def policy_key(cfg: AccountConfig) -> str:
     """A cache key for the policy's content (universe, objective, constraints)."""
     p = cfg.policy
-    return "|".join(m.model_dump_json() for m in (p.universe, p.objective, p.constraints))
+    parts = (p.universe, p.objective, p.constraints)
+    return _memo(cfg, ("policy",), lambda: "|".join(m.model_dump_json() for m in parts))
