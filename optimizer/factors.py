@@ -262,6 +262,7 @@ class FactorModel:
     factor_mean_ : ndarray (n_factors,)              per-period factor mean
     factor_cov_ : ndarray (n_factors, n_factors)     calm (full-window) covariance
     stressed_cov_ : ndarray (n_factors, n_factors)   covariance of the turbulent periods
+    stressed_residual_var_ : ndarray (n_assets,)     residual variances of those periods
     turbulence_ : Series (n_periods,)                Mahalanobis distance of each period
     r2_ : ndarray (n_assets,)                        share of variance explained
     first_, last_ : date                             the window the model was fitted on
@@ -336,6 +337,8 @@ class FactorModel:
             mahalanobis(F, self.factor_mean_, self.factor_cov_), index=joined.index
         )
         self.stressed_cov_ = self._stressed(F)
+        resid = R - self.intercept_ - F @ self.exposures_.T
+        self.stressed_residual_var_ = self._stressed_residual(resid)
         self.first_ = joined.index[0].date()
         self.last_ = joined.index[-1].date()
         self.n_periods_ = len(joined)
@@ -372,16 +375,33 @@ class FactorModel:
         self.factor_cov_ = S_ff
 
     def _stressed(self, F: np.ndarray) -> np.ndarray:
-        import numpy as np
 
-        d = self.turbulence_.to_numpy()
-        n_top = max(int(np.ceil(self.stressed_quantile * len(d))), F.shape[1] + 2)
-        n_top = min(max(n_top, self.stressed_min), len(d))
-        top = np.argsort(d)[-n_top:]
+        top = self._top(F.shape[1])
+        n_top = len(top)
         centred = F[top] - self.factor_mean_  # around the full-window mean
         stressed = centred.T @ centred / (len(top) - 1)
         n0 = self.stressed_prior  # (n_top S_top + n0 S_calm) / (n_top + n0)
         return (n_top * stressed + n0 * self.factor_cov_) / (n_top + n0)
+
+    def _top(self, n_factors: int) -> np.ndarray:
+        import numpy as np
+
+        d = self.turbulence_.to_numpy()
+        n_top = max(int(np.ceil(self.stressed_quantile * len(d))), n_factors + 2)
+        n_top = min(max(n_top, self.stressed_min), len(d))
+        return np.argsort(d)[-n_top:]
+
+    def _stressed_residual(self, resid: np.ndarray) -> np.ndarray:
+        """Residual variances (n_assets,) over the turbulent periods, shrunk toward the calm
+        ones like the stressed covariance (asset-specific risk is larger in turbulence)."""
+        top = self._top(len(self.factor_names_))
+        n_top, n0 = len(top), self.stressed_prior
+        stressed = (resid[top] ** 2).sum(axis=0) / max(n_top - 1, 1)
+        return (n_top * stressed + n0 * self.residual_var_) / (n_top + n0)
+
+    def residual_variance(self, regime: Regime) -> np.ndarray:
+        """Per-period residual variances (n_assets,) for a regime."""
+        return self.stressed_residual_var_ if regime is Regime.STRESSED else self.residual_var_
 
     def covariance(self, regime: Regime) -> np.ndarray:
         """Per-period factor covariance (n_factors, n_factors) for a regime."""
@@ -408,7 +428,7 @@ class FactorModel:
         i, j = self.factor_names_.index(level), self.factor_names_.index(short)
         B = self.exposures_
         return {
-            t: {"level": float(B[n, i] + B[n, j]), "slope": float(-B[n, j])}
+            t: {"level": _clean(B[n, i] + B[n, j]), "slope": _clean(-B[n, j])}
             for n, t in enumerate(self.tickers_)
         }
 
@@ -418,6 +438,11 @@ class FactorModel:
             t: {f: float(self.exposures_[i, j]) for j, f in enumerate(self.factor_names_)}
             for i, t in enumerate(self.tickers_)
         }
+
+
+def _clean(x: float) -> float:
+    """A float with rounding noise (below 1e-12) exported as 0."""
+    return float(x) if abs(x) > 1e-12 else 0.0
 
 
 def _aligned_weights(weights: np.ndarray, factors: pd.DataFrame, joined: pd.DataFrame) -> Any:

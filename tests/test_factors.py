@@ -63,6 +63,14 @@ def test_stressed_covariance_from_most_turbulent_periods():
     np.testing.assert_allclose(model.stressed_cov_, top.T @ top / 299, rtol=1e-9)
     # turbulent periods are more volatile than the whole window
     assert np.all(np.diag(model.stressed_cov_) > np.diag(model.factor_cov_))
+    # residual variances of the same periods, residuals of an independent least squares
+    X1 = np.column_stack([np.ones(len(X)), X])
+    coef, *_ = np.linalg.lstsq(X1, returns.to_numpy(), rcond=None)
+    resid = (returns.to_numpy() - X1 @ coef)[np.argsort(d)[-300:]]
+    np.testing.assert_allclose(model.stressed_residual_var_, (resid**2).sum(0) / 299, rtol=1e-8)
+    shrunk = FactorModel(stressed_quantile=0.1, stressed_prior=100).fit(returns, factors)
+    want = (300 * model.stressed_residual_var_ + 100 * model.residual_var_) / 400
+    np.testing.assert_allclose(shrunk.stressed_residual_var_, want, rtol=1e-9)
 
 
 def test_too_little_data_is_one_clear_error():

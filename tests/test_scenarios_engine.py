@@ -201,12 +201,12 @@ def test_replay_horizon_is_exactly_its_trading_days(shared_data, engine, library
     quiet = _with(scenario, replay={**scenario.replay.model_dump(), "factors": []})
     model = engine.model_
     growth = np.exp(model.intercept_ * 5 + model.exposures_ @ model.factor_mean_ * 5)
-    cov = quiet_cov(model, 5, model.covariance(scenario.regime))
+    cov = quiet_cov(model, 5, scenario.regime)
     want = growth * np.exp(np.diag(cov) / 2) - 1
     np.testing.assert_allclose(engine.moments(quiet).mu, want, rtol=1e-9)
 
 
-def quiet_cov(model, periods, factor_cov):
+def quiet_cov(model, periods, regime):
     """Log-return covariance of the assets over ``periods`` with no factor fixed."""
-    B = model.exposures_
-    return (B @ factor_cov @ B.T + np.diag(model.residual_var_)) * periods
+    B, D = model.exposures_, model.residual_variance(regime)
+    return (B @ model.covariance(regime) @ B.T + np.diag(D)) * periods

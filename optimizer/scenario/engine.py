@@ -280,7 +280,8 @@ class ScenarioEngine:
         spread = calm_h if stressed is calm else stressed.cov * periods
         f_mean, f_cov = regime_conditional(mean_h, calm_h, spread, idx, values)
         a, B, D = model.intercept_, model.exposures_, model.residual_var_
-        mu, Sigma = asset_moments(a, B, D, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
+        D_s = model.residual_variance(scenario.regime)  # turbulence: larger specific risk too
+        mu, Sigma = asset_moments(a, B, D_s, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
         if rest > 0:
             mu_r, S_r = asset_moments(
                 a, B, D, rest, model.factor_mean_ * rest, model.factor_cov_ * rest

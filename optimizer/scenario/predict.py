@@ -235,7 +235,8 @@ class ShockModel:
         spread = calm if used is Regime.CALM else model.covariance(used) * h
         f_mean, f_cov = regime_conditional(model.factor_mean_ * h, calm, spread, idx, values)
         a = model.intercept_ * (1.0 - self.options.alpha_shrink)
-        mu, Sigma = asset_moments(a, model.exposures_, model.residual_var_, h, f_mean, f_cov)
+        D = model.residual_variance(used)
+        mu, Sigma = asset_moments(a, model.exposures_, D, h, f_mean, f_cov)
         if self.options.log_returns:
             mu, Sigma = simple_moments(mu, Sigma)
             f_mean = simple_moves(f_mean, self._specs())
