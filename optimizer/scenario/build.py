@@ -249,8 +249,7 @@ def _mixture_estimate(
         method=f"factor model ({len(history.factors.columns)} factors: "
         f"{', '.join(history.factors.columns)}) + {len(moments)} scenarios",
         exposures=engine.model_.exposures_dict(),
-        window=f"factor model on {history.frequency.value} returns "
-        f"{history.returns.index[0].date()}..{history.returns.index[-1].date()} "
+        window=f"factor model on {engine.estimator_text()} {engine.model_.history} "
         "(a scenario may pin its own history)",
     )
 

@@ -336,6 +336,15 @@ class ScenarioEngine:
             )
         return h_s * ppy, (total - h_s) * ppy
 
+    def estimator_text(self) -> str:
+        """How the full-window model was estimated, in words."""
+        fit = self._fit_for(None)
+        if not fit.log:
+            return f"{fit.sampling.value} returns"
+        hl = self.options.halflife
+        weights = f"weighted by month, half-life {hl:g} months" if hl else "equal weights"
+        return f"{fit.sampling.value} log returns ({weights})"
+
     def _sampled_at(self, freq: Frequency) -> SampledReturns | None:
         """The data sampled for the estimator, or None when it does not apply: no levels
         kept, or data coarser than daily (the estimator's defaults were measured on daily
