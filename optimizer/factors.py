@@ -45,6 +45,11 @@ class FactorKind(StrEnum):
         return _SHOCK_UNIT[self]
 
     @property
+    def is_return(self) -> bool:
+        """True for returns (``return``, ``relative_return``): log returns on a log scale."""
+        return self in (FactorKind.RETURN, FactorKind.RELATIVE_RETURN)
+
+    @property
     def uses_rates(self) -> bool:
         """True when the series are rates in percent (served by ``Provider.rates``)."""
         return self is FactorKind.RATE_CHANGE
@@ -179,7 +184,11 @@ def require_market(specs: Mapping[str, object], source: str) -> None:
 
 
 def factor_values(
-    specs: Mapping[str, FactorSpec], prices: pd.DataFrame, rates: pd.DataFrame
+    specs: Mapping[str, FactorSpec],
+    prices: pd.DataFrame,
+    rates: pd.DataFrame,
+    *,
+    log: bool = False,
 ) -> pd.DataFrame:
     """Per-period factor values from period-end levels.
 
@@ -190,6 +199,9 @@ def factor_values(
     prices, rates:
         Period-end levels, (n_periods, n_series), on the same index; rates in percent.
 
+    log:
+        Returns (``return``, ``relative_return``) as log returns, ``log(1 + r)``.
+
     Returns
     -------
     DataFrame of shape (n_periods - 1, n_factors) in the units of the module docstring.
@@ -199,18 +211,22 @@ def factor_values(
     out = {}
     for name, spec in specs.items():
         frame = rates if spec.kind.uses_rates else prices
-        out[name] = _transform(spec, frame)
+        out[name] = _transform(spec, frame, log)
     return pd.DataFrame(out).iloc[1:]
 
 
-def _transform(spec: FactorSpec, frame: pd.DataFrame) -> pd.Series:
+def _transform(spec: FactorSpec, frame: pd.DataFrame, log: bool = False) -> pd.Series:
     import numpy as np
+
+    def change(series: str) -> pd.Series:
+        level = frame[series].astype(float)
+        return np.log(level).diff() if log else level.pct_change()
 
     level = frame[spec.series].astype(float)
     if spec.kind is FactorKind.RETURN:
-        return level.pct_change()
+        return change(spec.series)
     if spec.kind is FactorKind.RELATIVE_RETURN:
-        return level.pct_change() - frame[spec.minus].astype(float).pct_change()
+        return change(spec.series) - change(spec.minus)
     if spec.kind is FactorKind.RATE_CHANGE:
         if spec.minus is not None:
             level = level - frame[spec.minus].astype(float)
@@ -232,6 +248,9 @@ class FactorModel:
         The stressed covariance uses at least ``stressed_min`` turbulent periods and is
         shrunk toward the calm one as if ``stressed_prior`` calm periods were added (0, 0:
         neither).
+    lags:
+        Lead-lag periods in the covariances (0: the plain regression; see
+        :meth:`_fit_lead_lag`), for series whose closes are not synchronous.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -243,6 +262,7 @@ class FactorModel:
     factor_mean_ : ndarray (n_factors,)              per-period factor mean
     factor_cov_ : ndarray (n_factors, n_factors)     calm (full-window) covariance
     stressed_cov_ : ndarray (n_factors, n_factors)   covariance of the turbulent periods
+    stressed_residual_var_ : ndarray (n_assets,)     residual variances of those periods
     turbulence_ : Series (n_periods,)                Mahalanobis distance of each period
     r2_ : ndarray (n_assets,)                        share of variance explained
     first_, last_ : date                             the window the model was fitted on
@@ -256,9 +276,11 @@ class FactorModel:
         min_periods: int = 24,
         stressed_min: int = 0,
         stressed_prior: float = 0.0,
+        lags: int = 0,
     ) -> None:
         self.stressed_quantile = stressed_quantile
         self.min_periods = min_periods
+        self.lags = lags  # lead-lag periods summed into the covariances (non-synchronous closes)
         self.stressed_min = stressed_min  # fewest turbulent periods the stressed cov uses
         self.stressed_prior = stressed_prior  # calm periods it is shrunk toward
 
@@ -293,39 +315,93 @@ class FactorModel:
         w = np.ones(len(F)) if weights is None else _aligned_weights(weights, factors, joined)
         w = w / w.sum()
         n_eff = 1.0 / (w**2).sum()  # = n for equal weights
-        X = np.column_stack([np.ones(len(F)), F])
-        sw = np.sqrt(w)[:, None]
-        coef, *_ = np.linalg.lstsq(X * sw, R * sw, rcond=None)
-        resid = R - X @ coef
         self.tickers_ = tuple(str(c) for c in returns.columns)
         self.factor_names_ = tuple(str(c) for c in factors.columns)
-        self.intercept_ = coef[0]
-        self.exposures_ = coef[1:].T.copy()
-        self.residual_var_ = (w @ resid**2) * n_eff / max(n_eff - k - 1, 1.0)
-        self.r2_ = 1.0 - resid.var(axis=0) / np.where(R.var(axis=0) > 0, R.var(axis=0), 1.0)
-        self.factor_mean_ = w @ F
-        centred = F - self.factor_mean_
-        self.factor_cov_ = np.atleast_2d((centred * w[:, None]).T @ centred / (1.0 - (w**2).sum()))
+        if self.lags:
+            self._fit_lead_lag(R, F, w, n_eff)
+        else:
+            X = np.column_stack([np.ones(len(F)), F])
+            sw = np.sqrt(w)[:, None]
+            coef, *_ = np.linalg.lstsq(X * sw, R * sw, rcond=None)
+            resid = R - X @ coef
+            self.intercept_ = coef[0]
+            self.exposures_ = coef[1:].T.copy()
+            self.residual_var_ = (w @ resid**2) * n_eff / max(n_eff - k - 1, 1.0)
+            self.r2_ = 1.0 - resid.var(axis=0) / np.where(R.var(axis=0) > 0, R.var(axis=0), 1.0)
+            self.factor_mean_ = w @ F
+            centred = F - self.factor_mean_
+            self.factor_cov_ = np.atleast_2d(
+                (centred * w[:, None]).T @ centred / (1.0 - (w**2).sum())
+            )
         self.turbulence_ = pd.Series(
             mahalanobis(F, self.factor_mean_, self.factor_cov_), index=joined.index
         )
         self.stressed_cov_ = self._stressed(F)
+        resid = R - self.intercept_ - F @ self.exposures_.T
+        self.stressed_residual_var_ = self._stressed_residual(resid)
         self.first_ = joined.index[0].date()
         self.last_ = joined.index[-1].date()
         self.n_periods_ = len(joined)
         return self
 
-    def _stressed(self, F: np.ndarray) -> np.ndarray:
+    def _fit_lead_lag(self, R: np.ndarray, F: np.ndarray, w: np.ndarray, n_eff: float) -> None:
+        """Exposures, residual variances and factor covariance from the joint covariance of
+        (assets, factors) with lead-lag terms: ``G0 + sum_l (1 - l / (L + 1)) (G_l + G_l')``,
+        l = 1..L (Newey-West's Bartlett weights; the covariance of overlapping sums of L + 1
+        periods, per period). Series whose closes are taken at different times share a move
+        over two periods; the lead-lag terms give part of it back, a Scholes-Williams / Dimson
+        correction at half weight for L = 1. ``B = S_rf S_ff^-1``, ``a = mean_r - B mean_f``."""
         import numpy as np
 
-        d = self.turbulence_.to_numpy()
-        n_top = max(int(np.ceil(self.stressed_quantile * len(d))), F.shape[1] + 2)
-        n_top = min(max(n_top, self.stressed_min), len(d))
-        top = np.argsort(d)[-n_top:]
+        n_a, k = R.shape[1], F.shape[1]
+        Z = np.column_stack([R, F])
+        mean = w @ Z
+        C = Z - mean
+        scale = 1.0 - (w**2).sum()
+        G = (C * w[:, None]).T @ C
+        for lag in range(1, self.lags + 1):
+            cross = (C[lag:] * w[lag:, None]).T @ C[:-lag]  # sum_t w_t c_t c_{t-lag}'
+            G = G + (1.0 - lag / (self.lags + 1)) * (cross + cross.T)
+        G = G / scale
+        S_rf, S_ff = G[:n_a, n_a:], np.atleast_2d(G[n_a:, n_a:])
+        B = S_rf @ np.linalg.pinv(S_ff)
+        total = np.diag(G[:n_a, :n_a])
+        explained = np.einsum("ij,jk,ik->i", B, S_ff, B)
+        self.exposures_ = B
+        self.intercept_ = mean[:n_a] - B @ mean[n_a:]
+        self.residual_var_ = np.maximum(total - explained, 0.0) * n_eff / max(n_eff - k - 1, 1.0)
+        self.r2_ = 1.0 - (total - explained) / np.where(total > 0, total, 1.0)
+        self.factor_mean_ = mean[n_a:]
+        self.factor_cov_ = S_ff
+
+    def _stressed(self, F: np.ndarray) -> np.ndarray:
+
+        top = self._top(F.shape[1])
+        n_top = len(top)
         centred = F[top] - self.factor_mean_  # around the full-window mean
         stressed = centred.T @ centred / (len(top) - 1)
         n0 = self.stressed_prior  # (n_top S_top + n0 S_calm) / (n_top + n0)
         return (n_top * stressed + n0 * self.factor_cov_) / (n_top + n0)
+
+    def _top(self, n_factors: int) -> np.ndarray:
+        import numpy as np
+
+        d = self.turbulence_.to_numpy()
+        n_top = max(int(np.ceil(self.stressed_quantile * len(d))), n_factors + 2)
+        n_top = min(max(n_top, self.stressed_min), len(d))
+        return np.argsort(d)[-n_top:]
+
+    def _stressed_residual(self, resid: np.ndarray) -> np.ndarray:
+        """Residual variances (n_assets,) over the turbulent periods, shrunk toward the calm
+        ones like the stressed covariance (asset-specific risk is larger in turbulence)."""
+        top = self._top(len(self.factor_names_))
+        n_top, n0 = len(top), self.stressed_prior
+        stressed = (resid[top] ** 2).sum(axis=0) / max(n_top - 1, 1)
+        return (n_top * stressed + n0 * self.residual_var_) / (n_top + n0)
+
+    def residual_variance(self, regime: Regime) -> np.ndarray:
+        """Per-period residual variances (n_assets,) for a regime."""
+        return self.stressed_residual_var_ if regime is Regime.STRESSED else self.residual_var_
 
     def covariance(self, regime: Regime) -> np.ndarray:
         """Per-period factor covariance (n_factors, n_factors) for a regime."""
@@ -336,12 +412,37 @@ class FactorModel:
         """The fitted window, e.g. ``"2022-01-07..2026-02-20"``."""
         return f"{self.first_.isoformat()}..{self.last_.isoformat()}"
 
+    def rate_exposures(
+        self, level: str = "long_rate", short: str = "short_rate"
+    ) -> dict[str, dict[str, float]]:
+        """ticker -> ``level`` and ``slope`` exposures: the two yield factors read as a
+        parallel move and a steepening (empty without both factors).
+
+        ``b_long d_long + b_short d_short = (b_long + b_short) d_long - b_short (d_long -
+        d_short)``: the exposure to a parallel move of both yields (about minus a bond fund's
+        duration) and to the long minus short yield. The same model in another basis: every
+        prediction is unchanged, only the reading (two yield levels move together, so their
+        separate exposures are large and of opposite signs)."""
+        if level not in self.factor_names_ or short not in self.factor_names_:
+            return {}
+        i, j = self.factor_names_.index(level), self.factor_names_.index(short)
+        B = self.exposures_
+        return {
+            t: {"level": _clean(B[n, i] + B[n, j]), "slope": _clean(-B[n, j])}
+            for n, t in enumerate(self.tickers_)
+        }
+
     def exposures_dict(self) -> dict[str, dict[str, float]]:
         """ticker -> factor -> exposure."""
         return {
             t: {f: float(self.exposures_[i, j]) for j, f in enumerate(self.factor_names_)}
             for i, t in enumerate(self.tickers_)
         }
+
+
+def _clean(x: float) -> float:
+    """A float with rounding noise (below 1e-12) exported as 0."""
+    return float(x) if abs(x) > 1e-12 else 0.0
 
 
 def _aligned_weights(weights: np.ndarray, factors: pd.DataFrame, joined: pd.DataFrame) -> Any:

@@ -63,6 +63,14 @@ def test_stressed_covariance_from_most_turbulent_periods():
     np.testing.assert_allclose(model.stressed_cov_, top.T @ top / 299, rtol=1e-9)
     # turbulent periods are more volatile than the whole window
     assert np.all(np.diag(model.stressed_cov_) > np.diag(model.factor_cov_))
+    # residual variances of the same periods, residuals of an independent least squares
+    X1 = np.column_stack([np.ones(len(X)), X])
+    coef, *_ = np.linalg.lstsq(X1, returns.to_numpy(), rcond=None)
+    resid = (returns.to_numpy() - X1 @ coef)[np.argsort(d)[-300:]]
+    np.testing.assert_allclose(model.stressed_residual_var_, (resid**2).sum(0) / 299, rtol=1e-8)
+    shrunk = FactorModel(stressed_quantile=0.1, stressed_prior=100).fit(returns, factors)
+    want = (300 * model.stressed_residual_var_ + 100 * model.residual_var_) / 400
+    np.testing.assert_allclose(shrunk.stressed_residual_var_, want, rtol=1e-9)
 
 
 def test_too_little_data_is_one_clear_error():
@@ -136,3 +144,48 @@ def test_real_data_exposures(shared_data):
     assert beta["IWM"]["size"] == pytest.approx(1.0, abs=1e-9)  # IWM = SPY + size
     assert -20 < beta["TLT"]["long_rate"] < -13
     assert history.provenance.frequency == "weekly"
+
+
+def test_lead_lag_exposure_against_numpy_and_the_analytic_limit():
+    """An asset that takes up 60 % of a factor's move the same day and 40 % the next: the
+    same-day regression sees 0.6; one lead-lag day with Bartlett weight 1/2 sees
+    0.6 + 0.4 / 2 = 0.8, two days (weight 2/3 on the first lag) 0.6 + 0.4 * 2 / 3."""
+    rng = np.random.default_rng(4)
+    n = 200_000
+    f = rng.standard_normal(n) * 0.01
+    r = 0.6 * f + 0.4 * np.r_[0.0, f[:-1]] + rng.standard_normal(n) * 0.002
+    idx = pd.date_range("1900-01-01", periods=n, freq="D")
+    R, F = pd.DataFrame({"A": r}, index=idx), pd.DataFrame({"equity": f}, index=idx)
+    for lags, weight in ((0, 0.0), (1, 0.5), (2, 2 / 3)):
+        model = FactorModel(lags=lags).fit(R, F)
+        x, y = f - f.mean(), r - r.mean()
+        cross, var = x @ y, x @ x
+        for lag in range(1, lags + 1):  # Bartlett weights 1 - lag / (lags + 1)
+            w = 1 - lag / (lags + 1)
+            cross += w * (x[:-lag] @ y[lag:] + x[lag:] @ y[:-lag])
+            var += w * 2 * (x[:-lag] @ x[lag:])
+        cross, var = cross / n, var / n
+        assert model.exposures_[0, 0] == pytest.approx(cross / var, rel=1e-9)  # plain numpy
+        assert model.exposures_[0, 0] == pytest.approx(0.6 + 0.4 * weight, abs=0.005)
+        assert model.factor_cov_[0, 0] == pytest.approx(var * n / (n - 1), rel=1e-9)
+
+
+def test_rate_exposures_equal_a_regression_on_level_and_slope():
+    """The level and slope reading of two yield factors is the regression on (long, long -
+    short) itself: an independent numpy least squares on that basis."""
+    rng = np.random.default_rng(9)
+    n = 2000
+    idx = pd.date_range("2000-01-07", periods=n, freq="W-FRI")
+    d10 = rng.standard_normal(n) * 0.001
+    d2 = 0.8 * d10 + rng.standard_normal(n) * 0.0006  # collinear yields
+    r = 0.0002 - 16.0 * d10 + 0.5 * (d10 - d2) + rng.standard_normal(n) * 0.002
+    F = pd.DataFrame({"long_rate": d10, "short_rate": d2}, index=idx)
+    model = FactorModel().fit(pd.DataFrame({"TLT": r}, index=idx), F)
+    X = np.column_stack([np.ones(n), d10, d10 - d2])
+    coef, *_ = np.linalg.lstsq(X, r, rcond=None)
+    got = model.rate_exposures()["TLT"]
+    assert got["level"] == pytest.approx(coef[1], rel=1e-9)
+    assert got["slope"] == pytest.approx(coef[2], rel=1e-9)
+    assert got["level"] == pytest.approx(-16.0, abs=0.5)
+    one = FactorModel().fit(pd.DataFrame({"TLT": r}, index=idx), F[["long_rate"]])
+    assert one.rate_exposures() == {}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.factors import FactorKind, FactorSpec, Frequency
+from optimizer.factors import FactorKind, FactorSpec, Frequency, Regime
 from optimizer.scenario.backtest import backtest_scenarios
 from optimizer.scenario.engine import MarketHistory
 from optimizer.scenario.predict import EngineOptions, ShockModel
@@ -23,7 +23,13 @@ SPECS = {
 B = np.array([[1.2, -2.0], [0.3, -16.0]])  # (n_assets, n_factors) true exposures
 SD_F = np.array([0.045, 0.0025])  # monthly sd of the equity return and the yield change
 SD_E = np.array([0.02, 0.01])  # residual sd of the two assets
-PLAIN = EngineOptions(sampling=Frequency.MONTHLY, halflife=None, monthly_errors=False)
+PLAIN = EngineOptions(
+    sampling=Frequency.MONTHLY,
+    halflife=None,
+    monthly_errors=False,
+    expanding=False,
+    log_returns=False,
+)
 
 
 def _world(n_months: int, seed: int, freq: str = "ME") -> MarketHistory:
@@ -48,9 +54,7 @@ def _world(n_months: int, seed: int, freq: str = "ME") -> MarketHistory:
 
 @pytest.mark.parametrize("monthly_errors", [False, True])
 def test_synthetic_world_r2_and_coverage_near_theory(monthly_errors):
-    options = EngineOptions(
-        sampling=Frequency.MONTHLY, halflife=None, monthly_errors=monthly_errors
-    )
+    options = dataclasses.replace(PLAIN, monthly_errors=monthly_errors)
     bt = backtest_scenarios(_world(460, seed=7), options=options)
     n, window = len(bt.months), PLAIN.window
     assert n == 460 - 1 - window
@@ -167,7 +171,7 @@ def test_cli_html_has_a_chart_per_asset(real_source, tmp_path):
 def test_monthly_error_intervals_are_the_window_residual_variance():
     """Both shocked factors fixed: the in-window errors are the OLS residuals (SSR / n)."""
     h = _world(120, seed=9)
-    options = EngineOptions(sampling=Frequency.MONTHLY, halflife=None)
+    options = dataclasses.replace(PLAIN, monthly_errors=True)
     p = ShockModel(h, options).fit(as_of="1997-12-31").predict({"equity": 0.01, "long_rate": 0.0})
     lv = h.levels.loc[:"1997-12-31"].iloc[-61:]
     R = lv[["A", "T"]].pct_change().iloc[1:].to_numpy()
@@ -191,7 +195,8 @@ def test_stressed_covariance_has_a_floor_and_shrinks_toward_calm():
 
 
 def test_shock_model_equals_the_scenario_engine_on_the_same_window():
-    """Monthly returns, equal weights, calm, the model's own variance: the same mean and
+    """Monthly data (the engine keeps the plain regression on data coarser than daily):
+    monthly returns, equal weights, calm, the model's own variance give the same mean and
     covariance as a one-month scenario file through ScenarioEngine.moments."""
     from optimizer.scenario.engine import ScenarioEngine
     from optimizer.scenario.model import Scenario
@@ -236,3 +241,63 @@ def test_alpha_shrink_takes_the_intercept_out():
     s = np.array(list(shocks.values()))
     np.testing.assert_allclose(none.predict(shocks).mu, B @ s, rtol=1e-10)
     np.testing.assert_allclose(full.predict(shocks).mu, full.model_.intercept_ + B @ s, rtol=1e-10)
+
+
+def test_default_exposures_are_a_weighted_regression_of_daily_log_returns():
+    """The default estimator on business days: every day up to the as-of date, log returns,
+    weights 0.5 ** (age of the day's month / 36): an independent weighted least squares."""
+    h = _world(2000, seed=12, freq="B")
+    as_of = "1996-06-28"
+    model = ShockModel(h, EngineOptions(monthly_errors=False)).fit(as_of=as_of)
+    lv = np.log(h.levels.loc[:as_of])
+    d = lv.diff().iloc[1:]
+    months = d.index.to_period("M")
+    w = 0.5 ** (np.array([(months[-1] - m).n for m in months], dtype=float) / 36)
+    dy = h.levels.loc[:as_of, "Y10"].diff().iloc[1:] / 100
+    X = np.column_stack([np.ones(len(d)), d["MKT"], dy])
+    sw = np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(X * sw, d[["A", "T"]].to_numpy() * sw, rcond=None)
+    np.testing.assert_allclose(model.model_.exposures_, coef[1:].T, rtol=1e-9)
+    np.testing.assert_allclose(model.model_.intercept_, coef[0], rtol=1e-9)
+    assert model.periods_ == pytest.approx(len(d) / len(set(months)))
+    # a stated 8 % fall is a log return of log(0.92); the mean comes back as a simple return
+    p = model.predict({"equity": -0.08, "long_rate": 0.0})
+    log_mu = coef[0] * model.periods_ + coef[1] * np.log(0.92)
+    assert np.all(p.mu > np.expm1(log_mu))  # the lognormal mean adds half the variance
+    log_var = model.model_.residual_var_ * model.periods_  # both factors fixed: residual only
+    np.testing.assert_allclose(p.mu, np.expm1(log_mu + log_var / 2), rtol=1e-9)
+
+
+def test_stressed_variant_keeps_the_calm_prediction_and_widens_its_spread():
+    h = _world(2600, seed=13, freq="B")
+    calm = ShockModel(h).fit(as_of="1997-12-31")
+    stressed = ShockModel(h, EngineOptions(regime=Regime.STRESSED)).fit(as_of="1997-12-31")
+    shocks = {"equity": -0.12}  # the yield is left to move: its spread is the regime's
+    a, b = calm.predict(shocks), stressed.predict(shocks)
+    np.testing.assert_array_equal(a.mu, b.mu)  # the point prediction: R² no worse
+    assert not np.allclose(a.sd, b.sd)
+
+
+def test_shock_model_equals_the_scenario_engine_on_daily_data():
+    """Daily data: the engine behind stress and propose uses the backtest's default estimator
+    (all days up to the as-of date, log returns, weights by month): a one-month scenario
+    equals ShockModel's prediction over the same days."""
+    from optimizer.scenario.engine import ScenarioEngine
+    from optimizer.scenario.model import Scenario
+
+    h = _world(1500, seed=14, freq="B")
+    as_of = "1995-09-29"
+    cut = h.levels.loc[:as_of]
+    part = MarketHistory.from_levels(cut, ["A", "T"], SPECS, Frequency.DAILY, daily=cut)
+    engine = ScenarioEngine(part).fit()
+    model = ShockModel(part, EngineOptions(monthly_errors=False)).fit(as_of=as_of)
+    np.testing.assert_allclose(engine.model_.exposures_, model.model_.exposures_, rtol=1e-10)
+    scenario = Scenario.model_validate({
+        "id": "s", "title": "s", "narrative": "s", "horizon": {"value": 1, "unit": "months"},
+        "shocks": [{"factor": "equity", "return_pct": -8.0}],
+    })  # fmt: skip
+    want = engine.moments(scenario)
+    assert want.details["horizon_periods"] == pytest.approx(model.periods_)
+    p = model.predict({"equity": -0.08})
+    np.testing.assert_allclose(p.mu, want.mu, rtol=1e-10)
+    np.testing.assert_allclose(p.Sigma, want.Sigma, rtol=1e-10)

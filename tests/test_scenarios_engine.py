@@ -50,6 +50,24 @@ def _level(scenario, level):
     return _with(scenario, shocks=[shock])
 
 
+def _daily_weighted_beta(history):
+    """Beta of each asset's daily log return to SPY's, every day weighted by 0.5 ** (age of
+    its month / 36 months): the engine's default estimator, computed here with plain numpy."""
+    series = [*TICKERS, *(t for spec in history.specs.values() for t in spec.tickers())]
+    daily = history.daily[list(dict.fromkeys(series))].dropna()
+    logs = np.log(daily[TICKERS]).diff().iloc[1:]
+    logs = logs[(logs.index > history.levels.index[0]) & (logs.index <= history.levels.index[-1])]
+    months = logs.index.to_period("M")
+    age = np.array([(months[-1] - m).n for m in months], dtype=float)
+    w = 0.5 ** (age / 36)
+    x = logs["SPY"].to_numpy() - np.average(logs["SPY"], weights=w)
+    out = []
+    for t in TICKERS:
+        y = logs[t].to_numpy() - np.average(logs[t], weights=w)
+        out.append((w * x * y).sum() / (w * x * x).sum())
+    return np.array(out)
+
+
 @pytest.mark.parametrize("regime", ["calm", "stressed"])
 def test_deeper_sp500_drop_lowers_every_positive_beta_asset(engine, library, regime):
     base = _with(library.get("sp500-correction-6200"), regime=regime)
@@ -57,10 +75,8 @@ def test_deeper_sp500_drop_lowers_every_positive_beta_asset(engine, library, reg
     S = model.covariance(base.regime)
     eq = model.factor_names_.index("equity")
     beta = model.exposures_ @ S[:, eq] / S[eq, eq]  # regime beta of each asset to equity
-    if regime == "calm":  # equals the sample beta computed directly from the returns
-        r, f = engine.history.returns, engine.history.factors["equity"]
-        sample = [np.cov(r[t], f)[0, 1] / f.var() for t in TICKERS]
-        np.testing.assert_allclose(beta, sample, rtol=1e-8)
+    if regime == "calm":  # equals the weighted beta computed directly from the daily closes
+        np.testing.assert_allclose(beta, _daily_weighted_beta(engine.history), rtol=1e-8)
     levels = [6700, 6550, 6400, 6200, 6000, 5600]
     mus = np.array([engine.moments(_level(base, lv)).mu for lv in levels])
     assert (beta > 0).sum() >= 4  # SPY, IWM, QQQ, HYG at least
@@ -165,3 +181,32 @@ def test_short_replay_window_april_2025(shared_data, engine, library):
     assert m.factor_moves["equity"] == pytest.approx(ret(spy), abs=1e-9)
     assert m.factor_moves["size"] == pytest.approx(ret(iwm) - ret(spy), abs=1e-9)
     assert m.factor_moves["equity"] < -0.10  # the April 2025 sell-off
+
+
+def test_replay_horizon_is_exactly_its_trading_days(shared_data, engine, library):
+    """2025-04-02..2025-04-08 is five trading days (Wed, Thu, Fri, Mon, Tue) and seven
+    calendar days: the move runs from the close of 1 April to the close of 8 April."""
+    scenario = library.get("tariff-replay-2025")
+    assert scenario.replay.years == pytest.approx(7 / 365.25)
+    m = engine.moments(scenario)
+    frames = [
+        pd.read_csv(shared_data / "yahoo" / f"{t}.csv", index_col="Date", parse_dates=True)
+        for t in ("SPY", "IWM", "TLT")
+    ]
+    days = frames[0].loc["2025-04-02":"2025-04-08"].index
+    assert list(days.strftime("%m-%d")) == ["04-02", "04-03", "04-04", "04-07", "04-08"]
+    assert all(days.isin(f.index).all() for f in frames)
+    assert m.details["horizon_periods"] == len(days) == 5
+    # the baseline drift of those five days, no more: no shock, a replay of the same window
+    quiet = _with(scenario, replay={**scenario.replay.model_dump(), "factors": []})
+    model = engine.model_
+    growth = np.exp(model.intercept_ * 5 + model.exposures_ @ model.factor_mean_ * 5)
+    cov = quiet_cov(model, 5, scenario.regime)
+    want = growth * np.exp(np.diag(cov) / 2) - 1
+    np.testing.assert_allclose(engine.moments(quiet).mu, want, rtol=1e-9)
+
+
+def quiet_cov(model, periods, regime):
+    """Log-return covariance of the assets over ``periods`` with no factor fixed."""
+    B, D = model.exposures_, model.residual_variance(regime)
+    return (B @ model.covariance(regime) @ B.T + np.diag(D)) * periods

@@ -25,7 +25,22 @@ from optimizer.cli.workflows import PERIOD
     help="Factors set to their realised moves each month, comma-separated.",
 )
 @click.option(
-    "--window", type=click.IntRange(12, 600), default=60, show_default=True, help="Months."
+    "--window",
+    type=click.IntRange(12, 600),
+    default=60,
+    show_default=True,
+    help="Months: the fewest fitted on, and the window of the intervals' errors.",
+)
+@click.option(
+    "--rolling", is_flag=True, help="Fit on exactly --window months, not all months before."
+)
+@click.option("--simple-returns", is_flag=True, help="Model simple returns, not log returns.")
+@click.option(
+    "--lead-lag",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Lead-lag days in the covariances (Bartlett weights; daily sampling only).",
 )
 @click.option(
     "--sampling",
@@ -82,6 +97,9 @@ def backtest(
     end: str | None,
     shocks: str,
     window: int,
+    rolling: bool,
+    simple_returns: bool,
+    lead_lag: int,
     sampling: str,
     halflife: float,
     equal_weights: bool,
@@ -103,6 +121,9 @@ def backtest(
     _check_output("--html", html_path)
     options = EngineOptions(
         window=window,
+        expanding=not rolling,
+        log_returns=not simple_returns,
+        lead_lag=lead_lag,
         sampling=Frequency(sampling),
         halflife=None if equal_weights else halflife,
         tail_dof=tail_dof,

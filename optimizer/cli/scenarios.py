@@ -225,6 +225,11 @@ def _render_stress(doc: dict[str, Any]) -> None:
     factors = sorted({f for r in results.values() for f in r["per_factor"]})
     factor_rows = [(f, *(pct(r["per_factor"].get(f)) for r in results.values())) for f in factors]
     table("Contribution by factor (to the portfolio return)", ["factor", *results], factor_rows)
+    rates = doc.get("rate_exposures") or {}
+    if rates:
+        rows = [(t, f"{x['level']:.1f}", f"{x['slope']:.1f}") for t, x in rates.items()]
+        table("Yield exposures (level: parallel move, about minus the duration)",
+              ["ticker", "level", "slope"], rows)  # fmt: skip
     for sid, r in results.items():
         note(f"{sid}: relationships from {r['history']}, {r['regime']} covariance")
     for line in doc.get("skipped", []):
@@ -251,6 +256,7 @@ def run_stress(
     from optimizer.scenario.build import last_prices
     from optimizer.scenario.config import ScenarioUse
     from optimizer.scenario.engine import ScenarioEngine
+    from optimizer.scenario.estimator import engine_options
     from optimizer.scenario.history import load_history
     from optimizer.scenario.stress import (
         read_holdings,
@@ -283,6 +289,7 @@ def run_stress(
         history,
         stressed_quantile=estimation.stressed_quantile,
         min_periods=estimation.min_periods,
+        options=engine_options(estimation.frequency),
     ).fit()
     library = _library(tuple(scenario_dirs) + extra_dir)
     uses = [ScenarioUse(id=i) for i in scenario_ids] if scenario_ids else (sset.use or None)
@@ -295,6 +302,7 @@ def run_stress(
         "scenarios": {sid: r.to_dict(value) for sid, r in results.items()},
         "skipped": skipped,
         "exposures": engine.model_.exposures_dict(),
+        "rate_exposures": engine.model_.rate_exposures(),
         "provenance": history.provenance.to_dict() if history.provenance else None,
     }
 

@@ -24,6 +24,7 @@ from optimizer.estimate import (
 from optimizer.factors import period_end_levels
 from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig, ScenarioUse
 from optimizer.scenario.engine import BASELINE, MarketHistory, ScenarioEngine
+from optimizer.scenario.estimator import engine_options
 from optimizer.scenario.history import _cut_window, load_history
 from optimizer.scenario.library import ScenarioLibrary
 from optimizer.scenario.model import Scenario
@@ -121,6 +122,7 @@ def fit_scenario_model(
             history,
             stressed_quantile=estimation.stressed_quantile,
             min_periods=estimation.min_periods,
+            options=engine_options(estimation.frequency),
         ).fit()
     return ScenarioModel(history, prices, window, estimation, tuple(tickers), rf_annual, engine)
 
@@ -247,8 +249,7 @@ def _mixture_estimate(
         method=f"factor model ({len(history.factors.columns)} factors: "
         f"{', '.join(history.factors.columns)}) + {len(moments)} scenarios",
         exposures=engine.model_.exposures_dict(),
-        window=f"factor model on {history.frequency.value} returns "
-        f"{history.returns.index[0].date()}..{history.returns.index[-1].date()} "
+        window=f"factor model on {engine.estimator_text()} {engine.model_.history} "
         "(a scenario may pin its own history)",
     )
 

@@ -25,17 +25,26 @@ from optimizer.factors import (
     FactorSpec,
     Frequency,
     HistoryWindow,
+    Regime,
     factor_values,
     period_end_levels,
+)
+from optimizer.scenario.estimator import (
+    EngineOptions,
+    SampledReturns,
+    fit_model,
+    log_shocks,
+    simple_moves,
 )
 from optimizer.scenario.model import FACTOR_KINDS, INDEXES, Horizon, HorizonUnit, Scenario
 from optimizer.scenario.model import shock_value as _shock_value
 from optimizer.scenario.propagate import (
     asset_moments,
     clip_to_psd,
-    conditional_gaussian,
     is_psd,
     plausibility,
+    regime_conditional,
+    simple_moments,
     stress_covariance,
 )
 
@@ -123,6 +132,16 @@ class MarketHistory:
         )
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """A fitted model, its periods per year, whether it models log returns, its sampling."""
+
+    model: FactorModel
+    per_year: float
+    log: bool
+    sampling: Frequency
+
+
 BASELINE = Scenario(
     id="baseline",
     title="Baseline (no shock)",
@@ -141,28 +160,35 @@ class ScenarioEngine:
     """
 
     def __init__(
-        self, history: MarketHistory, *, stressed_quantile: float = 0.15, min_periods: int = 24
+        self,
+        history: MarketHistory,
+        *,
+        stressed_quantile: float = 0.15,
+        min_periods: int = 24,
+        options: EngineOptions | None = None,
     ) -> None:
         self.history = history
         self.stressed_quantile = stressed_quantile
         self.min_periods = min_periods
+        self.options = options or EngineOptions()
 
     def fit(self) -> ScenarioEngine:
         """Fit the full-window model (``model_``); pinned windows are fitted on demand."""
         self.models_: dict[tuple[Any, Any], FactorModel] = {}
+        self.fits_: dict[tuple[Any, Any], _Fit] = {}
+        self._sampled: dict[Frequency, SampledReturns] = {}
         self.model_ = self.model_for(None)
         return self
 
     def model_for(self, window: HistoryWindow | None, file: str | None = None) -> FactorModel:
         """The factor model fitted on ``window`` of the history (cached per window)."""
+        return self._fit_for(window, file).model
+
+    def _fit_for(self, window: HistoryWindow | None, file: str | None = None) -> _Fit:
         key = (window.start, window.end) if window else (None, None)
-        if key not in self.models_:
-            part = self.history.window(window)
-            model = FactorModel(
-                stressed_quantile=self.stressed_quantile, min_periods=self.min_periods
-            )
+        if key not in self.fits_:
             try:
-                self.models_[key] = model.fit(part.returns, part.factors)
+                self.fits_[key] = self._fit_window(window)
             except ScenarioError as exc:
                 if window is None:
                     raise DataError(
@@ -178,7 +204,46 @@ class ScenarioEngine:
                     value=window.text(),
                     hint=f"the data covers {_span(self.history.returns.index)}",
                 ) from None
-        return self.models_[key]
+            self.models_[key] = self.fits_[key].model
+        return self.fits_[key]
+
+    def _fit_window(self, window: HistoryWindow | None) -> _Fit:
+        """The estimator of :class:`EngineOptions` on the data's own dates (or the pinned
+        frequency), weighted by month, over the history's window cut to ``window``."""
+        h, o = self.history, self.options
+        freq = window.frequency if window is not None and window.frequency else o.sampling
+        s = self._sampled_at(freq)
+        if s is None:  # the plain regression on the history's own period returns
+            part = h.window(window)
+            model = FactorModel(
+                stressed_quantile=self.stressed_quantile, min_periods=self.min_periods
+            ).fit(part.returns, part.factors)
+            freq = self._frequency(window)
+            return _Fit(model, float(freq.periods_per_year), False, freq)
+        dates = s.returns.index
+        rows = np.ones(len(dates), dtype=bool)
+        if h.levels is not None and len(h.levels):  # the history's window ([data] start,
+            rows &= (dates > h.levels.index[0]) & (dates <= h.levels.index[-1])  # window_years)
+        if window is not None and window.start is not None:
+            rows &= dates >= pd.Timestamp(window.start)
+        if window is not None and window.end is not None:
+            rows &= dates <= pd.Timestamp(window.end)
+        if not rows.any():
+            raise ScenarioError("no period in the window", key="history", value="empty")
+        months = s.months[rows]
+        last = months[-1]
+        per_month = float(rows.sum()) / ((last - months[0]).n + 1)  # like ShockModel.fit
+        per_year = 12 * per_month
+        model = fit_model(
+            s,
+            rows,
+            last,
+            per_year / 12,
+            o,
+            min_periods=self.min_periods,
+            stressed_quantile=self.stressed_quantile,
+        )
+        return _Fit(model, per_year, o.log_returns, freq)
 
     def moments(
         self,
@@ -193,23 +258,40 @@ class ScenarioEngine:
         ``horizon_years`` (default: the scenario's own) may be longer than the scenario's
         horizon; the remaining time adds unshocked (baseline) drift and variance.
         """
-        model = self.model_for(scenario.history, file)
-        periods, rest = self._periods(scenario, horizon_years, file)
+        fit = self._fit_for(scenario.history, file)
+        model = fit.model
+        periods, rest = self._periods(scenario, horizon_years, file, fit.per_year)
+        replay_days = self._replay_periods(scenario, fit)
+        if replay_days is not None:  # exactly the model's periods in the replay window
+            periods = float(replay_days)
         names = list(model.factor_names_)
-        stressed = stress_covariance(
-            model.covariance(scenario.regime), names, scenario.stress, file
-        )
+        specs = [self.history.specs[n] for n in names]
+        calm = stress_covariance(model.factor_cov_, names, scenario.stress, file)
+        stressed = calm
+        if scenario.regime is not Regime.CALM:
+            stressed = stress_covariance(
+                model.covariance(scenario.regime), names, scenario.stress, file
+            )
         mean_h = model.factor_mean_ * periods
-        cov_h = stressed.cov * periods
         idx, values, stated = self._shocks(scenario, names, model, file)
-        f_mean, f_cov = conditional_gaussian(mean_h, cov_h, idx, values)
+        if fit.log:
+            values = log_shocks(values, [specs[i] for i in idx])
+        calm_h = calm.cov * periods
+        spread = calm_h if stressed is calm else stressed.cov * periods
+        f_mean, f_cov = regime_conditional(mean_h, calm_h, spread, idx, values)
         a, B, D = model.intercept_, model.exposures_, model.residual_var_
-        mu, Sigma = asset_moments(a, B, D, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
+        D_s = model.residual_variance(scenario.regime)  # turbulence: larger specific risk too
+        mu, Sigma = asset_moments(a, B, D_s, periods, f_mean, f_cov, scenario.stress.vol_multiplier)
         if rest > 0:
             mu_r, S_r = asset_moments(
                 a, B, D, rest, model.factor_mean_ * rest, model.factor_cov_ * rest
             )
             mu, Sigma = mu + mu_r, Sigma + S_r
+        log_moves = None
+        if fit.log:
+            mu, Sigma = simple_moments(mu, Sigma)
+            log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
+            f_mean = simple_moves(f_mean, specs)
         Sigma = _checked_psd(Sigma, scenario, file)
         calm_cov_h = model.factor_cov_ * periods
         distance = _distance(values, mean_h[idx], calm_cov_h[np.ix_(idx, idx)])
@@ -218,8 +300,10 @@ class ScenarioEngine:
             "shocks": stated,
             "horizon": scenario.horizon_text(),
             "horizon_years": scenario.horizon_years,
+            "horizon_periods": periods,
             "tail_probability": tail,
-            "stress_repaired": stressed.repaired,
+            "stress_repaired": stressed.repaired or calm.repaired,
+            **({"log_factor_moves": log_moves} if log_moves is not None else {}),
             **self._model_details(model, periods, scenario),
             "file": file,
         }
@@ -238,10 +322,9 @@ class ScenarioEngine:
         )
 
     def _periods(
-        self, scenario: Scenario, horizon_years: float | None, file: str | None
+        self, scenario: Scenario, horizon_years: float | None, file: str | None, ppy: float
     ) -> tuple[float, float]:
         """Model periods in the scenario's horizon, and in the rest of a longer horizon."""
-        ppy = self._frequency(scenario.history).periods_per_year
         h_s = scenario.horizon_years
         total = h_s if horizon_years is None else horizon_years
         if total < h_s - 1e-9:
@@ -252,6 +335,39 @@ class ScenarioEngine:
                 value=scenario.horizon_text(),
             )
         return h_s * ppy, (total - h_s) * ppy
+
+    def estimator_text(self) -> str:
+        """How the full-window model was estimated, in words."""
+        fit = self._fit_for(None)
+        if not fit.log:
+            return f"{fit.sampling.value} returns"
+        hl = self.options.halflife
+        weights = f"weighted by month, half-life {hl:g} months" if hl else "equal weights"
+        return f"{fit.sampling.value} log returns ({weights})"
+
+    def _sampled_at(self, freq: Frequency) -> SampledReturns | None:
+        """The data sampled for the estimator, or None when it does not apply: no levels
+        kept, or data coarser than daily (the estimator's defaults were measured on daily
+        closes; monthly data such as the bundled sample keeps the plain regression)."""
+        h = self.history
+        frame = h.daily if h.daily is not None else h.levels
+        if frame is None or not h.specs or not _is_daily(frame.index):
+            return None
+        if freq not in self._sampled:
+            tickers = tuple(str(c) for c in h.returns.columns)
+            log = self.options.log_returns
+            self._sampled[freq] = SampledReturns.build(h, tickers, freq, log=log)
+        return self._sampled[freq]
+
+    def _replay_periods(self, scenario: Scenario, fit: _Fit) -> int | None:
+        """A replay on a model of daily periods: the number of its periods (common trading
+        days) from ``start`` to ``end``, both included (None otherwise)."""
+        s = self._sampled.get(fit.sampling)
+        if scenario.replay is None or s is None or not s.daily:
+            return None
+        dates = s.returns.index
+        lo, hi = pd.Timestamp(scenario.replay.start), pd.Timestamp(scenario.replay.end)
+        return int(((dates >= lo) & (dates <= hi)).sum())
 
     def _model_details(
         self, model: FactorModel, periods: float, scenario: Scenario
@@ -274,7 +390,7 @@ class ScenarioEngine:
         return self.history.frequency
 
     def _history_text(self, model: FactorModel, scenario: Scenario) -> str:
-        freq = self._frequency(scenario.history).value
+        freq = self._fit_for(scenario.history).sampling.value
         text = f"{model.history} ({model.n_periods_} {freq} periods"
         if scenario.history is not None:
             text += ", pinned by the scenario"
@@ -410,6 +526,12 @@ def _checked_psd(Sigma: np.ndarray, scenario: Scenario, file: str | None) -> np.
         key="stress",
         value=scenario.id,
     )
+
+
+def _is_daily(index: pd.Index) -> bool:
+    """True when the dates are a day apart (median gap at most four days)."""
+    gaps = np.diff(index.sort_values().to_numpy()).astype("timedelta64[D]").astype(float)
+    return bool(len(gaps)) and float(np.median(gaps)) <= 4.0
 
 
 def _span(index: pd.Index) -> str:

@@ -136,7 +136,9 @@ class Replay(StrictModel):
 
     @property
     def years(self) -> float:
-        return (self.end - self.start).days / 365.25
+        """The calendar window, both ends included (the move starts at the close before
+        ``start`` and ends at the close of ``end``)."""
+        return ((self.end - self.start).days + 1) / 365.25
 
 
 class Scenario(StrictModel):

@@ -27,39 +27,24 @@ import pandas as pd
 from scipy import stats
 
 from optimizer.errors import DataError, ScenarioError
-from optimizer.factors import FactorModel, Frequency, Regime, factor_values
+from optimizer.factors import Regime
 from optimizer.scenario.engine import MarketHistory
-from optimizer.scenario.propagate import asset_moments, conditional_gaussian, plausibility
+from optimizer.scenario.estimator import (
+    EngineOptions,
+    SampledReturns,
+    fit_model,
+    log_shocks,
+    month_weights,
+    simple_moves,
+)
+from optimizer.scenario.propagate import (
+    asset_moments,
+    plausibility,
+    regime_conditional,
+    simple_moments,
+)
 
-
-@dataclass(frozen=True, kw_only=True)
-class EngineOptions:
-    """How the model is estimated (the choices the scenario backtest compares)."""
-
-    window: int = 60  # months of history before the as-of date
-    sampling: Frequency = Frequency.DAILY  # returns the exposures are estimated from
-    halflife: float | None = 36.0  # months; exponential weights (None: equal weights)
-    tail_dof: float | None = None  # Student-t degrees of freedom of intervals (None: normal)
-    alpha_shrink: float = 0.0  # share of the fitted intercepts taken out (1: no intercept)
-    monthly_errors: bool = True  # intervals scaled to the window's monthly prediction errors
-    regime: Regime = Regime.CALM  # the factor covariance the shocks are propagated with
-    stressed_min: float = 12.0  # months: fewest turbulent months the stressed cov uses
-    stressed_prior: float = 30.0  # months of calm covariance the stressed one is shrunk toward
-
-    def text(self) -> str:
-        parts = [f"{self.window} months of {self.sampling.value} returns"]
-        parts.append(f"half-life {self.halflife:g} months" if self.halflife else "equal weights")
-        parts.append(f"Student-t({self.tail_dof:g}) tails" if self.tail_dof else "normal tails")
-        if self.alpha_shrink:
-            parts.append(f"intercepts shrunk by {self.alpha_shrink:.0%}")
-        if self.monthly_errors:
-            parts.append("intervals from the window's monthly errors")
-        if self.regime is Regime.STRESSED:
-            parts.append(
-                f"stressed covariance (at least {self.stressed_min:g} months, shrunk toward "
-                f"calm by {self.stressed_prior:g} months)"
-            )
-        return ", ".join(parts)
+__all__ = ["EngineOptions", "Prediction", "SampledReturns", "ShockModel", "load_market"]
 
 
 @dataclass(frozen=True)
@@ -141,11 +126,15 @@ class ShockModel:
     def sampled(self) -> SampledReturns:
         """Returns and factor values at the sampling dates (built once, shared by fits)."""
         if self._sampled is None:
-            self._sampled = SampledReturns.build(self.history, self.tickers, self.options.sampling)
+            o = self.options
+            self._sampled = SampledReturns.build(
+                self.history, self.tickers, o.sampling, log=o.log_returns
+            )
         return self._sampled
 
     def fit(self, as_of: dt.date | str) -> ShockModel:
-        """Fit on the ``window`` months whose last date is on or before ``as_of``.
+        """Fit on the months whose last date is on or before ``as_of``: all of them
+        (``expanding``, at least ``window``) or the last ``window``.
 
         No data after ``as_of`` is read. A month counts when its last common date is on or
         before ``as_of`` (the last month of the data counts even if the data ends inside it).
@@ -155,8 +144,8 @@ class ShockModel:
         done = [m for m, end in s.month_ends.items() if end <= as_of]  # months over by as_of
         last = max(done) if done else pd.Period(as_of, "M")
         first = last - self.options.window + 1
-        rows = (s.months >= first) & (s.months <= last)
-        have = set(s.months[rows])
+        rows = s.rows(first, last)
+        have = set(s.month_numbers[rows])
         if len(have) < self.options.window or first - 1 not in s.month_ends:
             raise DataError(
                 f"the data has no full {self.options.window}-month window before the as-of date",
@@ -164,28 +153,27 @@ class ShockModel:
                 value=as_of.date().isoformat(),
                 hint=f"the data covers {s.span()}",
             )
-        R, F = s.returns.loc[rows], s.factors.loc[rows]
-        weights = self._weights(s.months[rows], last)
-        self.periods_ = float(rows.sum()) / self.options.window
         o = self.options
-        self.model_ = FactorModel(
-            min_periods=o.window,
-            stressed_min=round(o.stressed_min * self.periods_),
-            stressed_prior=o.stressed_prior * self.periods_,
-        ).fit(R, F, weights)
+        self.window_months_ = (first, last)  # the months the intervals' errors come from
+        fit_first = first
+        if o.expanding:
+            fit_first = s.months[0]  # the month of the first return
+            rows = s.rows(fit_first, last)
+        n_months = (last - fit_first).n + 1
+        self.periods_ = float(rows.sum()) / n_months
+        self.model_ = fit_model(s, rows, last, self.periods_, o, min_periods=o.window)
         self.as_of_ = s.month_ends[last].date()
-        self.window_months_ = (first, last)
         self.window_ = (
-            f"{s.month_ends[first - 1].date()}..{self.as_of_} ({self.options.window} months of "
-            f"{self.options.sampling.value} returns)"
+            f"{s.month_start(fit_first).date()}..{self.as_of_} ({n_months} months of "
+            f"{o.sampling.value} returns)"
         )
         return self
 
     def _weights(self, months: np.ndarray, last: pd.Period) -> np.ndarray | None:
-        if self.options.halflife is None:
-            return None
-        age = np.array([(last - m).n for m in months], dtype=float)
-        return 0.5 ** (age / self.options.halflife)
+        return month_weights(months, last, self.options.halflife)
+
+    def _specs(self) -> list[Any]:
+        return [self.history.specs[n] for n in self.model_.factor_names_]
 
     def predict(self, shocks: Mapping[str, float]) -> Prediction:
         """Per-asset one-month distribution given factor moves over that month.
@@ -208,9 +196,17 @@ class ShockModel:
         mean_h, cov_h = model.factor_mean_ * h, model.factor_cov_ * h
         f_mean, mu, Sigma = self._moments(idx, values)
         if self.options.monthly_errors:
-            scale = np.sqrt(self._error_variance(idx) / np.diag(Sigma))
+            # the calm model's variance brought to its monthly errors; a stressed covariance
+            # keeps its ratio to the calm one
+            calm = (
+                Sigma
+                if self.options.regime is Regime.CALM
+                else self._moments(idx, values, Regime.CALM)[2]
+            )
+            scale = np.sqrt(self._error_variance(idx) / np.diag(calm))
             Sigma = Sigma * np.outer(scale, scale)
-        distance = _distance(values, mean_h[idx], cov_h[np.ix_(idx, idx)])
+        logged = self._model_units(idx, values)
+        distance = _distance(logged, mean_h[idx], cov_h[np.ix_(idx, idx)])
         tail, words = tail_probability(distance, len(idx), self.options.tail_dof)
         return Prediction(
             tickers=model.tickers_,
@@ -228,15 +224,53 @@ class ShockModel:
         )
 
     def _moments(
-        self, idx: list[int], values: np.ndarray
+        self, idx: list[int], values: np.ndarray, regime: Regime | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Conditional factor mean (k,), asset mean (n,) and covariance (n, n) over a month."""
+        """Conditional factor mean (k,), asset mean (n,) and covariance (n, n) over a month,
+        the moves stated in factor units and the means in them too."""
         model, h = self.model_, self.periods_
-        used = model.covariance(self.options.regime) * h
-        f_mean, f_cov = conditional_gaussian(model.factor_mean_ * h, used, idx, values)
+        values_stated, values = values, self._model_units(idx, values)
+        calm = model.factor_cov_ * h
+        used = regime or self.options.regime
+        spread = calm if used is Regime.CALM else model.covariance(used) * h
+        f_mean, f_cov = regime_conditional(model.factor_mean_ * h, calm, spread, idx, values)
         a = model.intercept_ * (1.0 - self.options.alpha_shrink)
-        mu, Sigma = asset_moments(a, model.exposures_, model.residual_var_, h, f_mean, f_cov)
+        D = model.residual_variance(used)
+        mu, Sigma = asset_moments(a, model.exposures_, D, h, f_mean, f_cov)
+        if self.options.log_returns:
+            mu, Sigma = simple_moments(mu, Sigma)
+            f_mean = simple_moves(f_mean, self._specs())
+        if used is not Regime.CALM:  # the point prediction stays the calm model's
+            mu = self._moments(idx, values_stated, Regime.CALM)[1]
         return f_mean, mu, Sigma
+
+    def _model_units(self, idx: list[int], values: np.ndarray) -> np.ndarray:
+        """Stated moves on the model's scale (log returns when the model uses them)."""
+        if not self.options.log_returns:
+            return values
+        specs = self._specs()
+        return log_shocks(values, [specs[i] for i in idx])
+
+    def _calm_means(self, idx: list[int], moves: np.ndarray) -> np.ndarray:
+        """(n_months, n_assets) the calm model's mean for each row of stated moves (n_months,
+        m): :meth:`_moments` for many shocks at once (the conditional covariance, and so
+        the lognormal variance term, does not depend on the shock's value)."""
+        model, h = self.model_, self.periods_
+        a = model.intercept_ * (1.0 - self.options.alpha_shrink)
+        mean, cov = model.factor_mean_ * h, model.factor_cov_ * h
+        gain = cov[:, idx] @ np.linalg.pinv(cov[np.ix_(idx, idx)])  # (k, m)
+
+        def linear(values: np.ndarray) -> np.ndarray:  # (rows, m) model units -> log means
+            f_means = mean + (values - mean[idx]) @ gain.T
+            f_means[:, idx] = values
+            return a * h + f_means @ model.exposures_.T
+
+        values = np.array([self._model_units(idx, m) for m in moves]).reshape(len(moves), -1)
+        if not self.options.log_returns:
+            return linear(values)
+        zero = np.zeros(len(idx))
+        half_var = np.log1p(self._moments(idx, zero, Regime.CALM)[1]) - linear(zero[None, :])[0]
+        return np.expm1(linear(values) + half_var)
 
     def _error_variance(self, idx: list[int]) -> np.ndarray:
         """(n_assets,) mean squared error of the model's month-end to month-end predictions
@@ -245,9 +279,7 @@ class ShockModel:
         months = pd.period_range(first, last, freq="M")
         moves = s.monthly_factors.loc[months].iloc[:, idx].to_numpy()
         realised = s.monthly_returns.loc[months, list(self.tickers)].to_numpy()
-        errors = np.array(
-            [r - self._moments(idx, m)[1] for r, m in zip(realised, moves, strict=True)]
-        )
+        errors = realised - self._calm_means(idx, moves)
         w = self._weights(np.asarray(months), last)
         w = np.ones(len(months)) if w is None else w
         return (w @ errors**2) / w.sum()
@@ -283,63 +315,3 @@ def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
         return 0.0
     diff = values - mean
     return float(np.sqrt(max(diff @ np.linalg.pinv(cov) @ diff, 0.0)))
-
-
-@dataclass(frozen=True)
-class SampledReturns:
-    """Asset returns and factor values between consecutive sampling dates.
-
-    The sampling dates are every true month end (the last date of each month on which every
-    series has a value) plus, for weekly or daily sampling, every week end or day between:
-    no period straddles a month end, so a window of whole months is a set of rows.
-    """
-
-    returns: pd.DataFrame  # (n_periods, n_assets) simple returns
-    factors: pd.DataFrame  # (n_periods, n_factors) factor values
-    months: np.ndarray  # (n_periods,) the month (pd.Period) each period ends in
-    month_ends: dict[Any, pd.Timestamp]  # month -> its last common date
-    monthly_returns: pd.DataFrame  # (n_months, n_assets) month-end to month-end returns
-    monthly_factors: pd.DataFrame  # (n_months, n_factors) month-end to month-end moves
-
-    @classmethod
-    def build(
-        cls, history: MarketHistory, tickers: tuple[str, ...], sampling: Frequency
-    ) -> SampledReturns:
-        levels = _levels(history, tickers)
-        periods = levels.index.to_period("M")
-        month_end_rows = levels.index.to_series().groupby(periods).max()
-        month_ends = dict(zip(month_end_rows.index, month_end_rows.to_numpy(), strict=True))
-        month_ends = {m: pd.Timestamp(t) for m, t in month_ends.items()}
-        monthly = levels.loc[pd.DatetimeIndex(list(month_ends.values()))]
-        dates = pd.DatetimeIndex(list(month_ends.values()))
-        if sampling is Frequency.DAILY:
-            dates = levels.index
-        elif sampling is Frequency.WEEKLY:
-            weeks = levels.index.to_series().groupby(levels.index.to_period("W-FRI")).max()
-            dates = dates.union(pd.DatetimeIndex(weeks.to_numpy()))
-        sampled = levels.loc[dates]
-        r, f = _returns(sampled, tickers, history.specs)
-        mr, mf = _returns(monthly, tickers, history.specs)
-        mr.index = mf.index = mr.index.to_period("M")
-        return cls(r, f, r.index.to_period("M").to_numpy(), month_ends, mr, mf)
-
-    def span(self) -> str:
-        ends = list(self.month_ends.values())
-        return f"{ends[0].date()}..{ends[-1].date()}" if ends else "no dates"
-
-
-def _levels(history: MarketHistory, tickers: tuple[str, ...]) -> pd.DataFrame:
-    """Levels of the assets and every factor series, on the dates all of them have."""
-    frame = history.daily if history.daily is not None else history.levels
-    if frame is None:
-        raise DataError("the history keeps no levels to sample", key="history")
-    factor_series = [t for spec in history.specs.values() for t in spec.tickers()]
-    series = list(dict.fromkeys([*tickers, *factor_series]))
-    return frame[series].dropna().sort_index()
-
-
-def _returns(
-    levels: pd.DataFrame, tickers: tuple[str, ...], specs: Mapping[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    returns = levels[list(tickers)].pct_change().iloc[1:]
-    return returns, factor_values(specs, levels, levels)

@@ -61,6 +61,22 @@ def conditional_gaussian(
     return out_mean, out_cov
 
 
+def regime_conditional(
+    mean: np.ndarray,
+    calm: np.ndarray,
+    spread: np.ndarray,
+    shocked: Sequence[int],
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional factor mean from the ``calm`` covariance (k, k) and conditional covariance
+    from ``spread`` (the calm one, or a stressed one): a stressed regime widens what is
+    around the mean the window's relationships predict, it does not move that mean."""
+    f_mean, f_cov = conditional_gaussian(mean, calm, shocked, values)
+    if spread is not calm:
+        _, f_cov = conditional_gaussian(mean, spread, shocked, values)
+    return f_mean, f_cov
+
+
 def asset_moments(
     a: np.ndarray,
     B: np.ndarray,
@@ -90,6 +106,15 @@ def asset_moments(
     mu = a * periods + B @ f_mean
     Sigma = m2 * (B @ f_cov @ B.T) + m2 * periods * np.diag(D)
     return mu, (Sigma + Sigma.T) / 2
+
+
+def simple_moments(mu: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (n,) and covariance (n, n) of simple returns ``exp(x) - 1`` when the log
+    returns ``x`` are normal with mean ``mu`` and covariance ``Sigma`` (lognormal moments):
+    ``E = exp(mu + Sigma_ii / 2) - 1``, ``Cov_ij = (1 + E_i)(1 + E_j)(exp(Sigma_ij) - 1)``."""
+    growth = np.exp(mu + np.diag(Sigma) / 2)
+    cov = np.outer(growth, growth) * np.expm1(Sigma)
+    return growth - 1.0, (cov + cov.T) / 2
 
 
 def min_eigenvalue(M: np.ndarray) -> float:

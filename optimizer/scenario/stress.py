@@ -42,7 +42,8 @@ class StressResult:
     volatility: float  # conditional standard deviation of the portfolio return
     per_asset: dict[str, float]  # ticker -> contribution to ret (w_i mu_i)
     asset_returns: dict[str, float]  # ticker -> the asset's own expected return (mu_i)
-    per_factor: dict[str, float]  # factor -> (w'B)_j E[f_j|s]; "intercept" -> w'a h
+    per_factor: dict[str, float]  # factor -> (w'B)_j E[f_j|s]; "intercept" -> w'a h;
+    # "compounding" -> the rest of the return of a log-return model (the terms add up to it)
     factor_moves: dict[str, float]  # factor -> conditional expected move
     mahalanobis: float
     plausibility: str
@@ -93,9 +94,12 @@ def stress_portfolio(
     per_factor = {
         "intercept": float(sum(w[i] * intercept.get(t, 0.0) for i, t in enumerate(tickers)))
     }
-    for name, move in m.factor_moves.items():
+    log_moves = m.details.get("log_factor_moves")  # a log-return model: moves on its scale
+    for name, move in (log_moves or m.factor_moves).items():
         beta = sum(w[i] * exposures.get(t, {}).get(name, 0.0) for i, t in enumerate(tickers))
         per_factor[name] = float(beta * move)
+    if log_moves is not None:  # log returns to simple: compounding and the variance term
+        per_factor["compounding"] = ret - sum(per_factor.values())
     return StressResult(
         id=m.id,
         title=m.title,

@@ -200,7 +200,7 @@ def regret_matrix(
         ce = {hold: certainty_equivalent(w, mu, Sigma, lam) for hold, w in W.items()}
         best = max(ce.values())
         for hold in W:
-            out[hold][j] = best - ce[hold]
+            out[hold][j] = _zero(best - ce[hold]) or 0.0  # a solver's 1e-11 is no regret
     return out
 
 
