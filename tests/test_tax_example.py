@@ -68,6 +68,8 @@ def _lot_by_lot(run, weights) -> dict[str, float]:
     pos, cfg = run.position, run.config
     out = {"gain": 0.0, "tax": 0.0, "short_term_gain": 0.0}
     for ticker, price in pos.prices.items():
+        if ticker not in weights:  # a [tax.harvest] substitute, priced but not allocated
+            continue
         held = pos.account.positions.get(ticker, 0.0)
         sold = max(0.0, held - weights[ticker] * pos.value / price)
         lots = tax_order(pos.account.lots_of(ticker), price, pos.as_of, cfg.rebalance, cfg.tax)
@@ -89,6 +91,8 @@ def test_plan_realises_the_optimizers_gains(run):
     assert alloc.tax.bill.short_term_gain == pytest.approx(implied["short_term_gain"], abs=1.0)
     sold = {t.ticker: t for t in run.plan.trades if t.side == "sell"}
     for ticker, price in pos.prices.items():
+        if ticker not in alloc.weights:  # the [tax.harvest] substitute
+            continue
         want = max(
             0.0, pos.account.positions.get(ticker, 0.0) - alloc.weights[ticker] * pos.value / price
         )

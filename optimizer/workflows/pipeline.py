@@ -54,6 +54,7 @@ class Position:
     value: float
     as_of: dt.date
     notes: tuple[str, ...] = ()  # e.g. other accounts in the holdings file
+    realized_ytd: float | None = None  # the year's realised gains from a recent-trades file
 
 
 @dataclass(frozen=True)
@@ -282,14 +283,51 @@ class Pipeline:
         if holdings is None and account is None:  # nothing to value or trade
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
+        if cfg.tax.harvest is not None:  # the substitutes, priced like the universe
+            prices = {**prices, **self._substitute_prices(cfg, data_as_of, as_of)}
         notes: tuple[str, ...] = ()
         if account is None:
             accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
             account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
         holdings = holdings or cfg.path
         check_lots_before(account, as_of, holdings)
+        realized = None
+        if cfg.recent_trades_path is not None:
+            from optimizer.rebalance.recent import load_recent_trades
+
+            recent = load_recent_trades(cfg.recent_trades_path)
+            recent.check_before(as_of)
+            account, realized = recent.apply(account), recent.realized_ytd(as_of)
         weights, value = current_weights(account, prices, cfg, holdings)
-        return Position(account, prices, weights, value, as_of, notes)
+        return Position(account, prices, weights, value, as_of, notes, realized)
+
+    def _substitute_prices(
+        self, cfg: AccountConfig, data_as_of: dt.date | None, as_of: dt.date
+    ) -> dict[str, float]:
+        """Each [tax.harvest] substitute's price from the account's prices file or data
+        source (as the universe's); a missing one is an error naming file, key and ticker."""
+        assert cfg.tax.harvest is not None
+        subs = cfg.tax.harvest.substitute_tickers()
+        if cfg.prices_path is not None:
+            from optimizer.rebalance.holdings import load_prices
+
+            got, where = load_prices(cfg.prices_path), str(cfg.prices_path)
+        else:
+            with naming_file(cfg.path):
+                got = self.last_prices(cfg, subs, data_as_of)
+            where = f"{cfg.path} [data] source {cfg.data.source}"
+        for sub in subs:
+            if sub not in got:
+                ticker = next(t for t, names in cfg.tax.harvest.substitutes.items()
+                              if sub in names)  # fmt: skip
+                raise ConfigError(
+                    f"substitute has no price on {as_of.isoformat()}",
+                    file=where,
+                    key=f"tax.harvest.substitutes.{ticker}",
+                    value=sub,
+                    hint="choose a substitute the price source covers",
+                )
+        return {t: got[t] for t in subs}
 
     def _prices(
         self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None
@@ -323,13 +361,15 @@ def plan_trades(
     from optimizer.rebalance.plan import plan
     from optimizer.rebalance.taxlots import lot_order_rules, with_lot_ids
 
-    account, rules = position.account, cfg.rebalance
+    account, rules = position.account, cfg.tax.rules_for(cfg.rebalance)
     if lot_order is not None:
         account, rules = with_lot_ids(account), lot_order_rules(rules, lot_order)
     targets = {(CASH if is_cash(cfg, t) else t): w for t, w in weights.items()}
     total = sum(targets.values())
     targets = {t: w / total for t, w in targets.items() if w > 1e-9}
-    return plan(
+    if cfg.tax.harvest is not None:
+        targets = substitute_targets(cfg, position, targets)
+    trade_plan = plan(
         account,
         targets,
         position.prices,
@@ -338,6 +378,29 @@ def plan_trades(
         withdraw=withdraw,
         as_of=position.as_of,
     )
+    if cfg.tax.harvest is None:
+        return trade_plan
+    from optimizer.rebalance.harvest import harvest
+
+    return harvest(
+        trade_plan, position.prices, cfg.tax.rules_for(cfg.rebalance), cfg.tax.harvest,
+        short_term_rate=cfg.tax.short_term_rate, long_term_rate=cfg.tax.long_term_rate,
+    )  # fmt: skip
+
+
+def substitute_targets(
+    cfg: AccountConfig, position: Position, targets: dict[str, float]
+) -> dict[str, float]:
+    """A held substitute keeps the part of its ticker's target that it holds (the ticker
+    is bought for the rest), so a harvest is not undone by the next plan."""
+    assert cfg.tax.harvest is not None and position.account is not None
+    out = dict(targets)
+    for sub, ticker in cfg.tax.harvest.held_for().items():
+        held = position.account.positions.get(sub, 0.0) * position.prices.get(sub, 0.0)
+        if held > 0 and position.value > 0:
+            out[sub] = min(held / position.value, out.get(ticker, 0.0))
+            out[ticker] = out.get(ticker, 0.0) - out[sub]
+    return {t: w for t, w in out.items() if w > 1e-12}
 
 
 def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
@@ -346,9 +409,12 @@ def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
         return None
     from optimizer.rebalance.taxlots import tax_lots
 
+    tax = cfg.tax
+    if position.realized_ytd is not None:  # from the recent-trades file
+        tax = tax.model_copy(update={"realized_gains_ytd": position.realized_ytd})
     return tax_lots(
-        cfg.tax, position.account, cfg.tickers, position.prices, position.weights,
-        position.value, position.as_of, cfg.rebalance,
+        tax, position.account, cfg.tickers, position.prices, position.weights,
+        position.value, position.as_of, tax.rules_for(cfg.rebalance),
     )  # fmt: skip
 
 
@@ -372,7 +438,11 @@ def current_weights(
     """Weights of ``account`` over the universe; a held ticker outside it is an error."""
     cash_ticker = next((t for t in cfg.tickers if is_cash(cfg, t)), None)
     values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
+    held_for = cfg.tax.harvest.held_for() if cfg.tax.harvest is not None else {}
     for ticker, shares in account.positions.items():
+        if ticker in held_for:  # a substitute: exposure to the ticker it stands in for
+            values[held_for[ticker]] += shares * prices[ticker]
+            continue
         if ticker not in prices:
             raise PlanError(
                 "holds a ticker outside the universe of its account file",
