@@ -306,28 +306,33 @@ class Pipeline:
     ) -> dict[str, float]:
         """Each [tax.harvest] substitute's price from the account's prices file or data
         source (as the universe's); a missing one is an error naming file, key and ticker."""
-        assert cfg.tax.harvest is not None
-        subs = cfg.tax.harvest.substitute_tickers()
+        harvest = cfg.tax.harvest
+        assert harvest is not None
+
+        def missing(sub: str, source: str, why: str = "") -> ConfigError:
+            ticker = next(t for t, names in harvest.substitutes.items() if sub in names)
+            return ConfigError(
+                f"substitute has no price on {as_of.isoformat()} from {source}",
+                file=str(cfg.path), key=f"tax.harvest.substitutes.{ticker}", value=sub,
+                hint=why or "choose a substitute the price source covers",
+            )  # fmt: skip
+
+        got: dict[str, float] = {}
         if cfg.prices_path is not None:
             from optimizer.rebalance.holdings import load_prices
 
-            got, where = load_prices(cfg.prices_path), str(cfg.prices_path)
+            got, source = load_prices(cfg.prices_path), str(cfg.prices_path)
         else:
-            with naming_file(cfg.path):
-                got = self.last_prices(cfg, subs, data_as_of)
-            where = f"{cfg.path} [data] source {cfg.data.source}"
-        for sub in subs:
+            source = f"[data] source {cfg.data.source}"
+            for sub in harvest.substitute_tickers():  # one at a time: say which is missing
+                try:
+                    got.update(self.last_prices(cfg, (sub,), data_as_of))
+                except DataError as exc:
+                    raise missing(sub, source, exc.message) from None
+        for sub in harvest.substitute_tickers():
             if sub not in got:
-                ticker = next(t for t, names in cfg.tax.harvest.substitutes.items()
-                              if sub in names)  # fmt: skip
-                raise ConfigError(
-                    f"substitute has no price on {as_of.isoformat()}",
-                    file=where,
-                    key=f"tax.harvest.substitutes.{ticker}",
-                    value=sub,
-                    hint="choose a substitute the price source covers",
-                )
-        return {t: got[t] for t in subs}
+                raise missing(sub, source)
+        return {t: got[t] for t in harvest.substitute_tickers()}
 
     def _prices(
         self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None

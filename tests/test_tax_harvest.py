@@ -1,0 +1,205 @@
+"""Tax-loss harvesting with substitutes on hand-built accounts, against numbers worked out
+by hand here (benefit = loss x rate - costs), and the wash-sale cases around it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from optimizer.rebalance import Account, Lot, RebalanceRules, RecentSale, plan
+from optimizer.rebalance.harvest import HarvestConfig, harvest
+from optimizer.rebalance.holdings import RecentBuy
+from optimizer.rebalance.tax import Rule, buy_block
+
+AS_OF = dt.date(2024, 6, 28)
+ST, LT = 0.40, 0.20  # short- and long-term rates
+PRICES = {"XYZ": 100.0, "ABC": 47.0, "DEF": 31.0, "XYZ2": 99.0}
+LOTS = (
+    Lot("XYZ", 100, 120.0, dt.date(2023, 1, 10), "X1"),  # long-term, loss 20 a share
+    Lot("XYZ", 50, 110.0, dt.date(2024, 3, 1), "X2"),  # short-term, loss 10 a share
+    Lot("XYZ", 30, 80.0, dt.date(2020, 5, 4), "X3"),  # a gain: never harvested
+)
+CASH = 5_000.0
+VALUE = CASH + 180 * 100.0
+RULES = RebalanceRules(spread_bps=5, commission_per_share=0.01, commission_min=1.0)
+
+
+def _plan_and_harvest(account=None, cfg=None, rules=RULES, targets=None, as_of=AS_OF):
+    account = account or Account("H", CASH, LOTS)
+    cfg = cfg or HarvestConfig(substitutes={"XYZ": ["ABC"]})
+    rules = rules.model_copy(update={"identical": cfg.identical})
+    targets = targets or {"XYZ": 18_000 / VALUE, "CASH": CASH / VALUE}  # inside the bands
+    base = plan(account, targets, PRICES, rules, as_of=as_of)
+    return base, harvest(base, PRICES, rules, cfg, short_term_rate=ST, long_term_rate=LT)
+
+
+def test_benefit_is_loss_times_rate_less_costs_exactly():
+    base, done = _plan_and_harvest()
+    assert base.trades == ()  # the rebalance itself trades nothing
+    (h,) = done.harvest.harvested
+    # by hand: X1 loses 100 x 20 = 2,000 long-term, X2 50 x 10 = 500 short-term
+    assert h.long_term_loss == 2_000.0 and h.short_term_loss == 500.0
+    assert h.benefit == pytest.approx(2_000 * LT + 500 * ST, abs=1e-9)  # 600
+    # 150 XYZ sold for 15,000: floor(15,000 / 47) = 319 ABC (14,993)
+    sell_cost = 5e-4 * 15_000 + max(1.0, 0.01 * 150)  # 9.00
+    buy_cost = 5e-4 * 319 * 47 + max(1.0, 0.01 * 319)  # 10.6865
+    assert h.cost == pytest.approx(sell_cost + buy_cost, abs=1e-9)
+    assert h.net == pytest.approx(600 - 19.6865, abs=1e-9)
+    sell, buy = done.trades
+    assert (sell.ticker, sell.side.value, sell.shares) == ("XYZ", "sell", 150)
+    assert {u.lot_id for u in sell.lots} == {"X1", "X2"}  # the gain lot X3 stays
+    assert (buy.ticker, buy.side.value, buy.shares) == ("ABC", "buy", 319)
+    assert sell.st_gain == -500.0 and sell.lt_gain == -2_000.0
+    # cash and value after: the proceeds less the substitute and both orders' costs
+    assert done.cash_after == pytest.approx(CASH + 15_000 - 14_993 - h.cost, abs=1e-9)
+    assert done.value_after == pytest.approx(VALUE - h.cost, abs=1e-9)
+    doc = done.to_dict()["harvest"]
+    assert doc["harvested"][0]["net_benefit"] == pytest.approx(h.net)
+    assert doc["loss"] == 2_500.0
+
+
+@pytest.mark.parametrize(
+    ("money", "pct", "harvested"),
+    [
+        (580.31, 0.0, True),
+        (580.32, 0.0, False),  # net 580.3135: just below
+        (0.0, 580.0 / VALUE, True),
+        (0.0, 581.0 / VALUE, False),
+    ],
+)
+def test_threshold_in_money_and_as_a_fraction(money, pct, harvested):
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC"]}, min_benefit=money, min_benefit_pct=pct)
+    _, done = _plan_and_harvest(cfg=cfg)
+    assert bool(done.harvest.harvested) is harvested
+    if not harvested:
+        (why,) = done.harvest.skipped
+        assert "below the threshold" in why[1] and done.trades == ()
+
+
+@pytest.mark.parametrize(
+    ("price", "commission"), [(47.0, 0.0), (313.37, 0.01), (9.99, 0.005), (1234.5, 0.0)]
+)
+def test_the_substitute_keeps_the_exposure(price, commission):
+    prices = {**PRICES, "ABC": price}
+    rules = RULES.model_copy(update={"commission_per_share": commission})
+    account = Account("H", CASH, LOTS)
+    targets = {"XYZ": 18_000 / VALUE, "CASH": CASH / VALUE}
+    base = plan(account, targets, prices, rules, as_of=AS_OF)
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC"]})
+    done = harvest(base, prices, rules, cfg, short_term_rate=ST, long_term_rate=LT)
+    (h,) = done.harvest.harvested
+    assert 0 <= h.sold - h.bought < price  # within one share's price
+    assert h.sold == 150 * 100.0
+    held = {p.ticker: p.value for p in done.holdings}
+    assert held["XYZ"] + held["ABC"] == pytest.approx(18_000 - (h.sold - h.bought))
+
+
+@pytest.mark.parametrize(("days", "blocked"), [(1, True), (30, True), (31, False)])
+def test_a_recent_buy_blocks_the_harvest_within_30_days(days, blocked):
+    buy = RecentBuy("XYZ", AS_OF - dt.timedelta(days=days))
+    account = Account("H", CASH, LOTS, recent_buys=(buy,))
+    _, done = _plan_and_harvest(account=account)
+    assert bool(done.harvest.harvested) is not blocked
+    if blocked:
+        (why,) = done.harvest.skipped
+        assert f"bought on {buy.bought.isoformat()}" in why[1] and done.trades == ()
+
+
+def test_a_lot_bought_within_30_days_blocks_the_harvest():
+    recent = Lot("XYZ", 5, 101.0, AS_OF - dt.timedelta(days=20), "X4")
+    account = Account("H", CASH, (*LOTS, recent))
+    _, done = _plan_and_harvest(account=account)
+    assert not done.harvest.harvested
+    assert "bought on" in done.harvest.skipped[0][1]
+
+
+def test_a_recent_buy_of_a_substantially_identical_ticker_blocks_the_harvest():
+    buy = RecentBuy("XYZ2", AS_OF - dt.timedelta(days=12))
+    account = Account("H", CASH, LOTS, recent_buys=(buy,))
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC"]}, identical=[["XYZ", "XYZ2"]])
+    _, done = _plan_and_harvest(account=account, cfg=cfg)
+    assert not done.harvest.harvested
+    assert "XYZ2, substantially identical" in done.harvest.skipped[0][1]
+    plain = HarvestConfig(substitutes={"XYZ": ["ABC"]})  # not declared: no block
+    assert _plan_and_harvest(account=account, cfg=plain)[1].harvest.harvested
+
+
+def test_a_substantially_identical_substitute_is_never_used():
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC", "DEF"]}, identical=[["XYZ", "ABC"]])
+    _, done = _plan_and_harvest(cfg=cfg)
+    (h,) = done.harvest.harvested
+    assert h.substitute == "DEF"  # the next one
+    ((ticker, why),) = done.harvest.skipped
+    assert ticker == "XYZ" and "ABC is declared substantially identical to XYZ" in why
+    only = HarvestConfig(substitutes={"XYZ": ["ABC"]}, identical=[["ABC", "XYZ"]])
+    _, none = _plan_and_harvest(cfg=only)
+    assert none.trades == () and not none.harvest.harvested
+    reasons = [w for _, w in none.harvest.skipped]
+    assert any("never used as its substitute" in w for w in reasons)
+    assert any("no substitute can be bought" in w for w in reasons)
+
+
+def test_a_substitute_sold_at_a_loss_recently_is_not_bought():
+    sale = RecentSale("ABC", AS_OF - dt.timedelta(days=5), -100.0)
+    account = Account("H", CASH, LOTS, (sale,))
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC", "DEF"]})
+    _, done = _plan_and_harvest(account=account, cfg=cfg)
+    assert done.harvest.harvested[0].substitute == "DEF"
+    assert "substitute ABC not bought" in done.harvest.skipped[0][1]
+
+
+def test_no_repurchase_of_the_sold_ticker_or_an_identical_one():
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC"]}, identical=[["XYZ", "XYZ2"]])
+    _, done = _plan_and_harvest(cfg=cfg)
+    rules = RULES.model_copy(update={"identical": cfg.identical})
+    after = done.account_after
+    for days in (1, 30):
+        for ticker in ("XYZ", "XYZ2"):
+            block = buy_block(after, ticker, AS_OF + dt.timedelta(days=days), rules)
+            assert block is not None and block.rule is Rule.WASH_SALE
+    assert buy_block(after, "XYZ", AS_OF + dt.timedelta(days=31), rules) is None
+    # a plan the next day that wants more XYZ buys none
+    targets = {"XYZ": 0.9, "ABC": 0.0, "CASH": 0.1}
+    prices = PRICES
+    later = plan(after, targets, prices, rules, as_of=AS_OF + dt.timedelta(days=1))
+    assert "XYZ" not in {t.ticker for t in later.trades if t.side.value == "buy"}
+    assert "XYZ2" not in {t.ticker for t in later.trades}
+
+
+def test_a_ticker_the_rebalance_buys_is_not_harvested():
+    targets = {"XYZ": 0.95, "CASH": 0.05}  # underweight: the plan buys XYZ
+    base, done = _plan_and_harvest(targets=targets)
+    assert any(t.ticker == "XYZ" and t.side.value == "buy" for t in base.trades)
+    assert not done.harvest.harvested and done.trades == base.trades
+    assert "the rebalance buys XYZ today" in done.harvest.skipped[0][1]
+
+
+def test_a_harvest_joins_the_rebalance_sale_of_the_same_ticker():
+    """The rebalance sells the gain lot X3 (HIFO would pick losses: FIFO sells X3 first);
+    the harvest's loss lots join that order: one sale of XYZ."""
+    rules = RULES.model_copy(update={"lot_method": "fifo", "band_abs": 0.01, "band_rel": None})
+    targets = {"XYZ": 15_000 / VALUE, "CASH": 8_000 / VALUE}
+    base, done = _plan_and_harvest(rules=rules, targets=targets)
+    (planned,) = base.trades
+    assert planned.side.value == "sell" and [u.lot_id for u in planned.lots] == ["X3"]
+    sells = [t for t in done.trades if t.side.value == "sell"]
+    assert len(sells) == 1 and sells[0].shares == 30 + 150
+    (h,) = done.harvest.harvested
+    extra = rules.order_cost(180, 100.0) - planned.cost  # what joining the order adds
+    buy = next(t for t in done.trades if t.ticker == "ABC")
+    assert h.cost == pytest.approx(extra + buy.cost, abs=1e-9)
+    assert sells[0].cost == pytest.approx(rules.order_cost(180, 100.0), abs=1e-9)
+
+
+def test_the_harvest_is_not_undone_by_the_next_plan():
+    _, done = _plan_and_harvest()
+    after = done.account_after
+    value = after.cash + sum(lot.shares * PRICES[lot.ticker] for lot in after.lots)
+    # the substitute holds part of XYZ's target (as the pipeline splits it)
+    targets = {p.ticker: p.target for p in done.holdings}
+    targets["CASH"] = 1 - sum(targets.values())
+    assert math.isclose(sum(p.value for p in done.holdings) + after.cash, value)
+    again = plan(after, targets, PRICES, RULES, as_of=AS_OF + dt.timedelta(days=1))
+    assert again.trades == ()
