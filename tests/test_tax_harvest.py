@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 
+from optimizer.account import load_account
 from optimizer.rebalance import Account, Lot, RebalanceRules, RecentSale, plan
 from optimizer.rebalance.harvest import HarvestConfig, harvest
 from optimizer.rebalance.holdings import RecentBuy
 from optimizer.rebalance.tax import Rule, buy_block
+from optimizer.workflows.pipeline import Pipeline
+from optimizer.workflows.proposal import build_proposal
+from tests.conftest import ROOT
 
 AS_OF = dt.date(2024, 6, 28)
 ST, LT = 0.40, 0.20  # short- and long-term rates
@@ -203,3 +209,42 @@ def test_the_harvest_is_not_undone_by_the_next_plan():
     assert math.isclose(sum(p.value for p in done.holdings) + after.cash, value)
     again = plan(after, targets, PRICES, RULES, as_of=AS_OF + dt.timedelta(days=1))
     assert again.trades == ()
+
+
+# -- the recent-trades file, through the account file ---------------------------------------
+def _example(tmp_path, trades: str) -> Path:
+    from tests.corpus.harvest import WITH_TRADES
+
+    shutil.copytree(ROOT / "examples" / "taxaware", tmp_path / "acct")
+    (tmp_path / "acct" / "account.toml").write_text(WITH_TRADES)
+    (tmp_path / "acct" / "trades.csv").write_text(
+        "date,ticker,side,shares,price,realized_gain\n" + trades
+    )
+    return tmp_path / "acct" / "account.toml"
+
+
+def test_the_recent_trades_file_supplies_the_years_realised_gains(tmp_path):
+    trades = ("2016-12-20,MID,sell,10,90,7000\n"  # last year: not counted
+              "2017-01-12,LARGE,sell,40,90,9000.50\n"
+              "2017-02-27,BOND,sell,30,95,-1500.25\n"
+              "2017-03-01,MID,buy,5,99,\n")  # fmt: skip
+    run = Pipeline().run(load_account(_example(tmp_path, trades)))
+    assert run.position.realized_ytd == pytest.approx(9000.50 - 1500.25)
+    assert run.tax_lots.realized_gains_ytd == pytest.approx(7500.25)
+    doc = build_proposal(run)
+    assert doc["tax"]["tax_aware"]["realized_gains_ytd"] == pytest.approx(7500.25)
+    plan = doc["tax"]["plan"]
+    assert plan["gains_ytd_after"] == pytest.approx(7500.25 + plan["gain"])
+    assert doc["tax"]["harvest"]["harvested"]  # buys of MID do not block SMALL
+
+
+@pytest.mark.parametrize(("days", "blocked"), [(30, True), (31, False)])
+def test_a_buy_in_the_recent_trades_file_blocks_the_harvest(tmp_path, days, blocked):
+    day = dt.date(2017, 3, 31) - dt.timedelta(days=days)
+    run = Pipeline().run(load_account(_example(tmp_path, f"{day},SMALL,buy,5,98,\n")))
+    h = run.plan.harvest
+    assert bool(h.harvested) is not blocked
+    if blocked:
+        (skip,) = h.skipped
+        assert skip[0] == "SMALL" and f"bought on {day.isoformat()}" in skip[1]
+        assert "MKT" not in {t.ticker for t in run.plan.trades}
