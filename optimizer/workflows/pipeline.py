@@ -284,7 +284,9 @@ class Pipeline:
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
         if cfg.tax.harvest is not None:  # the substitutes, priced like the universe
-            prices = {**prices, **self._substitute_prices(cfg, data_as_of, as_of)}
+            from optimizer.workflows.substitutes import substitute_prices
+
+            prices = {**prices, **substitute_prices(self, cfg, data_as_of, as_of)}
         notes: tuple[str, ...] = ()
         if account is None:
             accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
@@ -300,39 +302,6 @@ class Pipeline:
             account, realized = recent.apply(account), recent.realized_ytd(as_of)
         weights, value = current_weights(account, prices, cfg, holdings)
         return Position(account, prices, weights, value, as_of, notes, realized)
-
-    def _substitute_prices(
-        self, cfg: AccountConfig, data_as_of: dt.date | None, as_of: dt.date
-    ) -> dict[str, float]:
-        """Each [tax.harvest] substitute's price from the account's prices file or data
-        source (as the universe's); a missing one is an error naming file, key and ticker."""
-        harvest = cfg.tax.harvest
-        assert harvest is not None
-
-        def missing(sub: str, source: str, why: str = "") -> ConfigError:
-            ticker = next(t for t, names in harvest.substitutes.items() if sub in names)
-            return ConfigError(
-                f"substitute has no price on {as_of.isoformat()} from {source}",
-                file=str(cfg.path), key=f"tax.harvest.substitutes.{ticker}", value=sub,
-                hint=why or "choose a substitute the price source covers",
-            )  # fmt: skip
-
-        got: dict[str, float] = {}
-        if cfg.prices_path is not None:
-            from optimizer.rebalance.holdings import load_prices
-
-            got, source = load_prices(cfg.prices_path), str(cfg.prices_path)
-        else:
-            source = f"[data] source {cfg.data.source}"
-            for sub in harvest.substitute_tickers():  # one at a time: say which is missing
-                try:
-                    got.update(self.last_prices(cfg, (sub,), data_as_of))
-                except DataError as exc:
-                    raise missing(sub, source, exc.message) from None
-        for sub in harvest.substitute_tickers():
-            if sub not in got:
-                raise missing(sub, source)
-        return {t: got[t] for t in harvest.substitute_tickers()}
 
     def _prices(
         self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None
@@ -368,11 +337,18 @@ def plan_trades(
 
     account, rules = position.account, cfg.tax.rules_for(cfg.rebalance)
     if lot_order is not None:
-        account, rules = with_lot_ids(account), lot_order_rules(rules, lot_order)
+        account = with_lot_ids(account)
+        if cfg.tax.harvest is not None:  # held substitutes' lots, in tax-optimal order too
+            from optimizer.workflows.substitutes import substitute_lot_order
+
+            lot_order = {**lot_order, **substitute_lot_order(cfg, position, account)}
+        rules = lot_order_rules(rules, lot_order)
     targets = {(CASH if is_cash(cfg, t) else t): w for t, w in weights.items()}
     total = sum(targets.values())
     targets = {t: w / total for t, w in targets.items() if w > 1e-9}
     if cfg.tax.harvest is not None:
+        from optimizer.workflows.substitutes import substitute_targets
+
         targets = substitute_targets(cfg, position, targets)
     trade_plan = plan(
         account,
@@ -391,21 +367,6 @@ def plan_trades(
         trade_plan, position.prices, cfg.tax.rules_for(cfg.rebalance), cfg.tax.harvest,
         short_term_rate=cfg.tax.short_term_rate, long_term_rate=cfg.tax.long_term_rate,
     )  # fmt: skip
-
-
-def substitute_targets(
-    cfg: AccountConfig, position: Position, targets: dict[str, float]
-) -> dict[str, float]:
-    """A held substitute keeps the part of its ticker's target that it holds (the ticker
-    is bought for the rest), so a harvest is not undone by the next plan."""
-    assert cfg.tax.harvest is not None and position.account is not None
-    out = dict(targets)
-    for sub, ticker in cfg.tax.harvest.held_for().items():
-        held = position.account.positions.get(sub, 0.0) * position.prices.get(sub, 0.0)
-        if held > 0 and position.value > 0:
-            out[sub] = min(held / position.value, out.get(ticker, 0.0))
-            out[ticker] = out.get(ticker, 0.0) - out[sub]
-    return {t: w for t, w in out.items() if w > 1e-12}
 
 
 def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
