@@ -248,3 +248,29 @@ def test_a_buy_in_the_recent_trades_file_blocks_the_harvest(tmp_path, days, bloc
         (skip,) = h.skipped
         assert skip[0] == "SMALL" and f"bought on {day.isoformat()}" in skip[1]
         assert "MKT" not in {t.ticker for t in run.plan.trades}
+
+
+def test_a_substitute_whose_prices_end_before_the_as_of_date_is_an_error(tmp_path):
+    """The substitute is priced on the universe's date from the same source: a series
+    that ends a month earlier has no price then (one error naming file, key, ticker)."""
+    from optimizer.errors import ConfigError
+    from optimizer.workflows.substitutes import substitute_prices
+
+    rows = ["date,SMALL,MKT"] + [
+        f"2017-{m:02d}-{d},{100 + m},{50 + m if m < 3 else ''}"
+        for m, d in ((1, 31), (2, 28), (3, 31))
+    ]
+    (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "account.toml"
+    config.write_text(
+        '[data]\nsource = "csv:prices.csv"\n\n[universe.assets.SMALL]\ntags = ["equity"]\n\n'
+        '[tax]\ntaxable = true\n\n[tax.harvest]\nsubstitutes = { SMALL = "MKT" }\n'
+    )
+    cfg = load_account(config)
+    as_of = dt.date(2017, 3, 31)
+    assert substitute_prices(Pipeline(), cfg, dt.date(2017, 2, 28), as_of) == {"MKT": 52.0}
+    with pytest.raises(ConfigError) as info:
+        substitute_prices(Pipeline(), cfg, as_of, as_of)
+    text = str(info.value)
+    assert "\n" not in text and str(config) in text and "tax.harvest.substitutes.SMALL" in text
+    assert "'MKT'" in text and "no price on 2017-03-31" in text and "2017-02-28" in text

@@ -89,6 +89,7 @@ class Pipeline:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
+    substitutes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
 
     def account(self, path: str | Path) -> AccountConfig:

@@ -18,35 +18,60 @@ if TYPE_CHECKING:
 def substitute_prices(
     pipeline: Pipeline, cfg: AccountConfig, data_as_of: dt.date | None, as_of: dt.date
 ) -> dict[str, float]:
-    """Each [tax.harvest] substitute's price from the account's prices file or data
-    source (as the universe's); a missing one is an error naming file, key and ticker."""
+    """Each [tax.harvest] substitute's price: from the account's prices file, or from its
+    data source on the date the universe is priced on (``data_as_of``; a series ending
+    before it has no price then). A missing one is an error naming file, key and ticker."""
     harvest = cfg.tax.harvest
     assert harvest is not None
+    day = data_as_of or as_of
 
     def missing(sub: str, source: str, why: str = "") -> ConfigError:
         ticker = next(t for t, names in harvest.substitutes.items() if sub in names)
         return ConfigError(
-            f"substitute has no price on {as_of.isoformat()} from {source}",
+            f"substitute has no price on {day.isoformat()} from {source}",
             file=str(cfg.path), key=f"tax.harvest.substitutes.{ticker}", value=sub,
             hint=why or "choose a substitute the price source covers",
         )  # fmt: skip
 
-    got: dict[str, float] = {}
     if cfg.prices_path is not None:
         from optimizer.rebalance.holdings import load_prices
 
-        got, source = load_prices(cfg.prices_path), str(cfg.prices_path)
-    else:
-        source = f"[data] source {cfg.data.source}"
-        for sub in harvest.substitute_tickers():  # one at a time: say which is missing
-            try:
-                got.update(pipeline.last_prices(cfg, (sub,), data_as_of))
-            except DataError as exc:
-                raise missing(sub, source, exc.message) from None
-    for sub in harvest.substitute_tickers():
-        if sub not in got:
+        got = load_prices(cfg.prices_path)
+        for sub in harvest.substitute_tickers():
+            if sub not in got:
+                raise missing(sub, str(cfg.prices_path))
+        return {t: got[t] for t in harvest.substitute_tickers()}
+    source, out = f"[data] source {cfg.data.source}", {}
+    for sub in harvest.substitute_tickers():  # one at a time: say which is missing
+        try:
+            close = _last_close(pipeline, cfg, sub, data_as_of)
+        except DataError as exc:
+            raise missing(sub, source, exc.message) from None
+        if close is None:
             raise missing(sub, source)
-    return {t: got[t] for t in harvest.substitute_tickers()}
+        if data_as_of is not None and close[1] < data_as_of:
+            raise missing(sub, source, f"its last close is on {close[1].isoformat()}")
+        out[sub] = close[0]
+    return out
+
+
+def _last_close(
+    pipeline: Pipeline, cfg: AccountConfig, ticker: str, end: dt.date | None
+) -> tuple[float, dt.date] | None:
+    """``ticker``'s last close up to ``end`` and its date (None: no observation); once per
+    process for accounts with the same [data]."""
+    from optimizer.workflows.pipeline import _data_until, _key
+
+    key = f"{_key(cfg, 'data')}|{ticker}|{end}"
+    if key not in pipeline.substitutes:
+        data = _data_until(cfg)
+        frame = cfg.data.provider(cfg.path).prices([ticker], data.start, end).frame
+        series = frame[ticker].dropna() if ticker in frame.columns else None
+        got = None
+        if series is not None and len(series):
+            got = (float(series.iloc[-1]), series.index[-1].date())
+        pipeline.substitutes[key] = got
+    return pipeline.substitutes[key]
 
 
 def substitute_lot_order(

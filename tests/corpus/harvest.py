@@ -12,6 +12,7 @@ YTD = next(line for line in ACCOUNT.splitlines() if line.startswith("realized_ga
 WITH_TRADES = ACCOUNT.replace(YTD + "\n", "").replace(
     'holdings = "holdings.csv"', 'holdings = "holdings.csv"\nrecent_trades = "trades.csv"'
 )
+HELD, PRICED = '"holdings.csv"', '"prices.csv"'
 HEADER = "date,ticker,side,shares,price,realized_gain\n"
 GOOD = "2017-03-02,LARGE,sell,10,95.00,-50.00\n"
 TRADES = [  # (id, file text, texts of the error)
@@ -44,8 +45,10 @@ HARVEST = [  # (id, [tax.harvest] body, texts of the error)
 ]  # fmt: skip
 
 
-def _case(id: str, config: str, expect: tuple[str, ...], trades: str | None = None) -> Case:
-    files: dict = {"account.toml": config, "holdings.csv": HOLDINGS}
+def _case(
+    id: str, config: str, expect: tuple[str, ...], trades: str | None = None, **more: str
+) -> Case:
+    files: dict = {"account.toml": config, "holdings.csv": HOLDINGS, **more}
     if trades is not None:
         files["trades.csv"] = trades
     args = ("propose", "--config", "{tmp}/account.toml", "--out", "{tmp}/out")
@@ -67,6 +70,12 @@ def cases() -> list[Case]:
             WITH_TRADES.replace("[tax]\n", f"[tax]\n{YTD}\n"),
             ("account.toml", "tax.realized_gains_ytd", "given twice"),
             HEADER + GOOD,
+        ),
+        _case(
+            "no-price-in-prices-file",
+            ACCOUNT.replace('holdings = "holdings.csv"', f"holdings = {HELD}\nprices = {PRICED}"),
+            ("account.toml", "tax.harvest.substitutes.SMALL", "'MKT'", "prices.csv"),
+            **{"prices.csv": "ticker,price\nLARGE,100\nMID,100\nSMALL,100\nBOND,100\n"},
         ),
         _case(
             "not-taxable",
