@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optimizer.account import load_account
 from optimizer.rebalance import Account, Lot, RebalanceRules, RecentSale, plan
@@ -274,3 +276,72 @@ def test_a_substitute_whose_prices_end_before_the_as_of_date_is_an_error(tmp_pat
     text = str(info.value)
     assert "\n" not in text and str(config) in text and "tax.harvest.substitutes.SMALL" in text
     assert "'MKT'" in text and "no price on 2017-03-31" in text and "2017-02-28" in text
+
+
+# -- invariants over generated accounts (Hypothesis) -----------------------------------------
+@st.composite
+def harvest_cases(draw):
+    price = draw(st.floats(5.0, 500.0)).__round__(2)
+    sub_price = draw(st.floats(5.0, 900.0)).__round__(2)
+    lots = tuple(
+        Lot("XYZ", draw(st.integers(1, 400)), draw(st.floats(1.0, 900.0)).__round__(2),
+            AS_OF - dt.timedelta(days=draw(st.integers(1, 2000))), f"L{j}")
+        for j in range(draw(st.integers(1, 5)))
+    )  # fmt: skip
+    cash = draw(st.floats(0.0, 50_000.0)).__round__(2)
+    rules = RebalanceRules(
+        spread_bps=draw(st.sampled_from([0.0, 3.0, 10.0])),
+        commission_per_share=draw(st.sampled_from([0.0, 0.005, 0.02])),
+        commission_min=draw(st.sampled_from([0.0, 1.0])),
+        band_abs=1.0, band_rel=None,  # the rebalance trades nothing: harvesting alone
+    )  # fmt: skip
+    rates = (draw(st.floats(0.0, 0.5)), draw(st.floats(0.0, 0.5)))
+    threshold = draw(st.sampled_from([0.0, 10.0, 500.0]))
+    return lots, cash, price, sub_price, rules, rates, threshold
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(harvest_cases())
+def test_harvest_invariants(case):
+    """Every loss lot the rules let the planner sell is sold exactly when its benefit less
+    costs reaches the threshold (recomputed here lot by lot); the substitute is bought for
+    the value sold less at most one share; cash and value are conserved."""
+    lots, cash, price, sub_price, rules, (st_rate, lt_rate), threshold = case
+    prices = {"XYZ": price, "ABC": sub_price}
+    account = Account("G", cash, lots)
+    value = cash + sum(lot.shares for lot in lots) * price
+    base = plan(account, {"XYZ": 1.0 - cash / value, "CASH": cash / value}, prices, rules,
+                as_of=AS_OF)  # fmt: skip
+    assert base.trades == ()
+    cfg = HarvestConfig(substitutes={"XYZ": ["ABC"]}, min_benefit=threshold)
+    done = harvest(base, prices, rules, cfg, short_term_rate=st_rate, long_term_rate=lt_rate)
+    recent = any((AS_OF - lot.acquired).days <= 30 for lot in lots)
+    losses = [lot for lot in lots if lot.cost_per_share > price]
+    if recent or not losses:
+        assert done.trades == ()
+        return
+    sold_shares = sum(lot.shares for lot in losses)
+    loss = {True: 0.0, False: 0.0}
+    for lot in losses:
+        loss[(AS_OF - lot.acquired).days <= 365] += lot.shares * (lot.cost_per_share - price)
+    benefit = loss[True] * st_rate + loss[False] * lt_rate
+    sold = sold_shares * price
+    q = math.floor(sold / sub_price + 1e-9)
+    while q > 0 and cash + sold - q * sub_price - rules.order_cost(sold_shares, price) \
+            - rules.order_cost(q, sub_price) < -1e-9:  # fmt: skip
+        q -= 1
+    cost = rules.order_cost(sold_shares, price) + rules.order_cost(q, sub_price)
+    if q <= 0 or benefit - cost < threshold or benefit - cost <= 0:
+        assert done.trades == ()
+        return
+    (h,) = done.harvest.harvested
+    assert h.benefit == pytest.approx(benefit, rel=1e-9, abs=1e-9)
+    assert h.cost == pytest.approx(cost, rel=1e-9, abs=1e-9)
+    sell, buy = done.trades
+    assert sell.shares == sold_shares and buy.shares == q
+    assert h.sold - h.bought >= 0
+    if cash + sold - (q + 1) * sub_price - cost >= 0:  # not limited by cash: one share
+        assert h.sold - h.bought < sub_price
+    assert done.cash_after == pytest.approx(cash + sold - q * sub_price - cost, abs=1e-6)
+    assert done.cash_after >= -1e-6
+    assert done.value_after == pytest.approx(value - cost, abs=1e-6)
