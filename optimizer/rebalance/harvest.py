@@ -52,9 +52,17 @@ class HarvestConfig(StrictModel):
     @model_validator(mode="after")
     def _upper(self) -> HarvestConfig:
         subs = {t.upper(): tuple(s.upper() for s in v) for t, v in self.substitutes.items()}
+        named: dict[str, str] = {}
         for ticker, names in subs.items():
             if not names:
                 raise ValueError(f"substitutes.{ticker}: give at least one substitute")
+            for sub in names:
+                first = named.setdefault(sub, ticker)
+                if first != ticker:
+                    raise ValueError(
+                        f"substitutes: {sub} is named for {first} and {ticker}; a substitute "
+                        "stands in for one ticker"
+                    )
         groups = tuple(tuple(t.upper() for t in g) for g in self.identical)
         for group in groups:
             if len(group) < 2:

@@ -42,6 +42,8 @@ HARVEST = [  # (id, [tax.harvest] body, texts of the error)
     ("min-pct", 'substitutes = { SMALL = ["MKT"] }\nmin_benefit_pct = 2',
      ("tax.harvest.min_benefit_pct",)),
     ("unknown-key", 'substitutes = { SMALL = ["MKT"] }\nthreshold = 5', ("tax.harvest.threshold",)),
+    ("shared", 'substitutes = { SMALL = ["MKT"], MID = "MKT" }',
+     ("tax.harvest", "MKT is named for SMALL and MID")),
 ]  # fmt: skip
 
 
