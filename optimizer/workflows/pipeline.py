@@ -89,7 +89,7 @@ class Pipeline:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
-    substitutes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
+    closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
 
     def account(self, path: str | Path) -> AccountConfig:
@@ -175,6 +175,22 @@ class Pipeline:
             provider = cfg.data.provider(cfg.path)
             self.prices[key] = last_prices(provider, cfg.data, list(tickers), as_of=as_of)
         return self.prices[key]
+
+    def last_close(
+        self, cfg: AccountConfig, ticker: str, end: dt.date | None
+    ) -> tuple[float, dt.date] | None:
+        """``ticker``'s last close up to ``end`` ([data], its [account] as_of) and its date
+        (None: no observation), e.g. a [tax.harvest] substitute's."""
+        key = f"{_key(cfg, 'data')}|{ticker}|{end}"
+        if key not in self.closes:
+            data = _data_until(cfg)
+            frame = cfg.data.provider(cfg.path).prices([ticker], data.start, end).frame
+            series = frame[ticker].dropna() if ticker in frame.columns else None
+            got = None
+            if series is not None and len(series):
+                got = (float(series.iloc[-1]), series.index[-1].date())
+            self.closes[key] = got
+        return self.closes[key]
 
     def last_price(self, cfg: AccountConfig, used_on: dt.date) -> LastPrice | None:
         """The oldest last price of the account's priced assets up to ``used_on`` (and

@@ -44,7 +44,7 @@ def substitute_prices(
     source, out = f"[data] source {cfg.data.source}", {}
     for sub in harvest.substitute_tickers():  # one at a time: say which is missing
         try:
-            close = _last_close(pipeline, cfg, sub, data_as_of)
+            close = pipeline.last_close(cfg, sub, data_as_of)
         except DataError as exc:
             raise missing(sub, source, exc.message) from None
         if close is None:
@@ -53,25 +53,6 @@ def substitute_prices(
             raise missing(sub, source, f"its last close is on {close[1].isoformat()}")
         out[sub] = close[0]
     return out
-
-
-def _last_close(
-    pipeline: Pipeline, cfg: AccountConfig, ticker: str, end: dt.date | None
-) -> tuple[float, dt.date] | None:
-    """``ticker``'s last close up to ``end`` and its date (None: no observation); once per
-    process for accounts with the same [data]."""
-    from optimizer.workflows.pipeline import _data_until, _key
-
-    key = f"{_key(cfg, 'data')}|{ticker}|{end}"
-    if key not in pipeline.substitutes:
-        data = _data_until(cfg)
-        frame = cfg.data.provider(cfg.path).prices([ticker], data.start, end).frame
-        series = frame[ticker].dropna() if ticker in frame.columns else None
-        got = None
-        if series is not None and len(series):
-            got = (float(series.iloc[-1]), series.index[-1].date())
-        pipeline.substitutes[key] = got
-    return pipeline.substitutes[key]
 
 
 def substitute_lot_order(
