@@ -63,6 +63,7 @@ class AccountInfo(StrictModel):
     currency: str = "USD"
     holdings: str | None = None  # tax-lot CSV (docs/rebalancing.md), relative to this file
     prices: str | None = None  # optional ticker,price CSV; default: last prices of [data]
+    recent_trades: str | None = None  # recent buys and sales CSV (docs/rebalancing.md)
     as_of: dt.date | None = None  # trade date for tax rules; default: the data's last date
 
 
@@ -158,6 +159,11 @@ class AccountConfig:
         p = self.account.prices
         return resolve_path(p, self.path) if p else None
 
+    @property
+    def recent_trades_path(self) -> Path | None:
+        p = self.account.recent_trades
+        return resolve_path(p, self.path) if p else None
+
 
 def load_account(path: str | Path) -> AccountConfig:
     """Read and validate an account file; ConfigError names file, key and value."""
@@ -196,10 +202,12 @@ def load_account(path: str | Path) -> AccountConfig:
     for label, file in (
         ("account.holdings", cfg.holdings_path),
         ("account.prices", cfg.prices_path),
+        ("account.recent_trades", cfg.recent_trades_path),
     ):
         if file is not None and not file.is_file():
             what = "not a regular file" if file.exists() else "file not found"
             raise ConfigError(what, file=str(p), key=label, value=str(file))
+    _check_harvest(cfg)
     if cfg.advisor is not None and cfg.advisor.logo:
         logo = logo_data_uri(resolve_path(cfg.advisor.logo, p), p)
         cfg = dataclasses.replace(cfg, logo=logo)
@@ -217,6 +225,35 @@ def _check_view_series(cfg: AccountConfig) -> None:
                     key=f"views.view[{k}].{field}",
                     value=name,
                 )
+
+
+def _check_harvest(cfg: AccountConfig) -> None:
+    """[tax.harvest] substitutes stand in for assets of the universe and are not assets
+    themselves; a recent-trades file supplies the year's realised gains, so
+    [tax] realized_gains_ytd is then left out."""
+    h, file = cfg.tax.harvest, str(cfg.path)
+    if cfg.recent_trades_path is not None and "realized_gains_ytd" in cfg.tax.model_fields_set:
+        raise ConfigError(
+            "given twice: the recent-trades file supplies the year's realised gains",
+            file=file, key="tax.realized_gains_ytd", value=cfg.tax.realized_gains_ytd,
+            hint="remove it, or list the year's sales in the recent-trades file",
+        )  # fmt: skip
+    if h is None:
+        return
+    assets = cfg.policy.universe.assets
+    for ticker, subs in h.substitutes.items():
+        if ticker not in assets or "cash" in assets[ticker].tags:
+            raise ConfigError(
+                f"not a priced asset of the universe; known: {', '.join(cfg.tickers)}",
+                file=file, key="tax.harvest.substitutes", value=ticker,
+            )  # fmt: skip
+        for sub in subs:
+            if sub in assets:
+                raise ConfigError(
+                    "a substitute is held in place of its ticker and cannot be an asset of "
+                    "the universe", file=file, key=f"tax.harvest.substitutes.{ticker}",
+                    value=sub,
+                )  # fmt: skip
 
 
 def _default_id(path: Path) -> str:

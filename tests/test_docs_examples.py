@@ -78,7 +78,7 @@ def test_toml_example_is_valid(where, text, tmp_path):
     raw = tomllib.loads(text)
     models = _section_models()
     if "account" in raw:
-        for key in ("holdings", "prices"):
+        for key in ("holdings", "prices", "recent_trades"):
             if key in raw["account"]:
                 (tmp_path / raw["account"][key]).write_text("")
         path = tmp_path / "account.toml"

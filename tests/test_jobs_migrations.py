@@ -16,6 +16,7 @@ import pytest
 from optimizer.errors import LedgerError
 from optimizer.jobs import schema as s
 from optimizer.jobs.ledger import Ledger
+from optimizer.jobs.records import TAX_COLUMNS
 from tests.jobs_support.accounts import query
 from tests.jobs_support.backends import BACKENDS, ledger_url, use_backend
 
@@ -61,6 +62,60 @@ def test_a_ledger_written_by_capalloc_0_1_is_upgraded_with_its_history(tmp_path)
 
     with ledger.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), s.metadata) == []
+    # revision 0003: the old attempts have no tax figures
+    tax = ", ".join(TAX_COLUMNS)
+    rows = query(db, f"select {tax} from account_runs")
+    assert len(rows) == 3 and all(r == (None,) * len(TAX_COLUMNS) for r in rows)
+
+
+def test_a_version_2_ledger_is_upgraded_to_head_with_its_rows(folder):
+    """A ledger at revision 0002 (as the release before tax figures left it), with a run
+    and an attempt in it, is upgraded in place: rows kept, tax figures NULL, schema 3."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from optimizer.jobs import ledger as ledger_module
+
+    url = ledger_module.normalize_url(ledger_url(folder))
+    engine = create_engine(url)
+    cfg = Config()
+    migrations = Path(ledger_module.__file__).with_name("migrations")
+    cfg.set_main_option("script_location", str(migrations))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(text("insert into ledger_meta (key, value) values ('schema', '2')"))
+        conn.execute(text(
+            "insert into runs (id, period, rebalance_date, started, status, dry_run, host, pid, "
+            "processor, orders_dir, n_accounts, n_traded, n_no_trade, n_fallback, n_failed, "
+            "n_skipped, n_changed, version) values (1, '2017-03', '2017-03-01', "
+            "'2017-03-01 10:00:00', 'succeeded', false, 'h', 1, 'p', '/o', 1, 1, 0, 0, 0, 0, 0, "
+            "'0.2')"
+        ))  # fmt: skip
+        conn.execute(text(
+            "insert into account_runs (run_id, account, period, status, allocation_json, "
+            "recorded) values (1, 'a1', '2017-03', 'traded', '{\"X\": 1.0}', "
+            "'2017-03-01 10:00:01')"
+        ))  # fmt: skip
+    engine.dispose()
+    db = folder / "ledger.db"
+    assert query(db, "select version_num from alembic_version") == [("0002",)]
+    ledger = Ledger.open(ledger_url(folder))
+    assert query(db, "select version_num from alembic_version") == [(s.HEAD_REVISION,)]
+    assert s.HEAD_REVISION == "0003" and s.SCHEMA_VERSION == 3
+    assert query(db, "select value from ledger_meta where key = 'schema'") == [("3",)]
+    tax = ", ".join(TAX_COLUMNS)
+    assert query(db, f"select account, allocation_json, {tax} from account_runs") == [
+        ("a1", '{"X": 1.0}', *(None,) * len(TAX_COLUMNS))
+    ]
+    assert query(db, "select version from runs") == [("0.2",)]
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with ledger.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), s.metadata) == []
+    ledger.close()
 
 
 def test_the_upgraded_ledger_keeps_its_history_in_force(tmp_path):

@@ -78,7 +78,7 @@ def cases(draw, fractional=False):
 
 def unfundable(account, prices, rules, deposit, withdraw):
     """Independent check: selling every lot no rule blocks cannot cover the withdrawal."""
-    recent = {lot.ticker for lot in account.lots if (AS_OF - lot.acquired).days < 30}
+    recent = {lot.ticker for lot in account.lots if (AS_OF - lot.acquired).days <= 30}
     sellable, fees = {}, 0.0
     for lot in account.lots:
         price = prices[lot.ticker]

@@ -68,6 +68,8 @@ def _lot_by_lot(run, weights) -> dict[str, float]:
     pos, cfg = run.position, run.config
     out = {"gain": 0.0, "tax": 0.0, "short_term_gain": 0.0}
     for ticker, price in pos.prices.items():
+        if ticker not in weights:  # a [tax.harvest] substitute, priced but not allocated
+            continue
         held = pos.account.positions.get(ticker, 0.0)
         sold = max(0.0, held - weights[ticker] * pos.value / price)
         lots = tax_order(pos.account.lots_of(ticker), price, pos.as_of, cfg.rebalance, cfg.tax)
@@ -89,6 +91,8 @@ def test_plan_realises_the_optimizers_gains(run):
     assert alloc.tax.bill.short_term_gain == pytest.approx(implied["short_term_gain"], abs=1.0)
     sold = {t.ticker: t for t in run.plan.trades if t.side == "sell"}
     for ticker, price in pos.prices.items():
+        if ticker not in alloc.weights:  # the [tax.harvest] substitute
+            continue
         want = max(
             0.0, pos.account.positions.get(ticker, 0.0) - alloc.weights[ticker] * pos.value / price
         )
@@ -166,3 +170,46 @@ def test_taxable_without_lots_says_the_allocation_is_tax_blind():
     run = Pipeline().run(cfg)
     assert run.allocation.tax is None and run.tax_lots is None
     assert any("no tax lots" in w for w in run.warnings)
+
+
+def test_the_loss_of_lot_s2_is_harvested_with_its_substitute(proposal):
+    """Lot S2 (300 SMALL at 130, short-term on 2017-03-31) is sold and MKT bought for the
+    same value; figures recomputed here from the lot, the rates and the spread."""
+    doc, out = proposal
+    (h,) = doc["tax"]["harvest"]["harvested"]
+    sale = next(t for t in doc["trades"] if t["ticker"] == "SMALL")
+    buy = next(t for t in doc["trades"] if t["ticker"] == "MKT")
+    p, q = sale["est_price"], buy["shares"]
+    loss = 300 * (130.0 - p)
+    assert (h["ticker"], h["substitute"], h["lots"]) == ("SMALL", "MKT", ["S2"])
+    assert h["short_term_loss"] == pytest.approx(loss) and h["long_term_loss"] == 0
+    assert h["tax_benefit"] == pytest.approx(0.408 * loss)
+    cost = 3e-4 * 300 * p + 3e-4 * q * buy["est_price"]  # spread_bps = 3, no commission
+    assert h["cost"] == pytest.approx(cost)
+    assert h["net_benefit"] == pytest.approx(0.408 * loss - cost)
+    assert 0 <= 300 * p - q * buy["est_price"] < buy["est_price"]
+    assert sale["side"] == "sell" and buy["side"] == "buy" and sale["st_gain"] == -loss
+    # the plan's gains count the harvested loss, and the year's gains after follow
+    plan = doc["tax"]["plan"]
+    st = sum(t["st_gain"] for t in doc["trades"])
+    lt = sum(t["lt_gain"] for t in doc["trades"])
+    assert plan["gain"] == pytest.approx(st + lt) and st + lt < 0
+    assert plan["gains_ytd_after"] == pytest.approx(12_000 + st + lt)
+    assert plan["gain_budget_used"] == 0.0
+    # the substitute's weight counts as SMALL's after the trades
+    held = {t: w for t, w in doc["post_trade_weights"].items()}
+    assert "MKT" not in held and held["SMALL"] == pytest.approx(doc["weights"]["SMALL"], abs=0.005)
+    html = (out / "report.html").read_text()
+    assert "Tax-loss harvest" in html and "Substitute bought" in html
+    assert "MKT" in (out / "orders.csv").read_text()
+
+
+def test_the_next_run_keeps_the_substitute(run):
+    """After the trades, the account holds MKT in place of SMALL's loss lot: a new run
+    neither sells MKT nor buys SMALL back (the wash-sale guard and the split target)."""
+    again = Pipeline().run(run.config, account=run.plan.account_after)
+    held, prices = run.plan.account_after.positions, again.position.prices
+    value = held["SMALL"] * prices["SMALL"] + held["MKT"] * prices["MKT"]
+    assert again.position.weights["SMALL"] == pytest.approx(value / again.position.value)
+    assert not {t.ticker for t in again.plan.trades} & {"SMALL", "MKT"}
+    assert not again.plan.harvest.harvested

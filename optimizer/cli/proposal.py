@@ -198,6 +198,30 @@ def _print_taxes(doc: dict[str, Any]) -> None:
     table("Taxes", cols, rows)
     if aware.get("gain_budget") is not None:
         note(f"gain budget used: {aware['gain_budget_used']:,.0f} of {aware['gain_budget']:,.0f}")
+    plan = t.get("plan")
+    if plan:
+        note(f"the trades realise {plan['gain']:,.0f} of net gains (harvested losses included); "
+             f"tax about {plan['tax']:,.0f}")  # fmt: skip
+    _print_harvest(t.get("harvest"))
+
+
+def _print_harvest(h: dict[str, Any] | None) -> None:
+    """Each harvest (loss, tax benefit, costs, substitute), then what was not harvested."""
+    if not h:
+        return
+    if h["harvested"]:
+        table(
+            "Tax-loss harvest",
+            ["ticker", "substitute", "sold", "bought", "loss", "tax benefit", "cost", "net"],
+            [
+                (x["ticker"], x["substitute"], f"{x['sold']:,.0f}", f"{x['bought']:,.0f}",
+                 f"{x['loss']:,.0f}", f"{x['tax_benefit']:,.2f}", f"{x['cost']:,.2f}",
+                 f"{x['net_benefit']:,.2f}")
+                for x in h["harvested"]
+            ],
+        )  # fmt: skip
+    for skip in h["skipped"]:
+        note(f"harvest {skip['ticker']}: {skip['reason']}")
 
 
 def _print_blocked(doc: dict[str, Any]) -> None:

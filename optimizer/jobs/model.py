@@ -125,6 +125,7 @@ class AccountOutcome:
     provenance: Mapping[str, Any] = field(default_factory=dict)  # estimate provenance
     warnings: tuple[str, ...] = ()
     fallback_reason: str | None = None  # why the fallback applied
+    tax: Mapping[str, float] | None = None  # a taxable account's figures (TAX_COLUMNS)
 
     def __post_init__(self) -> None:
         status = OutcomeStatus(self.status)

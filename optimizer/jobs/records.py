@@ -127,15 +127,28 @@ def _outcome_columns(res: AccountResult | None, outcome: AccountOutcome | None) 
     return outcome_columns(outcome)
 
 
-def outcome_columns(outcome: AccountOutcome | None) -> dict[str, str | None]:
-    """The ``account_runs`` columns that describe an outcome (JSON text)."""
+TAX_COLUMNS = (  # account_runs' tax figures of a taxable account (revision 0003), money
+    "tax_st_gain",  # net short-term gains the period's orders realise
+    "tax_lt_gain",  # net long-term gains
+    "tax_due",  # at the account's rates (< 0: losses that offset other gains)
+    "tax_gain_budget_used",  # net realised gains counted against [tax] gain_budget (>= 0)
+    "tax_harvested_loss",  # losses realised by tax-loss harvesting (> 0)
+)
+
+
+def outcome_columns(outcome: AccountOutcome | None) -> dict[str, str | float | None]:
+    """The ``account_runs`` columns that describe an outcome (JSON text, tax figures)."""
     if outcome is None:
-        return dict.fromkeys(("fallback", "provenance_json", "allocation_json", "warnings_json"))
+        return dict.fromkeys(
+            ("fallback", "provenance_json", "allocation_json", "warnings_json", *TAX_COLUMNS)
+        )
+    tax = outcome.tax or {}
     return {
         "fallback": outcome.fallback_reason,
         "provenance_json": _json(outcome.provenance),
         "allocation_json": _json(outcome.allocation),
         "warnings_json": _json(list(outcome.warnings)),
+        **{k: (float(tax[k]) if tax.get(k) is not None else None) for k in TAX_COLUMNS},
     }
 
 

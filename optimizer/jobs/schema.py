@@ -6,7 +6,8 @@
   what makes a second set of orders for the same account and month impossible, whatever
   the runs do.
 * ``account_runs`` — every attempt: outcome or failure, inputs hash, provenance,
-  allocation, warnings, timings.
+  allocation, warnings, timings, and a taxable account's tax figures (realised short- and
+  long-term gains, tax due, gain budget used, harvested losses).
 * ``orders`` — the orders of each final ``traded`` outcome, unique per (account, period, seq).
 """
 
@@ -27,8 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2  # ledger_meta's "schema"; the Alembic revision is HEAD_REVISION
-HEAD_REVISION = "0002"  # the newest file in optimizer/jobs/migrations/versions
+SCHEMA_VERSION = 3  # ledger_meta's "schema"; the Alembic revision is HEAD_REVISION
+HEAD_REVISION = "0003"  # the newest file in optimizer/jobs/migrations/versions
 metadata = MetaData()
 
 runs = Table(
@@ -98,6 +99,12 @@ account_runs = Table(
     Column("warnings_json", Text),
     Column("seconds", Float),
     Column("recorded", DateTime, nullable=False),
+    # a taxable account's figures (revision 0003; NULL otherwise), money:
+    Column("tax_st_gain", Float),  # net short-term gains realised by the orders
+    Column("tax_lt_gain", Float),  # net long-term gains
+    Column("tax_due", Float),  # at the account's rates (< 0: losses offsetting other gains)
+    Column("tax_gain_budget_used", Float),  # net gains counted against the gain budget
+    Column("tax_harvested_loss", Float),  # losses realised by tax-loss harvesting
     Index("ix_account_runs_account_period", "account", "period"),
 )
 

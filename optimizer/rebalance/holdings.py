@@ -59,8 +59,17 @@ class RecentSale:
 
 
 @dataclass(frozen=True)
+class RecentBuy:
+    """A past buy, for the wash-sale guard (a loss sale within the window after it is a
+    wash sale), e.g. from an account's recent-trades file."""
+
+    ticker: str
+    bought: dt.date
+
+
+@dataclass(frozen=True)
 class Account:
-    """Holdings of one account: tax lots, cash and recent sales.
+    """Holdings of one account: tax lots, cash, recent sales and recent buys.
 
     ``positions`` (ticker -> shares, summed over lots) is derived once at construction.
     """
@@ -69,6 +78,7 @@ class Account:
     cash: float
     lots: tuple[Lot, ...] = ()
     recent_sales: tuple[RecentSale, ...] = ()
+    recent_buys: tuple[RecentBuy, ...] = ()
     positions: dict[str, float] = field(init=False, repr=False, compare=False)
     _by_ticker: dict[str, tuple[Lot, ...]] = field(init=False, repr=False, compare=False)
 

@@ -14,6 +14,8 @@ from optimizer.rebalance.tax import Block, LotUse, Side
 if TYPE_CHECKING:
     import pandas as pd
 
+    from optimizer.rebalance.harvest import HarvestReport
+
 ORDER_COLUMNS = (
     "account",
     "ticker",
@@ -123,6 +125,7 @@ class TradePlan:
     no_trade_reason: str | None
     account_after: Account  # lots and cash after the trades (buys dated ``as_of``)
     warnings: tuple[str, ...] = ()  # fallbacks and anything else the user must see
+    harvest: HarvestReport | None = None  # the tax-loss harvesting pass, when configured
 
     @property
     def total_cost(self) -> float:
@@ -160,6 +163,7 @@ class TradePlan:
             "metrics": self.metrics(),
             "blocked": [b.to_dict() for b in self.blocked],
             "warnings": list(self.warnings),
+            "harvest": None if self.harvest is None else self.harvest.to_dict(),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -226,4 +230,6 @@ def post_trade_account(
     for t in trades:
         if t.side is Side.BUY:
             lots.append(Lot(t.ticker, t.shares, t.price, as_of, f"new-{t.ticker}-{as_of}"))
-    return Account(account.id, cash, tuple(lots), (*account.recent_sales, *sales))
+    return Account(
+        account.id, cash, tuple(lots), (*account.recent_sales, *sales), account.recent_buys
+    )

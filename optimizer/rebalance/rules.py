@@ -66,6 +66,9 @@ class RebalanceRules(StrictModel):
     block_short_term_gains: bool = False
     wash_sale_guard: bool = True
     wash_sale_days: int = Field(30, ge=0)
+    # groups of substantially identical tickers: the wash-sale guard treats a trade in one
+    # as a trade in each (set from [tax.harvest] identical of an account file)
+    identical: tuple[tuple[str, ...], ...] = ()
     long_term_days: int = Field(365, ge=1)  # held longer than this: long-term
     min_improvement: float = Field(1e-4, ge=0.0)  # trade only if the objective improves by
     # more than this fraction of the account value (1e-4 = 1 bp): no churn for pennies
@@ -77,7 +80,17 @@ class RebalanceRules(StrictModel):
         for name in ("do_not_buy", "do_not_sell"):
             value = getattr(self, name)
             object.__setattr__(self, name, tuple(t.upper() for t in value))
+        groups = tuple(tuple(t.upper() for t in g) for g in self.identical)
+        object.__setattr__(self, "identical", groups)
         return self
+
+    def alike(self, ticker: str) -> frozenset[str]:
+        """``ticker`` and every ticker declared substantially identical to it."""
+        out = {ticker}
+        for group in self.identical:
+            if ticker in group:
+                out.update(group)
+        return frozenset(out)
 
     @property
     def share_step(self) -> float:

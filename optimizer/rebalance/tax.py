@@ -4,8 +4,11 @@ A lot is short-term when held ``rules.long_term_days`` days or fewer on the trad
 Nothing bought on the trade date is sold on it, and nothing sold on it is bought back (no
 same-day round trips: a second plan on the same day never undoes the first).
 The wash-sale guard blocks (a) a buy of a ticker sold at a loss within
-``rules.wash_sale_days`` days before the trade date and (b) a loss sale of a ticker bought
-within that window (the lots' acquisition dates are the record of recent buys).
+``rules.wash_sale_days`` days before the trade date (that day included: a trade 30 days
+before is inside the 30-day window, one 31 days before is not) and (b) a loss sale of a
+ticker bought within that window (the lots' acquisition dates and the account's recent buys
+are the record of buys); a trade in a ticker declared substantially identical
+(``rules.identical``) counts as a trade in the ticker.
 """
 
 from __future__ import annotations
@@ -148,23 +151,35 @@ def _sell_tests(
             )
         )
     if rules.wash_sale_guard:
-        window = as_of - dt.timedelta(days=rules.wash_sale_days)
-        bought = [lot.acquired for lot in account.lots_of(ticker)] + [
-            sale.acquired
-            for sale in account.recent_sales
-            if sale.ticker == ticker and sale.acquired
-        ]
-        recent = [day for day in bought if window < day <= as_of]
-        if recent:
+        last = last_buy(account, ticker, as_of, rules)
+        if last is not None:
+            day, which = last
+            alike = "" if which == ticker else f" ({which}, substantially identical)"
             tests.append(
                 (
                     Rule.WASH_SALE,
                     lambda lot: price < lot.cost_per_share,
-                    f"loss sale of {ticker} blocked: bought on {max(recent).isoformat()}, "
+                    f"loss sale of {ticker} blocked: bought{alike} on {day.isoformat()}, "
                     f"within {rules.wash_sale_days} days",
                 )
             )
     return tests
+
+
+def last_buy(
+    account: Account, ticker: str, as_of: dt.date, rules: RebalanceRules
+) -> tuple[dt.date, str] | None:
+    """The latest buy of ``ticker`` or a ticker substantially identical to it within the
+    wash-sale window before ``as_of`` (lots' acquisition dates, recent sales' acquisition
+    dates, recent buys), with the ticker bought; None when there is none."""
+    window = as_of - dt.timedelta(days=rules.wash_sale_days)
+    alike = rules.alike(ticker)
+    bought = [(lot.acquired, t) for t in sorted(alike) for lot in account.lots_of(t)]
+    bought += [(s.acquired, s.ticker) for s in account.recent_sales
+               if s.ticker in alike and s.acquired]  # fmt: skip
+    bought += [(b.bought, b.ticker) for b in account.recent_buys if b.ticker in alike]
+    recent = [(day, t) for day, t in bought if window <= day <= as_of]
+    return max(recent) if recent else None
 
 
 def buy_block(account: Account, ticker: str, as_of: dt.date, rules: RebalanceRules) -> Block | None:
@@ -182,19 +197,21 @@ def buy_block(account: Account, ticker: str, as_of: dt.date, rules: RebalanceRul
         )
     if rules.wash_sale_guard:
         window = as_of - dt.timedelta(days=rules.wash_sale_days)
+        alike = rules.alike(ticker)
         losses = [
             s
             for s in account.recent_sales
-            if s.ticker == ticker and s.gain < 0 and window < s.sold <= as_of
+            if s.ticker in alike and s.gain < 0 and window <= s.sold <= as_of
         ]
         if losses:
-            last = max(s.sold for s in losses)
+            last = max(losses, key=lambda s: s.sold)
+            which = "" if last.ticker == ticker else f" ({last.ticker}, substantially identical)"
             return Block(
                 ticker,
                 Side.BUY,
                 Rule.WASH_SALE,
                 inf,
-                f"buy of {ticker} blocked: sold at a loss on {last.isoformat()}, "
+                f"buy of {ticker} blocked: sold{which} at a loss on {last.sold.isoformat()}, "
                 f"within {rules.wash_sale_days} days",
             )
     return None

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from optimizer.config import StrictModel
 from optimizer.limits import MAX_MONEY
 from optimizer.optimize.taxterm import LotRow, TaxLots
+from optimizer.rebalance.harvest import HarvestConfig
 from optimizer.rebalance.holdings import Account, Lot
 from optimizer.rebalance.rules import LotMethod, RebalanceRules
 from optimizer.rebalance.tax import sellable_lots, short_term
@@ -34,6 +35,7 @@ class TaxConfig(StrictModel):
     realized_gains_ytd: float = Field(0.0, ge=-MAX_MONEY, le=MAX_MONEY)  # net, this year
     gain_budget: float | None = Field(None, ge=0.0, le=MAX_MONEY)  # net gains this plan may add
     short_term_cap: float | None = Field(None, ge=0.0, le=MAX_MONEY)  # net short-term gains
+    harvest: HarvestConfig | None = None  # [tax.harvest]: loss harvesting with substitutes
 
     @model_validator(mode="after")
     def _finite(self) -> TaxConfig:
@@ -41,7 +43,16 @@ class TaxConfig(StrictModel):
             v = getattr(self, name)
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite amount")
+        if self.harvest is not None and not self.taxable:
+            raise ValueError("harvest: loss harvesting needs taxable = true")
         return self
+
+    def rules_for(self, rules: RebalanceRules) -> RebalanceRules:
+        """``rules`` with the substantially identical groups of ``[tax.harvest]`` (the
+        wash-sale guard treats a trade in one ticker of a group as a trade in each)."""
+        if self.harvest is None or not self.harvest.identical:
+            return rules
+        return rules.model_copy(update={"identical": self.harvest.identical})
 
 
 def lot_id(lot: Lot) -> str:
@@ -57,7 +68,7 @@ def with_lot_ids(account: Account) -> Account:
     if all(lot.lot_id for lot in account.lots):
         return account
     lots = tuple(replace(lot, lot_id=lot_id(lot)) for lot in account.lots)
-    return Account(account.id, account.cash, lots, account.recent_sales)
+    return replace(account, lots=lots)
 
 
 def tax_order(

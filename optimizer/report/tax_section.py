@@ -62,6 +62,9 @@ def taxes(view: ProposalView) -> Raw | None:
             f"({money(plan.get('short_term_gain'), ccy)} short-term), tax about "
             f"{money(plan.get('tax'), ccy)}."
         )
+    harvest = mapping(t.get("harvest"))
+    notes += [f"Not harvested, {mapping(x).get('ticker')}: {mapping(x).get('reason')}"
+              for x in harvest.get("skipped") or []]  # fmt: skip
     notes.append(
         "The tax-blind column is the same policy solved without the tax term; taxes of both "
         "are computed with lots sold in tax-optimal order, at the rates in the account file. "
@@ -70,9 +73,36 @@ def taxes(view: ProposalView) -> Raw | None:
     return section(
         "Taxes",
         table(cols, rows),
+        *_harvest_table(harvest, ccy),
         *(el("p", n, class_="small") for n in notes if n),
         id_="taxes",
     )
+
+
+def _harvest_table(harvest: dict[str, Any], ccy: str) -> list[Raw]:
+    """The tax-loss harvests: ticker sold at a loss, substitute bought, loss, tax benefit,
+    costs and the net benefit; nothing when none was made."""
+    done = [mapping(x) for x in harvest.get("harvested") or []]
+    if not done:
+        return []
+    cols = ["Sold at a loss", "Substitute bought", "Value sold", "Value bought", "Loss",
+            "Tax benefit", "Costs", "Net benefit"]  # fmt: skip
+    rows = [
+        (x.get("ticker"), x.get("substitute"), money(x.get("sold"), ccy),
+         money(x.get("bought"), ccy), money(x.get("loss"), ccy),
+         money(x.get("tax_benefit"), ccy), money(x.get("cost"), ccy),
+         money(x.get("net_benefit"), ccy))
+        for x in done
+    ]  # fmt: skip
+    return [
+        el("h3", "Tax-loss harvest"),
+        table(cols, rows, text_cols=(0, 1)),
+        el("p", f"Harvested losses: {money(harvest.get('loss'), ccy)}; tax benefit less "
+                f"costs: {money(harvest.get('net_benefit'), ccy)} (threshold "
+                f"{money(harvest.get('threshold'), ccy)}). The substitute keeps the exposure; "
+                "the sold ticker is not bought back within the wash-sale window.",
+           class_="small"),
+    ]  # fmt: skip
 
 
 def _budget_note(aware: dict[str, Any], ccy: str) -> str:

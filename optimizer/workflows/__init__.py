@@ -157,12 +157,18 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()
     warnings = run.warnings
+    tax = None
+    if cfg.tax.taxable:  # the ledger's tax figures, from the plan already made
+        from optimizer.workflows.taxes import ledger_figures
+
+        tax = ledger_figures(run)
     return AccountOutcome(
         status=OutcomeStatus.TRADED if orders else OutcomeStatus.NO_TRADE,
         orders=tuple(orders),
         allocation=dict(run.allocation.weights),
         provenance=run.estimate.provenance.to_dict() if run.estimate.provenance else {},
         warnings=tuple(warnings),
+        tax=tax,
     )
 
 

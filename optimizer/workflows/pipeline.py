@@ -54,6 +54,7 @@ class Position:
     value: float
     as_of: dt.date
     notes: tuple[str, ...] = ()  # e.g. other accounts in the holdings file
+    realized_ytd: float | None = None  # the year's realised gains from a recent-trades file
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Pipeline:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
+    closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
 
     def account(self, path: str | Path) -> AccountConfig:
@@ -173,6 +175,22 @@ class Pipeline:
             provider = cfg.data.provider(cfg.path)
             self.prices[key] = last_prices(provider, cfg.data, list(tickers), as_of=as_of)
         return self.prices[key]
+
+    def last_close(
+        self, cfg: AccountConfig, ticker: str, end: dt.date | None
+    ) -> tuple[float, dt.date] | None:
+        """``ticker``'s last close up to ``end`` ([data], its [account] as_of) and its date
+        (None: no observation), e.g. a [tax.harvest] substitute's."""
+        key = f"{_key(cfg, 'data')}|{ticker}|{end}"
+        if key not in self.closes:
+            data = _data_until(cfg)
+            frame = cfg.data.provider(cfg.path).prices([ticker], data.start, end).frame
+            series = frame[ticker].dropna() if ticker in frame.columns else None
+            got = None
+            if series is not None and len(series):
+                got = (float(series.iloc[-1]), series.index[-1].date())
+            self.closes[key] = got
+        return self.closes[key]
 
     def last_price(self, cfg: AccountConfig, used_on: dt.date) -> LastPrice | None:
         """The oldest last price of the account's priced assets up to ``used_on`` (and
@@ -282,14 +300,25 @@ class Pipeline:
         if holdings is None and account is None:  # nothing to value or trade
             return Position(None, {}, {}, 0.0, as_of)
         prices = self._prices(cfg, tickers, data_as_of)
+        if cfg.tax.harvest is not None:  # the substitutes, priced like the universe
+            from optimizer.workflows.substitutes import substitute_prices
+
+            prices = {**prices, **substitute_prices(self, cfg, data_as_of, as_of)}
         notes: tuple[str, ...] = ()
         if account is None:
             accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
             account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
         holdings = holdings or cfg.path
         check_lots_before(account, as_of, holdings)
+        realized = None
+        if cfg.recent_trades_path is not None:
+            from optimizer.rebalance.recent import load_recent_trades
+
+            recent = load_recent_trades(cfg.recent_trades_path)
+            recent.check_before(as_of)
+            account, realized = recent.apply(account), recent.realized_ytd(as_of)
         weights, value = current_weights(account, prices, cfg, holdings)
-        return Position(account, prices, weights, value, as_of, notes)
+        return Position(account, prices, weights, value, as_of, notes, realized)
 
     def _prices(
         self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None
@@ -323,13 +352,22 @@ def plan_trades(
     from optimizer.rebalance.plan import plan
     from optimizer.rebalance.taxlots import lot_order_rules, with_lot_ids
 
-    account, rules = position.account, cfg.rebalance
+    account, rules = position.account, cfg.tax.rules_for(cfg.rebalance)
     if lot_order is not None:
-        account, rules = with_lot_ids(account), lot_order_rules(rules, lot_order)
+        account = with_lot_ids(account)
+        if cfg.tax.harvest is not None:  # held substitutes' lots, in tax-optimal order too
+            from optimizer.workflows.substitutes import substitute_lot_order
+
+            lot_order = {**lot_order, **substitute_lot_order(cfg, position, account)}
+        rules = lot_order_rules(rules, lot_order)
     targets = {(CASH if is_cash(cfg, t) else t): w for t, w in weights.items()}
     total = sum(targets.values())
     targets = {t: w / total for t, w in targets.items() if w > 1e-9}
-    return plan(
+    if cfg.tax.harvest is not None:
+        from optimizer.workflows.substitutes import substitute_targets
+
+        targets = substitute_targets(cfg, position, targets)
+    trade_plan = plan(
         account,
         targets,
         position.prices,
@@ -338,6 +376,14 @@ def plan_trades(
         withdraw=withdraw,
         as_of=position.as_of,
     )
+    if cfg.tax.harvest is None:
+        return trade_plan
+    from optimizer.rebalance.harvest import harvest
+
+    return harvest(
+        trade_plan, position.prices, cfg.tax.rules_for(cfg.rebalance), cfg.tax.harvest,
+        short_term_rate=cfg.tax.short_term_rate, long_term_rate=cfg.tax.long_term_rate,
+    )  # fmt: skip
 
 
 def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
@@ -346,9 +392,12 @@ def account_tax_lots(cfg: AccountConfig, position: Position) -> TaxLots | None:
         return None
     from optimizer.rebalance.taxlots import tax_lots
 
+    tax = cfg.tax
+    if position.realized_ytd is not None:  # from the recent-trades file
+        tax = tax.model_copy(update={"realized_gains_ytd": position.realized_ytd})
     return tax_lots(
-        cfg.tax, position.account, cfg.tickers, position.prices, position.weights,
-        position.value, position.as_of, cfg.rebalance,
+        tax, position.account, cfg.tickers, position.prices, position.weights,
+        position.value, position.as_of, tax.rules_for(cfg.rebalance),
     )  # fmt: skip
 
 
@@ -372,7 +421,11 @@ def current_weights(
     """Weights of ``account`` over the universe; a held ticker outside it is an error."""
     cash_ticker = next((t for t in cfg.tickers if is_cash(cfg, t)), None)
     values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
+    held_for = cfg.tax.harvest.held_for() if cfg.tax.harvest is not None else {}
     for ticker, shares in account.positions.items():
+        if ticker in held_for:  # a substitute: exposure to the ticker it stands in for
+            values[held_for[ticker]] += shares * prices[ticker]
+            continue
         if ticker not in prices:
             raise PlanError(
                 "holds a ticker outside the universe of its account file",

@@ -137,12 +137,17 @@ def trade_section(run: AccountRun) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 def post_trade_weights(run: AccountRun) -> dict[str, float] | None:
     """What the account will hold after the planned trades, by universe ticker (whole
-    shares, blocked lots and residual cash included); None without a holdings file."""
+    shares, blocked lots and residual cash included; a [tax.harvest] substitute counted
+    with its ticker); None without a holdings file."""
     from optimizer.workflows.pipeline import is_cash
 
     if run.plan is None:
         return None
     held = {p.ticker: p.weight for p in run.plan.holdings}
+    harvest = run.config.tax.harvest
+    for sub, ticker in (harvest.held_for() if harvest else {}).items():
+        if sub in held:  # a substitute holds its ticker's exposure
+            held[ticker] = held.get(ticker, 0.0) + held.pop(sub)
     cash = run.plan.metrics()["cash_weight"]
     out = {
         t: cash if is_cash(run.config, t) and t not in held else held.get(t, 0.0)

@@ -47,6 +47,7 @@ def tax_section(run: AccountRun, level: float) -> dict[str, Any] | None:
             "after_tax_utility": after_tax_utility(w, w0, est, gamma, tax),
         },
         "plan": _plan_gains(run),
+        "harvest": _harvest(run),
         "tax_blind": None,
     }
     if run.tax_blind is not None:
@@ -80,4 +81,34 @@ def _plan_gains(run: AccountRun) -> dict[str, float] | None:
         "short_term_tax": t.short_term_rate * st,
         "long_term_tax": t.long_term_rate * lt,
         "tax": t.short_term_rate * st + t.long_term_rate * lt,
+        "gain_budget_used": None if t.gain_budget is None else max(st + lt, 0.0),
+        "gains_ytd_after": t.realized_gains_ytd + st + lt,
+    }
+
+
+def _harvest(run: AccountRun) -> dict[str, Any] | None:
+    """The loss-harvesting pass: what was harvested, with which substitute, the tax benefit
+    net of costs, and what was not harvested and why; None when not configured."""
+    if run.plan is None or run.plan.harvest is None:
+        return None
+    return run.plan.harvest.to_dict()
+
+
+def ledger_figures(run: AccountRun) -> dict[str, float] | None:
+    """A taxable account's figures for the monthly job's ledger: the plan's short- and
+    long-term realised gains (harvested losses included), the tax due on them at the
+    account's rates (< 0: losses that offset other gains), the gain budget used (net
+    gains, not below 0) and the harvested losses (> 0); None when not taxable."""
+    cfg = run.config.tax
+    if not cfg.taxable or run.plan is None:
+        return None
+    st = sum(t.st_gain for t in run.plan.trades)
+    lt = sum(t.lt_gain for t in run.plan.trades)
+    harvested = run.plan.harvest.loss if run.plan.harvest is not None else 0.0
+    return {
+        "tax_st_gain": st,
+        "tax_lt_gain": lt,
+        "tax_due": cfg.short_term_rate * st + cfg.long_term_rate * lt,
+        "tax_gain_budget_used": max(st + lt, 0.0),
+        "tax_harvested_loss": harvested,
     }

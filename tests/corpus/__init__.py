@@ -48,7 +48,7 @@ class Case:
 
 
 def all_cases() -> list[Case]:
-    from tests.corpus import accounts, data, monthly, planner, scenarios
+    from tests.corpus import accounts, data, harvest, monthly, planner, scenarios
 
     return [*planner.cases(), *data.cases(), *scenarios.cases(), *accounts.cases(),
-            *monthly.cases()]  # fmt: skip
+            *monthly.cases(), *harvest.cases()]  # fmt: skip
