@@ -59,8 +59,9 @@ def make_from_template(folder: Path, n: int, template: Path, layout: str) -> Non
     with open(template / "holdings.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     folder.mkdir(parents=True)
-    if layout == "csv":
-        (folder / "policy.toml").write_bytes(config)
+    if layout == "csv":  # the policy is shared: its own holdings file is not the accounts'
+        policy = re.sub(rb"^holdings\s*=.*\n", b"", config, flags=re.M)
+        (folder / "policy.toml").write_bytes(policy)
         (folder / "holdings").mkdir()
         index = ["account,config,holdings"]
     for i in range(n):
@@ -102,7 +103,10 @@ def run_once(accounts: Path, work: Path, args: argparse.Namespace) -> tuple[floa
     seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if res.returncode not in (0, 10):
         sys.exit(f"run-monthly failed ({res.returncode}): {res.stderr.strip()}")
-    return seconds, cpu, json.loads(res.stdout)["metrics"]
+    metrics = json.loads(res.stdout)["metrics"]
+    if metrics.get("n_failed"):  # a failed account is not a fast one
+        sys.exit(f"run-monthly: {metrics['n_failed']} accounts failed; see {work / 'ledger.db'}")
+    return seconds, cpu, metrics
 
 
 LOAD = "n/a"

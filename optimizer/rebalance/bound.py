@@ -21,6 +21,7 @@ in the pool, so its proven optimum is the pool's best (:func:`best_of`), without
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -135,21 +136,76 @@ def _domains(
     return out
 
 
+@dataclass(frozen=True)
+class Combos:
+    """Trade vectors as indices into each ticker's trade values: column ``j`` is the vector
+    ``values.ravel()[idx[:, j]]``. The objective of every column then needs each ticker's
+    terms on its few values only (see :func:`_scores`), not on the whole (n, C) matrix."""
+
+    values: np.ndarray  # (n, K): ticker i's values in its first columns
+    idx: np.ndarray  # (n, C): flat indices into ``values``, row i within ticker i's row
+
+    @property
+    def size(self) -> int:
+        return self.idx.shape[1]
+
+    def total(self, per_value: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Per column, the sum over tickers of ``per_value`` (n, K) at its values."""
+        idx = self.idx if cols is None else self.idx[:, cols]
+        return np.take(per_value, idx).sum(axis=0)
+
+    def column(self, j: int) -> np.ndarray:
+        return np.take(self.values, self.idx[:, j])
+
+
 def _enumerate(
-    domains: list[tuple[np.ndarray, np.ndarray]], gap: float, limit: int
-) -> np.ndarray | None:
-    """Trade vectors (n, C) whose summed excess is within ``gap`` (layer by layer)."""
-    combos = np.zeros((0, 1))
+    domains: list[tuple[np.ndarray, np.ndarray]],
+    gap: float,
+    limit: int,
+    checks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Combos | None:
+    """The trade vectors whose summed excess is within ``gap`` (layer by layer), and,
+    with ``checks = (terms, budgets)`` of shapes (M, n, K) and (M,), whose summed
+    ``terms[m]`` are within ``budgets[m]`` for every m (each layer pruned with the smallest
+    terms of the tickers still to come)."""
+    n = len(domains)
+    table = np.zeros((n, max(v.size for v, _ in domains)))
+    for i, (values, _) in enumerate(domains):
+        table[i, : values.size] = values
+    if checks is not None:
+        terms, budgets = checks
+        rest = np.cumsum(terms.min(axis=2)[:, ::-1], axis=1)[:, ::-1]  # (M, n): from i on
+        rest = np.concatenate([rest[:, 1:], np.zeros((rest.shape[0], 1))], axis=1)
+        sums = np.zeros((terms.shape[0], 1))
+    idx = np.zeros((0, 1), dtype=np.intp)
     total = np.zeros(1)
-    for values, excess in domains:
-        new_total = (total[:, None] + excess[None, :]).ravel()
-        keep = new_total <= gap + 1e-9 * (1 + abs(gap))
-        if keep.sum() > limit:
+    tol = gap + 1e-9 * (1 + abs(gap))
+    for i, (_values, excess) in enumerate(domains):
+        order = np.argsort(excess, kind="stable")
+        counts = np.searchsorted(excess[order], tol - total, side="right")  # per parent
+        m = int(counts.sum())
+        if m > limit:
             return None
-        rows = np.repeat(combos, values.size, axis=1)[:, keep]
-        combos = np.vstack([rows, np.tile(values, total.size)[keep]])
-        total = new_total[keep]
-    return combos
+        parent = np.repeat(np.arange(total.size), counts)
+        child = order[np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)]
+        if checks is not None:
+            part = sums[:, parent] + terms[:, i, child]
+            ok = (part + rest[:, [i]] <= budgets[:, None]).all(axis=0)
+            parent, child, sums = parent[ok], child[ok], part[:, ok]
+        idx = np.vstack([idx[:, parent], child])
+        total = total[parent] + excess[child]
+    return Combos(table, idx + table.shape[1] * np.arange(n)[:, None])
+
+
+def _scores(prob: Problem, combos: Combos) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_evaluate` of every column of ``combos``."""
+    v = combos.values
+    c_tot = combos.total(costs(prob, v))
+    spend = combos.total(prob.p[:, None] * v)
+    f = combos.total(phi(prob, v)) + c_tot
+    f = f + cash_term(prob, prob.cash0 - spend - prob.cash_target)
+    need = np.maximum(prob.reserve, prob.reserve_pct * (prob.value - c_tot))
+    return f, prob.cash0 - spend - c_tot >= need - 1e-7
 
 
 def _polish(prob: Problem, z: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float]:
@@ -177,20 +233,24 @@ class BoundResult:
     z: np.ndarray | None
     narrowed: Problem | None = None
     incumbent: np.ndarray | None = None
-    pool: np.ndarray | None = None
+    pool: Combos | None = None
     slack: float = 0.0
 
 
-def best_of(prob: Problem, combos: np.ndarray) -> np.ndarray | None:
-    """The best feasible column of ``combos`` (n, C) under ``prob``; among ties (1e-9
-    relative) the smallest trade. None when no column is feasible."""
-    f, ok = _evaluate(prob, combos)
+def best_of(prob: Problem, combos: Combos) -> np.ndarray | None:
+    """The best feasible trade vector of ``combos`` under ``prob``; among ties (1e-9
+    relative) the smallest trade, then the first by ticker order and value. None when none
+    is feasible."""
+    f, ok = _scores(prob, combos)
     f = np.where(ok, f, np.inf)
     best = f.min()
     if not np.isfinite(best):
         return None
     tie = np.flatnonzero(f <= best + 1e-9 * max(1.0, abs(best)))
-    return combos[:, tie[np.abs(combos[:, tie]).sum(axis=0).argmin()]]
+    size = combos.total(np.abs(combos.values), tie)
+    tie = tie[size <= size.min()]
+    z = np.take(combos.values, combos.idx[:, tie])  # among equal sizes: the first in order
+    return z[:, np.lexsort(z[::-1])[0]]
 
 
 def solve_bound(
@@ -212,13 +272,13 @@ def solve_bound(
     gap = upper - lower
     extra = max(float(slack(z_inc)), 0.0) if slack is not None else 0.0
     if extra > 0:
-        pooled = _enumerate_within(prob, cand, (mu, nu), gap + extra, limit)
-        if isinstance(pooled, np.ndarray):
-            pool = pooled[:, _evaluate(prob, pooled)[1]]  # the incumbent is among them
+        pooled = _enumerate_within(prob, cand, (mu, nu), (lower, upper + extra), limit)
+        if isinstance(pooled, Combos):
+            pool = replace(pooled, idx=pooled.idx[:, _scores(prob, pooled)[1]])  # feasible ones
             return BoundResult(best_of(prob, pool), pool=pool, slack=extra)
     if gap <= 1e-9 * max(1.0, abs(upper)):
         return BoundResult(z_inc)
-    combos = _enumerate_within(prob, cand, (mu, nu), gap, limit)
+    combos = _enumerate_within(prob, cand, (mu, nu), (lower, upper), limit)
     if combos is None:
         return BoundResult(None, incumbent=z_inc)
     if isinstance(combos, tuple):
@@ -229,19 +289,60 @@ def solve_bound(
 
 
 def _enumerate_within(
-    prob: Problem, cand: np.ndarray, multipliers: tuple[float, float], gap: float, limit: int
-) -> np.ndarray | tuple[np.ndarray, np.ndarray] | None:
-    """Every trade vector whose Lagrangian excess is within ``gap`` (n, C); when they are
-    too many, the box (lo, hi) that holds them; None when a search window is too narrow."""
+    prob: Problem,
+    cand: np.ndarray,
+    multipliers: tuple[float, float],
+    bounds: tuple[float, float],
+    limit: int,
+) -> Combos | tuple[np.ndarray, np.ndarray] | None:
+    """Every trade vector whose Lagrangian at ``multipliers`` is within ``level`` (with
+    ``bounds = (lower, level)``, ``lower`` that Lagrangian's minimum) and whose Lagrangians
+    at the other cash multipliers are too; when they are too many, the box (lo, hi) that
+    holds them; None when a search window is too narrow.
+
+    Every Lagrangian is a lower bound of the objective at feasible trades, so a trade vector
+    above ``level`` under any of them cannot reach ``level``. One multiplier alone prunes
+    little where the objective is flat along a direction (an order moved between two
+    tickers that are both inside their bands, with cash at its target): there the others
+    cut the combinations by orders of magnitude."""
     mu, nu = multipliers
-    domains = _domains(prob, cand, mu, nu, gap)
-    if domains is None:
-        domains = _domains(prob, cand, mu, nu, gap, reach=8 * _REACH)
-    if domains is None:
+    lower, level = bounds
+    others = np.setdiff1d(np.union1d(_CHECK_MU, cash_slopes(prob)), [mu])
+    lbs = _bound_grid(prob, cand, others, np.array([nu]))[0]
+    tries = [
+        (mu, lower),
+        *((m, lb) for lb, m in sorted(zip(lbs, others, strict=True), reverse=True)),
+    ]
+    for (m, bound), reach in itertools.product(tries, (_REACH, 8 * _REACH)):
+        gap = level - bound  # where one multiplier's windows are too narrow, another's may do
+        domains = _domains(prob, cand, m, nu, gap, reach)
+        if domains is not None:
+            break
+    else:
         return None
-    combos = _enumerate(domains, gap, limit)
+    combos = _enumerate(domains, gap, limit, _checks(prob, domains, nu, level))
     if combos is None:
         lo = np.array([min(v.min(), 0.0) for v, _ in domains])
         hi = np.array([max(v.max(), 0.0) for v, _ in domains])
         return lo, hi
     return combos
+
+
+_CHECK_MU = np.linspace(-1.0, 1.0, 5)
+
+
+def _checks(
+    prob: Problem, domains: list[tuple[np.ndarray, np.ndarray]], nu: float, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-ticker Lagrangian terms on the domains' values at each check multiplier (padding
+    at +inf), and the budget ``level`` leaves them."""
+    mus = np.union1d(_CHECK_MU, cash_slopes(prob))
+    width = max(v.size for v, _ in domains)
+    values = np.zeros((len(domains), width))
+    valid = np.zeros_like(values, dtype=bool)
+    for i, (v, _) in enumerate(domains):
+        values[i, : v.size], valid[i, : v.size] = v, True
+    terms = np.stack([np.where(valid, _terms(prob, values, m, nu), np.inf) for m in mus])
+    _kappa, b = prob.budget()
+    const = mus * (prob.cash0 - prob.cash_target) - cash_conjugate(prob, mus) - nu * b
+    return terms, level - const + 1e-9 * (1.0 + abs(level))

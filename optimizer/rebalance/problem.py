@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from optimizer.rebalance.bound import Combos
 
 TOL = 1e-9
 GRID_TOL = 1e-9  # grid units: a quotient this close to an integer counts as that integer
@@ -81,7 +85,7 @@ class Solution:
     note: str  # why this method (e.g. "cash constraint binds")
     warning: str | None = None  # what the user must be told (a fallback), else None
     # with a slack: every feasible z within ``slack`` of the optimum (see rebalance.bound)
-    pool: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pool: Combos | None = field(default=None, repr=False, compare=False)
     slack: float = 0.0
 
 
