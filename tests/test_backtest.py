@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from optimizer.account import load_account
 from optimizer.backtest import TaxRates, run_backtest
 from optimizer.backtest.engine import net_tax
 from optimizer.data.sample import sample_dir
 from optimizer.jobs.calendar import first_session
+from optimizer.rebalance.tax import Side
 
 ACCOUNT = """
 [account]
@@ -271,3 +273,20 @@ def test_the_first_month_is_what_the_monthly_pipeline_plans_on_that_date(tmp_pat
     assert [(t.ticker, t.side, t.shares) for t in month.trades] == planned
     assert planned  # the month did trade
     assert bt.policy.start_value == pytest.approx(run.position.value, rel=1e-12)
+
+
+def test_a_harvest_buys_its_substitute_at_the_market_price(tmp_path: Path) -> None:
+    """examples/taxaware from its holdings in January 2017: the policy sells SMALL's loss
+    lot and buys MKT, its [tax.harvest] substitute, which the backtest prices and marks
+    like the universe (a substitute outside the fetched prices failed the month)."""
+    from tests.conftest import ROOT
+
+    bt = run_backtest(ROOT / "examples" / "taxaware" / "account.toml", "2017-01", "2017-01")
+    month = bt.policy.months[0]
+    trades = {t.ticker: t for t in month.trades}
+    assert trades["SMALL"].side is Side.SELL and trades["MKT"].side is Side.BUY
+    fetched = load_account(ROOT / "examples" / "taxaware" / "account.toml")
+    price = fetched.data.provider(fetched.path).prices(["MKT"], None, None).frame["MKT"]
+    assert trades["MKT"].price == pytest.approx(float(price.loc[str(month.executed)]), rel=1e-12)
+    held = trades["MKT"].shares * trades["MKT"].price
+    assert month.weights["MKT"] == pytest.approx(held / month.value, rel=1e-9)

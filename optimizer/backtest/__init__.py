@@ -67,7 +67,9 @@ def run_backtest(
     first, last = _month(start, "--start"), _month(end, "--end")
     pipeline = pipeline or Pipeline()
     cash = cash_ticker(cfg)
-    got = cfg.data.provider(cfg.path).prices(list(cfg.tickers), cfg.data.start, cfg.data.end)
+    harvest = cfg.tax.harvest  # its substitutes can be bought, so the market prices them
+    tickers = [*cfg.tickers, *(harvest.substitute_tickers() if harvest else ())]
+    got = cfg.data.provider(cfg.path).prices(tickers, cfg.data.start, cfg.data.end)
     market = Market(got.frame, cash)
     steps = schedule(first, last, market)
     account, notes = initial_account(cfg, steps[0].decided, initial_cash)
