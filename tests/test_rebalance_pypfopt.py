@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer.rebalance import Account, RebalanceRules, plan
-from optimizer.rebalance.milp import MIP_ABS_GAP, MIP_REL_GAP
+from optimizer.rebalance.milp import MIP_ABS_GAP, MIP_ABS_GAP_OF_VALUE, MIP_REL_GAP
 
 RULES = RebalanceRules(band_abs=0.0, band_rel=None, drift_priority=0.0)
 AS_OF = dt.date(2026, 2, 23)
@@ -63,7 +63,8 @@ def theirs(weights, prices, value):
 
 def compare(weights, prices, value):
     d_ours = distance(weights, prices, value, ours(weights, prices, value))
-    gap = (MIP_ABS_GAP + MIP_REL_GAP * d_ours * value) / value + 1e-9
+    gap = (max(MIP_ABS_GAP, MIP_ABS_GAP_OF_VALUE * value) + MIP_REL_GAP * d_ours * value) / value
+    gap += 1e-9
     lp, greedy = theirs(weights, prices, value)
     d_lp = distance(weights, prices, value, lp)
     d_greedy = distance(weights, prices, value, greedy)
