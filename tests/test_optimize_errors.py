@@ -81,6 +81,26 @@ def test_scenario_loss_conflict_with_turnover():
     assert any(c.constraint in (loss, "turnover <= 0.2") for c in info.value.diagnosis.conflicts)
 
 
+def test_a_limit_that_keeps_a_bound_out_of_reach_is_named_beside_it():
+    """From half bonds, half cash, a turnover limit of 0.4 lets equity reach 0.2 (0.2 in,
+    0.2 out): the elastic relaxation moves the equity bound by 0.3, the cheaper side, and the
+    message names the turnover limit it runs against, found from the relaxation's duals."""
+    est = synthetic_estimate()
+    current = {"T3": 0.5, "T5": 0.5}
+    policy = _policy(est, constraints={"groups": ["equity >= 0.5"], "turnover": 0.4})
+    with pytest.raises(InfeasibleError) as info:
+        optimize(est, policy, current)
+    d = info.value.diagnosis
+    assert [(c.constraint, round(c.needs, 6)) for c in d.conflicts] == [("equity >= 0.5", 0.3)]
+    assert d.binding == ("turnover <= 0.4",)
+    assert str(info.value).endswith("equity >= 0.5 needs -0.3 (against turnover <= 0.4)")
+    # the policy with the bound moved by the stated amount is feasible, and it is tight:
+    # the turnover limit is what binds
+    a = optimize(est, _policy(est, constraints={"groups": ["equity >= 0.2"], "turnover": 0.4}),
+                 current)  # fmt: skip
+    assert sum(a.weights[t] for t in ("T0", "T1", "T2")) == pytest.approx(0.2, abs=1e-6)
+
+
 def test_max_sharpe_without_positive_excess_return_is_explained():
     est = synthetic_estimate()
     est = dataclasses.replace(est, risk_free=float(est.mu.max()) + 0.01)

@@ -35,10 +35,11 @@ class Diagnosis:
 
     conflicts: tuple[Conflict, ...]
     total_slack: float
+    binding: tuple[str, ...] = ()  # at their limits and part of the conflict, not moved
 
     def summary(self) -> str:
-        parts = [f"{c.constraint} needs {_signed(c)}" for c in self.conflicts]
-        return "; ".join(parts)
+        parts = "; ".join(f"{c.constraint} needs {_signed(c)}" for c in self.conflicts)
+        return f"{parts} (against {', '.join(self.binding)})" if self.binding else parts
 
 
 def _signed(c: Conflict) -> str:
@@ -72,6 +73,7 @@ def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
     frame.push()
     hard: list[cp.Constraint] = []
     slacks: list[tuple[cp.Variable, tuple[str, ...]]] = []
+    rows: list[tuple[list[cp.Constraint], tuple[str, ...]]] = []
     for n in named:
         if n.role is Role.STRUCTURE:
             hard.append(n.constraint)
@@ -79,6 +81,7 @@ def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
         relaxed, s, labels = _relax(n)
         hard += relaxed
         slacks.append((s, labels))
+        rows.append((relaxed, labels))
     problem = cp.Problem(cp.Minimize(sum(cp.sum(s) for s, _ in slacks)), hard)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -95,7 +98,24 @@ def diagnose(built: Any, x: Numbers) -> Diagnosis | None:
     ]
     moves.sort(key=lambda c: -c.needs)
     conflicts = [c for c in moves if c.needs > _TOL]
-    return Diagnosis(tuple(conflicts), float(problem.value))
+    return Diagnosis(tuple(conflicts), float(problem.value), _binding(rows, conflicts))
+
+
+def _binding(
+    rows: list[tuple[list[cp.Constraint], tuple[str, ...]]], conflicts: list[Conflict]
+) -> tuple[str, ...]:
+    """Policy constraints left at their limits whose multipliers are positive: moving one
+    of them would also shrink the conflict (e.g. a turnover limit that keeps a group bound
+    out of reach). An asset's ``>= 0`` bound is left out: going short is rarely the
+    answer, and the moved constraints already say how far the policy is from feasible."""
+    moved = {c.constraint for c in conflicts}
+    out: dict[str, None] = {}
+    for relaxed, labels in rows:
+        dual = sum(np.abs(np.atleast_1d(r.dual_value)) for r in relaxed if r.dual_value is not None)
+        for label, y in zip(labels, np.broadcast_to(dual, (len(labels),)), strict=True):
+            if y > 1e-6 and label not in moved and not label.endswith(">= 0"):
+                out[label] = None
+    return tuple(out)
 
 
 def explain_infeasible(built: Any, x: Numbers) -> InfeasibleError:
