@@ -106,3 +106,21 @@ def test_bad_tax_rates_and_starting_cash_are_one_line() -> None:
         assert r.returncode == 3, (extra, r.stderr)
         assert key in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert r.stdout == ""
+
+
+def test_a_substitute_the_data_lacks_is_one_line_naming_its_key(tmp_path: Path) -> None:
+    """A [tax.harvest] substitute is fetched with the universe (a harvest buys it): one the
+    data source lacks is a config error naming file, key and ticker, and nothing written."""
+    folder = tmp_path / "acct"
+    folder.mkdir()
+    src = ROOT / "examples" / "taxaware"
+    (folder / "holdings.csv").write_text((src / "holdings.csv").read_text())
+    text = (src / "account.toml").read_text()
+    (folder / "account.toml").write_text(text.replace('SMALL = ["MKT"]', 'SMALL = ["VTWO"]'))
+    out = tmp_path / "path.csv"
+    r = run_cli("backtest", "--config", str(folder / "account.toml"), "--start", "2017-01",
+                "--end", "2017-01", "--csv", str(out))  # fmt: skip
+    assert r.returncode == 3 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "account.toml" in r.stderr and "tax.harvest.substitutes.SMALL='VTWO'" in r.stderr
+    assert not out.exists()

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 from optimizer.backtest.engine import Book, Market, mark, schedule, walk
 from optimizer.backtest.model import Backtest, Month, StrategyPath, TaxRates
 from optimizer.backtest.strategies import PolicyStrategy, benchmark_strategies, cash_ticker
-from optimizer.errors import ConfigError
+from optimizer.errors import ConfigError, DataError
 from optimizer.workflows.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from optimizer.account import AccountConfig
+    from optimizer.data.base import PriceData
     from optimizer.rebalance.holdings import Account
 
 __all__ = ["Backtest", "Month", "StrategyPath", "TaxRates", "run_backtest"]
@@ -67,9 +68,7 @@ def run_backtest(
     first, last = _month(start, "--start"), _month(end, "--end")
     pipeline = pipeline or Pipeline()
     cash = cash_ticker(cfg)
-    harvest = cfg.tax.harvest  # its substitutes can be bought, so the market prices them
-    tickers = [*cfg.tickers, *(harvest.substitute_tickers() if harvest else ())]
-    got = cfg.data.provider(cfg.path).prices(tickers, cfg.data.start, cfg.data.end)
+    got = _prices(cfg)
     market = Market(got.frame, cash)
     steps = schedule(first, last, market)
     account, notes = initial_account(cfg, steps[0].decided, initial_cash)
@@ -160,3 +159,23 @@ def initial_account(
             f"start: {DEFAULT_CASH:,.0f} in cash ({why})",
         )
     return Account(cfg.account.id, DEFAULT_CASH), (f"start: {DEFAULT_CASH:,.0f} in cash",)
+
+
+def _prices(cfg: AccountConfig) -> PriceData:
+    """The universe's daily prices and, with [tax.harvest], its substitutes' (a harvest
+    buys them); a substitute the source lacks is an error naming its key."""
+    harvest = cfg.tax.harvest
+    subs = harvest.substitute_tickers() if harvest is not None else ()
+    try:
+        got = cfg.data.provider(cfg.path).prices([*cfg.tickers, *subs], cfg.data.start,
+                                                 cfg.data.end)  # fmt: skip
+    except DataError as exc:
+        if harvest is None or exc.value not in subs:
+            raise
+        ticker = next(t for t, names in harvest.substitutes.items() if exc.value in names)
+        raise ConfigError(
+            f"substitute: {exc.message}", file=str(cfg.path),
+            key=f"tax.harvest.substitutes.{ticker}", value=exc.value,
+            hint="choose a substitute the price source covers",
+        ) from exc  # fmt: skip
+    return got
