@@ -21,8 +21,8 @@ in the pool, so its proven optimum is the pool's best (:func:`best_of`), without
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -307,20 +307,27 @@ def _enumerate_within(
     cut the combinations by orders of magnitude."""
     mu, nu = multipliers
     lower, level = bounds
-    others = np.setdiff1d(np.union1d(_CHECK_MU, cash_slopes(prob)), [mu])
-    lbs = _bound_grid(prob, cand, others, np.array([nu]))[0]
-    tries = [
-        (mu, lower),
-        *((m, lb) for lb, m in sorted(zip(lbs, others, strict=True), reverse=True)),
-    ]
-    for (m, bound), reach in itertools.product(tries, (_REACH, 8 * _REACH)):
-        gap = level - bound  # where one multiplier's windows are too narrow, another's may do
-        domains = _domains(prob, cand, m, nu, gap, reach)
-        if domains is not None:
-            break
-    else:
+
+    def tries() -> Iterator[tuple[float, float]]:
+        yield mu, lower
+        others = np.setdiff1d(np.union1d(_CHECK_MU, cash_slopes(prob)), [mu])
+        lbs = _bound_grid(prob, cand, others, np.array([nu]))[0]
+        yield from ((m, lb) for lb, m in sorted(zip(lbs, others, strict=True), reverse=True))
+
+    # where one multiplier's windows are too narrow, another's may do (computed only then)
+    found = (
+        (d, level - bound)
+        for m, bound in tries()
+        for reach in (_REACH, 8 * _REACH)
+        if (d := _domains(prob, cand, m, nu, level - bound, reach)) is not None
+    )
+    domains, gap = next(found, (None, 0.0))
+    if domains is None:
         return None
-    combos = _enumerate(domains, gap, limit, _checks(prob, domains, nu, level))
+    if math.prod(v.size for v, _ in domains) <= _SMALL:  # few: pruning costs more than it saves
+        combos = _enumerate(domains, gap, limit)
+    else:
+        combos = _enumerate(domains, gap, limit, _checks(prob, domains, nu, level))
     if combos is None:
         lo = np.array([min(v.min(), 0.0) for v, _ in domains])
         hi = np.array([max(v.max(), 0.0) for v, _ in domains])
@@ -329,6 +336,7 @@ def _enumerate_within(
 
 
 _CHECK_MU = np.linspace(-1.0, 1.0, 5)
+_SMALL = 256  # combinations enumerated without the other multipliers' pruning
 
 
 def _checks(
