@@ -49,14 +49,17 @@ def _terms(prob: Problem, z: np.ndarray, mu: float, nu: float) -> np.ndarray:
 
 def _evaluate(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Objective and feasibility of trade vectors stacked in columns, z shape (n, m)."""
-    c = costs(prob, z)
-    spend = prob.p @ z
-    f = phi(prob, z).sum(axis=0) + c.sum(axis=0)
-    f = f + cash_term(prob, prob.cash0 - spend - prob.cash_target)
-    c_tot = c.sum(axis=0)
+    return _objective(prob, phi(prob, z).sum(axis=0), costs(prob, z).sum(axis=0), prob.p @ z)
+
+
+def _objective(
+    prob: Problem, drift: np.ndarray, c_tot: np.ndarray, spend: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Objective and feasibility from each trade vector's summed drift terms, costs and
+    spend."""
+    f = drift + c_tot + cash_term(prob, prob.cash0 - spend - prob.cash_target)
     need = np.maximum(prob.reserve, prob.reserve_pct * (prob.value - c_tot))
-    ok = prob.cash0 - spend - c_tot >= need - 1e-7
-    return f, ok
+    return f, prob.cash0 - spend - c_tot >= need - 1e-7
 
 
 def _bound_grid(
@@ -154,9 +157,6 @@ class Combos:
         idx = self.idx if cols is None else self.idx[:, cols]
         return np.take(per_value, idx).sum(axis=0)
 
-    def column(self, j: int) -> np.ndarray:
-        return np.take(self.values, self.idx[:, j])
-
 
 def _enumerate(
     domains: list[tuple[np.ndarray, np.ndarray]],
@@ -200,12 +200,8 @@ def _enumerate(
 def _scores(prob: Problem, combos: Combos) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_evaluate` of every column of ``combos``."""
     v = combos.values
-    c_tot = combos.total(costs(prob, v))
-    spend = combos.total(prob.p[:, None] * v)
-    f = combos.total(phi(prob, v)) + c_tot
-    f = f + cash_term(prob, prob.cash0 - spend - prob.cash_target)
-    need = np.maximum(prob.reserve, prob.reserve_pct * (prob.value - c_tot))
-    return f, prob.cash0 - spend - c_tot >= need - 1e-7
+    drift, c_tot = combos.total(phi(prob, v)), combos.total(costs(prob, v))
+    return _objective(prob, drift, c_tot, combos.total(prob.p[:, None] * v))
 
 
 def _polish(prob: Problem, z: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float]:
