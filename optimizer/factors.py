@@ -285,14 +285,22 @@ class FactorModel:
         self.stressed_prior = stressed_prior  # calm periods it is shrunk toward
 
     def fit(
-        self, returns: pd.DataFrame, factors: pd.DataFrame, weights: np.ndarray | None = None
+        self,
+        returns: pd.DataFrame,
+        factors: pd.DataFrame,
+        weights: np.ndarray | None = None,
+        precision: np.ndarray | None = None,
     ) -> FactorModel:
         """Fit on asset returns (n_periods, n_assets) and factor values (n_periods, n_factors).
 
         Rows are aligned on their common dates; rows with any missing value are dropped.
         ``weights`` (n_periods,), positive, e.g. exponential: a weighted regression and
         weighted factor mean and covariance (the turbulence ranking stays unweighted); the
-        residual variance is corrected for the effective sample size.
+        residual variance is corrected for the effective sample size. ``precision``
+        (n_periods,), positive, e.g. the inverse of the market's variance at each period:
+        the regression's rows (intercepts and exposures) are weighted by ``weights *
+        precision``, generalised least squares for residuals whose variance moves with it;
+        the factor mean and covariance and the residual variances keep ``weights``.
         """
         import numpy as np
         import pandas as pd
@@ -315,13 +323,17 @@ class FactorModel:
         w = np.ones(len(F)) if weights is None else _aligned_weights(weights, factors, joined)
         w = w / w.sum()
         n_eff = 1.0 / (w**2).sum()  # = n for equal weights
+        wr = w  # the regression's row weights
+        if precision is not None:
+            wr = w * _aligned_weights(precision, factors, joined)
+            wr = wr / wr.sum()
         self.tickers_ = tuple(str(c) for c in returns.columns)
         self.factor_names_ = tuple(str(c) for c in factors.columns)
         if self.lags:
-            self._fit_lead_lag(R, F, w, n_eff)
+            self._fit_lead_lag(R, F, w, wr, n_eff)
         else:
             X = np.column_stack([np.ones(len(F)), F])
-            sw = np.sqrt(w)[:, None]
+            sw = np.sqrt(wr)[:, None]
             coef, *_ = np.linalg.lstsq(X * sw, R * sw, rcond=None)
             resid = R - X @ coef
             self.intercept_ = coef[0]
@@ -344,35 +356,45 @@ class FactorModel:
         self.n_periods_ = len(joined)
         return self
 
-    def _fit_lead_lag(self, R: np.ndarray, F: np.ndarray, w: np.ndarray, n_eff: float) -> None:
+    def _fit_lead_lag(
+        self, R: np.ndarray, F: np.ndarray, w: np.ndarray, wr: np.ndarray, n_eff: float
+    ) -> None:
         """Exposures, residual variances and factor covariance from the joint covariance of
         (assets, factors) with lead-lag terms: ``G0 + sum_l (1 - l / (L + 1)) (G_l + G_l')``,
         l = 1..L (Newey-West's Bartlett weights; the covariance of overlapping sums of L + 1
         periods, per period). Series whose closes are taken at different times share a move
         over two periods; the lead-lag terms give part of it back, a Scholes-Williams / Dimson
-        correction at half weight for L = 1. ``B = S_rf S_ff^-1``, ``a = mean_r - B mean_f``."""
+        correction at half weight for L = 1. ``B = S_rf S_ff^-1``, ``a = mean_r - B mean_f``,
+        both from the regression's weights ``wr``; the rest from ``w``."""
         import numpy as np
 
         n_a, k = R.shape[1], F.shape[1]
         Z = np.column_stack([R, F])
+        mean, G = self._lead_lag_cov(Z, w)
+        mean_r, G_r = (mean, G) if wr is w else self._lead_lag_cov(Z, wr)
+        B = G_r[:n_a, n_a:] @ np.linalg.pinv(np.atleast_2d(G_r[n_a:, n_a:]))
+        self.exposures_ = B
+        self.intercept_ = mean_r[:n_a] - B @ mean_r[n_a:]
+        S_rf, S_ff = G[:n_a, n_a:], np.atleast_2d(G[n_a:, n_a:])
+        total = np.diag(G[:n_a, :n_a])
+        explained = 2.0 * np.einsum("ij,ij->i", B, S_rf) - np.einsum("ij,jk,ik->i", B, S_ff, B)
+        offset = mean[:n_a] - self.intercept_ - B @ mean[n_a:]  # 0 when wr is w
+        unexplained = np.maximum(total - explained, 0.0) + offset**2
+        self.residual_var_ = unexplained * n_eff / max(n_eff - k - 1, 1.0)
+        self.r2_ = 1.0 - (total - explained) / np.where(total > 0, total, 1.0)
+        self.factor_mean_ = mean[n_a:]
+        self.factor_cov_ = S_ff
+
+    def _lead_lag_cov(self, Z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The weighted mean and the lead-lag covariance of the columns of ``Z``."""
+
         mean = w @ Z
         C = Z - mean
-        scale = 1.0 - (w**2).sum()
         G = (C * w[:, None]).T @ C
         for lag in range(1, self.lags + 1):
             cross = (C[lag:] * w[lag:, None]).T @ C[:-lag]  # sum_t w_t c_t c_{t-lag}'
             G = G + (1.0 - lag / (self.lags + 1)) * (cross + cross.T)
-        G = G / scale
-        S_rf, S_ff = G[:n_a, n_a:], np.atleast_2d(G[n_a:, n_a:])
-        B = S_rf @ np.linalg.pinv(S_ff)
-        total = np.diag(G[:n_a, :n_a])
-        explained = np.einsum("ij,jk,ik->i", B, S_ff, B)
-        self.exposures_ = B
-        self.intercept_ = mean[:n_a] - B @ mean[n_a:]
-        self.residual_var_ = np.maximum(total - explained, 0.0) * n_eff / max(n_eff - k - 1, 1.0)
-        self.r2_ = 1.0 - (total - explained) / np.where(total > 0, total, 1.0)
-        self.factor_mean_ = mean[n_a:]
-        self.factor_cov_ = S_ff
+        return mean, G / (1.0 - (w**2).sum())
 
     def _stressed(self, F: np.ndarray) -> np.ndarray:
 

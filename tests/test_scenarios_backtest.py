@@ -243,16 +243,35 @@ def test_alpha_shrink_takes_the_intercept_out():
     np.testing.assert_allclose(full.predict(shocks).mu, full.model_.intercept_ + B @ s, rtol=1e-10)
 
 
-def test_default_exposures_are_a_weighted_regression_of_daily_log_returns():
+def _market_precision(x: np.ndarray, halflife: float) -> np.ndarray:
+    """1 / the market's variance known before each day, written out: the exponentially
+    weighted mean of the squared moves up to the day before (weights a ** age), floored at
+    a tenth of their plain mean up to then; the first day: its own square."""
+    a = 0.5 ** (1 / halflife)
+    v = np.empty(len(x))
+    v[0] = x[0] ** 2
+    for t in range(1, len(x)):
+        past = x[:t] ** 2
+        ages = np.arange(t - 1, -1, -1)
+        v[t] = max((a**ages) @ past / (a**ages).sum(), 0.1 * past.mean())
+    return 1 / v
+
+
+@pytest.mark.parametrize("vol_halflife", [None, 21.0])
+def test_default_exposures_are_a_weighted_regression_of_daily_log_returns(vol_halflife):
     """The default estimator on business days: every day up to the as-of date, log returns,
-    weights 0.5 ** (age of the day's month / 36): an independent weighted least squares."""
+    weights 0.5 ** (age of the day's month / 36) times (by default) the inverse of the
+    market's variance before the day: an independent weighted least squares."""
     h = _world(2000, seed=12, freq="B")
     as_of = "1996-06-28"
-    model = ShockModel(h, EngineOptions(monthly_errors=False)).fit(as_of=as_of)
+    options = EngineOptions(monthly_errors=False, vol_halflife=vol_halflife)
+    model = ShockModel(h, options).fit(as_of=as_of)
     lv = np.log(h.levels.loc[:as_of])
     d = lv.diff().iloc[1:]
     months = d.index.to_period("M")
     w = 0.5 ** (np.array([(months[-1] - m).n for m in months], dtype=float) / 36)
+    if vol_halflife is not None:
+        w = w * _market_precision(d["MKT"].to_numpy(), vol_halflife)
     dy = h.levels.loc[:as_of, "Y10"].diff().iloc[1:] / 100
     X = np.column_stack([np.ones(len(d)), d["MKT"], dy])
     sw = np.sqrt(w)[:, None]

@@ -43,6 +43,14 @@ from optimizer.cli.workflows import PERIOD
     help="Lead-lag days in the covariances (Bartlett weights; daily sampling only).",
 )
 @click.option(
+    "--vol-halflife",
+    type=click.FloatRange(min=0),
+    default=21.0,
+    show_default=True,
+    help="Trading days: the exposures weighted by the inverse of the market's variance "
+    "estimated with this half-life (0: not weighted; daily sampling only).",
+)
+@click.option(
     "--sampling",
     type=click.Choice(["daily", "weekly", "monthly"]),
     default="daily",
@@ -100,6 +108,7 @@ def backtest(
     rolling: bool,
     simple_returns: bool,
     lead_lag: int,
+    vol_halflife: float,
     sampling: str,
     halflife: float,
     equal_weights: bool,
@@ -124,6 +133,7 @@ def backtest(
         expanding=not rolling,
         log_returns=not simple_returns,
         lead_lag=lead_lag,
+        vol_halflife=vol_halflife or None,
         sampling=Frequency(sampling),
         halflife=None if equal_weights else halflife,
         tail_dof=tail_dof,

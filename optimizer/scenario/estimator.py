@@ -4,7 +4,8 @@ scenario backtest rolls (:class:`~optimizer.scenario.predict.ShockModel`).
 
 The default, measured in docs/scenarios.md ("How good is it"): log returns of every trading
 day, exponentially weighted by month (half-life 36 months) over all the data up to the
-as-of date, with one lead-lag day in the covariances (closes not taken at the same time).
+as-of date, the exposures' regression further weighted by the inverse of the market's
+variance at each day (half-life 21 trading days).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class EngineOptions:
     regime: Regime = Regime.CALM  # the factor covariance the shocks are propagated with
     stressed_min: float = 12.0  # months: fewest turbulent months the stressed cov uses
     stressed_prior: float = 30.0  # months of calm covariance the stressed one is shrunk toward
+    # trading days: the exposures' regression weighted by the inverse of the market's
+    # variance estimated with this half-life (daily data only; None: not weighted)
+    vol_halflife: float | None = 21.0
 
     def text(self) -> str:
         span = f"all months (at least {self.window})" if self.expanding else f"{self.window} months"
@@ -54,6 +58,11 @@ class EngineOptions:
         parts.append(f"half-life {self.halflife:g} months" if self.halflife else "equal weights")
         if self.lead_lag and self.sampling is Frequency.DAILY:
             parts.append(f"{self.lead_lag} lead-lag day{'s' if self.lead_lag > 1 else ''}")
+        if self.vol_halflife and self.sampling is Frequency.DAILY:
+            parts.append(
+                f"exposures weighted by the inverse of the market's variance (half-life "
+                f"{self.vol_halflife:g} days)"
+            )
         parts.append(f"Student-t({self.tail_dof:g}) tails" if self.tail_dof else "normal tails")
         if self.alpha_shrink:
             parts.append(f"intercepts shrunk by {self.alpha_shrink:.0%}")
@@ -147,9 +156,36 @@ class SampledReturns:
         months = r.index.to_period("M").to_numpy()
         return cls(r, f, months, month_ends, mr, mf, daily, levels.index[0])
 
+    def market_precision(self, halflife: float) -> np.ndarray | None:
+        """(n_periods,) the inverse of the market's variance as known before each period:
+        an exponentially weighted mean of the equity factor's squared moves up to the period
+        before (``halflife`` periods; the first period: its own), floored at a tenth of their
+        mean up to then. None without an equity factor or without a move."""
+        if MARKET not in self.factors.columns:
+            return None
+        cache = self.__dict__.setdefault("_precision", {})
+        if halflife not in cache:
+            x2 = pd.Series(self.factors[MARKET].to_numpy(float) ** 2)
+            before = x2.ewm(halflife=halflife).mean().shift(1)
+            floor = 0.1 * x2.expanding().mean().shift(1)
+            v = np.fmax(before, floor).to_numpy(copy=True)
+            v[0] = x2.iloc[0]
+            moved = v > 0
+            if not moved.any():
+                cache[halflife] = None
+            else:
+                p = np.empty_like(v)
+                p[moved] = 1.0 / v[moved]
+                p[~moved] = p[moved].max()  # no move yet: as the largest precision seen
+                cache[halflife] = p
+        return cache[halflife]
+
     def span(self) -> str:
         ends = list(self.month_ends.values())
         return f"{ends[0].date()}..{ends[-1].date()}" if ends else "no dates"
+
+
+MARKET = "equity"  # the factor whose variance weighs the exposures' regression
 
 
 def month_weights(months: np.ndarray, last: pd.Period, halflife: float | None) -> np.ndarray | None:
@@ -177,17 +213,20 @@ def fit_model(
 ) -> FactorModel:
     """The factor model on the sampled ``rows`` (a boolean mask) with the options' weights,
     lead-lag days (daily periods only) and stressed-covariance floor and prior."""
-    weights = None
+    weights = precision = None
     if options.halflife is not None:
         age = last.ordinal - s.month_numbers[rows]
         weights = 0.5 ** (age.astype(float) / options.halflife)
+    if options.vol_halflife and s.daily:
+        market = s.market_precision(options.vol_halflife)
+        precision = market[rows] if market is not None else None
     return FactorModel(
         stressed_quantile=stressed_quantile,
         min_periods=min_periods,
         stressed_min=round(options.stressed_min * periods_per_month),
         stressed_prior=options.stressed_prior * periods_per_month,
         lags=options.lead_lag if s.daily else 0,
-    ).fit(s.returns.loc[rows], s.factors.loc[rows], weights)
+    ).fit(s.returns.loc[rows], s.factors.loc[rows], weights, precision)
 
 
 def log_shocks(values: np.ndarray, specs: list[FactorSpec]) -> np.ndarray:
