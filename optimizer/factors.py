@@ -387,7 +387,6 @@ class FactorModel:
 
     def _lead_lag_cov(self, Z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The weighted mean and the lead-lag covariance of the columns of ``Z``."""
-
         mean = w @ Z
         C = Z - mean
         G = (C * w[:, None]).T @ C

@@ -211,8 +211,9 @@ def fit_model(
     min_periods: int,
     stressed_quantile: float = 0.15,
 ) -> FactorModel:
-    """The factor model on the sampled ``rows`` (a boolean mask) with the options' weights,
-    lead-lag days (daily periods only) and stressed-covariance floor and prior."""
+    """The factor model on the sampled ``rows`` (a boolean mask) with the options' weights
+    (by month; on daily periods the regression also by the inverse of the market's
+    variance), lead-lag days (daily periods only) and stressed-covariance floor and prior."""
     weights = precision = None
     if options.halflife is not None:
         age = last.ordinal - s.month_numbers[rows]
