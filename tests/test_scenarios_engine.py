@@ -76,9 +76,9 @@ def test_deeper_sp500_drop_lowers_every_positive_beta_asset(engine, library, reg
     S = model.covariance(base.regime)
     eq = model.factor_names_.index("equity")
     beta = model.exposures_ @ S[:, eq] / S[eq, eq]  # regime beta of each asset to equity
-    if regime == "calm":  # without the market-variance weights, the beta computed directly
+    if regime == "calm":  # month weights only: the weighted beta computed from the daily closes
         plain = ScenarioEngine(engine.history, options=EngineOptions(vol_halflife=None)).fit()
-        S0 = plain.model_.covariance(base.regime)  # from the daily closes
+        S0 = plain.model_.covariance(base.regime)
         beta0 = plain.model_.exposures_ @ S0[:, eq] / S0[eq, eq]
         np.testing.assert_allclose(beta0, _daily_weighted_beta(engine.history), rtol=1e-8)
     levels = [6700, 6550, 6400, 6200, 6000, 5600]
