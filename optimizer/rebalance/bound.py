@@ -41,10 +41,21 @@ _NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
 _REACH = 60  # grid steps explored on each side of a per-ticker minimiser
 
 
-def _terms(prob: Problem, z: np.ndarray, mu: float, nu: float) -> np.ndarray:
-    pz = prob.p.reshape(prob.p.shape + (1,) * (z.ndim - 1)) * z
+def _parts(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-ticker drift plus cost, cost and spend of trades ``z`` (tickers first): what
+    every Lagrangian term is made of."""
+    c = costs(prob, z)
+    return phi(prob, z) + c, c, prob.along(z.ndim)[0] * z
+
+
+def _terms(prob: Problem, z: np.ndarray, mu: float | np.ndarray, nu: float) -> np.ndarray:
+    """The Lagrangian's per-ticker terms at trades ``z``; with an array ``mu`` (shape (M,))
+    they are stacked along a new last axis."""
+    base, c, pz = _parts(prob, z)
     kappa = prob.budget()[0]
-    return phi(prob, z) + costs(prob, z) * (1.0 + kappa * nu) + (nu - mu) * pz
+    if np.ndim(mu):
+        return (base + c * (kappa * nu))[..., None] + pz[..., None] * (nu - mu)
+    return base + c * (kappa * nu) + pz * (nu - mu)
 
 
 def _evaluate(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,17 +76,18 @@ def _objective(
 def _bound_grid(
     prob: Problem, cand: np.ndarray, mus: np.ndarray, nus: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lower bounds and Lagrangian minimisers on a grid of multipliers."""
+    """Lower bounds and Lagrangian minimisers on a grid of multipliers (every ``mu`` with
+    every ``nu``, ``mu`` major)."""
     kappa, b = prob.budget()
     a = prob.cash0 - prob.cash_target
-    mu, nu = np.meshgrid(mus, nus, indexing="ij")
-    mu, nu = mu.ravel(), nu.ravel()
-    c3, pz = costs(prob, cand)[..., None], (prob.p[:, None] * cand)[..., None]
-    vals = phi(prob, cand)[..., None] + c3 * (1.0 + kappa * nu) + (nu - mu) * pz  # (n, K, M)
+    mu, nu = np.repeat(mus, nus.size), np.tile(nus, mus.size)
+    base, c, pz = _parts(prob, cand)
+    vals = base[..., None] + c[..., None] * (kappa * nu) + pz[..., None] * (nu - mu)  # (n, K, M)
     idx = vals.argmin(axis=1)  # (n, M)
-    lb = np.take_along_axis(vals, idx[:, None, :], axis=1)[:, 0, :].sum(axis=0)
+    rows = np.arange(cand.shape[0])[:, None]
+    lb = vals[rows, idx, np.arange(mu.size)].sum(axis=0)
     lb = lb + mu * a - cash_conjugate(prob, mu) - nu * b
-    return lb, mu, nu, np.take_along_axis(cand, idx, axis=1)
+    return lb, mu, nu, cand[rows, idx]
 
 
 def _best_bound(prob: Problem, cand: np.ndarray) -> tuple[float, float, float, np.ndarray]:
@@ -90,17 +102,17 @@ def _best_bound(prob: Problem, cand: np.ndarray) -> tuple[float, float, float, n
     return float(lb2[k2]), float(mu2[k2]), float(nu2[k2]), np.concatenate([sols, sols2], axis=1)
 
 
-def _side_window(
-    prob: Problem, cand: np.ndarray, vals: np.ndarray, sign: float, reach: int
-) -> np.ndarray:
-    """A window of grid trades around each ticker's best candidate on one side, (n, 2R+1)."""
-    s = prob.step
-    side = np.where(sign * cand > 0, vals, np.inf)
-    centre = np.take_along_axis(cand, side.argmin(axis=1)[:, None], axis=1)
-    centre = np.where(
-        np.isfinite(side.min(axis=1, keepdims=True)), centre, sign * prob.zmin[:, None]
-    )
-    return np.round(centre / s) * s + np.arange(-reach, reach + 1)[None, :] * s
+def _side_windows(prob: Problem, cand: np.ndarray, vals: np.ndarray, reach: int) -> np.ndarray:
+    """Windows of grid trades around each ticker's best candidate on each side of zero,
+    (n, 2 (2R+1)): buys first, then sales."""
+    s, n = prob.step, cand.shape[0]
+    side = np.concatenate([np.where(cand > 0, vals, np.inf), np.where(cand < 0, vals, np.inf)])
+    best = side.argmin(axis=1)
+    centre = np.concatenate([cand, cand])[np.arange(2 * n), best]
+    fallback = np.concatenate([prob.zmin, -prob.zmin])
+    centre = np.where(np.isfinite(side[np.arange(2 * n), best]), centre, fallback)
+    win = np.round(centre / s)[:, None] * s + np.arange(-reach, reach + 1)[None, :] * s
+    return np.concatenate([win[:n], win[n:]], axis=1)
 
 
 def _domains(
@@ -113,30 +125,29 @@ def _domains(
     interval; the window is centred on that side's best candidate).
     """
     tol = gap + 1e-9 * (1 + abs(gap))
+    lo, hi, zmin = prob.lo[:, None], prob.hi[:, None], prob.zmin[:, None]
     cvals = _terms(prob, cand, mu, nu)
-    parts, edges = [np.zeros((cand.shape[0], 1))], []
-    for sign in (1.0, -1.0):
-        win = _side_window(prob, cand, cvals, sign, reach)
-        parts.append(win)
-        edges.append(win[:, [0, -1]])
-    grid = np.concatenate([*parts, cand], axis=1)  # candidates: off-grid ends (sell all)
-    ok = (grid >= prob.lo[:, None] - 1e-9) & (grid <= prob.hi[:, None] + 1e-9)
-    ok &= (grid == 0) | (np.abs(grid) >= prob.zmin[:, None] - 1e-9)
+    n = cand.shape[0]
+    # no trade, the buy window, the sell window, the candidates (off-grid ends: sell all)
+    grid = np.concatenate([np.zeros((n, 1)), _side_windows(prob, cand, cvals, reach), cand], 1)
+    ok = (grid >= lo - 1e-9) & (grid <= hi + 1e-9)
+    ok &= (grid == 0) | (np.abs(grid) >= zmin - 1e-9)
     vals = np.where(ok, _terms(prob, grid, mu, nu), np.inf)
     excess = vals - np.minimum(vals.min(axis=1, keepdims=True), cvals.min(axis=1, keepdims=True))
     keep = excess <= tol
     w = 2 * reach + 1
-    for k, _col in ((1, 0), (w, 0), (w + 1, 1), (2 * w, 1)):
-        # a kept value at a window edge that is not a bound means the interval may go on
-        at = grid[:, k]
-        beyond = (at > prob.lo + 1e-9) & (at < prob.hi - 1e-9) & (np.abs(at) > prob.zmin + 1e-9)
-        if (keep[:, k] & beyond).any():
-            return None
-    out = []
-    for i in range(grid.shape[0]):
-        values, first = np.unique(grid[i, keep[i]], return_index=True)
-        out.append((values, excess[i, keep[i]][first]))
-    return out
+    # a kept value at a window edge that is not a bound means the interval may go on
+    ends = [1, w, w + 1, 2 * w]
+    at = grid[:, ends]
+    beyond = (at > lo + 1e-9) & (at < hi - 1e-9) & (np.abs(at) > zmin + 1e-9)
+    if (keep[:, ends] & beyond).any():
+        return None
+    # each ticker's kept values, sorted, each once (a window may repeat a candidate)
+    order = np.argsort(np.where(keep, grid, np.inf), axis=1, kind="stable")
+    rows = np.arange(n)[:, None]
+    g, e, kept = grid[rows, order], excess[rows, order], keep[rows, order]
+    kept[:, 1:] &= g[:, 1:] != g[:, :-1]
+    return [(g[i, kept[i]], e[i, kept[i]]) for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,8 @@ def _enumerate(
     limit: int,
     checks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Combos | None:
-    """The trade vectors whose summed excess is within ``gap`` (layer by layer), and,
+    """The trade vectors whose summed excess is within ``gap`` (layer by layer, or all at
+    once when the domains' product is small), and,
     with ``checks = (terms, budgets)`` of shapes (M, n, K) and (M,), whose summed
     ``terms[m]`` are within ``budgets[m]`` for every m (each layer pruned with the smallest
     terms of the tickers still to come)."""
@@ -177,9 +189,21 @@ def _enumerate(
         rest = np.cumsum(terms.min(axis=2)[:, ::-1], axis=1)[:, ::-1]  # (M, n): from i on
         rest = np.concatenate([rest[:, 1:], np.zeros((rest.shape[0], 1))], axis=1)
         sums = np.zeros((terms.shape[0], 1))
+    tol = gap + 1e-9 * (1 + abs(gap))
+    sizes = [v.size for v, _ in domains]
+    if math.prod(sizes) <= min(limit, _DIRECT):  # every combination at once: fewer steps
+        total = np.zeros(1)
+        for _values, excess in domains:
+            total = (total[:, None] + excess[None, :]).ravel()
+        idx = np.array(np.unravel_index(np.flatnonzero(total <= tol), sizes)).reshape(n, -1)
+        if checks is not None:
+            sums = terms[:, 0, idx[0]]
+            for i in range(1, n):
+                sums = sums + terms[:, i, idx[i]]
+            idx = idx[:, (sums <= budgets[:, None]).all(axis=0)]
+        return Combos(table, idx + table.shape[1] * np.arange(n)[:, None])
     idx = np.zeros((0, 1), dtype=np.intp)
     total = np.zeros(1)
-    tol = gap + 1e-9 * (1 + abs(gap))
     for i, (_values, excess) in enumerate(domains):
         order = np.argsort(excess, kind="stable")
         counts = np.searchsorted(excess[order], tol - total, side="right")  # per parent
@@ -333,6 +357,7 @@ def _enumerate_within(
 
 _CHECK_MU = np.linspace(-1.0, 1.0, 5)
 _SMALL = 256  # combinations enumerated without the other multipliers' pruning
+_DIRECT = 4096  # up to this many combinations, all are scored at once (not layer by layer)
 
 
 def _checks(
@@ -346,7 +371,7 @@ def _checks(
     valid = np.zeros_like(values, dtype=bool)
     for i, (v, _) in enumerate(domains):
         values[i, : v.size], valid[i, : v.size] = v, True
-    terms = np.stack([np.where(valid, _terms(prob, values, m, nu), np.inf) for m in mus])
+    terms = np.where(valid[..., None], _terms(prob, values, mus, nu), np.inf).transpose(2, 0, 1)
     _kappa, b = prob.budget()
     const = mus * (prob.cash0 - prob.cash_target) - cash_conjugate(prob, mus) - nu * b
     return terms, level - const + 1e-9 * (1.0 + abs(level))

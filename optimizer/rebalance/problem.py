@@ -71,6 +71,20 @@ class Problem:
         q = grid_units(self.min_order / self.p, self.step, up=True)
         return np.maximum(q, 1.0) * self.step
 
+    def along(self, ndim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p, h, t, band) shaped to broadcast along the first axis of an array of ``ndim``
+        dimensions (tickers first)."""
+        if ndim == 1:
+            return self.p, self.h, self.t, self.band
+        if ndim == 2:
+            return self._columns
+        shape = self.p.shape + (1,) * (ndim - 1)
+        return tuple(v.reshape(shape) for v in (self.p, self.h, self.t, self.band))  # type: ignore[return-value]
+
+    @cached_property
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(v[:, None] for v in (self.p, self.h, self.t, self.band))  # type: ignore[return-value]
+
     @cached_property
     def candidates(self) -> np.ndarray:
         """Per-ticker candidate trades, shape (n, K); column 0 is no trade (see
@@ -92,7 +106,9 @@ class Solution:
 def costs(prob: Problem, z: np.ndarray) -> np.ndarray:
     """Estimated cost of each order, shape of ``z``: spread plus commission."""
     a = np.abs(z)
-    notional = prob.p.reshape(prob.p.shape + (1,) * (z.ndim - 1)) * a
+    notional = prob.along(z.ndim)[0] * a
+    if prob.comm_min == 0.0 and prob.comm_share == 0.0:  # spread only (0 for no trade)
+        return prob.spread * notional
     comm = np.maximum(prob.comm_min, prob.comm_share * a)
     return np.where(a > 0, prob.spread * notional + comm, 0.0)
 
@@ -100,8 +116,7 @@ def costs(prob: Problem, z: np.ndarray) -> np.ndarray:
 def phi(prob: Problem, z: np.ndarray) -> np.ndarray:
     """Per-ticker drift penalty of trading ``z`` (shape of ``z``): ``a |d| + (1 - a + lam)
     max(0, |d| - b)`` with ``d`` the money deviation after the trade."""
-    shape = prob.p.shape + (1,) * (z.ndim - 1)
-    p, h, t, b = (v.reshape(shape) for v in (prob.p, prob.h, prob.t, prob.band))
+    p, h, t, b = prob.along(z.ndim)
     d = np.abs(p * (h + z) - t)
     return prob.inside * d + (1.0 - prob.inside + prob.lam) * np.maximum(d - b, 0.0)
 
