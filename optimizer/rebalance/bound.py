@@ -33,6 +33,7 @@ from optimizer.rebalance.problem import (
     cash_slopes,
     cash_term,
     costs,
+    parts,
     phi,
 )
 
@@ -41,17 +42,10 @@ _NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
 _REACH = 60  # grid steps explored on each side of a per-ticker minimiser
 
 
-def _parts(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-ticker drift plus cost, cost and spend of trades ``z`` (tickers first): what
-    every Lagrangian term is made of."""
-    c = costs(prob, z)
-    return phi(prob, z) + c, c, prob.along(z.ndim)[0] * z
-
-
-def _terms(prob: Problem, z: np.ndarray, mu: float | np.ndarray, nu: float) -> np.ndarray:
-    """The Lagrangian's per-ticker terms at trades ``z``; with an array ``mu`` (shape (M,))
-    they are stacked along a new last axis."""
-    base, c, pz = _parts(prob, z)
+def _terms(prob: Problem, z: np.ndarray | None, mu: float | np.ndarray, nu: float) -> np.ndarray:
+    """The Lagrangian's per-ticker terms at trades ``z`` (None: the candidates); with an
+    array ``mu`` (shape (M,)) they are stacked along a new last axis."""
+    base, c, pz = prob.candidate_parts if z is None else parts(prob, z)
     kappa = prob.budget()[0]
     if np.ndim(mu):
         return (base + c * (kappa * nu))[..., None] + pz[..., None] * (nu - mu)
@@ -74,14 +68,15 @@ def _objective(
 
 
 def _bound_grid(
-    prob: Problem, cand: np.ndarray, mus: np.ndarray, nus: np.ndarray
+    prob: Problem, mus: np.ndarray, nus: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lower bounds and Lagrangian minimisers on a grid of multipliers (every ``mu`` with
     every ``nu``, ``mu`` major)."""
     kappa, b = prob.budget()
     a = prob.cash0 - prob.cash_target
     mu, nu = np.repeat(mus, nus.size), np.tile(nus, mus.size)
-    base, c, pz = _parts(prob, cand)
+    cand = prob.candidates
+    base, c, pz = prob.candidate_parts
     vals = base[..., None] + c[..., None] * (kappa * nu) + pz[..., None] * (nu - mu)  # (n, K, M)
     idx = vals.argmin(axis=1)  # (n, M)
     rows = np.arange(cand.shape[0])[:, None]
@@ -90,14 +85,14 @@ def _bound_grid(
     return lb, mu, nu, cand[rows, idx]
 
 
-def _best_bound(prob: Problem, cand: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+def _best_bound(prob: Problem) -> tuple[float, float, float, np.ndarray]:
     """(L*, mu*, nu*, Lagrangian minimisers of shape (n, m)): a coarse grid, then a finer one."""
     mus = np.union1d(_MU, cash_slopes(prob))
-    lb, mu, nu, sols = _bound_grid(prob, cand, mus, _NU)
+    lb, mu, nu, sols = _bound_grid(prob, mus, _NU)
     k = int(lb.argmax())
     fine_mu = np.clip(mu[k] + np.linspace(-0.1, 0.1, 11), -1.0, 1.0)
     fine_nu = np.unique(np.maximum(nu[k] * np.array([0.5, 0.75, 1.0, 1.5, 2.0]), 0.0))
-    lb2, mu2, nu2, sols2 = _bound_grid(prob, cand, fine_mu, fine_nu)
+    lb2, mu2, nu2, sols2 = _bound_grid(prob, fine_mu, fine_nu)
     k2 = int(lb2.argmax())
     return float(lb2[k2]), float(mu2[k2]), float(nu2[k2]), np.concatenate([sols, sols2], axis=1)
 
@@ -115,9 +110,7 @@ def _side_windows(prob: Problem, cand: np.ndarray, vals: np.ndarray, reach: int)
     return np.concatenate([win[:n], win[n:]], axis=1)
 
 
-def _domains(
-    prob: Problem, cand: np.ndarray, mu: float, nu: float, gap: float, reach: int = _REACH
-):
+def _domains(prob: Problem, mu: float, nu: float, gap: float, reach: int = _REACH):
     """Per ticker: trades whose term exceeds the ticker's minimum by at most ``gap``.
 
     Returns a list of (values, excess) pairs, or None when a search window is too narrow
@@ -126,7 +119,8 @@ def _domains(
     """
     tol = gap + 1e-9 * (1 + abs(gap))
     lo, hi, zmin = prob.lo[:, None], prob.hi[:, None], prob.zmin[:, None]
-    cvals = _terms(prob, cand, mu, nu)
+    cand = prob.candidates
+    cvals = _terms(prob, None, mu, nu)
     n = cand.shape[0]
     # no trade, the buy window, the sell window, the candidates (off-grid ends: sell all)
     grid = np.concatenate([np.zeros((n, 1)), _side_windows(prob, cand, cvals, reach), cand], 1)
@@ -228,8 +222,9 @@ def _scores(prob: Problem, combos: Combos) -> tuple[np.ndarray, np.ndarray]:
     return _objective(prob, drift, c_tot, combos.total(prob.p[:, None] * v))
 
 
-def _polish(prob: Problem, z: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, float]:
+def _polish(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, float]:
     """Best single-ticker changes (to any candidate) from a feasible ``z``, a few rounds."""
+    cand = prob.candidates
     n, k = cand.shape
     f_best = float(_evaluate(prob, z[:, None])[0][0])
     rows = np.repeat(np.arange(n), k)
@@ -282,23 +277,22 @@ def solve_bound(
     """The proven optimum by bounding and enumeration, or hints for the MILP. ``slack``
     (of the incumbent trade vector) asks for the pool as well; when that enumeration is too
     wide, the result is the one without it."""
-    cand = prob.candidates
-    lower, mu, nu, sols = _best_bound(prob, cand)
+    lower, mu, nu, sols = _best_bound(prob)
     sols = np.concatenate([np.zeros((prob.p.size, 1)), sols], axis=1)
     f, ok = _evaluate(prob, sols)
     if not ok.any():
         return BoundResult(None)
-    z_inc, upper = _polish(prob, sols[:, int(np.where(ok, f, np.inf).argmin())], cand)
+    z_inc, upper = _polish(prob, sols[:, int(np.where(ok, f, np.inf).argmin())])
     gap = upper - lower
     extra = max(float(slack(z_inc)), 0.0) if slack is not None else 0.0
     if extra > 0:
-        pooled = _enumerate_within(prob, cand, (mu, nu), (lower, upper + extra), limit)
+        pooled = _enumerate_within(prob, (mu, nu), (lower, upper + extra), limit)
         if isinstance(pooled, Combos):
             pool = replace(pooled, idx=pooled.idx[:, _scores(prob, pooled)[1]])  # feasible ones
             return BoundResult(best_of(prob, pool), pool=pool, slack=extra)
     if gap <= 1e-9 * max(1.0, abs(upper)):
         return BoundResult(z_inc)
-    combos = _enumerate_within(prob, cand, (mu, nu), (lower, upper), limit)
+    combos = _enumerate_within(prob, (mu, nu), (lower, upper), limit)
     if combos is None:
         return BoundResult(None, incumbent=z_inc)
     if isinstance(combos, tuple):
@@ -310,7 +304,6 @@ def solve_bound(
 
 def _enumerate_within(
     prob: Problem,
-    cand: np.ndarray,
     multipliers: tuple[float, float],
     bounds: tuple[float, float],
     limit: int,
@@ -331,7 +324,7 @@ def _enumerate_within(
     def tries() -> Iterator[tuple[float, float]]:
         yield mu, lower
         others = np.setdiff1d(np.union1d(_CHECK_MU, cash_slopes(prob)), [mu])
-        lbs = _bound_grid(prob, cand, others, np.array([nu]))[0]
+        lbs = _bound_grid(prob, others, np.array([nu]))[0]
         yield from ((m, lb) for lb, m in sorted(zip(lbs, others, strict=True), reverse=True))
 
     # where one multiplier's windows are too narrow, another's may do (computed only then)
@@ -339,7 +332,7 @@ def _enumerate_within(
         (d, level - bound)
         for m, bound in tries()
         for reach in (_REACH, 8 * _REACH)
-        if (d := _domains(prob, cand, m, nu, level - bound, reach)) is not None
+        if (d := _domains(prob, m, nu, level - bound, reach)) is not None
     )
     domains, gap = next(found, (None, 0.0))
     if domains is None:

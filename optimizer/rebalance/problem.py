@@ -91,6 +91,11 @@ class Problem:
         :func:`candidates`)."""
         return candidates(self)
 
+    @cached_property
+    def candidate_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`parts` of the candidate trades."""
+        return parts(self, self.candidates)
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -111,6 +116,13 @@ def costs(prob: Problem, z: np.ndarray) -> np.ndarray:
         return prob.spread * notional
     comm = np.maximum(prob.comm_min, prob.comm_share * a)
     return np.where(a > 0, prob.spread * notional + comm, 0.0)
+
+
+def parts(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-ticker drift penalty plus cost, cost, and spend of trades ``z`` (tickers
+    first): what the separable bounds of the objective are made of."""
+    c = costs(prob, z)
+    return phi(prob, z) + c, c, prob.along(z.ndim)[0] * z
 
 
 def phi(prob: Problem, z: np.ndarray) -> np.ndarray:

@@ -45,7 +45,6 @@ from optimizer.rebalance.problem import (
     feasible,
     grid_units,
     objective,
-    phi,
     shortfall,
 )
 
@@ -77,10 +76,10 @@ def _pick(values: np.ndarray, cand: np.ndarray) -> np.ndarray:
 def solve_separable(prob: Problem) -> np.ndarray | None:
     """The exact optimum when a separable lower bound is tight and feasible, else None."""
     cand = prob.candidates
-    base = phi(prob, cand) + costs(prob, cand)
+    base, _cost, spend = prob.candidate_parts
     a = prob.cash0 - prob.cash_target
     for mu in cash_slopes(prob):  # f(a - S) >= mu (a - S) - f*(mu)
-        z = _pick(base - mu * prob.p[:, None] * cand, cand)
+        z = _pick(base - mu * spend, cand)
         y = a - float(prob.p @ z)
         gap = float(cash_term(prob, y)) - (mu * y - float(cash_conjugate(prob, mu)))
         if gap <= TOL * max(1.0, abs(y)) and shortfall(prob, z) <= 1e-7:
