@@ -58,19 +58,16 @@ def parse_toml(
 
 def _depth(value: Any) -> int:
     """How deeply tables and arrays nest in ``value`` (iterative: no recursion limit)."""
-    deepest, stack = 0, [(value, 0)]
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, stack = 0, [(value, 1)]  # containers only, with their depth
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level + 1)
+        deepest = max(deepest, level)
         if deepest > MAX_TOML_DEPTH:
             return deepest
-        stack.extend((child, level + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
     return deepest
 
 

@@ -88,7 +88,7 @@ class Pipeline:
     problems: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
-    configs: dict[tuple[str, int, int], AccountConfig] = field(default_factory=dict)
+    configs: dict[tuple[str, int, int, int, int], AccountConfig] = field(default_factory=dict)
     closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
 
@@ -99,8 +99,8 @@ class Pipeline:
 
         p = Path(path)
         try:
-            st = p.stat()
-            key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+            st = p.stat()  # the path, and the file it names as it is now
+            key = (str(p), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
             return load_account(p)  # raises the one-line ConfigError
         if key not in self.configs:
