@@ -168,7 +168,10 @@ def _prepare(res: AccountResult, files: OrderFiles | None) -> AccountResult:
     if files is not None and outcome.orders:
         temp = files.write_temp(res.account_id, outcome.orders, sync=False)
     rows = tuple(order_columns(o) for o in outcome.orders)
-    return replace(res, columns=outcome_columns(outcome), order_rows=rows, temp_path=temp)
+    columns = outcome_columns(outcome)
+    # the allocation and provenance travel in ``columns`` only (not twice to the runner)
+    slim = replace(outcome, allocation={}, provenance={})
+    return replace(res, outcome=slim, columns=columns, order_rows=rows, temp_path=temp)
 
 
 def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period) -> AccountResult:
