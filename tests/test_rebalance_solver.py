@@ -323,3 +323,49 @@ def test_spending_all_cash_up_to_a_binding_reserve_is_proven_within_the_gap():
     f_best = ref_objective(prob, best)
     assert within_gap(prob, ref_objective(prob, z), f_best)
     assert abs_gap(prob) == pytest.approx(1.0)  # a dollar on a million, not a cent
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_enumeration_at_once_and_layer_by_layer_keep_the_same_combinations(seed, monkeypatch):
+    """Both ways of enumerating (every combination scored at once when few, layer by layer
+    otherwise) return exactly the combinations a written-out loop over every one keeps:
+    summed excess within the gap and, with checks, every multiplier's summed terms within
+    its budget."""
+    from optimizer.rebalance import bound as b
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5))
+    sizes = rng.integers(1, 8, size=n)
+    domains = [(np.sort(rng.choice(50, k, replace=False)) - 25.0, rng.exponential(3.0, k))
+               for k in sizes]  # fmt: skip
+    for _, excess in domains:
+        excess[rng.integers(excess.size)] = 0.0  # each ticker's best is one of its values
+    gap = float(rng.uniform(0.0, 8.0))
+    m, width = 3, int(sizes.max())
+    terms = np.full((m, n, width), np.inf)
+    for i, k in enumerate(sizes):
+        terms[:, i, :k] = rng.normal(0.0, 2.0, (m, k))
+    budgets = rng.normal(0.0, 3.0, m) + 2.0
+    for checks in (None, (terms, budgets)):
+        expected = set()
+        for combo in itertools.product(*(range(k) for k in sizes)):
+            total = 0.0
+            for i, j in enumerate(combo):
+                total += domains[i][1][j]
+            if total > gap + 1e-9 * (1 + gap):
+                continue
+            if checks is not None:
+                sums = sum(terms[:, i, j] for i, j in enumerate(combo))
+                if not (sums <= budgets).all():
+                    continue
+            expected.add(combo)
+        found = []
+        for direct in (4096, 0):  # at once, then forced layer by layer
+            monkeypatch.setattr(b, "_DIRECT", direct)
+            combos = b._enumerate(domains, gap, 10_000, checks)
+            assert combos is not None
+            local = combos.idx - width * np.arange(n)[:, None]
+            found.append({tuple(int(x) for x in col) for col in local.T})
+            assert len(found[-1]) == combos.size  # no combination twice
+        assert found[0] == expected
+        assert found[1] == expected
