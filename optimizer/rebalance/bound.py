@@ -178,11 +178,6 @@ def _enumerate(
     table = np.zeros((n, max(v.size for v, _ in domains)))
     for i, (values, _) in enumerate(domains):
         table[i, : values.size] = values
-    if checks is not None:
-        terms, budgets = checks
-        rest = np.cumsum(terms.min(axis=2)[:, ::-1], axis=1)[:, ::-1]  # (M, n): from i on
-        rest = np.concatenate([rest[:, 1:], np.zeros((rest.shape[0], 1))], axis=1)
-        sums = np.zeros((terms.shape[0], 1))
     tol = gap + 1e-9 * (1 + abs(gap))
     sizes = [v.size for v, _ in domains]
     if math.prod(sizes) <= min(limit, _DIRECT):  # every combination at once: fewer steps
@@ -191,11 +186,17 @@ def _enumerate(
             total = (total[:, None] + excess[None, :]).ravel()
         idx = np.array(np.unravel_index(np.flatnonzero(total <= tol), sizes)).reshape(n, -1)
         if checks is not None:
+            terms, budgets = checks
             sums = terms[:, 0, idx[0]]
             for i in range(1, n):
                 sums = sums + terms[:, i, idx[i]]
             idx = idx[:, (sums <= budgets[:, None]).all(axis=0)]
         return Combos(table, idx + table.shape[1] * np.arange(n)[:, None])
+    if checks is not None:
+        terms, budgets = checks
+        rest = np.cumsum(terms.min(axis=2)[:, ::-1], axis=1)[:, ::-1]  # (M, n): from i on
+        rest = np.concatenate([rest[:, 1:], np.zeros((rest.shape[0], 1))], axis=1)
+        sums = np.zeros((terms.shape[0], 1))
     idx = np.zeros((0, 1), dtype=np.intp)
     total = np.zeros(1)
     for i, (_values, excess) in enumerate(domains):
