@@ -67,8 +67,9 @@ class FiniteRange(click.FloatRange):
 
 
 def emit_json(document: dict[str, Any]) -> None:
-    json.dump(to_jsonable(document), sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    """``document`` as one JSON document on stdout, in one write (``json.dump`` writes
+    every token: one system call each when stdout is unbuffered, ``PYTHONUNBUFFERED``)."""
+    sys.stdout.write(json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n")
 
 
 def emit(fmt: str, document: dict[str, Any], render_table: Callable[[], None]) -> None:

@@ -21,6 +21,7 @@ in the pool, so its proven optimum is the pool's best (:func:`best_of`), without
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -30,7 +31,6 @@ import numpy as np
 from optimizer.rebalance.problem import (
     Problem,
     cash_conjugate,
-    cash_slopes,
     cash_term,
     costs,
     parts,
@@ -39,7 +39,21 @@ from optimizer.rebalance.problem import (
 
 _MU = np.linspace(-1.0, 1.0, 21)
 _NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
+_FINE_MU = np.linspace(-0.1, 0.1, 11)  # around the coarse grid's best multipliers
+_FINE_NU = np.array([0.5, 0.75, 1.0, 1.5, 2.0])
+_CHECK_MU = np.linspace(-1.0, 1.0, 5)  # the other multipliers that prune an enumeration
 _REACH = 60  # grid steps explored on each side of a per-ticker minimiser
+
+
+@functools.lru_cache(maxsize=32)
+def _multipliers(inside: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cash multipliers of the coarse bound grid and of the enumeration's checks, each
+    with the slopes of the cash term (sorted, each once; shared, so read-only)."""
+    slopes = [1.0, -1.0, inside, -inside]
+    grids = (np.union1d(_MU, slopes), np.union1d(_CHECK_MU, slopes))
+    for g in grids:
+        g.flags.writeable = False
+    return grids
 
 
 def _terms(prob: Problem, z: np.ndarray | None, mu: float | np.ndarray, nu: float) -> np.ndarray:
@@ -87,11 +101,10 @@ def _bound_grid(
 
 def _best_bound(prob: Problem) -> tuple[float, float, float, np.ndarray]:
     """(L*, mu*, nu*, Lagrangian minimisers of shape (n, m)): a coarse grid, then a finer one."""
-    mus = np.union1d(_MU, cash_slopes(prob))
-    lb, mu, nu, sols = _bound_grid(prob, mus, _NU)
+    lb, mu, nu, sols = _bound_grid(prob, _multipliers(prob.inside)[0], _NU)
     k = int(lb.argmax())
-    fine_mu = np.clip(mu[k] + np.linspace(-0.1, 0.1, 11), -1.0, 1.0)
-    fine_nu = np.unique(np.maximum(nu[k] * np.array([0.5, 0.75, 1.0, 1.5, 2.0]), 0.0))
+    fine_mu = np.minimum(np.maximum(mu[k] + _FINE_MU, -1.0), 1.0)
+    fine_nu = nu[k] * _FINE_NU if nu[k] > 0 else _NU[:1]  # nu >= 0: ascending, distinct
     lb2, mu2, nu2, sols2 = _bound_grid(prob, fine_mu, fine_nu)
     k2 = int(lb2.argmax())
     return float(lb2[k2]), float(mu2[k2]), float(nu2[k2]), np.concatenate([sols, sols2], axis=1)
@@ -152,6 +165,9 @@ class Combos:
 
     values: np.ndarray  # (n, K): ticker i's values in its first columns
     idx: np.ndarray  # (n, C): flat indices into ``values``, row i within ticker i's row
+    # per column, (total cost, spend) under the prices and costs of the problem that
+    # enumerated them: a pool is re-scored only under problems that differ in targets
+    priced: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def size(self) -> int:
@@ -219,15 +235,21 @@ def _enumerate(
 def _scores(prob: Problem, combos: Combos) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_evaluate` of every column of ``combos``."""
     v = combos.values
-    drift, c_tot = combos.total(phi(prob, v)), combos.total(costs(prob, v))
-    return _objective(prob, drift, c_tot, combos.total(prob.p[:, None] * v))
+    c_tot, spend = combos.priced or _priced(prob, combos)
+    return _objective(prob, combos.total(phi(prob, v)), c_tot, spend)
 
 
-def _polish(prob: Problem, z: np.ndarray) -> tuple[np.ndarray, float]:
-    """Best single-ticker changes (to any candidate) from a feasible ``z``, a few rounds."""
+def _priced(prob: Problem, combos: Combos) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``combos``: total cost and spend under ``prob``'s prices and costs."""
+    v = combos.values
+    return combos.total(costs(prob, v)), combos.total(prob.p[:, None] * v)
+
+
+def _polish(prob: Problem, z: np.ndarray, f_best: float) -> tuple[np.ndarray, float]:
+    """Best single-ticker changes (to any candidate) from a feasible ``z`` of objective
+    ``f_best``, a few rounds."""
     cand = prob.candidates
     n, k = cand.shape
-    f_best = float(_evaluate(prob, z[:, None])[0][0])
     rows = np.repeat(np.arange(n), k)
     for _ in range(3):
         trial = np.repeat(z[:, None], n * k, axis=1)
@@ -258,7 +280,11 @@ def best_of(prob: Problem, combos: Combos) -> np.ndarray | None:
     relative) the smallest trade, then the first by ticker order and value. None when none
     is feasible."""
     f, ok = _scores(prob, combos)
-    f = np.where(ok, f, np.inf)
+    return _best(combos, np.where(ok, f, np.inf))
+
+
+def _best(combos: Combos, f: np.ndarray) -> np.ndarray | None:
+    """:func:`best_of` with the columns' objective ``f`` (inf where infeasible) given."""
     best = f.min()
     if not np.isfinite(best):
         return None
@@ -283,14 +309,17 @@ def solve_bound(
     f, ok = _evaluate(prob, sols)
     if not ok.any():
         return BoundResult(None)
-    z_inc, upper = _polish(prob, sols[:, int(np.where(ok, f, np.inf).argmin())])
+    start = int(np.where(ok, f, np.inf).argmin())
+    z_inc, upper = _polish(prob, sols[:, start], float(f[start]))
     gap = upper - lower
     extra = max(float(slack(z_inc)), 0.0) if slack is not None else 0.0
     if extra > 0:
         pooled = _enumerate_within(prob, (mu, nu), (lower, upper + extra), limit)
-        if isinstance(pooled, Combos):
-            pool = replace(pooled, idx=pooled.idx[:, _scores(prob, pooled)[1]])  # feasible ones
-            return BoundResult(best_of(prob, pool), pool=pool, slack=extra)
+        if isinstance(pooled, Combos):  # the feasible ones, priced for the planner's rounds
+            c_tot, spend = _priced(prob, pooled)
+            f, ok = _objective(prob, pooled.total(phi(prob, pooled.values)), c_tot, spend)
+            pool = replace(pooled, idx=pooled.idx[:, ok], priced=(c_tot[ok], spend[ok]))
+            return BoundResult(_best(pool, f[ok]), pool=pool, slack=extra)
     if gap <= 1e-9 * max(1.0, abs(upper)):
         return BoundResult(z_inc)
     combos = _enumerate_within(prob, (mu, nu), (lower, upper), limit)
@@ -324,7 +353,7 @@ def _enumerate_within(
 
     def tries() -> Iterator[tuple[float, float]]:
         yield mu, lower
-        others = np.setdiff1d(np.union1d(_CHECK_MU, cash_slopes(prob)), [mu])
+        others = np.setdiff1d(_multipliers(prob.inside)[1], [mu])
         lbs = _bound_grid(prob, others, np.array([nu]))[0]
         yield from ((m, lb) for lb, m in sorted(zip(lbs, others, strict=True), reverse=True))
 
@@ -349,7 +378,6 @@ def _enumerate_within(
     return combos
 
 
-_CHECK_MU = np.linspace(-1.0, 1.0, 5)
 _SMALL = 256  # combinations enumerated without the other multipliers' pruning
 _DIRECT = 4096  # up to this many combinations, all are scored at once (not layer by layer)
 
@@ -359,7 +387,7 @@ def _checks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-ticker Lagrangian terms on the domains' values at each check multiplier (padding
     at +inf), and the budget ``level`` leaves them."""
-    mus = np.union1d(_CHECK_MU, cash_slopes(prob))
+    mus = _multipliers(prob.inside)[1]
     width = max(v.size for v, _ in domains)
     values = np.zeros((len(domains), width))
     valid = np.zeros_like(values, dtype=bool)
