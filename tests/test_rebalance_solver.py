@@ -369,3 +369,77 @@ def test_enumeration_at_once_and_layer_by_layer_keep_the_same_combinations(seed,
             assert len(found[-1]) == combos.size  # no combination twice
         assert found[0] == expected
         assert found[1] == expected
+
+
+def ref_domains(prob, mu, nu, gap):
+    """Per ticker, every trade of its whole box (grid points, no trade, selling all) whose
+    Lagrangian term is within ``gap`` of the ticker's best, written out one by one."""
+    kappa = prob.budget()[0]
+    out = []
+    for i in range(prob.p.size):
+        s, lo = prob.step, float(prob.lo[i])
+        zs = {k * s for k in range(int(np.ceil(lo / s - 1e-9)),
+                                   int(np.floor(prob.hi[i] / s + 1e-9)) + 1)}  # fmt: skip
+        zs = {z for z in zs if abs(z - lo) > 1e-6 * s} | {0.0, lo}  # selling all, exactly
+        zs = [z for z in zs if z == 0 or abs(z) >= prob.zmin[i] - 1e-9]
+        terms = {}
+        for z in zs:
+            one = np.zeros(prob.p.size)
+            one[i] = z
+            dev = abs(prob.p[i] * (prob.h[i] + z) - prob.t[i])
+            a = prob.inside
+            phi = a * dev + (1 - a + prob.lam) * max(dev - prob.band[i], 0.0)
+            cost = ref_cost(prob, one)
+            terms[z] = phi + cost * (1 + kappa * nu) + prob.p[i] * z * (nu - mu)
+        best = min(terms.values())
+        tol = gap + 1e-9 * (1 + abs(gap))
+        out.append(sorted(z for z, v in terms.items() if v - best <= tol))
+    return out
+
+
+def wide_problem(rng):
+    """Several tickers with boxes of hundreds of grid steps (a deposit or a sale of whole
+    positions), sometimes on a fractional grid: kept intervals of any width."""
+    n = int(rng.integers(1, 5))
+    step = float(rng.choice([1.0, 1.0, 0.1]))
+    p = np.round(rng.uniform(2, 80, n), 2)
+    h = np.round(rng.integers(0, 150, n) * rng.uniform(0.5, 1.5), 1)  # lots may be fractional
+    value = float(p @ h) + rng.uniform(0, 8_000)
+    w = rng.dirichlet(np.ones(n + 1))
+    return Problem(
+        p=p, h=h, t=w[:n] * value, band=rng.uniform(0, 0.05, n) * value,
+        lo=-h * (rng.random(n) < 0.8), hi=np.floor(value / p / step) * step * (rng.random(n) < 0.9),
+        step=step, min_order=float(rng.choice([0.0, 50.0, 250.0])), cash0=value - float(p @ h),
+        cash_target=w[n] * value, reserve=0.0, lam=float(rng.choice([0.0, 1.0])),
+        comm_share=float(rng.choice([0.0, 0.005])), comm_min=float(rng.choice([0.0, 1.0])),
+        spread=float(rng.choice([0.0, 0.0003])), inside=float(rng.choice([1.0, 0.0])),
+        cash_band=0.0, reserve_pct=0.0, value=value,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_domains_from_the_reach_they_need_are_every_trade_of_the_box_within_the_gap(seed):
+    """The enumeration's per-ticker trades, from windows only as wide as the candidates say
+    they must be, are exactly the trades a loop over each ticker's whole box keeps (the same
+    as the widest windows find), for multipliers and gaps across their range."""
+    from optimizer.rebalance import bound as b
+
+    rng = np.random.default_rng(seed)
+    prob = wide_problem(rng)
+    checked = 0
+    for _ in range(6):
+        mu, nu = float(rng.uniform(-1, 1)), float(rng.choice([0.0, 0.1, 1.0]))
+        gap = float(rng.choice([0.0, 1.0, 30.0, 400.0]) * rng.uniform(0.5, 1.5))
+        wide = max(float(np.max(np.abs(np.r_[prob.lo, prob.hi]))) / prob.step, 1.0) + 2
+        found = b._domains(prob, mu, nu, gap)
+        widest = b._domains(prob, mu, nu, gap, reach=int(wide))
+        assert widest is not None  # windows over the whole box hold everything
+        expected = ref_domains(prob, mu, nu, gap)
+        for got in (widest, found):
+            if got is None:  # needs more than the widest reach: the caller moves on
+                assert got is found
+                continue
+            for (values, _excess), want in zip(got, expected, strict=True):
+                assert values == pytest.approx(want, abs=1e-9)
+        checked += found is not None
+    assert checked >= 3

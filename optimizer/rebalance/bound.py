@@ -42,7 +42,8 @@ _NU = np.array([0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
 _FINE_MU = np.linspace(-0.1, 0.1, 11)  # around the coarse grid's best multipliers
 _FINE_NU = np.array([0.5, 0.75, 1.0, 1.5, 2.0])
 _CHECK_MU = np.linspace(-1.0, 1.0, 5)  # the other multipliers that prune an enumeration
-_REACH = 60  # grid steps explored on each side of a per-ticker minimiser
+_WIDE_REACH = 480  # most grid steps explored each way from a side's best candidate
+_OWN_SIDE = np.array([1.0, 1.0, -1.0, -1.0])  # the buy window's two edges, the sell window's
 
 
 @functools.lru_cache(maxsize=32)
@@ -110,46 +111,90 @@ def _best_bound(prob: Problem) -> tuple[float, float, float, np.ndarray]:
     return float(lb2[k2]), float(mu2[k2]), float(nu2[k2]), np.concatenate([sols, sols2], axis=1)
 
 
-def _side_windows(prob: Problem, cand: np.ndarray, vals: np.ndarray, reach: int) -> np.ndarray:
-    """Windows of grid trades around each ticker's best candidate on each side of zero,
-    (n, 2 (2R+1)): buys first, then sales."""
-    s, n = prob.step, cand.shape[0]
+def _side_centres(prob: Problem, cand: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Each ticker's best candidate on each side of zero in whole grid units, (2n,): buys
+    first, then sales (``zmin`` away from zero on a side without candidates)."""
+    n = cand.shape[0]
     side = np.concatenate([np.where(cand > 0, vals, np.inf), np.where(cand < 0, vals, np.inf)])
+    rows = np.arange(2 * n)
     best = side.argmin(axis=1)
-    centre = np.concatenate([cand, cand])[np.arange(2 * n), best]
-    fallback = np.concatenate([prob.zmin, -prob.zmin])
-    centre = np.where(np.isfinite(side[np.arange(2 * n), best]), centre, fallback)
-    win = np.round(centre / s)[:, None] * s + np.arange(-reach, reach + 1)[None, :] * s
-    return np.concatenate([win[:n], win[n:]], axis=1)
+    centre = np.concatenate([cand, cand])[rows, best]
+    centre = np.where(
+        np.isfinite(side[rows, best]), centre, np.concatenate([prob.zmin, -prob.zmin])
+    )
+    return np.round(centre / prob.step)
 
 
-def _domains(prob: Problem, mu: float, nu: float, gap: float, reach: int = _REACH):
+def _reach(
+    prob: Problem, cand: np.ndarray, excess: np.ndarray, tol: float, centre: np.ndarray
+) -> int:
+    """Grid steps each way that windows around ``centre`` need to hold every trade whose
+    ``excess`` is within ``tol`` (at most ``_WIDE_REACH``).
+
+    Each side of zero is convex, and linear between its candidates (they hold every kink,
+    rounded both ways, and the bounds): going outward from a side's best candidate, the kept
+    trades end where the excess crosses ``tol`` between the last kept candidate and the
+    first one over it (or at the last kept candidate when none is over)."""
+    both = np.concatenate([cand, cand])
+    exc = np.concatenate([excess, excess])
+    on_side = np.concatenate([cand > 0, cand < 0])
+    steps = both / prob.step - centre[:, None]
+    dist = np.abs(steps)
+    rows = np.arange(both.shape[0])
+    need = 0.0
+    for hand in (steps >= 0, steps <= 0):
+        mine = on_side & hand
+        over = mine & (exc > tol)
+        j = np.where(over, dist, np.inf).argmin(axis=1)  # the first candidate over
+        d_out, e_out = dist[rows, j], exc[rows, j]
+        stop = over[rows, j]
+        kept = mine & ~over & (~stop[:, None] | (dist < d_out[:, None]))
+        i = np.where(kept, dist, -1.0).argmax(axis=1)  # the last kept candidate before it
+        d_in, e_in = dist[rows, i], exc[rows, i]
+        rise = np.where(stop, e_out - e_in, 1.0)  # > 0 where there is a candidate over
+        cross = d_in + np.where(stop, (tol - e_in) / rise, 0.0) * (d_out - d_in)
+        need = max(need, float(np.where(kept[rows, i], cross, 0.0).max()))
+    return min(math.ceil(need) + 1, _WIDE_REACH)
+
+
+def _domains(prob: Problem, mu: float, nu: float, gap: float, reach: int | None = None):
     """Per ticker: trades whose term exceeds the ticker's minimum by at most ``gap``.
 
     Returns a list of (values, excess) pairs, or None when a search window is too narrow
     to hold every such trade (each side of zero is convex, so the kept set on a side is an
-    interval; the window is centred on that side's best candidate).
+    interval; the window is centred on that side's best candidate and reaches ``reach``
+    grid steps each way, by default what :func:`_reach` finds it needs).
     """
     tol = gap + 1e-9 * (1 + abs(gap))
     lo, hi, zmin = prob.lo[:, None], prob.hi[:, None], prob.zmin[:, None]
     cand = prob.candidates
     cvals = _terms(prob, None, mu, nu)
     n = cand.shape[0]
+    centre = _side_centres(prob, cand, cvals)
+    if reach is None:
+        reach = _reach(prob, cand, cvals - cvals.min(axis=1, keepdims=True), tol, centre)
+    win = (centre[:, None] + np.arange(-reach, reach + 1)[None, :]) * prob.step
     # no trade, the buy window, the sell window, the candidates (off-grid ends: sell all)
-    grid = np.concatenate([np.zeros((n, 1)), _side_windows(prob, cand, cvals, reach), cand], 1)
+    grid = np.concatenate([np.zeros((n, 1)), win[:n], win[n:], cand], 1)
     ok = (grid >= lo - 1e-9) & (grid <= hi + 1e-9)
+    # a bound off the grid is its own trade, not the grid point a rounding away from it
+    hair = 1e-6 * prob.step
+    ok &= ((np.abs(grid - lo) > hair) | (grid == lo)) & ((np.abs(grid - hi) > hair) | (grid == hi))
     ok &= (grid == 0) | (np.abs(grid) >= zmin - 1e-9)
     vals = np.where(ok, _terms(prob, grid, mu, nu), np.inf)
     excess = vals - np.minimum(vals.min(axis=1, keepdims=True), cvals.min(axis=1, keepdims=True))
     keep = excess <= tol
     w = 2 * reach + 1
-    # a kept value at a window edge that is not a bound means the interval may go on
+    # a kept value at a window edge that is not a bound means its side's interval may go
+    # on (an edge across zero is the other side's, which its own window holds)
     ends = [1, w, w + 1, 2 * w]
     at = grid[:, ends]
-    beyond = (at > lo + 1e-9) & (at < hi - 1e-9) & (np.abs(at) > zmin + 1e-9)
+    beyond = (at * _OWN_SIDE > 0) & (at > lo + 1e-9) & (at < hi - 1e-9)
+    beyond &= np.abs(at) > zmin + 1e-9
     if (keep[:, ends] & beyond).any():
         return None
-    # each ticker's kept values, sorted, each once (a window may repeat a candidate)
+    # each ticker's kept values, sorted, each once (a window repeats the candidates on the
+    # grid: both are whole grid units times the step, so the same trade is the same float)
     order = np.argsort(np.where(keep, grid, np.inf), axis=1, kind="stable")
     rows = np.arange(n)[:, None]
     g, e, kept = grid[rows, order], excess[rows, order], keep[rows, order]
@@ -361,7 +406,7 @@ def _enumerate_within(
     found = (
         (d, level - bound)
         for m, bound in tries()
-        for reach in (_REACH, 8 * _REACH)
+        for reach in (None, _WIDE_REACH)  # the reach it needs, else the widest
         if (d := _domains(prob, m, nu, level - bound, reach)) is not None
     )
     domains, gap = next(found, (None, 0.0))
