@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
 
 from optimizer.errors import CapallocError, InfeasibleError, PlanError
 from optimizer.rebalance.bound import best_of
-from optimizer.rebalance.holdings import CASH, Account, check_targets
+from optimizer.rebalance.holdings import CASH, Account, Lot, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
 from optimizer.rebalance.rules import BandTarget, RebalanceRules, SolverChoice
 from optimizer.rebalance.solve import (
@@ -56,6 +56,11 @@ class _State:
     band_cash: float
     min_order: float
     reserve: float
+    # ticker index -> sellable_lots of this account at these prices (they depend on
+    # neither holdings nor cash, so a state replaced after trading shares them)
+    lots: dict[int, tuple[list[Lot], list[Block]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def _state(
@@ -104,6 +109,15 @@ def _state(
         rules.min_order(value),
         rules.reserve(value),
     )
+
+
+def _sellable(
+    account: Account, s: _State, i: int, as_of: dt.date, rules: RebalanceRules
+) -> tuple[list[Lot], list[Block]]:
+    """:func:`sellable_lots` of ticker ``i``, once per state."""
+    if i not in s.lots:
+        s.lots[i] = sellable_lots(account, s.tickers[i], float(s.p[i]), as_of, rules)
+    return s.lots[i]
 
 
 def _band(w: np.ndarray, rules: RebalanceRules) -> np.ndarray:
@@ -337,7 +351,7 @@ def _problem(
     for i, ticker in enumerate(s.tickers):
         wants_sell = s.p[i] * s.h[i] > t[i] or short
         if may_sell[i] and s.h[i] > 0:
-            lots, why = sellable_lots(account, ticker, s.p[i], as_of, rules)
+            lots, why = _sellable(account, s, i, as_of, rules)
             lo[i] = -sum(lot.shares for lot in lots)
             blocks += why if wants_sell else []
         if may_buy[i]:
@@ -428,7 +442,7 @@ def _trades(
         side = Side.BUY if z[i] > 0 else Side.SELL
         lots = ()
         if side is Side.SELL:
-            ordered, _ = sellable_lots(account, ticker, price, as_of, rules)
+            ordered, _ = _sellable(account, s, int(i), as_of, rules)
             lots = take_lots(ordered, q, price, as_of, rules)
         cost = rules.order_cost(q, price)
         reason = _trade_reason(s, i, out, side)

@@ -223,9 +223,11 @@ def post_trade_account(
     lots: list[Lot] = []
     for lot in account.lots:
         key = (lot.ticker, lot.lot_id, lot.acquired, lot.cost_per_share)
-        left = lot.shares - taken.pop(key, 0.0)
-        if left > 1e-9:
-            lots.append(Lot(lot.ticker, left, lot.cost_per_share, lot.acquired, lot.lot_id))
+        used = taken.pop(key, 0.0)
+        left = lot.shares - used
+        if left > 1e-9:  # an untouched lot stays the same object
+            lots.append(lot if not used else Lot(lot.ticker, left, lot.cost_per_share,
+                                                 lot.acquired, lot.lot_id))  # fmt: skip
     sales = [RecentSale(t.ticker, as_of, u.gain, u.acquired) for t in trades for u in t.lots]
     for t in trades:
         if t.side is Side.BUY:
