@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -157,7 +159,7 @@ def inputs_hash(spec: AccountSpec, period: Period, *, check_id: bool = True) -> 
     """
     digest = hashlib.sha256()
     digest.update(f"period={period.label}\n".encode())
-    config = _read_bytes(spec.config_path, MAX_TOML_BYTES)
+    config = _config_bytes(spec.config_path)
     if spec.named_by_folder and check_id:
         _check_declared_id(spec, config)
     holdings = _read_bytes(spec.holdings_path)
@@ -187,6 +189,26 @@ def with_hash(spec: AccountSpec, period: Period, *, done_with: str | None = None
 
 def _read_bytes(path: Path, limit: int = MAX_CSV_BYTES) -> bytes:
     return read_bytes(path, limit=limit)
+
+
+_LAST_CONFIG: list[Any] = [None]  # ((path, device, inode, mtime, size), bytes): one item,
+# replaced whole, so threads of one worker never see a key with another file's bytes
+
+
+def _config_bytes(path: Path) -> bytes:
+    """The account file's bytes; a policy file shared by the accounts that follow each
+    other is read once while it is unchanged (same file, modification time and size)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return _read_bytes(path, MAX_TOML_BYTES)  # raises the one-line ConfigError
+    key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    last = _LAST_CONFIG[0]
+    if last is not None and last[0] == key and stat.S_ISREG(st.st_mode):
+        return last[1]
+    data = _read_bytes(path, MAX_TOML_BYTES)
+    _LAST_CONFIG[0] = (key, data)
+    return data
 
 
 def _check_declared_id(spec: AccountSpec, config: bytes) -> None:

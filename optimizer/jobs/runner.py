@@ -266,8 +266,9 @@ class _Run:
             taken_over = self.ledger.acquire_lock(
                 self.period, self.run_id, stale_after=o.stale_after
             )
-            reconciled = self.files.reconcile(self.ledger.claims(self.period), self.ledger)
-            todo = self._triage(self.ledger.claims(self.period))
+            claims = self.ledger.claims(self.period)  # held by this run's lock from here
+            reconciled = self.files.reconcile(claims, self.ledger)  # files only, not claims
+            todo = self._triage(claims)
             on_start(len(todo))
             self._process(todo, progress)
         except BaseException as exc:
