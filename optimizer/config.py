@@ -38,10 +38,29 @@ def read_toml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> di
     return parse_toml(text, file=str(p), error=error)
 
 
+# text -> its parsed dict, left by ``parse_toml(..., keep=True)`` for the next parse of the
+# same text (taken once: the dict is never shared between two callers)
+_KEPT: dict[str, dict[str, Any]] = {}
+
+
 def parse_toml(
-    text: str, *, file: str | None = None, error: type[ConfigError] = ConfigError
+    text: str,
+    *,
+    file: str | None = None,
+    error: type[ConfigError] = ConfigError,
+    keep: bool = False,
 ) -> dict[str, Any]:
-    """TOML text → dict; syntax errors and nesting beyond ``MAX_TOML_DEPTH`` are errors."""
+    """TOML text → dict; syntax errors and nesting beyond ``MAX_TOML_DEPTH`` are errors.
+
+    ``keep``: the same text is about to be parsed again (the monthly job's id check, then
+    the account file's loading): the result is kept for that next parse, which takes it
+    instead of parsing twice; the caller only reads it, and not after that parse.
+    """
+    kept = _KEPT.pop(text, None)
+    if kept is not None:
+        if keep:
+            _KEPT[text] = kept
+        return kept
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
@@ -53,6 +72,9 @@ def parse_toml(
             f"tables or arrays nested more than {MAX_TOML_DEPTH} deep", file=file,
             hint="see docs/limits.md",
         )  # fmt: skip
+    if keep:
+        _KEPT.clear()  # one text at a time
+        _KEPT[text] = data
     return data
 
 

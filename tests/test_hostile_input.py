@@ -311,3 +311,16 @@ def test_account_id_differing_from_its_folder_fails_that_account(tmp_path):
     assert line["status"] == "failed"
     assert "account.id='a000'" in line["error"] and "folder name 'a001'" in line["error"]
     assert [a for (a,) in query(tmp_path / "ledger.db", "select account from claims")] == ["a000"]
+
+
+def test_account_id_check_reads_a_file_that_starts_with_a_byte_order_mark(tmp_path):
+    """The id check reads the file as the account's loading does (a byte-order mark is
+    dropped), so a copied file saved with one is caught too."""
+    make_accounts(tmp_path / "accounts", 2)
+    config = tmp_path / "accounts" / "a001" / "account.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + ('[account]\nid = "a000"\n' + config.read_text()).encode())
+    res = monthly(tmp_path)
+    assert res.returncode == 10, res.stderr
+    line = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}["a001"]
+    assert line["status"] == "failed"
+    assert "account.id='a000'" in line["error"] and "folder name 'a001'" in line["error"]

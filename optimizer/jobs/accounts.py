@@ -216,7 +216,8 @@ def _check_declared_id(spec: AccountSpec, config: bytes) -> None:
     orders and the ledger use the folder's name, so a different id means the file was
     copied from another account (or the folder renamed) by mistake."""
     try:
-        declared = parse_toml(config.decode("utf-8")).get("account", {})
+        # the pipeline parses the same text next: it takes this parse (as read_text decodes)
+        declared = parse_toml(config.decode("utf-8-sig"), keep=True).get("account", {})
     except (ConfigError, UnicodeDecodeError):
         return  # the pipeline reports the malformed file
     given = declared.get("id") if isinstance(declared, dict) else None
