@@ -39,7 +39,7 @@ def read_toml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> di
 
 
 # text -> its parsed dict, left by ``parse_toml(..., keep=True)`` for the next parse of the
-# same text (taken once: the dict is never shared between two callers)
+# same text, which takes it (once: a later parse of that text parses it anew)
 _KEPT: dict[str, dict[str, Any]] = {}
 
 

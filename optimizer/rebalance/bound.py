@@ -362,7 +362,7 @@ def solve_bound(
         pooled = _enumerate_within(prob, (mu, nu), (lower, upper + extra), limit)
         if isinstance(pooled, Combos):  # the feasible ones, priced for the planner's rounds
             c_tot, spend = _priced(prob, pooled)
-            f, ok = _objective(prob, pooled.total(phi(prob, pooled.values)), c_tot, spend)
+            f, ok = _scores(prob, replace(pooled, priced=(c_tot, spend)))
             pool = replace(pooled, idx=pooled.idx[:, ok], priced=(c_tot[ok], spend[ok]))
             return BoundResult(_best(pool, f[ok]), pool=pool, slack=extra)
     if gap <= 1e-9 * max(1.0, abs(upper)):
