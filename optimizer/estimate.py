@@ -297,7 +297,7 @@ def baseline_from_prices(
 ) -> Estimate:
     """See :meth:`Estimate.from_prices`."""
     from optimizer.data.frequency import Frequency, infer_frequency
-    from optimizer.data.returns import last_of_period
+    from optimizer.data.period_returns import last_of_period
 
     native = infer_frequency(prices.index)
     freq = native if frequency is None else Frequency.parse(frequency)

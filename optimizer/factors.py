@@ -505,7 +505,7 @@ def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame
 
     Rows with a missing value are dropped first; daily keeps every remaining row.
     """
-    from optimizer.data.returns import last_of_period
+    from optimizer.data.period_returns import last_of_period
 
     return last_of_period(frame.dropna(), frequency)
 

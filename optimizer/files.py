@@ -36,23 +36,25 @@ def read_bytes(
     ConfigError (or ``error``)
         The file is missing, not a regular file, larger than ``limit``, or unreadable.
     """
-    p = Path(path)
-    fd = _open(p, limit, error)
+    p = path if isinstance(path, Path) else Path(path)
+    fd, size = _open(p, limit, error)
     try:
-        chunks, size = [], 0
+        # the first read asks for one byte more than fstat said: a file that did not grow
+        # is read in one call (a fixed large buffer costs a map and unmap per file)
+        chunks, want, size = [], size + 1, 0
         while size <= limit:
-            chunk = os.read(fd, _CHUNK)
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
-            size += len(chunk)
+            size, want = size + len(chunk), _CHUNK
     except OSError as exc:
         raise error("cannot read the file", file=str(p), hint=exc.strerror or str(exc)) from None
     finally:
         os.close(fd)
     if size > limit:  # grew while being read
         raise _too_large(p, size, limit, error)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_text(
@@ -78,11 +80,12 @@ def open_text(
     """``path`` opened for reading UTF-8 text (after the checks of :func:`read_bytes`), for
     readers that need only its first lines."""
     p = Path(path)
-    return open(_open(p, limit, error), encoding="utf-8-sig", newline="")
+    return open(_open(p, limit, error)[0], encoding="utf-8-sig", newline="")
 
 
-def _open(p: Path, limit: int, error: type[CapallocError]) -> int:
-    """A read-only, non-blocking descriptor of ``p``, a regular file within ``limit``."""
+def _open(p: Path, limit: int, error: type[CapallocError]) -> tuple[int, int]:
+    """A read-only, non-blocking descriptor of ``p``, a regular file within ``limit``, and
+    its size when opened."""
     try:
         _check(p, os.stat(p), limit, error)
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -93,11 +96,12 @@ def _open(p: Path, limit: int, error: type[CapallocError]) -> int:
     except ValueError:  # a NUL byte in the path
         raise error("not a valid file path", file=repr(str(p))) from None
     try:
-        _check(p, os.fstat(fd), limit, error)  # the file may have been swapped meanwhile
+        st = os.fstat(fd)
+        _check(p, st, limit, error)  # the file may have been swapped meanwhile
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st.st_size
 
 
 def _check(p: Path, st: os.stat_result, limit: int, error: type[CapallocError]) -> None:

@@ -18,7 +18,7 @@ from optimizer.account import load_account
 from optimizer.backtest import TaxRates, run_backtest
 from optimizer.backtest.engine import net_tax
 from optimizer.data.sample import sample_dir
-from optimizer.jobs.calendar import first_session
+from optimizer.jobs.sessions import first_session
 from optimizer.rebalance.tax import Side
 
 ACCOUNT = """

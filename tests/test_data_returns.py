@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.data import get_provider
-from optimizer.data.returns import returns
+from optimizer.data.period_returns import returns
 from optimizer.errors import DataError
 
 

@@ -8,7 +8,8 @@ import exchange_calendars as xcals
 import pytest
 
 from optimizer.errors import ConfigError
-from optimizer.jobs.calendar import first_session, parse_period
+from optimizer.jobs.calendar import parse_period
+from optimizer.jobs.sessions import first_session
 
 
 @pytest.mark.parametrize(

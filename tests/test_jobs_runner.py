@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from optimizer.errors import ConfigError
 from optimizer.jobs.calendar import parse_period
+from optimizer.jobs.model import Period
 from optimizer.jobs.runner import RunOptions, run_monthly
+from tests.conftest import ROOT
 from tests.jobs_support.accounts import make_accounts, query
 
 PERIOD = parse_period("2026-01")
@@ -93,3 +100,49 @@ def test_unreadable_inputs_fail_in_the_worker_with_their_reason(tmp_path):
                  "order by account")  # fmt: skip
     assert [a for a, h in rows if h is None] == ["a002"]
     assert all(len(h) == 64 for a, h in rows if a != "a002")
+
+
+def test_a_recorded_period_keeps_the_rebalance_date_of_its_first_run(tmp_path):
+    """The retry of a failed account trades on the date the period was first recorded
+    with, whatever the calendar says now (a later calendar release may add a holiday);
+    a caller's different date is refused before anything is written."""
+    make_accounts(tmp_path / "accounts", 3, infeasible=(1,))
+    first = run_monthly(options(tmp_path, "pipeline:process_account"))
+    assert first.period.rebalance_date == dt.date(2026, 1, 2)
+    assert first.counts["n_failed"] == 1
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:  # as if recorded by another calendar
+        conn.execute("update runs set rebalance_date = '2026-01-05'")
+    lazy = parse_period("2026-01", look_up=False)
+    again = run_monthly(replace(options(tmp_path, "pipeline:process_account"), period=lazy))
+    assert again.period.rebalance_date == dt.date(2026, 1, 5)
+    assert again.counts["n_skipped"] == 2 and again.counts["n_failed"] == 1
+    assert "rebalance_date" not in vars(lazy)  # the calendar was not consulted
+    dates = query(tmp_path / "ledger.db", "select rebalance_date from runs order by id")
+    assert dates == [("2026-01-05",), ("2026-01-05",)]
+    given = Period(2026, 1, known_date=dt.date(2026, 1, 2))
+    with pytest.raises(ConfigError, match="recorded with rebalance date 2026-01-05"):
+        run_monthly(replace(options(tmp_path, "pipeline:process_account"), period=given))
+    assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(2,)]
+
+
+def test_a_rerun_of_a_done_period_loads_no_calendar_and_no_numerics(tmp_path):
+    """Every account done: the rerun hashes inputs and reads the ledger only (pandas,
+    numpy and the exchange calendar are what made it slow to start)."""
+    make_accounts(tmp_path / "accounts", 4)
+    run_monthly(options(tmp_path, "pipeline:process_account"))
+    code = (
+        "import sys\n"
+        "from optimizer.cli import main\n"
+        "try:\n    main()\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "heavy = ('pandas', 'numpy', 'exchange_calendars', 'scipy', 'cvxpy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    argv = ["run-monthly", "--accounts", str(tmp_path / "accounts"), "--db",
+            str(tmp_path / "ledger.db"), "--orders-dir", str(tmp_path / "orders"),
+            "--period", "2026-01", "--format", "json"]  # fmt: skip
+    res = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert '"n_skipped": 4' in res.stdout
+    assert res.stderr.strip().splitlines()[-1] == "[]"

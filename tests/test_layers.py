@@ -225,3 +225,19 @@ def test_the_checks_see_a_planted_cycle_and_an_upward_import():
     assert _layer("optimizer.rebalance.plan")[0] > _layer("optimizer.optimize.core")[0]
     assert _layer("optimizer.estimate")[0] < _layer("optimizer.scenario.build")[0]
     assert "optimizer.rebalance.problem" in GRAPH["optimizer.rebalance.bound"]
+
+
+def test_a_lazily_exported_name_is_never_shadowed_by_a_submodule():
+    """A package that imports its names on first use (PEP 562) hands out what its
+    ``__getattr__`` says even after a submodule of the same name was imported (the import
+    system sets that submodule as the package's attribute)."""
+    import importlib
+
+    for package in ("optimizer", "optimizer.data"):
+        mod = importlib.import_module(package)
+        folder = PACKAGE.parent / package.replace(".", "/")
+        for name in mod.__all__:
+            if not (folder / f"{name}.py").is_file() and not (folder / name).is_dir():
+                continue
+            importlib.import_module(f"{package}.{name}")
+            assert getattr(mod, name) is mod.__getattr__(name), f"{package}.{name}"

@@ -66,7 +66,7 @@ class Market:
 
 def schedule(start: tuple[int, int], end: tuple[int, int], market: Market) -> list[Step]:
     """Decision and fill dates of every month from ``start`` to ``end`` (inclusive)."""
-    from optimizer.jobs.calendar import first_sessions
+    from optimizer.jobs.sessions import first_sessions
 
     label = f"{end[0]:04d}-{end[1]:02d}"
     if start > end:

@@ -173,7 +173,7 @@ def run_monthly(
     options = RunOptions(
         accounts_dir=accounts_dir,
         db=db,
-        period=parse_period(period, allow_future=allow_future),
+        period=parse_period(period, allow_future=allow_future, look_up=False),
         orders_dir=orders_dir,
         dry_run=dry_run,
         workers=workers,

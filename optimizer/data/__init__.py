@@ -7,12 +7,27 @@
 See docs/data-sources.md.
 """
 
-from optimizer.data.base import PriceData, Provenance, Provider, SeriesCoverage
-from optimizer.data.frequency import Frequency, infer_frequency, periods_per_year
-from optimizer.data.registry import get_provider
-from optimizer.data.returns import ReturnKind, returns
-from optimizer.data.settings import DataConfig
-from optimizer.data.validate import ValidationPolicy, require_history
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optimizer.data.base import PriceData, Provenance, Provider, SeriesCoverage
+    from optimizer.data.frequency import Frequency, infer_frequency, periods_per_year
+    from optimizer.data.period_returns import ReturnKind, returns
+    from optimizer.data.registry import get_provider
+    from optimizer.data.settings import DataConfig
+    from optimizer.data.validate import ValidationPolicy, require_history
+
+# imported on first use: a submodule (e.g. the freshness check of a monthly rerun) does not
+# pay for pandas, the providers and their settings
+_WHERE = {
+    "PriceData": "base", "Provenance": "base", "Provider": "base", "SeriesCoverage": "base",
+    "Frequency": "frequency", "infer_frequency": "frequency", "periods_per_year": "frequency",
+    "get_provider": "registry", "ReturnKind": "period_returns", "returns": "period_returns",
+    "DataConfig": "settings", "ValidationPolicy": "validate", "require_history": "validate",
+}  # fmt: skip
 
 __all__ = [
     "DataConfig",
@@ -29,3 +44,15 @@ __all__ = [
     "require_history",
     "returns",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'optimizer.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"optimizer.data.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

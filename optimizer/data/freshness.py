@@ -12,8 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from optimizer.data.base import PriceData
 
@@ -52,6 +50,8 @@ def business_days(earlier: dt.date, later: dt.date) -> int:
     next Friday 5; 0 when ``later`` is not after ``earlier``."""
     if later <= earlier:
         return 0
+    import numpy as np  # here: a monthly rerun with every account done never needs it
+
     return int(np.busday_count(earlier, later))
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from optimizer.data.align import check_stale
 from optimizer.data.base import PriceData, Provider
 from optimizer.data.frequency import Frequency
-from optimizer.data.returns import returns
+from optimizer.data.period_returns import returns
 from optimizer.errors import DataError
 
 

@@ -3,7 +3,8 @@
 Modules, in the order a run uses them:
 
 * ``model``      — AccountSpec, Period, AccountOutcome, AccountResult, Order (frozen data)
-* ``calendar``   — ``parse_period``: the month and its first NYSE session
+* ``calendar``   — ``parse_period``: the month, checked against the accepted range
+* ``sessions``   — its first NYSE session (``exchange_calendars``), looked up when needed
 * ``accounts``   — ``discover_accounts`` (folder or accounts.csv), ``inputs_hash``
 * ``processor``  — the per-account pipeline (``MODULE:FUNC``) and the worker-side loop
 * ``pool``       — the local worker processes (``--workers``), started before the price check

@@ -31,7 +31,11 @@ CONFIG_NAME = "account.toml"
 HOLDINGS_NAME = "holdings.csv"
 INDEX_NAME = "accounts.csv"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f]")
 _REFERENCE_SUFFIXES = (".csv", ".toml", ".json", ".txt", ".parquet")
+_REFERENCE_RE = re.compile(
+    "|".join(re.escape(x) for x in _REFERENCE_SUFFIXES).encode(), re.IGNORECASE
+)
 
 
 def discover_accounts(
@@ -83,6 +87,7 @@ def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
 
 def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
     specs: dict[str, AccountSpec] = {}
+    paths: dict[str, Path] = {}  # a policy file shared by many rows: one Path object
     for line_no, row in _index_rows(index):
         where = f"{index}:{line_no}"
         account = (row.get("account") or "").strip()
@@ -94,7 +99,7 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         for key, value in (("config", config), ("holdings", holdings)):
             if not value:
                 raise ConfigError("required column is empty", file=where, key=key)
-            if any(ord(ch) < 32 for ch in value):
+            if _CONTROL_RE.search(value):
                 raise ConfigError(
                     "a path with a control character (NUL, newline, ...)", file=where, key=key,
                     value=value,
@@ -108,9 +113,9 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
                 raise ConfigError(
                     f"unknown fallback; known: {known}", file=where, key="fallback", value=raw
                 ) from None
-        specs[account] = AccountSpec(
-            account, index.parent / config, index.parent / holdings, policy
-        )
+        if (config_path := paths.get(config)) is None:
+            config_path = paths[config] = index.parent / config
+        specs[account] = AccountSpec(account, config_path, index.parent / holdings, policy)
     return list(specs.values())
 
 
@@ -232,8 +237,7 @@ def _check_declared_id(spec: AccountSpec, config: bytes) -> None:
 
 
 def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> list[Path]:
-    lowered = config.lower()
-    if not any(suffix.encode() in lowered for suffix in _REFERENCE_SUFFIXES):
+    if not _REFERENCE_RE.search(config):
         return []  # no file name in the text: no need to parse it
     try:
         data = parse_toml(config.decode("utf-8"))

@@ -1,107 +1,37 @@
-"""The rebalancing period and its date: the first NYSE session of the month.
-
-Sessions come from ``exchange_calendars`` (calendar ``XNYS``), never from a hand-made
-holiday list.
-"""
+"""The rebalancing period: a month ``YYYY-MM`` in the accepted range; its date is the
+first NYSE session of the month (:mod:`optimizer.jobs.sessions`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-from typing import Any
 
 from optimizer.errors import ConfigError
 from optimizer.jobs.model import Period
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
-EXCHANGE = "XNYS"
 FIRST_PERIOD = (1990, 1)  # earliest month the job accepts (docs/limits.md)
 MAX_FUTURE_MONTHS = 12  # with --allow-future: at most this far ahead of the current month
 
 
-def first_session(year: int, month: int, exchange: str = EXCHANGE) -> dt.date:
-    """The first trading session of ``exchange`` in the given month.
-
-    Raises
-    ------
-    ConfigError
-        The month lies outside the range the calendar covers, or has no session.
-    """
-    import exchange_calendars as xcals
-
-    start = dt.date(year, month, 1)
-    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    try:
-        sessions = _sessions_around(exchange, year)
-        sessions = sessions[(sessions >= str(start)) & (sessions <= str(end))]
-    except (ValueError, xcals.errors.CalendarError) as exc:
-        raise ConfigError(
-            "the exchange calendar does not cover this month",
-            key="period",
-            value=f"{year:04d}-{month:02d}",
-            hint=" ".join(str(exc).split())[:120],
-        ) from None
-    if len(sessions) == 0:
-        raise ConfigError("no trading session in this month", key="period", value=start.isoformat())
-    return sessions[0].date()
-
-
-def first_sessions(
-    first: tuple[int, int], last: tuple[int, int], exchange: str = EXCHANGE
-) -> dict[tuple[int, int], dt.date]:
-    """The first session of every month from ``first`` to ``last`` (year, month), from one
-    calendar (a backtest's schedule; building a calendar costs about half a second).
-
-    Raises
-    ------
-    ConfigError
-        The range lies outside what the calendar covers.
-    """
-    import exchange_calendars as xcals
-    import pandas as pd
-
-    try:
-        cal = xcals.get_calendar(
-            exchange, start=pd.Timestamp(first[0] - 1, 12, 15), end=pd.Timestamp(last[0] + 1, 1, 15)
-        )
-    except (ValueError, xcals.errors.CalendarError) as exc:
-        raise ConfigError(
-            "the exchange calendar does not cover these months",
-            key="period",
-            value=f"{first[0]:04d}-{first[1]:02d}..{last[0]:04d}-{last[1]:02d}",
-            hint=" ".join(str(exc).split())[:120],
-        ) from None
-    out: dict[tuple[int, int], dt.date] = {}
-    for session in cal.sessions:
-        key = (session.year, session.month)
-        if first <= key <= last and key not in out:
-            out[key] = session.date()
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _sessions_around(exchange: str, year: int) -> Any:
-    """The exchange's sessions over ``year``, from a calendar whose bounds enclose it."""
-    import exchange_calendars as xcals
-    import pandas as pd
-
-    cal = xcals.get_calendar(
-        exchange, start=pd.Timestamp(year - 1, 12, 15), end=pd.Timestamp(year + 1, 1, 15)
-    )
-    return cal.sessions
-
-
 def parse_period(
-    text: str | None, *, today: dt.date | None = None, allow_future: bool = False
+    text: str | None,
+    *,
+    today: dt.date | None = None,
+    allow_future: bool = False,
+    look_up: bool = True,
 ) -> Period:
     """``"YYYY-MM"`` (or ``None`` for the current UTC month) → :class:`Period`.
+
+    ``look_up=False`` leaves the rebalance date to be looked up when first needed (the
+    monthly job takes a recorded period's date from its ledger instead).
 
     Raises
     ------
     ConfigError
         The text is not a month ``YYYY-MM``; or the month is before ``FIRST_PERIOD``, after
-        the current month (unless ``allow_future``: then up to ``MAX_FUTURE_MONTHS`` ahead).
+        the current month (unless ``allow_future``: then up to ``MAX_FUTURE_MONTHS`` ahead);
+        or (``look_up``) the exchange calendar does not cover it.
     """
     today = today or dt.datetime.now(dt.UTC).date()
     if text is None:
@@ -109,7 +39,10 @@ def parse_period(
     else:
         year, month = split_period(text)
     check_period_range(year, month, today=today, allow_future=allow_future)
-    return Period(year=year, month=month, rebalance_date=first_session(year, month))
+    period = Period(year=year, month=month)
+    if look_up:
+        period.rebalance_date  # noqa: B018  (raises here for a month the calendar lacks)
+    return period
 
 
 def split_period(text: str) -> tuple[int, int]:

@@ -320,7 +320,17 @@ class Ledger:
             c.account, c.run_id, c.inputs_hash, c.status, c.n_orders, c.orders_path
         ).where(c.period == period.label)
         with self._guard(), self.engine.connect() as conn:
-            return {row[0]: Claim(*row) for row in conn.execute(query)}
+            return {row[0]: Claim(*row) for row in conn.execute(query).all()}
+
+    def recorded_date(self, period: Period) -> dt.date | None:
+        """The rebalance date the period's first run recorded (None: no run yet)."""
+        from sqlalchemy import select
+
+        r = s.runs.c
+        query = select(r.rebalance_date).where(r.period == period.label).order_by(r.id).limit(1)
+        with self._guard(), self.engine.connect() as conn:
+            text = conn.execute(query).scalar()
+        return None if text is None else dt.date.fromisoformat(text)
 
     def claimed_orders_dirs(self, period: Period) -> dict[str, int]:
         """Orders folder of every run that recorded a claim for ``period`` -> its first run

@@ -8,6 +8,7 @@ worker wraps either into an :class:`AccountResult` that the runner records in th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,11 +41,28 @@ class Side(StrEnum):
 
 @dataclass(frozen=True)
 class Period:
-    """A rebalancing month and its rebalance date (first NYSE session of the month)."""
+    """A rebalancing month and its rebalance date: the first NYSE session of the month,
+    looked up in the exchange calendar when first needed unless ``known_date`` gives it (a
+    period the ledger has recorded keeps the date it was recorded with)."""
 
     year: int
     month: int
-    rebalance_date: dt.date
+    known_date: dt.date | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def rebalance_date(self) -> dt.date:
+        """The first session of the month (``known_date`` when given).
+
+        Raises
+        ------
+        ConfigError
+            The exchange calendar does not cover the month, or it has no session.
+        """
+        if self.known_date is not None:
+            return self.known_date
+        from optimizer.jobs.sessions import first_session
+
+        return first_session(self.year, self.month)
 
     @property
     def label(self) -> str:

@@ -21,7 +21,7 @@ import datetime as dt
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,8 @@ def run_monthly(
     pipeline = Pipeline(options.processor)
     pipeline.load()  # fail early on a bad pipeline name
     specs = discover_accounts(options.accounts_dir, fallback=options.fallback)
-    claimed = _claimed(options)  # done accounts trade nothing: their prices are not checked
+    claimed, recorded = _recorded(options)  # done accounts trade nothing: prices not checked
+    options = replace(options, period=_dated(options.period, recorded))
     unclaimed = [s for s in specs if s.account_id not in claimed]
     with contextlib.ExitStack() as stack:
         cluster = pool = None
@@ -168,19 +169,36 @@ def run_monthly(
         return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
 
 
-def _claimed(options: RunOptions) -> set[str]:
-    """The accounts already done for the period, read without writing anything (an
-    unusable ledger reads as empty here; opening it for the run reports why)."""
+def _recorded(options: RunOptions) -> tuple[set[str], dt.date | None]:
+    """The accounts already done for the period and the rebalance date its first run
+    recorded, read without writing anything (an unusable ledger reads as empty here;
+    opening it for the run reports why)."""
     try:
         reader = Ledger.open_to_read(options.db)
     except CapallocError:
-        return set()
+        return set(), None
     if reader is None:
-        return set()
+        return set(), None
     try:
-        return set(reader.claims(options.period))
+        return set(reader.claims(options.period)), reader.recorded_date(options.period)
     finally:
         reader.close()
+
+
+def _dated(period: Period, recorded: dt.date | None) -> Period:
+    """The period with its rebalance date known before anything is written: the date its
+    first run recorded (a done period's date never moves, even if a later calendar release
+    adds a holiday), else the calendar's (a month it lacks is refused here)."""
+    if recorded is None:
+        period.rebalance_date  # noqa: B018  (looked up now: raises ConfigError)
+        return period
+    if period.known_date not in (None, recorded):
+        raise ConfigError(
+            f"period {period.label} was recorded with rebalance date {recorded.isoformat()}",
+            key="period",
+            value=period.known_date.isoformat(),
+        )
+    return Period(period.year, period.month, recorded)
 
 
 def check_prices(
