@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.errors import ConfigError
+from optimizer.errors import ConfigError, LedgerError
 from optimizer.jobs.calendar import parse_period
 from optimizer.jobs.model import Period
 from optimizer.jobs.runner import RunOptions, run_monthly
@@ -122,6 +122,11 @@ def test_a_recorded_period_keeps_the_rebalance_date_of_its_first_run(tmp_path):
     given = Period(2026, 1, known_date=dt.date(2026, 1, 2))
     with pytest.raises(ConfigError, match="recorded with rebalance date 2026-01-05"):
         run_monthly(replace(options(tmp_path, "pipeline:process_account"), period=given))
+    assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(2,)]
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        conn.execute("update runs set rebalance_date = 'Jan 5'")
+    with pytest.raises(LedgerError, match=r"rebalance_date='Jan 5': run of period 2026-01"):
+        run_monthly(options(tmp_path, "pipeline:process_account"))
     assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(2,)]
 
 

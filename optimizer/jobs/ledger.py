@@ -330,7 +330,16 @@ class Ledger:
         query = select(r.rebalance_date).where(r.period == period.label).order_by(r.id).limit(1)
         with self._guard(), self.engine.connect() as conn:
             text = conn.execute(query).scalar()
-        return None if text is None else dt.date.fromisoformat(text)
+        if text is None:
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except (TypeError, ValueError):
+            raise LedgerError(
+                f"run of period {period.label} recorded a rebalance date that is not a date",
+                key="runs.rebalance_date",
+                value=str(text)[:40],
+            ) from None
 
     def claimed_orders_dirs(self, period: Period) -> dict[str, int]:
         """Orders folder of every run that recorded a claim for ``period`` -> its first run

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE, Staleness, staleness
+from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE, LastPrice, Staleness, staleness
 from optimizer.errors import CapallocError, ConfigError
 from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
@@ -216,11 +216,13 @@ def check_prices(
         return ()
     found: dict[tuple[str, str, dt.date], tuple[Staleness, list[str]]] = {}
     dates = pool.price_dates(specs, options.period) if pool else hook(specs, options.period)
+    seen: dict[LastPrice, Staleness | None] = {}  # accounts on one policy share their prices
     for account, last in dates:
-        finding = staleness(
-            last, options.period.rebalance_date, options.max_price_age, "the rebalance date"
-        )
-        if finding is None:
+        if last not in seen:
+            seen[last] = staleness(
+                last, options.period.rebalance_date, options.max_price_age, "the rebalance date"
+            )
+        if (finding := seen[last]) is None:
             continue
         if not options.allow_stale:
             raise ConfigError(
