@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from optimizer.errors import ConfigError, LedgerError
+from optimizer.jobs.accounts import discover_accounts
 from optimizer.jobs.calendar import parse_period
+from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import Period
-from optimizer.jobs.runner import RunOptions, run_monthly
+from optimizer.jobs.runner import RunOptions, _Run, run_monthly
 from tests.conftest import ROOT
 from tests.jobs_support.accounts import make_accounts, query
 
@@ -122,6 +124,17 @@ def test_a_recorded_period_keeps_the_rebalance_date_of_its_first_run(tmp_path):
     given = Period(2026, 1, known_date=dt.date(2026, 1, 2))
     with pytest.raises(ConfigError, match="recorded with rebalance date 2026-01-05"):
         run_monthly(replace(options(tmp_path, "pipeline:process_account"), period=given))
+    assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(2,)]
+    # dated before the ledger said otherwise (it was busy, or another run recorded the
+    # period meanwhile): refused before the run is recorded
+    ledger = Ledger.open(str(tmp_path / "ledger.db"))
+    try:
+        run = _Run(replace(options(tmp_path, "pipeline:process_account"), period=given), ledger,
+                   discover_accounts(tmp_path / "accounts"))  # fmt: skip
+        with pytest.raises(ConfigError, match="this run dated it otherwise"):
+            run.execute(lambda n: None, lambda n: None)
+    finally:
+        ledger.close()
     assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(2,)]
     with sqlite3.connect(tmp_path / "ledger.db") as conn:
         conn.execute("update runs set rebalance_date = 'Jan 5'")

@@ -273,6 +273,7 @@ class _Run:
             return self._summary(RunStatus.DRY_RUN, None, Reconciliation(), None)
         assert self.ledger is not None
         self._check_orders_dir()  # refused before the run is recorded
+        self._check_date()
         prepare_folder(o.orders_dir.resolve(), self.period)
         self.run_id = self.ledger.start_run(
             self.period,
@@ -311,6 +312,21 @@ class _Run:
             run_id, self.period, self.options.dry_run, status, self._counts(), lines,
             reconciled, taken_over, self.options.orders_dir.resolve(), self.notices,
         )  # fmt: skip
+
+    def _check_date(self) -> None:
+        """The period's date is the one its first run recorded: a run that dated it
+        otherwise (the ledger was not readable when it looked, or another run recorded the
+        period meanwhile) is refused before it is recorded."""
+        assert self.ledger is not None
+        recorded = self.ledger.recorded_date(self.period)
+        if recorded is not None and recorded != self.period.rebalance_date:
+            raise ConfigError(
+                f"period {self.period.label} was recorded with rebalance date "
+                f"{recorded.isoformat()}, this run dated it otherwise",
+                key="period",
+                value=self.period.rebalance_date.isoformat(),
+                hint="run again: the recorded date is used",
+            )
 
     def _check_orders_dir(self) -> None:
         """A period's orders stay where they were recorded: another folder is refused,
