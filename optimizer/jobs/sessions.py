@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
 
 from optimizer.errors import ConfigError
 
@@ -20,30 +19,20 @@ def first_session(year: int, month: int, exchange: str = EXCHANGE) -> dt.date:
     ConfigError
         The month lies outside the range the calendar covers, or has no session.
     """
-    import exchange_calendars as xcals
-
-    start = dt.date(year, month, 1)
-    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    try:
-        sessions = _sessions_around(exchange, year)
-        sessions = sessions[(sessions >= str(start)) & (sessions <= str(end))]
-    except (ValueError, xcals.errors.CalendarError) as exc:
-        raise ConfigError(
-            "the exchange calendar does not cover this month",
-            key="period",
-            value=f"{year:04d}-{month:02d}",
-            hint=" ".join(str(exc).split())[:120],
-        ) from None
-    if len(sessions) == 0:
-        raise ConfigError("no trading session in this month", key="period", value=start.isoformat())
-    return sessions[0].date()
+    found = first_sessions((year, 1), (year, 12), exchange)  # one calendar per year, kept
+    if (year, month) not in found:
+        value = f"{year:04d}-{month:02d}"
+        raise ConfigError("no trading session in this month", key="period", value=value)
+    return found[(year, month)]
 
 
+@functools.lru_cache(maxsize=8)
 def first_sessions(
     first: tuple[int, int], last: tuple[int, int], exchange: str = EXCHANGE
 ) -> dict[tuple[int, int], dt.date]:
     """The first session of every month from ``first`` to ``last`` (year, month), from one
-    calendar (a backtest's schedule; building a calendar costs about half a second).
+    calendar (a backtest's schedule; building a calendar costs about half a second, so the
+    last few answers are kept: read-only, shared).
 
     Raises
     ------
@@ -70,15 +59,3 @@ def first_sessions(
         if first <= key <= last and key not in out:
             out[key] = session.date()
     return out
-
-
-@functools.lru_cache(maxsize=8)
-def _sessions_around(exchange: str, year: int) -> Any:
-    """The exchange's sessions over ``year``, from a calendar whose bounds enclose it."""
-    import exchange_calendars as xcals
-    import pandas as pd
-
-    cal = xcals.get_calendar(
-        exchange, start=pd.Timestamp(year - 1, 12, 15), end=pd.Timestamp(year + 1, 1, 15)
-    )
-    return cal.sessions
