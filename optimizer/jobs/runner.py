@@ -188,16 +188,11 @@ def _recorded(options: RunOptions) -> tuple[set[str], dt.date | None]:
 def _dated(period: Period, recorded: dt.date | None) -> Period:
     """The period with its rebalance date known before anything is written: the date its
     first run recorded (a done period's date never moves, even if a later calendar release
-    adds a holiday), else the calendar's (a month it lacks is refused here)."""
-    if recorded is None:
+    adds a holiday), else the given or the calendar's (a month it lacks is refused here; a
+    given date other than the recorded one, by :meth:`_Run._check_date`)."""
+    if recorded is None or period.known_date is not None:
         period.rebalance_date  # noqa: B018  (looked up now: raises ConfigError)
         return period
-    if period.known_date not in (None, recorded):
-        raise ConfigError(
-            f"period {period.label} was recorded with rebalance date {recorded.isoformat()}",
-            key="period",
-            value=period.known_date.isoformat(),
-        )
     return Period(period.year, period.month, recorded)
 
 
