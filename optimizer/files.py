@@ -40,7 +40,7 @@ def read_bytes(
     fd, size = _open(p, limit, error)
     try:
         # the first read asks for one byte more than fstat said: a file that did not grow
-        # is read in one call (a fixed large buffer costs a map and unmap per file)
+        # is read in one call (a 1 MiB buffer allocated and shrunk per file cost twice as much)
         chunks, want, size = [], size + 1, 0
         while size <= limit:
             chunk = os.read(fd, want)
