@@ -79,18 +79,18 @@ def parse_toml(
 
 
 def _depth(value: Any) -> int:
-    """How deeply tables and arrays nest in ``value`` (iterative: no recursion limit)."""
-    if not isinstance(value, (dict, list)):
-        return 0
-    deepest, stack = 0, [(value, 1)]  # containers only, with their depth
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > MAX_TOML_DEPTH:
-            return deepest
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
-    return deepest
+    """How deeply tables and arrays nest in ``value`` (level by level: no recursion limit;
+    counting stops past ``MAX_TOML_DEPTH``)."""
+    level, containers = 0, [value] if isinstance(value, (dict, list)) else []
+    while containers and level <= MAX_TOML_DEPTH:
+        level += 1
+        inner = []
+        for item in containers:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    inner.append(child)
+        containers = inner
+    return level
 
 
 def validate(

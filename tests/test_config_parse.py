@@ -24,3 +24,48 @@ def test_a_kept_parse_serves_only_the_same_text():
     other = parse_toml("x = 2\n")
     assert other == {"x": 2} and kept == {"x": 1}
     assert parse_toml("x = 1\n") is kept  # still there for its own text
+
+
+def _reference_depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    return 0
+
+
+def test_nesting_depth_is_the_recursive_count_up_to_one_past_the_limit():
+    import random
+
+    from optimizer.config import _depth
+    from optimizer.limits import MAX_TOML_DEPTH
+
+    rng = random.Random(7)
+
+    def grow(level: int):
+        if level > 40 or rng.random() < 0.25:
+            return rng.choice([1, "x", 2.5, True])
+        kids = [grow(level + 1) for _ in range(rng.randint(0, 3))]
+        return {f"k{i}": k for i, k in enumerate(kids)} if rng.random() < 0.5 else kids
+
+    values = [grow(0) for _ in range(400)]
+    chain: object = 1
+    for _ in range(MAX_TOML_DEPTH + 5):  # a lone deep chain, and the limit's neighbours
+        chain = [chain]
+        values.append(chain)
+    for value in values:
+        expected = _reference_depth(value)
+        if expected <= MAX_TOML_DEPTH:
+            assert _depth(value) == expected
+        else:
+            assert _depth(value) == MAX_TOML_DEPTH + 1  # counting stops there
+
+
+def test_a_document_nested_past_the_limit_is_one_error_line():
+    import pytest
+
+    from optimizer.errors import ConfigError
+
+    deep = "x = " + "[" * 2000 + "]" * 2000 + "\n"
+    with pytest.raises(ConfigError, match="nested more than"):
+        parse_toml(deep, file="deep.toml")
