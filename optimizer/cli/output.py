@@ -25,7 +25,7 @@ format_option = click.option(
 
 max_price_age_option = click.option(
     "--max-price-age",
-    default=5,  # optimizer.data.freshness.DEFAULT_MAX_PRICE_AGE (not imported: numpy)
+    default=5,  # optimizer.data.freshness.DEFAULT_MAX_PRICE_AGE (not imported: +13 ms of start-up)
     show_default=True,
     type=click.IntRange(0, 100_000),
     metavar="DAYS",
