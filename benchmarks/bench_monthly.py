@@ -117,6 +117,24 @@ def run_once(
 LOAD = "n/a"
 
 
+def machine_state(folder: Path, files: int = 2000) -> str:
+    """How fast this machine is right now, for reading the wall times beside it: a fixed
+    Python loop, and the kernel's cost of creating a file where the order files go (on a
+    journal-less ext4 it moves 10-fold with what was deleted nearby, and the job creates
+    one order file per account)."""
+    start = time.perf_counter()
+    x = 0
+    for i in range(10_000_000):
+        x += i
+    loop = time.perf_counter() - start
+    folder.mkdir()
+    start = time.perf_counter()
+    for i in range(files):
+        (folder / f".f{i}.tmp").write_bytes(b"x" * 300)
+    create = (time.perf_counter() - start) / files
+    return f"10M-addition loop {loop:.2f} s, creating a file {create * 1e3:.3f} ms"
+
+
 def main() -> None:
     global LOAD
     LOAD = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
@@ -138,6 +156,7 @@ def main() -> None:
         else:
             make_synthetic(accounts, args.accounts)
         print(f"built {args.accounts} accounts in {time.perf_counter() - t0:.1f} s")
+        print(f"machine: {machine_state(Path(tmp) / 'calibration')} (before)")
         times, cpus, rerun_times = [], [], []
         for r in range(args.repeat):
             work = Path(tmp) / f"run{r}"
@@ -150,6 +169,7 @@ def main() -> None:
             print(f"repeat {r}: wall {seconds:.2f} s, cpu {sum(cpu):.2f} s (user {cpu[0]:.2f}, "
                   f"system {cpu[1]:.2f}), {metrics}; "
                   f"rerun {rerun:.2f} s (skipped {rerun_metrics['n_skipped']})")  # fmt: skip
+        print(f"machine: {machine_state(Path(tmp) / 'calibration-after')} (after)")
         med = statistics.median(times)
         print(
             f"run-monthly, {args.accounts} accounts, {args.workers} workers, "
