@@ -99,13 +99,35 @@ def test_shipped_scenarios_on_real_data(engine, library):
         assert m.history and m.plausibility
 
 
-def test_sp500_correction_uses_dated_reference_without_index_level(engine, library):
+def test_sp500_correction_carries_its_dated_reference_to_the_as_of_date(
+    shared_data, engine, library
+):
+    # no S&P 500 level in the data: the reference (6,800 on 2025-12-12) moves with SPY's
+    # closes from that day to the data's last day, read here from the file itself
     m = engine.moments(library.get("sp500-correction-6200"))
-    assert m.factor_moves["equity"] == pytest.approx(6200 / 6800 - 1, abs=1e-12)
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", parse_dates=["Date"]).set_index("Date")
+    last = engine.history.levels.index[-1]
+    close = spy["Close"].loc[:last]
+    growth = close.iloc[-1] / close.loc[:"2025-12-12"].iloc[-1]
+    assert abs(growth - 1) > 1e-3  # SPY moved: the carried level is not the reference
     spot = m.details["shocks"][0]["spot"]
-    assert spot["level"] == 6800 and spot["date"] == dt.date(2025, 12, 12)
+    assert spot["level"] == pytest.approx(6800 * growth, rel=1e-12)
+    assert spot["date"] == close.index[-1].date() and "carried" in spot["source"]
+    assert m.factor_moves["equity"] == pytest.approx(6200 / (6800 * growth) - 1, abs=1e-12)
     i_spy, i_iwm = TICKERS.index("SPY"), TICKERS.index("IWM")
     assert m.mu[i_iwm] < m.mu[i_spy] < 0
+
+
+def test_a_reference_dated_after_the_data_applies_its_move_and_says_so(source, library):
+    # as of 2024-06-28 the 2025 reference is in the future: no carrying it (that would need
+    # the future), the stated move from the reference (-8.8 %) applies, and the spot says so
+    data = SimpleNamespace(source=source, start=dt.date(2005, 1, 1), end=dt.date(2024, 6, 28))
+    history = load_history(get_provider(source), data, EstimationConfig(), TICKERS)
+    m = ScenarioEngine(history).fit().moments(library.get("sp500-correction-6200"))
+    spot = m.details["shocks"][0]["spot"]
+    assert spot["level"] == 6800 and spot["date"] == dt.date(2025, 12, 12)
+    assert "dated after the data's last day 2024-06-28" in spot["source"]
+    assert m.factor_moves["equity"] == pytest.approx(6200 / 6800 - 1, abs=1e-12)
 
 
 def test_level_target_uses_spot_from_the_data(shared_data, tmp_path, library):

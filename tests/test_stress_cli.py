@@ -69,6 +69,9 @@ def test_sp500_correction_hurts_small_caps_more(real_stress):
     assert s["per_factor"]["equity"] < 0 and s["per_factor"]["size"] < 0
     assert s["history"].startswith("2005-01")
     assert s["plausibility"] and s["mahalanobis"] > 0
+    spot = s["spots"]["SP500"]  # the level the 6,200 target is measured from, and why
+    assert spot["target"] == 6200 and "carried to" in spot["source"]
+    assert s["factor_moves"]["equity"]["move"] == pytest.approx(6200 / spot["level"] - 1)
 
 
 def test_yield_spike_as_shipped(real_stress):
@@ -122,6 +125,9 @@ def test_stress_table_on_the_sample(sample_weights):
     res = run_cli("stress", "--weights", str(sample_weights), "--source", "sample")
     assert res.returncode == 0, res.stderr
     assert "sp500-correction-6200" in res.stdout and "skipped yield-spike" in res.stdout
+    # the sample ends in 2017: the 2025 reference cannot be carried, and the table says so
+    assert "SP500 to 6,200.00 from 6,800.00" in res.stdout
+    assert "the move from the reference applies" in " ".join(res.stdout.split())
 
 
 def test_scenarios_list_show_validate():

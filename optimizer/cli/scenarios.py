@@ -232,6 +232,9 @@ def _render_stress(doc: dict[str, Any]) -> None:
               ["ticker", "level", "slope"], rows)  # fmt: skip
     for sid, r in results.items():
         note(f"{sid}: relationships from {r['history']}, {r['regime']} covariance")
+        for index, spot in r.get("spots", {}).items():
+            note(f"{sid}: {index} to {spot['target']:,.2f} from {spot['level']:,.2f}, "
+                 f"{spot['source']}")  # fmt: skip
     for line in doc.get("skipped", []):
         note(f"skipped {line}")
     prov = doc["provenance"]

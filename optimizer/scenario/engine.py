@@ -438,8 +438,7 @@ class ScenarioEngine:
         if spot is not None:
             return spot
         if shock.reference is not None:
-            ref = shock.reference
-            return IndexLevel(ref.level, ref.date, f"scenario reference: {ref.source}")
+            return self._carried(shock.index, shock.reference)
         raise ScenarioError(
             "a level target needs a spot level: the data has no level of this index and "
             "the shock gives no reference",
@@ -447,6 +446,43 @@ class ScenarioEngine:
             key=f"shocks[{i}].reference",
             value=shock.index,
             hint="add reference = { level = ..., date = ..., source = ... }",
+        )
+
+    def _carried(self, index: str, ref: Any) -> IndexLevel:
+        """A scenario's dated reference level taken to the data's last day by the series
+        that stands for the index (the ``equity`` factor's ETF): "to 6,200 from 6,800 on
+        2025-12-12" is measured from where the index stands on the as-of date, not from
+        where it stood then. A reference dated after the data's last day (an as-of date
+        before it) cannot be carried without the future: the stated move from the
+        reference applies, and the spot says so."""
+        stated = f"scenario reference {ref.level:,.2f} on {ref.date} ({ref.source})"
+        spec = self.history.specs.get(INDEXES[index].factor)
+        levels = self.history.daily if self.history.daily is not None else self.history.levels
+        if spec is None or spec.minus is not None or levels is None:
+            return IndexLevel(ref.level, ref.date, f"{stated}, not carried: no series of it")
+        own = levels[spec.series].dropna()
+        if own.empty:
+            return IndexLevel(ref.level, ref.date, f"{stated}, not carried: no series of it")
+        last = own.index[-1].date()
+        before = own.loc[: pd.Timestamp(ref.date)]
+        if ref.date > last:
+            return IndexLevel(
+                ref.level,
+                ref.date,
+                f"{stated}, dated after the data's last day {last}: the move from the "
+                "reference applies, not the level",
+            )
+        if before.empty:
+            return IndexLevel(
+                ref.level, ref.date, f"{stated}, not carried: {spec.series} starts after it"
+            )
+        if before.index[-1].date() == last:
+            return IndexLevel(ref.level, ref.date, stated)
+        growth = float(own.iloc[-1] / before.iloc[-1])
+        return IndexLevel(
+            ref.level * growth,
+            last,
+            f"{stated}, carried to {last} by {spec.series} ({growth - 1:+.2%})",
         )
 
     def _replay(

@@ -49,6 +49,7 @@ class StressResult:
     plausibility: str
     history: str
     regime: str
+    spots: dict[str, dict[str, Any]]  # index -> the level a level target is measured from
 
     def to_dict(self, value: float) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class StressResult:
             "plausibility": self.plausibility,
             "history": self.history,
             "regime": self.regime,
+            "spots": self.spots,
         }
 
 
@@ -116,6 +118,11 @@ def stress_portfolio(
         plausibility=m.plausibility,
         history=m.history,
         regime=m.regime,
+        spots={
+            str(x["index"]): {"target": x["level"], **x["spot"]}
+            for x in m.details.get("shocks", [])
+            if "spot" in x
+        },
     )
 
 
