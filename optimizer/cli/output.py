@@ -141,9 +141,10 @@ _NUMBER = re.compile(r"[-+−]?[\d,]*\.?\d*(e[-+]?\d+)?\s?(%|pp|bp|x|s)?|–|") 
 _DIGIT = re.compile(r"\d")
 
 
-def note(text: str) -> None:
-    """A line of context under a table (stdout, human mode only)."""
-    console(highlight=False).print(text)
+def note(text: str, *, markup: bool = False) -> None:
+    """A line of context under a table (stdout, human mode only). Plain text: a message
+    naming ``[data] start`` keeps its brackets (rich markup only when asked for)."""
+    console(highlight=False).print(text, markup=markup)
 
 
 def data_line(prov: dict[str, Any] | None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
 
@@ -60,7 +61,7 @@ def show(scenario_id: str, scenario_dirs: tuple[Path, ...], fmt: str) -> None:
     document = {"scenarios": {s.id: {**_summary(s, path), **s.model_dump(mode="json")}}}
 
     def render() -> None:
-        note(f"[bold]{s.title}[/bold] ({s.id}, {path})")
+        note(f"[bold]{escape(s.title)}[/bold] ({s.id}, {escape(str(path))})", markup=True)
         note(" ".join(s.narrative.split()))
         rows = [(sh.factor or sh.index, _shock_text(sh), sh.note) for sh in s.shocks]
         if s.replay is not None:

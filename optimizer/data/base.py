@@ -27,6 +27,9 @@ class Provenance:
     stale: bool = False  # any series served from a cache older than the freshness limit
     notes: tuple[str, ...] = ()  # e.g. "bundled sample: Ken French portfolios, 1949-01..2017-03"
     as_of: dt.date | None = None  # the one date estimation, prices and lots are taken at
+    # what the user must be told about the data: a short history, a series that cut the
+    # others' (shown with the results, not only in the provenance)
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class Provenance:
             "stale": self.stale,
             "notes": list(self.notes),
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "warnings": list(self.warnings),
         }
 
 

@@ -92,7 +92,11 @@ def load_history(
             value=f"{len(joined)} {frequency.value} observations",
             hint="choose an earlier start date",
         )
-    notes += _shortest_notes(levels, joined)
+    # the assets come aligned to their common window: their own first days are in coverage
+    firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
+    ends, starts = _shortest_notes(levels, joined, firsts)
+    notes += ends
+    warnings = starts + _short_history(joined, frequency)
     as_of = joined.index[-1].date()
     factor_note = "; ".join(f"{n} = {s.label()}" for n, s in used.items())
     provenance = Provenance(
@@ -104,6 +108,7 @@ def load_history(
         stale=stale or assets.provenance.stale,
         notes=(*notes, f"factors: {factor_note}" if used else "no factor model (no scenario)"),
         as_of=as_of,
+        warnings=tuple(warnings),
     )
     return MarketHistory.from_levels(
         joined,
@@ -190,18 +195,55 @@ class _FactorFetch:
         return any((self.assets_last - c.last).days > self.stale_after for c in got.coverage)
 
 
-def _shortest_notes(levels: Mapping[str, pd.Series], joined: pd.DataFrame) -> list[str]:
-    """Say which series end (or start) the common window, when it is shorter than some."""
+def _shortest_notes(
+    levels: Mapping[str, pd.Series],
+    joined: pd.DataFrame,
+    starts_before: Mapping[str, pd.Timestamp] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Which series end the common window, when it cuts more than a week off the others'
+    end (a note: rate series often run past the prices), and which one starts it, when it
+    cuts more than a year off the others' start (a warning: every estimate then rests on
+    the shorter history). ``starts_before``: first days of series that ``levels`` holds
+    already cut to a common window."""
     if joined.empty:
+        return [], []
+    own = {n: s.dropna().index for n, s in levels.items() if len(s.dropna())}
+    lasts = {n: i[-1] for n, i in own.items()}
+    firsts = {n: i[0] for n, i in own.items()} | dict(starts_before or {})
+    ends, starts = [], []
+    latest, earliest = max(lasts.values()), min(firsts.values())
+    if joined.index[-1] < latest - pd.Timedelta(days=7):
+        first_end = min(lasts, key=lambda n: lasts[n])
+        ends.append(
+            f"history ends {joined.index[-1].date()} because {first_end} ends "
+            f"{lasts[first_end].date()} (other series run to {latest.date()})"
+        )
+    last_start = max(firsts, key=lambda n: firsts[n])
+    cut_by_it = joined.index[0] <= firsts[last_start] + pd.Timedelta(days=40)  # not a window
+    if firsts[last_start] > earliest + pd.Timedelta(days=366) and cut_by_it:
+        starts.append(
+            f"history starts {joined.index[0].date()} because {last_start} starts "
+            f"{firsts[last_start].date()} (other series from {earliest.date()}): every "
+            "estimate rests on the shorter history"
+        )
+    return ends, starts
+
+
+SHORT_HISTORY_DAYS = 365  # less history than this gets a warning with the results
+
+
+def _short_history(joined: pd.DataFrame, frequency: Frequency) -> list[str]:
+    """A warning when the estimates rest on less than a year: expected returns measured
+    over weeks are mostly noise, yet the optimizer acts on them with full confidence."""
+    if len(joined) < 2:
         return []
-    lasts = {n: s.dropna().index[-1] for n, s in levels.items() if len(s.dropna())}
-    latest = max(lasts.values())
-    if joined.index[-1] >= latest - pd.Timedelta(days=7):
+    first, last = joined.index[0], joined.index[-1]
+    if (last - first).days >= SHORT_HISTORY_DAYS:
         return []
-    first_end = min(lasts, key=lambda n: lasts[n])
     return [
-        f"history ends {joined.index[-1].date()} because {first_end} ends "
-        f"{lasts[first_end].date()} (other series run to {latest.date()})"
+        f"the estimates rest on {len(joined) - 1} {frequency.value} periods "
+        f"({first.date()}..{last.date()}, {(last - first).days} days): expected returns "
+        "over less than a year are mostly noise; start the data earlier ([data] start)"
     ]
 
 

@@ -77,7 +77,8 @@ class AccountRun:
         notes on the holdings."""
         plan = self.plan.warnings if self.plan is not None else ()
         stale = [self.stale.message()] if self.stale else []
-        return [*stale, *self.allocation.warnings, *plan, *self.position.notes]
+        data = self.estimate.provenance.warnings
+        return [*stale, *data, *self.allocation.warnings, *plan, *self.position.notes]
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""What the user must be told about the data behind an estimate: a short history, and a
+series that starts late and so cuts every other series' history (real files from
+../shared/data; the proposal through the real CLI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from types import SimpleNamespace
+
+import pandas as pd
+
+from optimizer.data import get_provider
+from optimizer.scenarios import EstimationConfig, load_history
+from tests.conftest import ROOT, run_cli
+
+
+def _history(source: str, tickers: list[str], start: dt.date):
+    data = SimpleNamespace(source=source, start=start, end=None)
+    return load_history(get_provider(source), data, EstimationConfig(), tickers)
+
+
+def test_a_history_under_a_year_is_a_warning_and_a_longer_one_is_not(shared_data):
+    source = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    short = _history(source, ["SPY", "TLT"], dt.date(2026, 1, 15)).provenance
+    (warning,) = short.warnings
+    first, last = short.first, short.last
+    assert f"..{last}" in warning and "less than a year" in warning
+    assert (last - first).days < 365
+    year = _history(source, ["SPY", "TLT"], dt.date(2025, 1, 2)).provenance
+    assert year.warnings == ()
+
+
+def test_a_late_series_that_cuts_the_others_is_a_warning(shared_data, tmp_path):
+    # QQQ's closes from 2020 only, under another name: SPY and TLT lose ten years with it
+    qqq = pd.read_csv(shared_data / "yahoo" / "QQQ.csv")
+    folder = tmp_path / "late"
+    folder.mkdir()
+    qqq[qqq["Date"] >= "2020-01-02"].to_csv(folder / "NEWQ.csv", index=False)
+    for t in ("SPY", "TLT", "^TNX"):
+        shutil.copy(shared_data / "yahoo" / f"{t}.csv", folder / f"{t}.csv")
+    prov = _history(f"csv:{folder}", ["SPY", "TLT", "NEWQ"], dt.date(2010, 1, 1)).provenance
+    (warning,) = prov.warnings
+    assert re.search(r"because NEWQ starts 2020-01-02 \(other series from 2010-01-0\d\)", warning)
+    assert prov.first.year == 2020
+    # without the late series there is nothing to say
+    assert _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2010, 1, 1)).provenance.warnings == ()
+
+
+def test_propose_shows_the_data_warning_in_the_table_and_the_json(shared_data, tmp_path):
+    config = (ROOT / "examples" / "realdata" / "account.toml").read_text()
+    config = re.sub(r"^start = .*$", "start = 2026-01-15", config, count=1, flags=re.M)
+    config = re.sub(r'^\s*\{ id = "yield-spike".*\n', "", config, flags=re.M)  # pins 2022..
+    data = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    config = re.sub(r"^source = .*$", f'source = "{data}"', config, count=1, flags=re.M)
+    (tmp_path / "account.toml").write_text(config)
+    shutil.copy(ROOT / "examples" / "realdata" / "holdings.csv", tmp_path / "holdings.csv")
+    args = ["propose", "--config", str(tmp_path / "account.toml")]
+    res = run_cli(*args, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    warnings = json.loads(res.stdout)["warnings"]
+    assert sum("less than a year" in w for w in warnings) == 1, warnings
+    table = run_cli(*args)
+    assert table.returncode == 0, table.stderr
+    # the warning line keeps its "[data] start" (no markup eats it)
+    assert "start the data earlier ([data] start)" in " ".join(table.stdout.split())
