@@ -43,28 +43,68 @@ def write_atomic(
     ConfigError
         The folder cannot be created or written (names the file and the OS reason).
     """
-    target = Path(path)
+    return write_files_atomic({Path(path): text}, encoding=encoding)[0]
+
+
+def write_files_atomic(texts: Mapping[Path, str | bytes], *, encoding: str = "utf-8") -> list[Path]:
+    """Write several files, in any folders, as one set: each is first written and fsynced
+    under a temporary name beside its destination; only when all are written are they
+    renamed into place. A file that cannot be written (its folder's path taken by a file,
+    no permission, a full disk) leaves none of them written or changed.
+
+    Raises
+    ------
+    ConfigError
+        Names the file that could not be written and the reason.
+    """
+    staged: list[tuple[str, Path]] = []
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        for path, text in texts.items():
+            target = Path(path)
+            staged.append((_stage(target, text, encoding), target))
+        for _tmp, target in staged:  # a rename that would fail must fail before the first
+            if target.is_dir() and not target.is_symlink():
+                raise _cannot(target, "a folder has the file's name")
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException as exc:
+        for tmp, _target in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _cannot(Path(getattr(exc, "filename", "") or ""), exc) from exc
+        raise
+    for folder in dict.fromkeys(target.parent for _tmp, target in staged):
+        fsync_dir(folder)
+    return [target for _tmp, target in staged]
+
+
+def _stage(target: Path, text: str | bytes, encoding: str) -> str:
+    """``text`` written and fsynced under a temporary name in ``target``'s folder."""
+    folder = target.parent
+    taken = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if taken is not None and not taken.is_dir():
+        raise _cannot(target, f"{taken} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise ConfigError(
-            "cannot write the output file", file=str(target), hint=exc.strerror or str(exc)
-        ) from exc
+        raise _cannot(target, exc) from exc
     try:
         os.fchmod(fd, _mode_for(target))
         _write_fd(fd, text, encoding)
-        os.replace(tmp_name, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise ConfigError(
-                "cannot write the output file", file=str(target), hint=exc.strerror or str(exc)
-            ) from exc
+            raise _cannot(target, exc) from exc
         raise
-    fsync_dir(target.parent)
-    return target
+    return tmp_name
+
+
+def _cannot(target: Path, why: OSError | str) -> ConfigError:
+    hint = why if isinstance(why, str) else (why.strerror or str(why))
+    return ConfigError("cannot write the output file", file=str(target), hint=hint)
 
 
 def write_set_atomic(

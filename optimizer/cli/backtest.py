@@ -131,14 +131,9 @@ def _check_output(key: str, path: Path | None) -> None:
 
 
 def _write(texts: dict[Path, str]) -> None:
-    from optimizer.atomic import write_atomic
-    from optimizer.errors import ConfigError
+    from optimizer.atomic import write_files_atomic
 
-    for path, text in texts.items():
-        try:
-            write_atomic(path, text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write: {exc.strerror or exc}", value=str(path)) from None
+    write_files_atomic(texts)  # all of them or none, each error naming its file
 
 
 def _render(doc: dict[str, Any], texts: dict[Path, str]) -> None:

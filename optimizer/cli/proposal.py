@@ -321,8 +321,9 @@ def whatif(
     fmt: str,
 ) -> None:
     """Every scenario side by side: optimal weights, returns and regret."""
+    from optimizer.atomic import write_files_atomic
     from optimizer.cli.output import to_jsonable
-    from optimizer.report import render_whatif, whatif_csv, write_atomic
+    from optimizer.report import render_whatif, whatif_csv
     from optimizer.report.pdf import Paper, render_pdf
     from optimizer.workflows import whatif as run_whatif
 
@@ -335,8 +336,7 @@ def whatif(
         texts[html_path] = html
     if pdf_path:
         texts[pdf_path] = render_pdf(html, paper=Paper(paper))
-    for path, text in texts.items():
-        write_atomic(path, text)
+    write_files_atomic(texts)  # all of them or none
     emit(fmt, doc, lambda: _print_whatif(doc, list(texts)))
 
 

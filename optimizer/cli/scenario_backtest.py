@@ -141,7 +141,7 @@ def backtest(
         regime=Regime(regime),
         alpha_shrink=alpha_shrink,
     )
-    history = load_market(source, _names(tickers, "--tickers"))
+    history = load_market(source, [t.upper() for t in _names(tickers, "--tickers")])
     bt = backtest_scenarios(
         history, start=start, end=end, shocked=_names(shocks, "--shocks"), options=options
     )

@@ -41,6 +41,20 @@ class CovarianceRepair(StrEnum):
     REFUSE = "refuse"  # a DataError
 
 
+def upper_tickers(v: Any) -> Any:
+    """A table keyed by ticker with its tickers in capitals, as holdings and weights files
+    read them (``[universe.assets.spy]`` is SPY); the same ticker twice is an error."""
+    if not isinstance(v, dict):
+        return v
+    out: dict[Any, Any] = {}
+    for key, value in v.items():
+        name = key.upper() if isinstance(key, str) else key
+        if name in out:
+            raise ValueError(f"ticker {name} is listed twice (as {key!r} too)")
+        out[name] = value
+    return out
+
+
 class AssetConfig(StrictModel):
     """One ticker of the universe: its tags and weight bounds."""
 
@@ -60,14 +74,20 @@ class UniverseConfig(StrictModel):
 
     assets: dict[str, AssetConfig] = Field(min_length=1)
 
+    @field_validator("assets", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return upper_tickers(v)
+
 
 class ObjectiveConfig(StrictModel):
     """``[objective]``: the kind and the numbers it needs."""
 
     kind: ObjectiveKind = ObjectiveKind.MAX_SHARPE
     risk_aversion: float = Field(1.0, gt=0)
-    target_return: float | None = None  # annualised
-    target_volatility: float | None = Field(None, gt=0)  # annualised
+    # annualised fractions: 0.08 is 8 % (a value like 8 or 12 is refused, not read as 800 %)
+    target_return: float | None = Field(None, ge=-1.0, le=2.0)  # annualised
+    target_volatility: float | None = Field(None, gt=0, le=2.0)  # annualised
     cvar_level: float = Field(0.95, gt=0, lt=1)
     scenarios: list[str] = Field(default_factory=list)  # robust / regret: empty = all
 
@@ -88,6 +108,11 @@ class TrackingErrorConfig(StrictModel):
     benchmark: dict[str, float] = Field(min_length=1)
     max: float = Field(gt=0)  # annualised
 
+    @field_validator("benchmark", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return upper_tickers(v)
+
     @field_validator("benchmark")
     @classmethod
     def _sums_to_one(cls, v: dict[str, float]) -> dict[str, float]:
@@ -103,7 +128,7 @@ class ConstraintsConfig(StrictModel):
     turnover: float | None = Field(None, gt=0)  # sum |w - w0| cap
     costs_bps: float = Field(0.0, ge=0)  # proportional cost per unit traded, basis points
     tracking_error: TrackingErrorConfig | None = None
-    max_volatility: float | None = Field(None, gt=0)  # annualised
+    max_volatility: float | None = Field(None, gt=0, le=2.0)  # annualised
     max_cvar: float | None = Field(None, gt=0)  # horizon loss
     cvar_level: float = Field(0.95, gt=0, lt=1)
     scenario_loss: list[str] = Field(default_factory=list)  # "tariff-shock loss <= 12%"

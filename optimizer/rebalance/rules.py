@@ -47,7 +47,7 @@ class RebalanceRules(StrictModel):
     """
 
     band_abs: float = Field(0.05, ge=0.0, le=1.0)  # absolute drift band, weight (0.05 = 5 pp)
-    band_rel: float | None = Field(0.25, ge=0.0)  # relative band, fraction of the target
+    band_rel: float | None = Field(0.25, ge=0.0, le=1.0)  # relative band, fraction of target
     trade_to: BandTarget = BandTarget.TARGET
     drift_priority: float = Field(1.0, ge=0.0)  # extra weight on drift beyond the band edge
     min_trade: float = Field(0.0, ge=0.0)  # minimum order, money

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.atomic import write_atomic
+from optimizer.atomic import write_files_atomic
 from optimizer.csvout import csv_text
 from optimizer.report import charts
 from optimizer.report.common import (
@@ -144,10 +144,9 @@ def write_whatif(
 ) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` and ``<stem>.html`` into ``folder`` atomically; returns both paths."""
     base = Path(folder)
-    return (
-        write_atomic(base / f"{stem}.csv", whatif_csv(doc)),
-        write_atomic(base / f"{stem}.html", render_whatif(doc)),
-    )
+    texts = {base / f"{stem}.csv": whatif_csv(doc), base / f"{stem}.html": render_whatif(doc)}
+    csv_path, html_path = write_files_atomic(texts)
+    return csv_path, html_path
 
 
 def _side_by_side(view: WhatIfView) -> Raw:

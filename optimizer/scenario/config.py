@@ -85,3 +85,13 @@ class ScenarioSetConfig(StrictModel):
     dir: str | None = None
     n_samples: int = Field(default=10_000, ge=100, le=2_000_000)
     seed: int = Field(default=20_251_201, ge=0)
+
+    @field_validator("use")
+    @classmethod
+    def _once_each(cls, use: list[ScenarioUse]) -> list[ScenarioUse]:
+        seen: set[str] = set()
+        for u in use:
+            if u.id in seen:
+                raise ValueError(f"scenario {u.id!r} is listed twice (one entry per scenario)")
+            seen.add(u.id)
+        return use

@@ -1,0 +1,101 @@
+"""Slips a user makes in an account file or on the command line, through the real CLI:
+tickers in lower case, a scenario listed twice, a percentage typed as a whole number,
+outputs of which one cannot be written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from optimizer.atomic import write_files_atomic
+from optimizer.errors import ConfigError
+from tests.conftest import ROOT, run_cli
+
+PROPOSAL = ROOT / "examples" / "proposal"
+
+
+def _account(tmp_path, edit):
+    folder = tmp_path / "acct"
+    shutil.copytree(PROPOSAL, folder)
+    path = folder / "account.toml"
+    path.write_text(edit(path.read_text()))
+    return path
+
+
+def test_lower_case_tickers_in_the_universe_are_the_same_tickers(tmp_path):
+    def lower_case(text):
+        return re.sub(r"universe\.assets\.([A-Z]+)\]", lambda m: f"{m[0].lower()}", text)
+
+    upper = _account(tmp_path / "u", lambda t: t)
+    lower = _account(tmp_path / "l", lower_case)
+    assert "[universe.assets.large]" in lower.read_text()
+    docs = []
+    for path in (upper, lower):
+        res = run_cli("propose", "--config", str(path), "--format", "json")
+        assert res.returncode == 0, res.stderr
+        docs.append(json.loads(res.stdout))
+    assert docs[0]["weights"] == docs[1]["weights"]  # the same proposal, to the last digit
+
+
+def test_the_same_ticker_twice_in_two_cases_is_one_clear_error(tmp_path):
+    path = _account(tmp_path, lambda t: t + "\n[universe.assets.large]\nmax = 0.5\n")
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1
+    assert "ticker LARGE is listed twice" in res.stderr and str(path) in res.stderr
+
+
+def test_a_scenario_listed_twice_is_refused(tmp_path):
+    path = _account(
+        tmp_path,
+        lambda t: t.replace('{ id = "tariff-shock"', '{ id = "fed-easing"', 1),
+    )
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3, res.stderr
+    assert "scenario 'fed-easing' is listed twice" in res.stderr and "scenarios.use" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key"),
+    [
+        ("objective", "target_volatility = 12", "objective.target_volatility=12"),
+        ("objective", "target_return = 8", "objective.target_return=8"),
+        ("rebalance", "band_rel = 20", "rebalance.band_rel=20"),
+    ],
+)
+def test_a_percentage_typed_as_a_whole_number_is_refused(tmp_path, section, line, key):
+    def edit(text):
+        text = re.sub(rf"^{line.split()[0]}\s*=.*\n", "", text, flags=re.M)  # the example's
+        if f"[{section}]" not in text:
+            return text + f"\n[{section}]\n{line}\n"
+        return text.replace(f"[{section}]", f"[{section}]\n{line}", 1)
+
+    res = run_cli("propose", "--config", str(_account(tmp_path, edit)))
+    assert res.returncode == 3, res.stderr
+    assert key in res.stderr and "less than or equal to" in res.stderr
+
+
+def test_whatif_writes_all_its_outputs_or_none(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where a folder should be")
+    csv_out = tmp_path / "out" / "whatif.csv"
+    res = run_cli("whatif", "--config", str(ROOT / "examples" / "whatif" / "account.toml"),
+                  "--csv", str(csv_out), "--html", str(blocker / "whatif.html"))  # fmt: skip
+    assert res.returncode == 3, res.stderr
+    assert "is a file, not a folder" in res.stderr and "whatif.html" in res.stderr
+    assert not csv_out.exists()  # the CSV that could be written was not left behind
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
+
+
+def test_write_files_atomic_leaves_earlier_files_unchanged_on_failure(tmp_path):
+    kept = tmp_path / "a.txt"
+    kept.write_text("old")
+    (tmp_path / "b").mkdir()  # a folder where the second file should go
+    with pytest.raises(ConfigError, match="a folder has the file's name"):
+        write_files_atomic({kept: "new", tmp_path / "b": "x"})
+    assert kept.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b"]
+    written = write_files_atomic({kept: "new", tmp_path / "c" / "d.txt": b"bytes"})
+    assert kept.read_text() == "new" and written[1].read_bytes() == b"bytes"
