@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from optimizer.config import StrictModel
 from optimizer.errors import ConfigError, ScenarioError
@@ -517,6 +517,12 @@ class HistoryWindow(StrictModel):
     end: dt.date | None = None
     frequency: Frequency | None = None  # e.g. monthly, when weekly moves are too noisy
     note: str = Field(default="", description="why this window, in words")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistoryWindow:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"the window ends ({self.end}) before it starts ({self.start})")
+        return self
 
     def text(self) -> str:
         a = self.start.isoformat() if self.start else "start of data"

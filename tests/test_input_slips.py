@@ -99,3 +99,60 @@ def test_write_files_atomic_leaves_earlier_files_unchanged_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b"]
     written = write_files_atomic({kept: "new", tmp_path / "c" / "d.txt": b"bytes"})
     assert kept.read_text() == "new" and written[1].read_bytes() == b"bytes"
+
+
+def _scenario(folder, body):
+    folder.mkdir(parents=True, exist_ok=True)
+    head = 'id = "my-test"\ntitle = "Test"\nnarrative = "a test"\n'
+    head += 'horizon = { value = 3, unit = "months" }\nprobability = 0.2\n'
+    (folder / "my-test.toml").write_text(head + body)
+    return folder
+
+
+def test_shocks_beyond_a_total_loss_are_refused_not_reported(tmp_path):
+    weights = tmp_path / "w.csv"
+    weights.write_text("ticker,weight\nLARGE,0.6\nBOND,0.4\n")
+    body = '[[shocks]]\nfactor = "long_rate"\nchange_bp = {bp}\n'
+    args = ["stress", "--weights", str(weights), "--source", "sample", "--scenario", "my-test"]
+    far = _scenario(tmp_path / "far", body.format(bp=2000))
+    res = run_cli(*args, "--scenario-dir", str(far))
+    assert res.returncode == 5 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "BOND's expected return to -1" in res.stderr and "beyond a total loss" in res.stderr
+    assert "my-test" in res.stderr and res.stdout == ""
+    near = _scenario(tmp_path / "near", body.format(bp=200))  # the same model, a sane shock
+    ok = run_cli(*args, "--scenario-dir", str(near), "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    bond = json.loads(ok.stdout)["scenarios"]["my-test"]["per_asset"]["BOND"]["return"]
+    assert -1.0 < bond < 0.0
+
+
+def test_a_pinned_history_that_ends_before_it_starts_is_invalid(tmp_path):
+    body = "history = { start = 2010-01-01, end = 2005-01-01 }\n"
+    body += '[[shocks]]\nfactor = "equity"\nreturn_pct = -10\n'
+    folder = _scenario(tmp_path / "rev", body)
+    res = run_cli("scenarios", "validate", str(folder / "my-test.toml"))
+    assert res.returncode == 5, res.stderr
+    assert "the window ends (2005-01-01) before it starts (2010-01-01)" in res.stderr
+
+
+def test_a_source_name_in_capitals_is_the_same_source(tmp_path):
+    path = _account(tmp_path, lambda t: t.replace('source = "sample"', 'source = "Sample"', 1))
+    assert 'source = "Sample"' in path.read_text()
+    res = run_cli("propose", "--config", str(path), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["provenance"]["source"] == "sample"
+
+
+def test_a_target_without_a_price_names_the_prices_file(tmp_path):
+    (tmp_path / "t.csv").write_text("ticker,weight\nLARGE,0.7\nBOND,0.28\nCASH,0.02\n")
+    (tmp_path / "p.csv").write_text("ticker,price\nLARGE,100\n")
+    (tmp_path / "h.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired\n"
+        "acct-1,LARGE,100,90,2016-01-04\nacct-1,CASH,5000,,\n"
+    )
+    res = run_cli("rebalance", "--holdings", str(tmp_path / "h.csv"), "--targets",
+                  str(tmp_path / "t.csv"), "--prices", str(tmp_path / "p.csv"))  # fmt: skip
+    assert res.returncode == 8, res.stderr
+    line = res.stderr.strip()
+    assert line.startswith(f"capalloc: plan error: {tmp_path / 'p.csv'}: ticker BOND")
+    assert "has no price" in line and "t.csv" in line

@@ -31,6 +31,14 @@ class DataConfig(StrictModel):
     stale_after_days: int = Field(default=30, ge=1)
     cash_rate: float | None = Field(default=None, ge=-0.05, le=0.5)  # annual, for CASH
 
+    @field_validator("source")
+    @classmethod
+    def _scheme_lower(cls, source: str) -> str:
+        """``Sample``, ``YAHOO`` or ``CSV:prices`` name the same sources as in lower case
+        (the scheme only: a csv path keeps its own case)."""
+        scheme, sep, arg = source.strip().partition(":")
+        return scheme.lower() + sep + arg
+
     @field_validator("end")
     @classmethod
     def _end_after_start(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:

@@ -120,6 +120,14 @@ def gather(
         accounts = {account: accounts[account]}
     price_map = _prices(prices, source, accounts, target_map)
     target_file = targets or config
+    for ticker, w in target_map.items():  # a missing price is the prices' fault, said so
+        if ticker != CASH and ticker not in price_map:
+            raise PlanError(
+                f"ticker has no price (the targets give it weight {w:g})",
+                file=prices or f"source {source}",
+                key=f"ticker {ticker}",
+                hint=f"add a {ticker} row to the prices, or drop it from {target_file}",
+            )
     check_targets(target_map, price_map, file=target_file)
     for acct in accounts.values():
         for ticker, shares in acct.positions.items():

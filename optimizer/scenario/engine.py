@@ -293,6 +293,7 @@ class ScenarioEngine:
             log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
             f_mean = simple_moves(f_mean, specs)
         Sigma = _checked_psd(Sigma, scenario, file)
+        _check_above_total_loss(mu, model.tickers_, scenario, file)
         calm_cov_h = model.factor_cov_ * periods
         distance = _distance(values, mean_h[idx], calm_cov_h[np.ix_(idx, idx)])
         tail, words = plausibility(distance, len(idx))
@@ -551,6 +552,25 @@ def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
         return 0.0
     diff = values - mean
     return float(np.sqrt(max(diff @ np.linalg.pinv(cov) @ diff, 0.0)))
+
+
+def _check_above_total_loss(
+    mu: np.ndarray, names: Sequence[str], scenario: Scenario, file: str | None
+) -> None:
+    """A held asset cannot lose more than all of itself: an expected return at or below
+    -100 % means the shocks are beyond where the linear model holds (a 2,000 bp yield
+    move on a bond fund), and a number like -159 % would be garbage, not a stress."""
+    worst = int(np.argmin(mu))
+    if mu[worst] > -1.0:
+        return
+    raise ScenarioError(
+        f"the shocks take {names[worst]}'s expected return to {mu[worst]:.1%}, beyond a total "
+        "loss: the model does not hold this far from the history it was fitted on",
+        file=file,
+        key="shocks",
+        value=scenario.id,
+        hint="state a smaller shock",
+    )
 
 
 def _checked_psd(Sigma: np.ndarray, scenario: Scenario, file: str | None) -> np.ndarray:
