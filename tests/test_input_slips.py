@@ -156,3 +156,24 @@ def test_a_target_without_a_price_names_the_prices_file(tmp_path):
     line = res.stderr.strip()
     assert line.startswith(f"capalloc: plan error: {tmp_path / 'p.csv'}: ticker BOND")
     assert "has no price" in line and "t.csv" in line
+
+
+def test_two_tickers_for_the_cash_balance_are_refused(tmp_path):
+    # both would be shown holding the whole cash balance (weights after trades summed to 101 %)
+    path = _account(tmp_path, lambda t: t + '\n[universe.assets.MKT]\ntags = ["cash"]\n')
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "CASH and MKT both stand for the account's cash" in res.stderr
+
+
+def test_shares_of_the_cash_ticker_are_one_clear_error(tmp_path):
+    def mkt_is_the_cash(text):
+        return text.replace("[universe.assets.CASH]", "[universe.assets.MKT]", 1)
+
+    path = _account(tmp_path, mkt_is_the_cash)
+    holdings = path.parent / "holdings.csv"
+    holdings.write_text(holdings.read_text().replace(",CASH,40000,,,", ",MKT,400,100,2016-01-04,"))
+    assert ",MKT,400" in holdings.read_text()
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 8 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "stands for the account's cash balance" in res.stderr and "MKT" in res.stderr

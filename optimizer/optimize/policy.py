@@ -79,6 +79,20 @@ class UniverseConfig(StrictModel):
     def _upper(cls, v: Any) -> Any:
         return upper_tickers(v)
 
+    @field_validator("assets")
+    @classmethod
+    def _one_cash(cls, assets: dict[str, AssetConfig]) -> dict[str, AssetConfig]:
+        """One ticker stands for the account's cash balance (CASH, or the one tagged
+        ``cash``): two would each be shown holding the whole balance."""
+        cash = [t for t, a in assets.items() if t == "CASH" or "cash" in a.tags]
+        if len(cash) > 1:
+            raise ValueError(
+                f"{' and '.join(cash)} both stand for the account's cash (CASH or the tag "
+                "'cash'); keep one, and hold a money-market fund as a priced asset without "
+                "the cash tag"
+            )
+        return assets
+
 
 class ObjectiveConfig(StrictModel):
     """``[objective]``: the kind and the numbers it needs."""

@@ -427,6 +427,16 @@ def current_weights(
         if ticker in held_for:  # a substitute: exposure to the ticker it stands in for
             values[held_for[ticker]] += shares * prices[ticker]
             continue
+        if ticker not in prices and ticker == cash_ticker:  # the cash tag: not a fund
+            raise PlanError(
+                "holds shares of the ticker that stands for the account's cash balance "
+                "(tagged 'cash')",
+                file=str(file),
+                key=f"account {account.id} ticker",
+                value=ticker,
+                hint=f"hold cash as a CASH row, or drop the cash tag of {ticker} in "
+                f"{cfg.path.name} to hold it as a priced fund",
+            )
         if ticker not in prices:
             raise PlanError(
                 "holds a ticker outside the universe of its account file",
