@@ -11,6 +11,7 @@ import shutil
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 from optimizer.data import get_provider
 from optimizer.scenarios import EstimationConfig, load_history
@@ -66,3 +67,34 @@ def test_propose_shows_the_data_warning_in_the_table_and_the_json(shared_data, t
     assert table.returncode == 0, table.stderr
     # the warning line keeps its "[data] start" (no markup eats it)
     assert "start the data earlier ([data] start)" in " ".join(table.stdout.split())
+
+
+def _split_folder(shared_data, tmp_path, ratio):
+    """SPY, TLT and ^TNX from the real files, SPY's closes from 2020-08-31 on divided by
+    ``ratio`` (a split the file is not adjusted for)."""
+    folder = tmp_path / f"split{ratio}"
+    folder.mkdir()
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv")
+    after = spy["Date"] >= "2020-08-31"
+    for column in ("Open", "High", "Low", "Close", "Adj Close"):
+        if column in spy:
+            spy.loc[after, column] = spy.loc[after, column] / ratio
+    spy.to_csv(folder / "SPY.csv", index=False)
+    for t in ("TLT", "^TNX"):
+        shutil.copy(shared_data / "yahoo" / f"{t}.csv", folder / f"{t}.csv")
+    return folder
+
+
+@pytest.mark.parametrize(("ratio", "words"), [(10, "10-for-1 split"), (0.25, "1-for-4 reverse")])
+def test_an_unadjusted_split_is_a_warning_with_the_results(shared_data, tmp_path, ratio, words):
+    folder = _split_folder(shared_data, tmp_path, ratio)
+    prov = _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance
+    (warning,) = prov.warnings
+    assert warning.startswith("SPY: the close goes from") and words in warning
+    assert "on 2020-08-31" in warning
+    res = run_cli("data", "show", "--source", f"csv:{folder}", "--tickers", "SPY,TLT")
+    assert res.returncode == 0, res.stderr
+    assert sum(words in line for line in res.stdout.splitlines()) == 1
+    # the real files have no such step (nor has any price file of ../shared/data)
+    real = f"csv:{shared_data / 'yahoo'}"
+    assert _history(real, ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings == ()

@@ -349,8 +349,10 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
     rows += [
         ("small-cap share", *(pct(doc["small_cap_share"][c]) for c in cols)),
         # the horizon's return scaled to a year (a one-off shock does not repeat)
-        (f"expected return (annualised from the {over})",
-         *(pct(doc["expected_return"][c]) for c in cols)),  # fmt: skip
+        (
+            f"expected return (annualised from the {over})",
+            *(pct(doc["expected_return"][c]) for c in cols),
+        ),  # fmt: skip
         ("volatility (annual)", *(pct(doc["volatility"][c]) for c in cols)),
         ("current portfolio return (horizon)", *(pct(doc["current_return"][c]) for c in cols)),
         ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),

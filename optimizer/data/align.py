@@ -16,6 +16,7 @@ from optimizer.data.validate import (
     check_gaps,
     check_not_future,
     check_values,
+    split_suspects,
 )
 from optimizer.errors import DataError
 
@@ -102,6 +103,7 @@ def assemble(
         frequency=freq.value,
         stale=stale,
         notes=tuple(notes),
+        warnings=tuple(w for raw in clipped for w in split_suspects(raw)),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
 

@@ -28,7 +28,8 @@ class SourceSummary:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for d in (self.prices, self.rates) if d for w in d.warnings]
+        data = [d for d in (self.prices, self.rates) if d]
+        return [w for d in data for w in (*d.provenance.warnings, *d.warnings)]
 
     def to_dict(self) -> dict[str, Any]:
         main = self.prices or self.rates

@@ -239,5 +239,39 @@ def require_history(frame: pd.DataFrame, periods: int, what: str) -> None:
     )
 
 
+SPLIT_RATIOS = (2, 3, 4, 5, 6, 8, 10, 15, 20, 25, 30, 40, 50, 100)
+
+
+def split_suspects(series: RawSeries, tolerance: float = 0.02) -> list[str]:
+    """Warnings for one-step moves of a price series that look like a split the closes
+    are not adjusted for: the price divided (a k-for-1 split) or multiplied (a 1-for-k
+    reverse split) by a usual ratio k, within ``tolerance``. Such a step turns into a
+    -90 % return in every estimate, yet each value is a valid price."""
+    if series.kind is not SeriesKind.PRICE:
+        return []
+    v = series.values.dropna()
+    x = v.to_numpy(dtype=float)
+    if len(x) < 2:
+        return []
+    q = x[1:] / x[:-1]
+    out = []
+    for i in np.flatnonzero((q <= 0.55) | (q >= 1.8)):
+        for k in SPLIT_RATIOS:
+            if abs(q[i] * k - 1.0) <= tolerance:
+                kind = f"a {k}-for-1 split"
+            elif abs(q[i] / k - 1.0) <= tolerance:
+                kind = f"a 1-for-{k} reverse split"
+            else:
+                continue
+            out.append(
+                f"{series.ticker}: the close goes from {x[i]:,.4g} to {x[i + 1]:,.4g} on "
+                f"{_iso(v.index[i + 1])} ({q[i] - 1:+.1%}), like {kind} the prices are not "
+                "adjusted for: every return and risk estimate takes it as a real move; use "
+                "split-adjusted closes (Adj Close)"
+            )
+            break
+    return out
+
+
 def _iso(ts: pd.Timestamp) -> str:
     return pd.Timestamp(ts).date().isoformat()

@@ -96,7 +96,7 @@ def load_history(
     firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
     ends, starts = _shortest_notes(levels, joined, firsts)
     notes += ends
-    warnings = starts + _short_history(joined, frequency)
+    warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
     as_of = joined.index[-1].date()
     factor_note = "; ".join(f"{n} = {s.label()}" for n, s in used.items())
     provenance = Provenance(
