@@ -177,3 +177,19 @@ def test_shares_of_the_cash_ticker_are_one_clear_error(tmp_path):
     res = run_cli("propose", "--config", str(path))
     assert res.returncode == 8 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "stands for the account's cash balance" in res.stderr and "MKT" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("group", "reach"),
+    [("cash >= 2", "reaches at most 1, the constant side is 2"),
+     ("equity <= -0.1", "is at least 0, the constant side is -0.1")],
+)  # fmt: skip
+def test_a_group_no_weights_can_satisfy_is_named_not_blamed_on_another(tmp_path, group, reach):
+    def edit(text):
+        return re.sub(r"^groups = \[", f'groups = [\n  "{group}",', text, count=1, flags=re.M)
+
+    path = _account(tmp_path, edit)
+    assert f'"{group}",' in path.read_text()
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert f"constraints.groups[0]='{group}'" in res.stderr and reach in res.stderr

@@ -137,7 +137,31 @@ def parse_group(text: str, universe: Universe, *, key: str = "constraints.groups
     a = a_l - a_r
     if not np.any(a):
         raise ConfigError("the constraint has no weights in it", key=key, value=text)
-    return LinearRow(label=" ".join(text.split()), a=a, sense=sense, rhs=c_r - c_l)
+    row = LinearRow(label=" ".join(text.split()), a=a, sense=sense, rhs=c_r - c_l)
+    _check_reachable(row, universe, key)
+    return row
+
+
+def _check_reachable(row: LinearRow, universe: Universe, key: str) -> None:
+    """A group that no weights within the assets' own min/max bounds can satisfy (``cash >=
+    2``: a percentage typed as a whole number) is an error naming it, before any solver
+    reports an infeasibility and blames another constraint."""
+    low = float(np.minimum(row.a * universe.lower, row.a * universe.upper).sum())
+    high = float(np.maximum(row.a * universe.lower, row.a * universe.upper).sum())
+    tol = 1e-9 * max(1.0, abs(row.rhs))
+    if row.sense is not Sense.LE and high < row.rhs - tol:
+        reach = f"reaches at most {high:.4g}"
+    elif row.sense is not Sense.GE and low > row.rhs + tol:
+        reach = f"is at least {low:.4g}"
+    else:
+        return
+    raise ConfigError(
+        f"no weights within the assets' min and max bounds satisfy it: the weights' side "
+        f"{reach}, the constant side is {row.rhs:.4g}",
+        key=key,
+        value=row.label,
+        hint="weights are fractions: 0.02 is 2 %",
+    )
 
 
 def _tokenize(text: str, key: str) -> list[tuple[str, str]]:
