@@ -10,6 +10,7 @@ import re
 import shutil
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,3 +99,24 @@ def test_an_unadjusted_split_is_a_warning_with_the_results(shared_data, tmp_path
     # the real files have no such step (nor has any price file of ../shared/data)
     real = f"csv:{shared_data / 'yahoo'}"
     assert _history(real, ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings == ()
+
+
+def test_cash_is_riskless_at_the_rate_it_earns_in_every_scenario(shared_data):
+    # built-in CASH at a fixed 4 %: the same compounded return in every scenario, whatever
+    # the shocks, and no covariance with the other assets (the 1-month tariff shock too)
+    from optimizer.scenario.engine import ScenarioEngine
+    from optimizer.scenarios import ScenarioLibrary
+
+    source = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    data = SimpleNamespace(source=source, start=dt.date(2010, 1, 1), end=None)
+    provider = get_provider(source, cash_rate=0.04)
+    history = load_history(provider, data, EstimationConfig(), ["SPY", "TLT", "CASH"])
+    engine = ScenarioEngine(history).fit()
+    library = ScenarioLibrary.with_extra()
+    for sid in ("fed-easing", "tariff-shock", "yield-spike"):
+        s = library.get(sid)
+        m = engine.moments(s)
+        years = s.horizon_years
+        assert m.mu[2] == pytest.approx(1.04**years - 1, rel=1e-9), sid
+        assert m.Sigma[2, 0] == m.Sigma[2, 1] == m.Sigma[0, 2] == 0.0
+        assert 0 < m.Sigma[2, 2] < 1e-5 and np.all(np.linalg.eigvalsh(m.Sigma) > 0)

@@ -181,10 +181,11 @@ def test_shares_of_the_cash_ticker_are_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("group", "reach"),
-    [("cash >= 2", "reaches at most 1, the constant side is 2"),
-     ("equity <= -0.1", "is at least 0, the constant side is -0.1")],
+    [("cash >= 2", "the constant 2 is beyond what the weights' side can reach"),
+     ("equity <= 60", "the constant 60 is beyond what the weights' side can reach")],
 )  # fmt: skip
-def test_a_group_no_weights_can_satisfy_is_named_not_blamed_on_another(tmp_path, group, reach):
+def test_a_group_with_a_percentage_typed_as_a_whole_number_is_named(tmp_path, group, reach):
+    # "cash >= 2" was reported as infeasible against turnover; "equity <= 60" did nothing
     def edit(text):
         return re.sub(r"^groups = \[", f'groups = [\n  "{group}",', text, count=1, flags=re.M)
 

@@ -152,7 +152,7 @@ CASES = {
         {"targets": "targets_outside.csv"},
         [],
         8,
-        ["GLD", "0.05", "universe"],
+        ["GLD", "0.05", "no price", "prices"],
     ),
     "withdrawal_larger_than_account": (
         {},

@@ -237,16 +237,25 @@ def test_a_body_that_is_not_a_form_or_json_is_a_422(client):
 
 
 def test_an_extreme_but_stateable_shock_answers_with_its_plausibility(client):
-    """10,000 bp is the largest change a scenario file may state: the page answers and
-    says how implausible it is (or why no allocation fits), without an error."""
-    res = client.post("/api/update", data={"shock:fed-easing:1": "10000"})
+    """A far shock the model can still carry: the page answers and says how implausible
+    it is (or why no allocation fits), without an error."""
+    res = client.post("/api/update", data={"shock:fed-easing:1": "300"})
     assert res.status_code == 200
     got = res.json()
-    assert got["shocks"]["shock:fed-easing:1"].startswith("+10,000 bp; extreme")
+    assert got["shocks"]["shock:fed-easing:1"].startswith("+300 bp; ")
     assert got["shocks"]["shock:fed-easing:0"] == "-50 bp; ordinary (within 1 sd)"
     if got["infeasible"] is None:
         assert "1 in" in got["scenarios"]["fed-easing"]["plausibility"]
-        assert got["scenarios"]["fed-easing"]["mahalanobis"] > 10
+        assert got["scenarios"]["fed-easing"]["mahalanobis"] > 3
+
+
+def test_a_shock_beyond_a_total_loss_is_a_clear_error_not_a_number(client):
+    """10,000 bp is the largest change a scenario file may state; on the sample it takes
+    an asset's expected return below -100 %: a 422 saying so, not a -159 % in a table."""
+    res = client.post("/api/update", data={"shock:fed-easing:1": "10000"})
+    assert res.status_code == 422
+    error = res.json()["error"]
+    assert "beyond a total loss" in error["message"] and error["value"] == "fed-easing"
 
 
 def test_an_infeasible_limit_says_which_constraints_conflict(client):

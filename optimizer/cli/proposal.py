@@ -352,7 +352,7 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         (
             f"expected return (annualised from the {over})",
             *(pct(doc["expected_return"][c]) for c in cols),
-        ),  # fmt: skip
+        ),
         ("volatility (annual)", *(pct(doc["volatility"][c]) for c in cols)),
         ("current portfolio return (horizon)", *(pct(doc["current_return"][c]) for c in cols)),
         ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),

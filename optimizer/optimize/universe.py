@@ -143,24 +143,20 @@ def parse_group(text: str, universe: Universe, *, key: str = "constraints.groups
 
 
 def _check_reachable(row: LinearRow, universe: Universe, key: str) -> None:
-    """A group that no weights within the assets' own min/max bounds can satisfy (``cash >=
-    2``: a percentage typed as a whole number) is an error naming it, before any solver
-    reports an infeasibility and blames another constraint."""
+    """A group whose constant is a whole number no weights can reach within the assets'
+    own min/max bounds (``cash >= 2``, ``equity <= 60``: a percentage typed as a whole
+    number, which would be infeasible or silently do nothing) is an error naming it.
+    Conflicts between groups and bounds of fractions are the solver's diagnosis."""
     low = float(np.minimum(row.a * universe.lower, row.a * universe.upper).sum())
     high = float(np.maximum(row.a * universe.lower, row.a * universe.upper).sum())
-    tol = 1e-9 * max(1.0, abs(row.rhs))
-    if row.sense is not Sense.LE and high < row.rhs - tol:
-        reach = f"reaches at most {high:.4g}"
-    elif row.sense is not Sense.GE and low > row.rhs + tol:
-        reach = f"is at least {low:.4g}"
-    else:
+    if abs(row.rhs) <= 1.0 or low - 1e-9 <= row.rhs <= high + 1e-9:
         return
     raise ConfigError(
-        f"no weights within the assets' min and max bounds satisfy it: the weights' side "
-        f"{reach}, the constant side is {row.rhs:.4g}",
+        f"the constant {row.rhs:g} is beyond what the weights' side can reach within the "
+        f"assets' min and max bounds ({low:.4g} to {high:.4g})",
         key=key,
         value=row.label,
-        hint="weights are fractions: 0.02 is 2 %",
+        hint="weights are fractions: 0.6 is 60 %",
     )
 
 

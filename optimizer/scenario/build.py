@@ -23,7 +23,13 @@ from optimizer.estimate import (
 )
 from optimizer.factors import period_end_levels
 from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig, ScenarioUse
-from optimizer.scenario.engine import BASELINE, MarketHistory, ScenarioEngine
+from optimizer.scenario.engine import (
+    BASELINE,
+    MarketHistory,
+    ScenarioEngine,
+    cash_rate,
+    riskless_cash,
+)
 from optimizer.scenario.estimator import engine_options
 from optimizer.scenario.history import _cut_window, load_history
 from optimizer.scenario.library import ScenarioLibrary
@@ -277,6 +283,7 @@ def _baseline(
         compounding=estimation.compounding,
     )
     mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon)
+    mu, Sigma = riskless_cash(mu, Sigma, tickers, cash_rate(history), horizon)
     compounded = " (compounded)" if estimation.compounding else ""
     first = prices.pct_change(fill_method=None).iloc[1:].index[0].date()
     provenance = _provenance(history, [f"baseline estimators read {window}"])

@@ -47,6 +47,7 @@ from optimizer.scenario.propagate import (
     simple_moments,
     stress_covariance,
 )
+from optimizer.tickers import CASH
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,9 @@ class ScenarioEngine:
             mu, Sigma = simple_moments(mu, Sigma)
             log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
             f_mean = simple_moves(f_mean, specs)
+        mu, Sigma = riskless_cash(
+            mu, Sigma, model.tickers_, cash_rate(self.history), (periods + rest) / fit.per_year
+        )
         Sigma = _checked_psd(Sigma, scenario, file)
         _check_above_total_loss(mu, model.tickers_, scenario, file)
         calm_cov_h = model.factor_cov_ * periods
@@ -552,6 +556,42 @@ def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
         return 0.0
     diff = values - mean
     return float(np.sqrt(max(diff @ np.linalg.pinv(cov) @ diff, 0.0)))
+
+
+def cash_rate(history: MarketHistory) -> float | None:
+    """The annual rate ``CASH`` earns on the history's last day: its last step's growth
+    over the calendar days it spans (the built-in series accrues ``(1 + r) ** (d / 365)``
+    at the earlier date's rate, so a fixed 4 % reads back as 0.04). None without CASH."""
+    levels = history.daily if history.daily is not None else history.levels
+    if levels is None or CASH not in levels:
+        return None
+    cash = levels[CASH].dropna()
+    if len(cash) < 2:
+        return None
+    days = (cash.index[-1] - cash.index[-2]).days
+    return float((cash.iloc[-1] / cash.iloc[-2]) ** (365.0 / max(days, 1)) - 1.0)
+
+
+def riskless_cash(
+    mu: np.ndarray, Sigma: np.ndarray, tickers: Sequence[str], rate: float | None, years: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``CASH`` as what it is over the horizon: the rate it earns today, compounded
+    (``(1 + rate) ** years - 1``, whatever the shocks), uncorrelated with every asset.
+
+    A regression of its accruals on the factors finds noise (weekends accrue three days):
+    exposures, a fall in a Fed-easing scenario, a mean short of the rate. Its own small
+    variance is kept, so the covariance stays positive definite for the risk-budgeting
+    objectives."""
+    if rate is None or CASH not in tickers:
+        return mu, Sigma
+    i = list(tickers).index(CASH)
+    mu, Sigma = mu.copy(), Sigma.copy()
+    mu[i] = (1.0 + rate) ** years - 1.0
+    own = Sigma[i, i]
+    Sigma[i, :] = 0.0
+    Sigma[:, i] = 0.0
+    Sigma[i, i] = own
+    return mu, Sigma
 
 
 def _check_above_total_loss(
