@@ -25,9 +25,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from optimizer.config import StrictModel, read_toml, resolve_path, validate
 from optimizer.errors import ConfigError
@@ -55,11 +55,21 @@ KNOWN_SECTIONS = (
 )
 
 
+def _one_line(text: str) -> str:
+    bad = next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"a control character ({bad!r}) in a line of text")
+    return text
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]  # shown in reports and the terminal
+
+
 class AccountInfo(StrictModel):
     """``[account]``: who the account is and where its holdings are."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    name: str = ""
+    name: OneLine = Field(default="", max_length=200)
     currency: str = "USD"
     holdings: str | None = None  # tax-lot CSV (docs/rebalancing.md), relative to this file
     prices: str | None = None  # optional ticker,price CSV; default: last prices of [data]
@@ -71,9 +81,9 @@ class AdvisorInfo(StrictModel):
     """``[advisor]``: who prepares the documents (report header, running header of the PDF
     and the acknowledgement block)."""
 
-    firm: str = Field(default="", max_length=200)
-    advisor: str = Field(default="", max_length=200)  # the advisor's name
-    contact: str = Field(default="", max_length=300)  # e-mail, phone, address: one line
+    firm: OneLine = Field(default="", max_length=200)
+    advisor: OneLine = Field(default="", max_length=200)  # the advisor's name
+    contact: OneLine = Field(default="", max_length=300)  # e-mail, phone, address: one line
     logo: str | None = None  # PNG, JPEG, GIF or SVG file, relative to this file
 
 

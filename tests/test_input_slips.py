@@ -194,3 +194,16 @@ def test_a_group_with_a_percentage_typed_as_a_whole_number_is_named(tmp_path, gr
     res = run_cli("propose", "--config", str(path))
     assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert f"constraints.groups[0]='{group}'" in res.stderr and reach in res.stderr
+
+
+@pytest.mark.parametrize("name", ["Smith\\u0000 trust", "Smith\\ntrust", "Smith\\u001b[31mtrust"])
+def test_a_control_character_in_a_name_is_refused(tmp_path, name):
+    # a NUL or an escape sequence went straight to the terminal and into the report
+    def named(text):
+        return re.sub(r'^name = ".*"$', lambda _: f'name = "{name}"', text, count=1, flags=re.M)
+
+    path = _account(tmp_path, named)
+    assert f'name = "{name}"' in path.read_text()
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "account.name=" in res.stderr and "a control character" in res.stderr

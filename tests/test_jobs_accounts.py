@@ -43,7 +43,8 @@ def test_csv_layout_with_per_account_fallback(tmp_path):
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("account,config\nx,c.toml\n", "missing columns"),
+        ("account,config\nx,c.toml\n", "missing columns holdings; the header reads"),
+        ("account;config;holdings\nx;c.toml;h.csv\n", "the header reads 'account;config;holdings'"),
         ("account,config,holdings\nx,c.toml,h.csv\nx,d.toml,h.csv\n", "account listed twice"),
         ("account,config,holdings\nbad id,c.toml,h.csv\n", "invalid account id"),
         ("account,config,holdings\nx,,h.csv\n", "config: required column is empty"),

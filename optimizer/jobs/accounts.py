@@ -125,8 +125,12 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
         if missing:
+            found = ",".join(reader.fieldnames or ()) or "an empty first line"
             raise ConfigError(
-                "missing columns", file=str(index), key="columns", value=sorted(missing)
+                f"missing columns {', '.join(sorted(missing))}; the header reads {found!r}",
+                file=str(index),
+                key="columns",
+                hint="a comma-separated header: account,config,holdings",
             )
         for row in reader:
             if any((v or "").strip() for v in row.values() if isinstance(v, str)):
