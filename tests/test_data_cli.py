@@ -105,3 +105,13 @@ def test_show_mixes_prices_and_rates_from_two_folders(shared_data):
     dgs10 = doc["tickers"]["DGS10"]
     assert dgs10["kind"] == "rate" and dgs10["first"] == "2020-01-02"
     assert 0.5 < dgs10["min"] < dgs10["max"] < 6.0
+
+
+def test_show_says_when_it_annualises_less_than_a_year(shared_data):
+    # four daily returns annualised to -45 % for IWM: true arithmetic, said out loud
+    args = ["data", "show", "--source", "csv:../shared/data/yahoo", "--tickers", "IWM,SPY"]
+    short = json.loads(run_cli(*args, "--start", "2026-02-17", "--format", "json").stdout)
+    (warning,) = [w for w in short["warnings"] if "extrapolate" in w]
+    assert "extrapolate 6 days (2026-02-17..2026-02-23) to a year" in warning
+    year = json.loads(run_cli(*args, "--start", "2025-01-02", "--format", "json").stdout)
+    assert not [w for w in year["warnings"] if "extrapolate" in w]

@@ -29,7 +29,16 @@ class SourceSummary:
     @property
     def warnings(self) -> list[str]:
         data = [d for d in (self.prices, self.rates) if d]
-        return [w for d in data for w in (*d.provenance.warnings, *d.warnings)]
+        out = [w for d in data for w in (*d.provenance.warnings, *d.warnings)]
+        frame = self.prices.frame if self.prices is not None else None
+        if frame is not None and len(frame) > 1:
+            days = (frame.index[-1] - frame.index[0]).days
+            if days < 365:
+                out.append(
+                    f"the annualised figures extrapolate {days} days "
+                    f"({frame.index[0].date()}..{frame.index[-1].date()}) to a year"
+                )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         main = self.prices or self.rates
