@@ -120,3 +120,21 @@ def test_cash_is_riskless_at_the_rate_it_earns_in_every_scenario(shared_data):
         assert m.mu[2] == pytest.approx(1.04**years - 1, rel=1e-9), sid
         assert m.Sigma[2, 0] == m.Sigma[2, 1] == m.Sigma[0, 2] == 0.0
         assert 0 < m.Sigma[2, 2] < 1e-5 and np.all(np.linalg.eigvalsh(m.Sigma) > 0)
+
+
+def test_the_stale_price_warning_names_the_closes_the_trades_use(shared_data, tmp_path):
+    # Yahoo files only: ^TNX ends 2026-02-13, so the estimate and the trades' prices are
+    # taken on that day, ten days before the funds' last closes; the warning says so
+    config = (ROOT / "examples" / "realdata" / "account.toml").read_text()
+    data = f"csv:{shared_data / 'yahoo'}"
+    config = re.sub(r"^source = .*$", f'source = "{data}"', config, count=1, flags=re.M)
+    config = re.sub(r'^\s*\{ id = "fed-easing".*\n', "", config, flags=re.M)  # a short rate
+    (tmp_path / "account.toml").write_text(config)
+    shutil.copy(ROOT / "examples" / "realdata" / "holdings.csv", tmp_path / "holdings.csv")
+    res = run_cli("propose", "--config", str(tmp_path / "account.toml"), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    tnx_last = pd.read_csv(shared_data / "yahoo" / "^TNX.csv")["Date"].iloc[-1]
+    assert doc["as_of"] == tnx_last
+    (stale,) = [w for w in doc["warnings"] if w.startswith("stale prices")]
+    assert f"is {tnx_last}," in stale

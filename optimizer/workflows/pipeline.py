@@ -213,9 +213,15 @@ class Pipeline:
         return self.last_dates[key]
 
     def staleness(
-        self, cfg: AccountConfig, used_on: dt.date | None, limit: int | None
+        self,
+        cfg: AccountConfig,
+        used_on: dt.date | None,
+        limit: int | None,
+        priced_on: dt.date | None = None,
     ) -> Staleness | None:
-        """Stale prices for a trade on ``used_on`` (default: [account] as_of, else today)."""
+        """Stale prices for a trade on ``used_on`` (default: [account] as_of, else today),
+        of closes taken on ``priced_on`` or before (the estimate's as-of date: a series
+        ending earlier holds every price to it)."""
         from optimizer.data.freshness import staleness
 
         if limit is None:
@@ -224,7 +230,7 @@ class Pipeline:
         if used_on is None and cfg.account.as_of:
             used_as = "the as-of date"
         used_on = used_on or cfg.account.as_of or dt.datetime.now(dt.UTC).date()
-        last = self.last_price(cfg, used_on)
+        last = self.last_price(cfg, min(used_on, priced_on) if priced_on else used_on)
         return staleness(last, used_on, limit, used_as) if last is not None else None
 
     def run(
@@ -274,7 +280,8 @@ class Pipeline:
         if plan and position.account is not None:
             order = allocation.tax.lot_order if allocation.tax is not None else None
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw, order)
-        stale = self.staleness(cfg, as_of, max_price_age)
+        prov = estimate.provenance
+        stale = self.staleness(cfg, as_of, max_price_age, prov.as_of if prov else None)
         return AccountRun(
             cfg, estimate, allocation, position, trade_plan,
             without_views=without, tax_lots=tax, tax_blind=blind, stale=stale,
