@@ -55,8 +55,18 @@ KNOWN_SECTIONS = (
 )
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _one_line(text: str) -> str:
-    bad = next((c for c in text if ord(c) < 32 or ord(c) == 127), None)
+    """Printable text on one line: no control character (C0, C1: NEL), no line or paragraph
+    separator, no bidirectional override (which reorders what a terminal shows)."""
+    import unicodedata
+
+    bad = next(
+        (c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS),
+        None,
+    )
     if bad is not None:
         raise ValueError(f"a control character ({bad!r}) in a line of text")
     return text

@@ -9,7 +9,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from optimizer.errors import ConfigError
@@ -49,13 +49,14 @@ def write_atomic(
 def write_files_atomic(texts: Mapping[Path, str | bytes], *, encoding: str = "utf-8") -> list[Path]:
     """Write several files, in any folders, as one set: each is first written and fsynced
     under a temporary name beside its destination; only when all are written are they
-    renamed into place. A file that cannot be written (its folder's path taken by a file,
-    no permission, a full disk) leaves none of them written or changed.
+    renamed into place, each previous file kept under a hard link until every rename has
+    succeeded. A file that cannot be written or renamed (its folder's path taken by a
+    file, no permission, a full disk) leaves every destination as it was.
 
     Raises
     ------
     ConfigError
-        Names the file that could not be written and the reason.
+        Names the destination that could not be written and the reason.
     """
     staged: list[tuple[str, Path]] = []
     try:
@@ -65,18 +66,43 @@ def write_files_atomic(texts: Mapping[Path, str | bytes], *, encoding: str = "ut
         for _tmp, target in staged:  # a rename that would fail must fail before the first
             if target.is_dir() and not target.is_symlink():
                 raise _cannot(target, "a folder has the file's name")
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    except BaseException as exc:
-        for tmp, _target in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise _cannot(Path(getattr(exc, "filename", "") or ""), exc) from exc
+    except BaseException:
+        _discard(tmp for tmp, _target in staged)
         raise
+    _publish(staged)
     for folder in dict.fromkeys(target.parent for _tmp, target in staged):
         fsync_dir(folder)
     return [target for _tmp, target in staged]
+
+
+def _publish(staged: list[tuple[str, Path]]) -> None:
+    """Rename each staged file onto its destination; on a failure, put back what the
+    destinations held (or remove what was new) and raise naming the destination."""
+    done: list[tuple[Path, str | None]] = []  # (destination, its previous file's link)
+    for i, (tmp, target) in enumerate(staged):
+        keep = None
+        try:
+            if os.path.lexists(target):
+                keep = f"{tmp}.previous"
+                os.link(target, keep, follow_symlinks=False)
+            os.replace(tmp, target)
+        except OSError as exc:
+            for dest, previous in reversed(done):
+                with contextlib.suppress(OSError):
+                    if previous is None:
+                        os.unlink(dest)
+                    else:
+                        os.replace(previous, dest)
+            _discard([*(t for t, _d in staged[i:]), *([keep] if keep else [])])
+            raise _cannot(target, exc) from exc
+        done.append((target, keep))
+    _discard(previous for _dest, previous in done if previous is not None)
+
+
+def _discard(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _stage(target: Path, text: str | bytes, encoding: str) -> str:

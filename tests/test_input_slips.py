@@ -196,7 +196,11 @@ def test_a_group_with_a_percentage_typed_as_a_whole_number_is_named(tmp_path, gr
     assert f"constraints.groups[0]='{group}'" in res.stderr and reach in res.stderr
 
 
-@pytest.mark.parametrize("name", ["Smith\\u0000 trust", "Smith\\ntrust", "Smith\\u001b[31mtrust"])
+@pytest.mark.parametrize(
+    "name",
+    ["Smith\\u0000 trust", "Smith\\ntrust", "Smith\\u001b[31mtrust", "Smith\\u0085trust",
+     "Smith\\u2028trust", "\\u202etsurt htimS"],
+)  # fmt: skip
 def test_a_control_character_in_a_name_is_refused(tmp_path, name):
     # a NUL or an escape sequence went straight to the terminal and into the report
     def named(text):
@@ -207,3 +211,37 @@ def test_a_control_character_in_a_name_is_refused(tmp_path, name):
     res = run_cli("propose", "--config", str(path))
     assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "account.name=" in res.stderr and "a control character" in res.stderr
+
+
+def test_a_failed_rename_puts_every_earlier_file_back(tmp_path, monkeypatch):
+    # the third rename fails (the OS refuses it): the two files renamed before it get back
+    # what they held, the new one goes, nothing temporary stays, the error names the file
+    import os
+
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.html", tmp_path / "new" / "c.txt"
+    a.write_text("old a")
+    b.write_text("old b")
+    real, calls = os.replace, []
+
+    def refuses_the_third(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise PermissionError(1, "Operation not permitted", src)
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuses_the_third)
+    with pytest.raises(ConfigError) as info:
+        write_files_atomic({a: "new a", b: "new b", c: "new c"})
+    assert info.value.render().startswith(f"{c}: cannot write the output file")
+    assert (a.read_text(), b.read_text(), c.exists()) == ("old a", "old b", False)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.csv", "b.html", "new"]
+
+
+def test_a_lower_case_ticker_in_a_group_is_the_ticker(tmp_path):
+    def edit(text):
+        text = text.replace("[universe.assets.SMALL]", "[universe.assets.small]", 1)
+        return re.sub(r"^groups = \[", 'groups = [\n  "small <= 0.05",', text, count=1, flags=re.M)
+
+    res = run_cli("propose", "--config", str(_account(tmp_path, edit)), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["weights"]["SMALL"] <= 0.05 + 1e-9

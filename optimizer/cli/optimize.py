@@ -35,7 +35,10 @@ def run_optimize(path: Path) -> dict[str, Any]:
     from optimizer.workflows import Pipeline
 
     run = Pipeline().run(load_account(path), plan=False)
-    return {**run.allocation.to_dict(), "estimate": run.estimate.describe()}
+    # everything the user must be told: the data's warnings (a short history, a late
+    # series, an unadjusted split) as well as the optimizer's
+    doc = run.allocation.to_dict()
+    return {**doc, "warnings": run.warnings, "estimate": run.estimate.describe()}
 
 
 def _render(doc: dict[str, Any]) -> None:

@@ -69,6 +69,8 @@ class Universe:
         if name in self.tickers:
             return (np.array(self.tickers) == name).astype(float)
         hits = np.array([name in t for t in self.tags], dtype=float)
+        if not hits.any() and name.upper() in self.tickers:  # tickers are capitals: iwm is IWM
+            return self.indicator(name.upper())
         if not hits.any():
             known = ", ".join([*self.tag_names(), *self.tickers])
             raise ConfigError(f"unknown tag or ticker {name!r}; known: {known}")

@@ -454,8 +454,8 @@ class ScenarioEngine:
         )
 
     def _carried(self, index: str, ref: Any) -> IndexLevel:
-        """A scenario's dated reference level taken to the data's last day by the series
-        that stands for the index (the ``equity`` factor's ETF): "to 6,200 from 6,800 on
+        """A scenario's dated reference level taken to the as-of date by the series that
+        stands for the index (the ``equity`` factor's ETF): "to 6,200 from 6,800 on
         2025-12-12" is measured from where the index stands on the as-of date, not from
         where it stood then. A reference dated after the data's last day (an as-of date
         before it) cannot be carried without the future: the stated move from the
@@ -465,7 +465,10 @@ class ScenarioEngine:
         levels = self.history.daily if self.history.daily is not None else self.history.levels
         if spec is None or spec.minus is not None or levels is None:
             return IndexLevel(ref.level, ref.date, f"{stated}, not carried: no series of it")
+        as_of = self.history.provenance.as_of if self.history.provenance else None
         own = levels[spec.series].dropna()
+        if as_of is not None:  # the proxy may run past the as-of date (another series ends)
+            own = own.loc[: pd.Timestamp(as_of)]
         if own.empty:
             return IndexLevel(ref.level, ref.date, f"{stated}, not carried: no series of it")
         last = own.index[-1].date()
@@ -559,17 +562,27 @@ def _distance(values: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
 
 
 def cash_rate(history: MarketHistory) -> float | None:
-    """The annual rate ``CASH`` earns on the history's last day: its last step's growth
-    over the calendar days it spans (the built-in series accrues ``(1 + r) ** (d / 365)``
-    at the earlier date's rate, so a fixed 4 % reads back as 0.04). None without CASH."""
+    """The annual rate ``CASH`` earns on the as-of date, from its own series: on daily
+    data its growth over the last four weeks, over the calendar days they span (the
+    built-in series accrues ``(1 + r) ** (d / 365)``, so a fixed 4 % reads back as 0.04
+    exactly, and a file's rounding of single days averages out); on coarser data its last
+    period compounded over the periods of a year. None without CASH."""
     levels = history.daily if history.daily is not None else history.levels
     if levels is None or CASH not in levels:
         return None
     cash = levels[CASH].dropna()
+    if history.provenance is not None and history.provenance.as_of is not None:
+        cash = cash.loc[: pd.Timestamp(history.provenance.as_of)]
     if len(cash) < 2:
         return None
-    days = (cash.index[-1] - cash.index[-2]).days
-    return float((cash.iloc[-1] / cash.iloc[-2]) ** (365.0 / max(days, 1)) - 1.0)
+    if _is_daily(cash.index):
+        month = cash.loc[cash.index[-1] - pd.Timedelta(days=28) :]
+        first = month if len(month) >= 2 else cash.iloc[-2:]
+        days = (cash.index[-1] - first.index[0]).days
+        return float((cash.iloc[-1] / first.iloc[0]) ** (365.0 / days) - 1.0)
+    gaps = np.diff(cash.index[-13:].to_numpy()).astype("timedelta64[D]").astype(float)
+    per_year = round(365.25 / float(np.median(gaps)))
+    return float((cash.iloc[-1] / cash.iloc[-2]) ** per_year - 1.0)
 
 
 def riskless_cash(

@@ -211,7 +211,9 @@ def _shortest_notes(
     lasts = {n: i[-1] for n, i in own.items()}
     firsts = {n: i[0] for n, i in own.items()} | dict(starts_before or {})
     ends, starts = [], []
-    latest, earliest = max(lasts.values()), min(firsts.values())
+    # what the assets could have had: a factor series older than every asset cuts nothing
+    latest = max(lasts.values())
+    earliest = min((starts_before or firsts).values())
     if joined.index[-1] < latest - pd.Timedelta(days=7):
         first_end = min(lasts, key=lambda n: lasts[n])
         ends.append(
@@ -229,21 +231,18 @@ def _shortest_notes(
     return ends, starts
 
 
-SHORT_HISTORY_DAYS = 365  # less history than this gets a warning with the results
-
-
 def _short_history(joined: pd.DataFrame, frequency: Frequency) -> list[str]:
-    """A warning when the estimates rest on less than a year: expected returns measured
-    over weeks are mostly noise, yet the optimizer acts on them with full confidence."""
-    if len(joined) < 2:
+    """A warning when the estimates rest on less than a year of periods: expected returns
+    measured over weeks are mostly noise, yet the optimizer acts on them with full
+    confidence."""
+    periods = len(joined) - 1
+    if periods < 1 or periods >= frequency.periods_per_year:
         return []
-    first, last = joined.index[0], joined.index[-1]
-    if (last - first).days >= SHORT_HISTORY_DAYS:
-        return []
+    first, last = joined.index[0].date(), joined.index[-1].date()
     return [
-        f"the estimates rest on {len(joined) - 1} {frequency.value} periods "
-        f"({first.date()}..{last.date()}, {(last - first).days} days): expected returns "
-        "over less than a year are mostly noise; start the data earlier ([data] start)"
+        f"the estimates rest on {periods} {frequency.value} periods ({first}..{last}): "
+        "expected returns over less than a year are mostly noise; start the data earlier "
+        "([data] start) or lengthen [estimation] window_years"
     ]
 
 
