@@ -63,7 +63,10 @@ class DaskPool:
     """A connected Dask client (and its local cluster, if we started one)."""
 
     def __init__(self, target: DaskTarget, pipeline: str) -> None:
-        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # workers inherit it
+        # the cluster's own log lines stay off the job's stderr (workers inherit it): what
+        # matters reaches the job as a failed or lost task, which it retries or records;
+        # at "error" a busy machine printed a worker's heartbeat traceback at shutdown
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
         try:
             import distributed
         except ImportError:
@@ -78,7 +81,7 @@ class DaskPool:
             if target.address is None:
                 self.cluster = distributed.LocalCluster(
                     n_workers=target.n_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=40,
+                    dashboard_address=None, silence_logs=50,  # logging.CRITICAL
                 )  # fmt: skip
                 self.client = distributed.Client(self.cluster)
             else:
