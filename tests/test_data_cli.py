@@ -115,3 +115,19 @@ def test_show_says_when_it_annualises_less_than_a_year(shared_data):
     assert "extrapolate 6 days (2026-02-17..2026-02-23) to a year" in warning
     year = json.loads(run_cli(*args, "--start", "2025-01-02", "--format", "json").stdout)
     assert not [w for w in year["warnings"] if "extrapolate" in w]
+
+
+def test_show_takes_each_rate_series_beside_prices_on_its_own(shared_data):
+    # FRED's DGS10 runs months past Yahoo's ^TNX: beside prices, neither is stale for the
+    # other (the workflows' rule: stale only against the prices); each keeps its own span
+    args = ["--source", "csv:../shared/data/yahoo,../shared/data/fred"]
+    res = run_cli("data", "show", *args, "--tickers", "SPY,DGS10,^TNX", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["tickers"]
+    for ticker, folder in (("DGS10", "fred"), ("^TNX", "yahoo")):
+        with open(shared_data / folder / f"{ticker}.csv", newline="") as fh:
+            file_rows = [r for r in csv.reader(fh)][1:]
+        values = [r for r in file_rows if r[-1] not in ("", ".")]
+        assert rows[ticker]["kind"] == "rate"
+        assert rows[ticker]["last"] == values[-1][0], ticker
+    assert rows["DGS10"]["last"] > rows["^TNX"]["last"]

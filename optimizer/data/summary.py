@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -107,23 +108,47 @@ def summarize(
     rates_wanted = [t for t in wanted if t in rate_names or t.upper() in rate_names]
     prices_wanted = [t for t in wanted if t not in rates_wanted]
     prices = provider.prices(prices_wanted, start, end) if prices_wanted else None
-    rates = provider.rates(rates_wanted, start, end) if rates_wanted else None
-    if prices is not None and rates is not None:
-        # the workflows' rule: a rate series ending long before the prices is stale
+    if prices is None or not rates_wanted:
+        rate_sets = [provider.rates(rates_wanted, start, end)] if rates_wanted else []
+    else:
+        # the workflows' rule, beside prices: each rate series is fetched on its own (as a
+        # factor is) and is stale only when it ends long before the prices, not before
+        # another rate series (FRED runs months past Yahoo's ^TNX in ../shared/data)
+        rate_sets = [provider.rates([t], start, end) for t in rates_wanted]
         policy = getattr(provider, "policy", None)
         limit = policy.stale_after_days if policy is not None else 30
         latest = max(c.last for c in prices.coverage)
-        check_stale([*prices.coverage, *(c for c in rates.coverage if c.last < latest)], limit)
+        behind = [c for r in rate_sets for c in r.coverage if c.last < latest]
+        check_stale([*prices.coverage, *behind], limit)
     rows: dict[str, dict[str, Any]] = {}
-    for data, kind, stats in ((prices, "price", price_stats), (rates, "rate", rate_stats)):
-        if data is None:
-            continue
+    sets = [(prices, "price", price_stats)] if prices is not None else []
+    for data, kind, stats in [*sets, *((r, "rate", rate_stats) for r in rate_sets)]:
         freq = Frequency.parse(data.provenance.frequency)
         values = stats(data.frame, freq)
         for cov in data.coverage:
             rows[cov.ticker] = {"kind": kind, **cov.to_dict(), **values[cov.ticker]}
     ordered = {t: rows[t] for t in _resolved(wanted, rows)}
-    return SourceSummary(ordered, prices, rates)
+    return SourceSummary(ordered, prices, _merged(rate_sets))
+
+
+def _merged(sets: Sequence[PriceData]) -> PriceData | None:
+    """Rate series fetched one by one, as one PriceData for the provenance and warnings:
+    the union of their dates, each on its own span."""
+    if len(sets) <= 1:
+        return sets[0] if sets else None
+    first = min(s.provenance.first for s in sets if s.provenance.first)
+    last = max(s.provenance.last for s in sets if s.provenance.last)
+    provenance = dataclasses.replace(
+        sets[0].provenance,
+        tickers=tuple(t for s in sets for t in s.provenance.tickers),
+        first=first,
+        last=last,
+        notes=tuple(dict.fromkeys(n for s in sets for n in s.provenance.notes)),
+        warnings=tuple(w for s in sets for w in s.provenance.warnings),
+    )
+    frame = pd.concat([s.frame for s in sets], axis=1)
+    warnings = tuple(w for s in sets for w in s.warnings)
+    return PriceData(frame, provenance, warnings, tuple(c for s in sets for c in s.coverage))
 
 
 def _resolved(wanted: Sequence[str], rows: dict[str, Any]) -> list[str]:
