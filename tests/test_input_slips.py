@@ -245,3 +245,19 @@ def test_a_lower_case_ticker_in_a_group_is_the_ticker(tmp_path):
     res = run_cli("propose", "--config", str(_account(tmp_path, edit)), "--format", "json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["weights"]["SMALL"] <= 0.05 + 1e-9
+
+
+def test_a_level_target_beyond_the_largest_stated_move_is_refused(tmp_path):
+    # a return_pct may be at most +1000 %; a level 1,470 times the spot was reported as
+    # a +87,676 % portfolio return
+    weights = tmp_path / "w.csv"
+    weights.write_text("ticker,weight\nLARGE,0.6\nBOND,0.4\n")
+    ref = 'reference = { level = 6800, date = 2025-12-12, source = "a test" }'
+    body = '[[shocks]]\nindex = "SP500"\nlevel = LEVEL\n' + ref + "\n"
+    args = ["stress", "--weights", str(weights), "--source", "sample", "--scenario", "my-test"]
+    far = _scenario(tmp_path / "far", body.replace("LEVEL", "9999999"))
+    res = run_cli(*args, "--scenario-dir", str(far))
+    assert res.returncode == 5 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "shocks[0].level=9999999" in res.stderr and "above the +1,000 %" in res.stderr
+    near = _scenario(tmp_path / "near", body.replace("LEVEL", "7500"))  # +10 %: a stress
+    assert run_cli(*args, "--scenario-dir", str(near)).returncode == 0

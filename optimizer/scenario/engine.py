@@ -36,7 +36,14 @@ from optimizer.scenario.estimator import (
     log_shocks,
     simple_moves,
 )
-from optimizer.scenario.model import FACTOR_KINDS, INDEXES, Horizon, HorizonUnit, Scenario
+from optimizer.scenario.model import (
+    FACTOR_KINDS,
+    INDEXES,
+    MAX_MOVE_PCT,
+    Horizon,
+    HorizonUnit,
+    Scenario,
+)
 from optimizer.scenario.model import shock_value as _shock_value
 from optimizer.scenario.propagate import (
     asset_moments,
@@ -431,6 +438,15 @@ class ScenarioEngine:
             if value is None:  # a level target
                 spot = self._spot(shock, i, file)
                 value = shock.level / spot.level - 1.0
+                if value > MAX_MOVE_PCT / 100:  # the bound a stated return_pct has
+                    raise ScenarioError(
+                        f"the level target is a move of {value:+,.0%} from the spot "
+                        f"{spot.level:,.2f} ({spot.date}): above the +{MAX_MOVE_PCT:,.0f} % "
+                        "a stated move may be",
+                        file=file,
+                        key=f"shocks[{i}].level",
+                        value=shock.level,
+                    )
                 record["spot"] = {"level": spot.level, "date": spot.date, "source": spot.source}
             record["move"] = value
             idx.append(names.index(factor))
