@@ -20,6 +20,13 @@ _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+def quantity(x: float) -> str:
+    """A share count or cost basis as text, every digit it has: ``1087435``, ``1234.5678``,
+    ``12.345678`` (``:g`` kept six digits: 1,087,435 shares were written 1087440 and
+    3,187,858 as ``3.18786e+06``); float noise beyond 15 digits is dropped."""
+    return f"{x:.15g}"
+
+
 def safe_cell(value: Any) -> Any:
     """``value`` as a CSV cell that a spreadsheet cannot evaluate as a formula."""
     if value is None:

@@ -261,3 +261,29 @@ def test_a_level_target_beyond_the_largest_stated_move_is_refused(tmp_path):
     assert "shocks[0].level=9999999" in res.stderr and "above the +1,000 %" in res.stderr
     near = _scenario(tmp_path / "near", body.replace("LEVEL", "7500"))  # +10 %: a stress
     assert run_cli(*args, "--scenario-dir", str(near)).returncode == 0
+
+
+def test_order_files_carry_every_digit_of_large_share_counts(tmp_path):
+    # ":g" kept six digits: 1,087,435 shares were written 1087440 (and 3,187,858 as
+    # 3.18786e+06), a cost basis of 12.345678 as 12.3457
+    (tmp_path / "h.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired\n"
+        "acct-1,LARGE,3187858,12.345678,2015-01-05\nacct-1,CASH,318785812.34,,\n"
+    )
+    (tmp_path / "t.csv").write_text("ticker,weight\nBOND,0.99\nCASH,0.01\n")
+    (tmp_path / "p.csv").write_text("ticker,price\nLARGE,100\nBOND,97.31\n")
+    out = tmp_path / "o.csv"
+    res = run_cli("rebalance", "--holdings", str(tmp_path / "h.csv"), "--targets",
+                  str(tmp_path / "t.csv"), "--prices", str(tmp_path / "p.csv"), "--as-of",
+                  "2017-03-31", "--out", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    import csv
+
+    rows = {r["ticker"]: r for r in csv.DictReader(out.open())}
+    sell, buy = rows["LARGE"], rows["BOND"]
+    assert sell["side"] == "sell" and sell["shares"] == "3187858"  # all of it, every digit
+    assert sell["lots"] == "2015-01-05:3187858@12.345678"
+    assert float(sell["lt_gain"]) == pytest.approx(3187858 * (100 - 12.345678), abs=0.01)
+    shares = int(buy["shares"])  # a whole number, not 1.3e+06
+    assert shares > 1_000_000
+    assert float(buy["notional"]) == pytest.approx(shares * 97.31, abs=0.005)

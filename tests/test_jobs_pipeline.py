@@ -146,3 +146,29 @@ def test_sigkill_mid_batch_with_the_product_pipeline_then_rerun_finishes(tmp_pat
     files = {p.stem for p in folder.glob("*.csv")}
     assert files == {a for (a,) in query(db, "select distinct account from orders")}
     assert not [p for p in folder.iterdir() if p.suffix != ".csv"]
+
+
+def test_a_past_period_uses_no_data_from_after_its_rebalance_date(tmp_path):
+    # 2016-06 (rebalance date 2016-06-01) on the sample that runs to 2017-03: the orders are
+    # priced at the 2016-05-31 closes, read here from the bundled file itself, not at the
+    # data's last closes (every price 100 on 2017-03-31)
+    import csv
+
+    accounts = tmp_path / "accounts"
+    accounts.mkdir()
+    shutil.copytree(EXAMPLES / "conservative-jones", accounts / "conservative-jones")
+    cmd = ["run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
+           "--orders-dir", str(tmp_path / "orders"), "--period", "2016-06", "--allow-stale",
+           "--format", "json"]  # fmt: skip
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 0, res.stderr
+    with open(ROOT / "optimizer" / "data" / "sample" / "prices.csv", newline="") as fh:
+        closes = {r["date"]: r for r in csv.DictReader(fh)}["2016-05-31"]
+    orders = list(
+        csv.DictReader((tmp_path / "orders" / "2016-06" / "conservative-jones.csv").open())
+    )
+    assert orders
+    for o in orders:
+        assert float(o["est_price"]) == round(float(closes[o["ticker"]]), 4), o
+    prov = json.loads(query(tmp_path / "l.db", "select provenance_json from account_runs")[0][0])
+    assert prov["as_of"] == "2016-05-31"

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.csvout import quantity
 from optimizer.errors import ConfigError
 
 
@@ -137,7 +138,7 @@ def _render(plans: list) -> None:
             (
                 t.ticker,
                 t.side.value,
-                f"{t.shares:g}",
+                quantity(t.shares),
                 t.price,
                 t.notional,
                 t.cost,

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from optimizer.csvout import csv_text
+from optimizer.csvout import csv_text, quantity
 from optimizer.rebalance.holdings import Account, Lot, RecentSale
 from optimizer.rebalance.solve import Method
 from optimizer.rebalance.tax import Block, LotUse, Side
@@ -186,7 +186,7 @@ class TradePlan:
                 "account": self.account,
                 "ticker": t.ticker,
                 "side": t.side.value,
-                "shares": f"{t.shares:g}",
+                "shares": quantity(t.shares),
                 "est_price": f"{t.price:.4f}",
                 "notional": f"{t.notional:.2f}",
                 "est_cost": f"{t.cost:.2f}",

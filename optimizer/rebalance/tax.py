@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from optimizer.csvout import quantity
 from optimizer.rebalance.holdings import Account, Lot
 from optimizer.rebalance.rules import LotMethod, RebalanceRules
 
@@ -76,7 +77,7 @@ class LotUse:
 
     def label(self) -> str:
         name = self.lot_id or self.acquired.isoformat()
-        return f"{name}:{self.shares:g}@{self.cost_per_share:g}"
+        return f"{name}:{quantity(self.shares)}@{quantity(self.cost_per_share)}"
 
 
 def short_term(lot: Lot, as_of: dt.date, rules: RebalanceRules) -> bool:

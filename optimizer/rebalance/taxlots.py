@@ -18,6 +18,7 @@ from dataclasses import replace
 from pydantic import Field, model_validator
 
 from optimizer.config import StrictModel
+from optimizer.csvout import quantity
 from optimizer.limits import MAX_MONEY
 from optimizer.optimize.taxterm import LotRow, TaxLots
 from optimizer.rebalance.harvest import HarvestConfig
@@ -59,7 +60,8 @@ def lot_id(lot: Lot) -> str:
     """The lot's id, or one made from its ticker, date, shares and cost when it has none."""
     return (
         lot.lot_id
-        or f"{lot.ticker}:{lot.acquired.isoformat()}:{lot.shares:g}@{lot.cost_per_share:g}"
+        or f"{lot.ticker}:{lot.acquired.isoformat()}:{quantity(lot.shares)}@"
+        f"{quantity(lot.cost_per_share)}"
     )
 
 

@@ -147,7 +147,9 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     from optimizer.jobs.model import AccountOutcome, OutcomeStatus
 
     pipeline = ctx if ctx is not None else Pipeline()
-    cfg = pipeline.account(spec.config_path)
+    # nothing from after the rebalance date: a past period (a backfill, a retry after the
+    # data was refreshed) is priced and estimated as it would have been then
+    cfg = pipeline.account(spec.config_path, as_of=period.rebalance_date)
     run = pipeline.run(
         cfg,
         holdings_path=spec.holdings_path,

@@ -93,21 +93,27 @@ class Pipeline:
     closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
 
-    def account(self, path: str | Path) -> AccountConfig:
+    def account(self, path: str | Path, as_of: dt.date | None = None) -> AccountConfig:
         """The validated account file, parsed once per process while it is unchanged (a
-        shared policy file of the monthly job serves every account that names it)."""
+        shared policy file of the monthly job serves every account that names it). With
+        ``as_of`` (the monthly job's rebalance date), a file that sets no ``[account] as_of``
+        is read as if it did: no price or estimate from after that date."""
         from optimizer.account import load_account
 
         p = Path(path)
         try:
             st = p.stat()  # the path, and the file it names as it is now
-            key = (str(p), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            key = (str(p), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, as_of)
         except OSError:
             return load_account(p)  # raises the one-line ConfigError
         if key not in self.configs:
             if len(self.configs) >= MAX_CONFIGS:  # one file per account: keep the recent ones
                 del self.configs[next(iter(self.configs))]
-            self.configs[key] = load_account(p)
+            cfg = load_account(p)
+            if as_of is not None and cfg.account.as_of is None:
+                info = cfg.account.model_copy(update={"as_of": as_of})
+                cfg = dataclasses.replace(cfg, account=info)
+            self.configs[key] = cfg
         return self.configs[key]
 
     def estimate(self, cfg: AccountConfig) -> Estimate:
