@@ -201,7 +201,9 @@ def load_account(path: str | Path) -> AccountConfig:
             raise ConfigError(
                 f"unknown section; known: {', '.join(KNOWN_SECTIONS)}", file=str(p), key=section
             )
-    raw.setdefault("account", {"id": _default_id(p)})
+    account = raw.setdefault("account", {})
+    if isinstance(account, dict) and "id" not in account:  # a shared policy names no account
+        raw["account"] = {"id": _default_id(p), **account}
 
     def section(model: Any, name: str) -> Any:
         return validate(model, raw.get(name, {}), file=p, prefix=name)
@@ -277,6 +279,7 @@ def _check_harvest(cfg: AccountConfig) -> None:
 
 
 def _default_id(path: Path) -> str:
-    """An account id from the file name, for files without an ``[account]`` section."""
+    """An account id from the file name, for files whose ``[account]`` gives none (a policy
+    shared by the accounts an ``accounts.csv`` names: each is named by its row)."""
     text = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).lstrip("-._")
     return text or "account"

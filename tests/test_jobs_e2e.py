@@ -134,6 +134,10 @@ def test_configured_fallback_keeps_holdings_and_is_recorded(tmp_path):
     ]
     assert query(db, "select n_fallback, status from runs") == [(1, "succeeded")]
     assert sorted(order_files(tmp_path)) == ["a001", "a002"]
+    # the summary says why it kept its holdings, as the ledger does (it was blank)
+    line = next(a for a in doc["accounts"] if a["account"] == "a000")
+    assert line["status"] == "fallback" and line["error_kind"] == "InfeasibleError"
+    assert line["error"] and row[0][1] == f"InfeasibleError: {line['error']}"
 
 
 def test_changed_inputs_after_done_are_reported_not_retraded(tmp_path):

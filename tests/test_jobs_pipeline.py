@@ -172,3 +172,30 @@ def test_a_past_period_uses_no_data_from_after_its_rebalance_date(tmp_path):
         assert float(o["est_price"]) == round(float(closes[o["ticker"]]), 4), o
     prov = json.loads(query(tmp_path / "l.db", "select provenance_json from account_runs")[0][0])
     assert prov["as_of"] == "2016-05-31"
+
+
+def test_a_shared_policy_needs_no_account_id(tmp_path):
+    # accounts.csv names the accounts; their shared policy has an [account] table (a name)
+    # but no id, which failed every account ("account.id: required key is missing")
+    import re
+
+    template = EXAMPLES / "balanced-garcia"
+    policy = (template / "account.toml").read_text()
+    policy = re.sub(r"^(id|holdings)\s*=.*\n", "", policy, flags=re.M)
+    assert "[account]" in policy and not re.search(r"^id\s*=", policy, flags=re.M)
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    (folder / "policy.toml").write_text(policy)
+    rows = ["account,config,holdings"]
+    holdings = (template / "holdings.csv").read_text()
+    for name in ("acct-1", "acct-2"):
+        (folder / f"{name}.csv").write_text(holdings.replace("balanced-garcia", name))
+        rows.append(f"{name},policy.toml,{name}.csv")
+    (folder / "accounts.csv").write_text("\n".join(rows) + "\n")
+    cmd = ["run-monthly", "--accounts", str(folder), "--db", str(tmp_path / "l.db"),
+           "--orders-dir", str(tmp_path / "orders"), "--period", "2017-04", "--allow-stale",
+           "--format", "json"]  # fmt: skip
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["metrics"]["n_failed"] == 0 and doc["metrics"]["n_accounts"] == 2

@@ -451,6 +451,9 @@ class _Run:
             kind = a.error_kind or (a.result.error_kind if a.result else None)
             error = a.error or (a.result.error if a.result else None)
             outcome = a.result.outcome if a.result else None
+            if error is None and outcome is not None and outcome.fallback_reason:
+                # kept its holdings: why is what the operations team must read
+                kind, _, error = outcome.fallback_reason.partition(": ")
             self.lines[a.account] = AccountLine(
                 a.account, a.status.value, n_orders, kind, error,
                 outcome.warnings if outcome else (),
