@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TextIO
 
@@ -21,21 +18,6 @@ from optimizer.errors import CapallocError, ConfigError
 from optimizer.limits import MAX_CSV_BYTES
 
 _CHUNK = 1 << 20
-# within :func:`reading_once`: path -> the bytes read there (one account's inputs)
-_ONCE: ContextVar[dict[str, bytes] | None] = ContextVar("capalloc_read_once", default=None)
-
-
-@contextmanager
-def reading_once() -> Iterator[None]:
-    """Within the block, each file is read once: a second :func:`read_bytes` of the same
-    path gets the same bytes. The monthly job hashes an account's inputs and then parses
-    them; with this they hash and parse one reading, even if a file is replaced between
-    the two (and the file is opened once, not twice)."""
-    token = _ONCE.set({})
-    try:
-        yield
-    finally:
-        _ONCE.reset(token)
 
 
 def read_bytes(
@@ -55,18 +37,6 @@ def read_bytes(
         The file is missing, not a regular file, larger than ``limit``, or unreadable.
     """
     p = path if isinstance(path, Path) else Path(path)
-    once = _ONCE.get()
-    if once is not None and (seen := once.get(os.fspath(p))) is not None:
-        if len(seen) > limit:
-            raise _too_large(p, len(seen), limit, error)
-        return seen
-    data = _read(p, limit, error)
-    if once is not None:
-        once[os.fspath(p)] = data
-    return data
-
-
-def _read(p: Path, limit: int, error: type[CapallocError]) -> bytes:
     fd, size = _open(p, limit, error)
     try:
         # the first read asks for one byte more than fstat said: a file that did not grow

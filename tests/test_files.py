@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.errors import ConfigError
-from optimizer.files import _CHUNK, read_bytes, read_text, reading_once
+from optimizer.files import _CHUNK, read_bytes
 
 
 @pytest.mark.parametrize("size", [0, 1, 4095, _CHUNK - 1, _CHUNK, 3 * _CHUNK + 17])
@@ -36,22 +36,3 @@ def test_a_file_longer_than_its_stat_size_is_read_to_its_end_and_its_limit() -> 
     assert read_bytes(path, limit=len(whole)) == whole
     with pytest.raises(ConfigError, match="above the limit"):
         read_bytes(path, limit=len(whole) - 1)
-
-
-def test_reading_once_gives_one_reading_of_each_file_within_the_block(tmp_path):
-    # the monthly job hashes an account's files and then parses them: both must see the
-    # same bytes even if a file is replaced in between
-    f, g = tmp_path / "h.csv", tmp_path / "g.csv"
-    f.write_bytes(b"first")
-    g.write_bytes(b"other")
-    with reading_once():
-        assert read_bytes(f) == b"first"
-        f.write_bytes(b"replaced, longer")
-        assert read_bytes(str(f)) == b"first"  # the same path however it is spelled
-        assert read_text(f) == "first"
-        assert read_bytes(g) == b"other"  # other files are read as usual
-        with pytest.raises(ConfigError, match="above the limit of 3"):
-            read_bytes(f, limit=3)  # a smaller limit still holds for the bytes kept
-    assert read_bytes(f) == b"replaced, longer"  # outside the block: read again
-    with reading_once():
-        assert read_bytes(f) == b"replaced, longer"  # a new block starts empty

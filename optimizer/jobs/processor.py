@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
-from optimizer.files import reading_once
 from optimizer.jobs.accounts import inputs_hash
 from optimizer.jobs.model import (
     AccountOutcome,
@@ -155,16 +154,14 @@ def _one(
 ) -> AccountResult:
     """Hash the account's inputs (unless the runner already did), then run it: the files
     are read here, in the worker, so the runner's process does not read them first."""
-    with reading_once():  # the hash and the pipeline read the same bytes, each file once
-        digest = spec.inputs_hash
-        if not digest:
-            try:
-                digest = inputs_hash(spec, period)
-            except CapallocError as exc:  # unreadable inputs: failed before the pipeline
-                return AccountResult(spec.account_id, None, type(exc).__name__, exc.render())
-            spec = replace(spec, inputs_hash=digest)
-        result = run_one(process, ctx, spec, period)
-    return replace(_prepare(result, files), inputs_hash=digest)
+    digest = spec.inputs_hash
+    if not digest:
+        try:
+            digest = inputs_hash(spec, period)
+        except CapallocError as exc:  # unreadable inputs: failed before the pipeline
+            return AccountResult(spec.account_id, None, type(exc).__name__, exc.render())
+        spec = replace(spec, inputs_hash=digest)
+    return replace(_prepare(run_one(process, ctx, spec, period), files), inputs_hash=digest)
 
 
 def _prepare(res: AccountResult, files: OrderFiles | None) -> AccountResult:
