@@ -202,7 +202,9 @@ def load_account(path: str | Path) -> AccountConfig:
                 f"unknown section; known: {', '.join(KNOWN_SECTIONS)}", file=str(p), key=section
             )
     account = raw.setdefault("account", {})
-    if isinstance(account, dict) and "id" not in account:  # a shared policy names no account
+    if isinstance(account, dict) and "id" not in account and "holdings" not in account:
+        # a policy shared by the rows of an accounts.csv names no account; an account file
+        # with its own holdings still needs its id (it picks its rows of the file)
         raw["account"] = {"id": _default_id(p), **account}
 
     def section(model: Any, name: str) -> Any:

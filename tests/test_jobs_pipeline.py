@@ -199,3 +199,18 @@ def test_a_shared_policy_needs_no_account_id(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["metrics"]["n_failed"] == 0 and doc["metrics"]["n_accounts"] == 2
+
+
+def test_only_a_past_period_is_cut_at_its_rebalance_date():
+    import datetime as dt
+
+    from optimizer.jobs.model import Period
+    from optimizer.workflows import dated_until
+
+    period = Period(2026, 2, known_date=dt.date(2026, 2, 2))
+    # run late in its own month: the orders go out now, at the prices known now
+    assert dated_until(period, dt.date(2026, 2, 23)) is None
+    assert dated_until(period, dt.date(2026, 1, 30)) is None  # run ahead of its month
+    # run in a later month (a backfill, a retry): as it would have been on its date
+    assert dated_until(period, dt.date(2026, 3, 1)) == dt.date(2026, 2, 2)
+    assert dated_until(period, dt.date(2027, 1, 5)) == dt.date(2026, 2, 2)

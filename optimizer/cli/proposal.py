@@ -17,6 +17,7 @@ from optimizer.cli.output import (
     pct,
     table,
 )
+from optimizer.csvout import quantity
 
 paper_option = click.option(
     "--paper",
@@ -232,7 +233,7 @@ def _print_blocked(doc: dict[str, Any]) -> None:
             b["ticker"],
             b["side"],
             lot["lot_id"] or lot["acquired"],
-            f"{lot['shares']:g}",
+            quantity(lot["shares"]),
             b["rule"].replace("_", " "),
             b["reason"],
         )
@@ -259,7 +260,7 @@ def _print_trades(doc: dict[str, Any]) -> None:
             (
                 t["ticker"],
                 t["side"],
-                f"{t['shares']:g}",
+                quantity(t["shares"]),
                 f"{t['est_price']:,.2f}",
                 f"{t['notional']:,.0f}",
                 f"{t['est_cost']:,.2f}",

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optimizer.csvout import quantity
 from optimizer.errors import ConfigError, PlanError
 from optimizer.files import read_text
 from optimizer.limits import check_money, check_price, check_shares, parse_number
@@ -271,7 +272,7 @@ def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
         )
         if not math.isclose(held, shares, rel_tol=1e-9, abs_tol=1e-9):
             raise PlanError(
-                f"lots add up to {held:g} but the stated position is {shares:g}",
+                f"lots add up to {quantity(held)} but the stated position is {quantity(shares)}",
                 file=str(path),
                 key=f"account {acct} ticker {ticker} shares",
                 value=shares,

@@ -16,6 +16,7 @@ from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE
 from optimizer.workflows.pipeline import AccountRun, Pipeline
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterator, Sequence
 
     from optimizer.data.freshness import LastPrice
@@ -147,9 +148,7 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
     from optimizer.jobs.model import AccountOutcome, OutcomeStatus
 
     pipeline = ctx if ctx is not None else Pipeline()
-    # nothing from after the rebalance date: a past period (a backfill, a retry after the
-    # data was refreshed) is priced and estimated as it would have been then
-    cfg = pipeline.account(spec.config_path, as_of=period.rebalance_date)
+    cfg = pipeline.account(spec.config_path, as_of=dated_until(period, pipeline.today))
     run = pipeline.run(
         cfg,
         holdings_path=spec.holdings_path,
@@ -172,6 +171,17 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
         warnings=tuple(warnings),
         tax=tax,
     )
+
+
+def dated_until(period: Period, today: dt.date) -> dt.date | None:
+    """The last date a period's run may use data from: none for the current month (a run
+    late in the month trades at the prices of the day it runs, as it sends its orders
+    now); a past period's rebalance date (a backfill, or a retry after the price files
+    were refreshed, is priced and estimated as it would have been then, not with the
+    months that came after)."""
+    if (today.year, today.month) <= (period.year, period.month):
+        return None
+    return period.rebalance_date
 
 
 def warm_worker(ctx: Pipeline, specs: Sequence[AccountSpec], period: Period) -> None:

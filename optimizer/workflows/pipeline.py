@@ -92,12 +92,14 @@ class Pipeline:
     configs: dict[tuple[str, int, int, int, int], AccountConfig] = field(default_factory=dict)
     closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     compilations: int = 0
+    # the day this process's work started: the monthly job dates a past period with it
+    today: dt.date = field(default_factory=dt.date.today)
 
     def account(self, path: str | Path, as_of: dt.date | None = None) -> AccountConfig:
         """The validated account file, parsed once per process while it is unchanged (a
         shared policy file of the monthly job serves every account that names it). With
-        ``as_of`` (the monthly job's rebalance date), a file that sets no ``[account] as_of``
-        is read as if it did: no price or estimate from after that date."""
+        ``as_of`` (a past period's rebalance date), the file is read as if its ``[account]
+        as_of`` were that date or earlier: no price or estimate from after it."""
         from optimizer.account import load_account
 
         p = Path(path)
@@ -110,7 +112,7 @@ class Pipeline:
             if len(self.configs) >= MAX_CONFIGS:  # one file per account: keep the recent ones
                 del self.configs[next(iter(self.configs))]
             cfg = load_account(p)
-            if as_of is not None and cfg.account.as_of is None:
+            if as_of is not None and (cfg.account.as_of is None or cfg.account.as_of > as_of):
                 info = cfg.account.model_copy(update={"as_of": as_of})
                 cfg = dataclasses.replace(cfg, account=info)
             self.configs[key] = cfg
