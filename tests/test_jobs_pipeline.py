@@ -13,12 +13,17 @@ from tests.jobs_support.accounts import query, read_order_file
 EXAMPLES = ROOT / "examples" / "monthly"
 
 
+def monthly_args(accounts, tmp_path, period: str, *extra: str) -> list[str]:
+    """``run-monthly`` over ``accounts`` with its ledger and orders in ``tmp_path``."""
+    return ["run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
+            "--orders-dir", str(tmp_path / "orders"), "--period", period, "--allow-stale",
+            *extra, "--format", "json"]  # fmt: skip
+
+
 def test_examples_through_the_default_pipeline(tmp_path):
     accounts = tmp_path / "accounts"
     shutil.copytree(EXAMPLES, accounts)
-    cmd = ["run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale",
-           "--format", "json"]  # fmt: skip
+    cmd = monthly_args(accounts, tmp_path, "2026-01")
     res = run_cli(*cmd, timeout=180)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -65,10 +70,9 @@ def test_workers_forked_from_a_warm_runner_give_the_orders_computed_in_process(t
     from optimizer.workflows import prepare_worker, process_account
 
     _book(tmp_path / "accounts", 8)
-    res = run_cli("run-monthly", "--accounts", str(tmp_path / "accounts"), "--db",
-                  str(tmp_path / "l.db"), "--orders-dir", str(tmp_path / "orders"),
-                  "--period", "2026-01", "--allow-stale", "--workers", "2",
-                  "--chunk-size", "2", "--format", "json", timeout=180)  # fmt: skip
+    args = monthly_args(tmp_path / "accounts", tmp_path, "2026-01", "--workers", "2",
+                        "--chunk-size", "2")  # fmt: skip
+    res = run_cli(*args, timeout=180)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["metrics"]["n_traded"] == 8
     ctx, period = prepare_worker(), parse_period("2026-01")
@@ -112,9 +116,8 @@ def test_sigkill_mid_batch_with_the_product_pipeline_then_rerun_finishes(tmp_pat
     n = 300
     _book(tmp_path / "accounts", n)
     db = tmp_path / "l.db"
-    cmd = ["run-monthly", "--accounts", str(tmp_path / "accounts"), "--db", str(db),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2026-01", "--allow-stale",
-           "--workers", "2", "--chunk-size", "2", "--format", "json"]  # fmt: skip
+    cmd = monthly_args(tmp_path / "accounts", tmp_path, "2026-01", "--workers", "2",
+                       "--chunk-size", "2")  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer", *cmd], cwd=ROOT, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -157,9 +160,7 @@ def test_a_past_period_uses_no_data_from_after_its_rebalance_date(tmp_path):
     accounts = tmp_path / "accounts"
     accounts.mkdir()
     shutil.copytree(EXAMPLES / "conservative-jones", accounts / "conservative-jones")
-    cmd = ["run-monthly", "--accounts", str(accounts), "--db", str(tmp_path / "l.db"),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2016-06", "--allow-stale",
-           "--format", "json"]  # fmt: skip
+    cmd = monthly_args(accounts, tmp_path, "2016-06")
     res = run_cli(*cmd, timeout=180)
     assert res.returncode == 0, res.stderr
     with open(ROOT / "optimizer" / "data" / "sample" / "prices.csv", newline="") as fh:
@@ -192,9 +193,7 @@ def test_a_shared_policy_needs_no_account_id(tmp_path):
         (folder / f"{name}.csv").write_text(holdings.replace("balanced-garcia", name))
         rows.append(f"{name},policy.toml,{name}.csv")
     (folder / "accounts.csv").write_text("\n".join(rows) + "\n")
-    cmd = ["run-monthly", "--accounts", str(folder), "--db", str(tmp_path / "l.db"),
-           "--orders-dir", str(tmp_path / "orders"), "--period", "2017-04", "--allow-stale",
-           "--format", "json"]  # fmt: skip
+    cmd = monthly_args(folder, tmp_path, "2017-04")
     res = run_cli(*cmd, timeout=180)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)

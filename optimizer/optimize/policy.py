@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from optimizer.config import StrictModel, validate
 from optimizer.errors import ConfigError
@@ -72,12 +72,7 @@ class AssetConfig(StrictModel):
 class UniverseConfig(StrictModel):
     """``[universe]``: ``[universe.assets.SPY] tags = ["equity", "large_cap"]  max = 0.6``."""
 
-    assets: dict[str, AssetConfig] = Field(min_length=1)
-
-    @field_validator("assets", mode="before")
-    @classmethod
-    def _upper(cls, v: Any) -> Any:
-        return upper_tickers(v)
+    assets: Annotated[dict[str, AssetConfig], BeforeValidator(upper_tickers)] = Field(min_length=1)
 
     @field_validator("assets")
     @classmethod
@@ -119,13 +114,8 @@ class ObjectiveConfig(StrictModel):
 class TrackingErrorConfig(StrictModel):
     """``tracking_error = {benchmark = {SPY = 0.6, BND = 0.4}, max = 0.03}``."""
 
-    benchmark: dict[str, float] = Field(min_length=1)
+    benchmark: Annotated[dict[str, float], BeforeValidator(upper_tickers)] = Field(min_length=1)
     max: float = Field(gt=0)  # annualised
-
-    @field_validator("benchmark", mode="before")
-    @classmethod
-    def _upper(cls, v: Any) -> Any:
-        return upper_tickers(v)
 
     @field_validator("benchmark")
     @classmethod
