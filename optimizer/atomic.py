@@ -59,17 +59,21 @@ def write_files_atomic(texts: Mapping[Path, str | bytes], *, encoding: str = "ut
         Names the destination that could not be written and the reason.
     """
     staged: list[tuple[str, Path]] = []
+    made: list[Path] = []  # folders created for the set, parents first
     try:
         for path, text in texts.items():
             target = Path(path)
-            staged.append((_stage(target, text, encoding), target))
+            staged.append((_stage(target, text, encoding, made), target))
         for _tmp, target in staged:  # a rename that would fail must fail before the first
             if target.is_dir() and not target.is_symlink():
                 raise _cannot(target, "a folder has the file's name")
+        _publish(staged)
     except BaseException:
         _discard(tmp for tmp, _target in staged)
+        for folder in reversed(made):  # only the folders this call made, if left empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
-    _publish(staged)
     for folder in dict.fromkeys(target.parent for _tmp, target in staged):
         fsync_dir(folder)
     return [target for _tmp, target in staged]
@@ -105,14 +109,17 @@ def _discard(paths: Iterable[str]) -> None:
             os.unlink(path)
 
 
-def _stage(target: Path, text: str | bytes, encoding: str) -> str:
-    """``text`` written and fsynced under a temporary name in ``target``'s folder."""
+def _stage(target: Path, text: str | bytes, encoding: str, made: list[Path]) -> str:
+    """``text`` written and fsynced under a temporary name in ``target``'s folder; the
+    folders it had to create are added to ``made``."""
     folder = target.parent
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
     taken = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if taken is not None and not taken.is_dir():
         raise _cannot(target, f"{taken} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        made.extend(reversed(missing))
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise _cannot(target, exc) from exc

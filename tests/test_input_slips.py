@@ -85,7 +85,8 @@ def test_whatif_writes_all_its_outputs_or_none(tmp_path):
                   "--csv", str(csv_out), "--html", str(blocker / "whatif.html"))  # fmt: skip
     assert res.returncode == 3, res.stderr
     assert "is a file, not a folder" in res.stderr and "whatif.html" in res.stderr
-    assert not csv_out.exists()  # the CSV that could be written was not left behind
+    assert not csv_out.exists()  # the CSV that could be written was not left behind,
+    assert not csv_out.parent.exists()  # nor the folder made for it
     assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
 
 
@@ -234,7 +235,8 @@ def test_a_failed_rename_puts_every_earlier_file_back(tmp_path, monkeypatch):
         write_files_atomic({a: "new a", b: "new b", c: "new c"})
     assert info.value.render().startswith(f"{c}: cannot write the output file")
     assert (a.read_text(), b.read_text(), c.exists()) == ("old a", "old b", False)
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.csv", "b.html", "new"]
+    # and the folder made for the new one is gone too
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.csv", "b.html"]
 
 
 def test_a_lower_case_ticker_in_a_group_is_the_ticker(tmp_path):
