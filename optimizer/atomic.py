@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import shutil
 import tempfile
@@ -113,8 +114,9 @@ def _stage(target: Path, text: str | bytes, encoding: str, made: list[Path]) -> 
     """``text`` written and fsynced under a temporary name in ``target``'s folder; the
     folders it had to create are added to ``made``."""
     folder = target.parent
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    taken = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    chain = (folder, *folder.parents)
+    missing = list(itertools.takewhile(lambda p: not p.exists(), chain))
+    taken = chain[len(missing)] if len(missing) < len(chain) else None  # the nearest that is
     if taken is not None and not taken.is_dir():
         raise _cannot(target, f"{taken} is a file, not a folder")
     try:

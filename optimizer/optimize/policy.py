@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from optimizer.config import StrictModel, validate
 from optimizer.errors import ConfigError
+from optimizer.tickers import CASH
 
 
 class ObjectiveKind(StrEnum):
@@ -79,7 +80,7 @@ class UniverseConfig(StrictModel):
     def _one_cash(cls, assets: dict[str, AssetConfig]) -> dict[str, AssetConfig]:
         """One ticker stands for the account's cash balance (CASH, or the one tagged
         ``cash``): two would each be shown holding the whole balance."""
-        cash = [t for t, a in assets.items() if t == "CASH" or "cash" in a.tags]
+        cash = [t for t, a in assets.items() if t == CASH or "cash" in a.tags]
         if len(cash) > 1:
             raise ValueError(
                 f"{' and '.join(cash)} both stand for the account's cash (CASH or the tag "

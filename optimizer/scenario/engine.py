@@ -186,6 +186,7 @@ class ScenarioEngine:
         self.fits_: dict[tuple[Any, Any], _Fit] = {}
         self._sampled: dict[Frequency, SampledReturns] = {}
         self.model_ = self.model_for(None)
+        self.cash_rate_ = cash_rate(self.history)  # what CASH earns on the as-of date
         return self
 
     def model_for(self, window: HistoryWindow | None, file: str | None = None) -> FactorModel:
@@ -301,7 +302,7 @@ class ScenarioEngine:
             log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
             f_mean = simple_moves(f_mean, specs)
         mu, Sigma = riskless_cash(
-            mu, Sigma, model.tickers_, cash_rate(self.history), (periods + rest) / fit.per_year
+            mu, Sigma, model.tickers_, self.cash_rate_, (periods + rest) / fit.per_year
         )
         Sigma = _checked_psd(Sigma, scenario, file)
         _check_above_total_loss(mu, model.tickers_, scenario, file)
