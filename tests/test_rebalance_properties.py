@@ -198,6 +198,34 @@ def test_planning_again_trades_nothing_fractional_grid_regression():
     assert again.trades == ()
 
 
+def test_excess_cash_buys_stop_at_the_band_edge_regression():
+    """Found by the property above: BBB's buy was out of reach (one share is $220, $157
+    spendable above the reserve), so the plan invested the excess cash in AAA, which sat
+    at its target, taking it from 1.53 % to 2.05 %, past its ±0.38 % band; the next plan
+    sold it back to fund BBB. Excess cash now buys an in-band ticker up to its band's upper
+    edge only: here 25 shares, under the $64 minimum order, so nothing trades."""
+    rules = RebalanceRules(band_abs=0.02, band_rel=0.25, min_trade_pct=0.005,
+                           cash_reserve_pct=0.01)  # fmt: skip
+    lots = (
+        Lot("AAA", 1.0, 1.0, AS_OF, "AAA0"),
+        Lot("AAA", 97.0, 1.0, AS_OF - dt.timedelta(days=1), "AAA1"),
+        Lot("BBB", 56.0, 1.0, AS_OF, "BBB0"),
+    )
+    targets = {"AAA": 1 / 65, "BBB": 64 / 65, "CCC": 0.0, "CASH": 0.0}
+    prices = {"AAA": 2.0, "BBB": 220.0, "CCC": 1.0}
+    first = plan(Account("G", 285.0, lots), targets, prices, rules, as_of=AS_OF)
+    assert first.trades == ()
+    edge = (targets["AAA"] + 0.25 * targets["AAA"]) * first.value_before
+    assert (edge - 196.0) / 2.0 < 32  # a whole-share buy up to the edge is under $64
+    assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
+    # with more cash the same account does buy AAA, and only up to its edge
+    more = plan(Account("G", 2285.0, lots), targets, prices, rules, as_of=AS_OF)
+    assert [t.ticker for t in more.trades if t.side is Side.BUY] == ["AAA", "BBB"]
+    after = {p.ticker: p.weight for p in more.holdings}
+    assert after["AAA"] <= 1.25 * targets["AAA"] + 1e-12
+    assert plan(more.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
+
+
 def test_planning_again_trades_nothing_with_large_per_share_costs_regression():
     """Found by the property above: at $1 a share and $0.005 commission a share, targets
     on the value before costs made the plan buy 3,478 shares where 3,469 were right, and

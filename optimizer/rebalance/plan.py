@@ -346,6 +346,9 @@ def _problem(
     may_buy = out | (under & excess)
     may_sell = out | short
     t = s.w * s.value
+    # an in-band ticker bought only to invest excess cash stops at its band's upper edge
+    # (on the value after the most this plan could cost), or the next plan would sell it back
+    edge = (s.w + s.band) * (s.value - _cost_bound(s, rules)) - s.p * s.h
     lo, hi = np.zeros_like(s.p), np.zeros_like(s.p)
     blocks: list[Block] = []
     for i, ticker in enumerate(s.tickers):
@@ -357,7 +360,8 @@ def _problem(
         if may_buy[i]:
             block = buy_block(account, ticker, as_of, rules)
             step = rules.share_step
-            hi[i] = 0.0 if block else grid_units(s.value / s.p[i], step) * step
+            most = s.value if out[i] else max(0.0, edge[i])
+            hi[i] = 0.0 if block else grid_units(most / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
     prob = Problem(
         p=s.p,
@@ -381,6 +385,17 @@ def _problem(
         value=s.value,
     )
     return _attainable_reserve(account, prob), tuple(blocks)
+
+
+def _cost_bound(s: _State, rules: RebalanceRules) -> float:
+    """The most a plan of this account could cost: every share sold and the value bought
+    again, at the spread, the per-share commission and one minimum commission per ticker."""
+    if s.p.size == 0:
+        return 0.0
+    notional = 2.0 * s.value
+    shares = notional / float(s.p.min())
+    per_share = rules.commission_per_share * shares
+    return rules.spread_bps / 1e4 * notional + per_share + rules.commission_min * 2 * s.p.size
 
 
 def _attainable_reserve(account: Account, prob: Problem) -> Problem:
