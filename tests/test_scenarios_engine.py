@@ -236,3 +236,58 @@ def quiet_cov(model, periods, regime):
     """Log-return covariance of the assets over ``periods`` with no factor fixed."""
     B, D = model.exposures_, model.residual_variance(regime)
     return (B @ model.covariance(regime) @ B.T + np.diag(D)) * periods
+
+
+def test_mean_cash_rate_of_a_straight_line_path():
+    from optimizer.scenario.engine import mean_cash_rate
+
+    assert mean_cash_rate(0.04, -0.005, 0.0, 3, 0) == pytest.approx(0.0375, abs=1e-15)
+    # 3 periods from 4 % to 3.5 %, then 9 more drifting up 10 bp: 3.55 % on average there
+    expected = (3 * 0.0375 + 9 * (0.035 + 0.0005)) / 12
+    assert mean_cash_rate(0.04, -0.005, 0.001, 3, 9) == pytest.approx(expected, abs=1e-15)
+    assert mean_cash_rate(0.04, 0.01, 0.0, 0, 0) == 0.04
+
+
+def test_floating_cash_earns_the_mean_short_rate_on_the_scenarios_path():
+    # the bundled sample's CASH is a T-bill total-return index and its short_rate factor
+    # the one-month bill: Fed easing (-50 bp over 3 months) lowers what cash earns by half
+    # the cut, a scenario without a short-rate move by half the move the model expects
+    from optimizer.scenario.engine import cash_rate
+
+    tickers = ["LARGE", "SMALL", "BOND", "CASH"]
+    data = SimpleNamespace(source="sample", start=dt.date(1990, 1, 1), end=None)
+    history = load_history(get_provider("sample"), data, EstimationConfig(), tickers)
+    engine = ScenarioEngine(history).fit()
+    assert engine.cash_floats_
+    today = cash_rate(history)
+    levels = history.levels["CASH"].dropna()  # the file's last month, compounded
+    assert today == pytest.approx((levels.iloc[-1] / levels.iloc[-2]) ** 12 - 1, rel=1e-12)
+    library = ScenarioLibrary.with_extra()
+    fed = library.get("fed-easing")
+    m = engine.moments(fed)
+    assert m.factor_moves["short_rate"] == pytest.approx(-0.005, abs=1e-12)
+    assert m.mu[3] == pytest.approx((1 + today - 0.0025) ** fed.horizon_years - 1, rel=1e-9)
+    assert m.details["cash_rate"] == pytest.approx(today - 0.0025, abs=1e-12)
+    tariff = library.get("tariff-shock")  # an equity fall: short rates move with it
+    m = engine.moments(tariff)
+    rate = today + m.factor_moves["short_rate"] / 2
+    assert m.mu[3] == pytest.approx((1 + rate) ** tariff.horizon_years - 1, rel=1e-9)
+    assert abs(m.factor_moves["short_rate"]) > 1e-6
+
+
+def test_cash_at_a_fixed_rate_does_not_float(tmp_path):
+    # a CASH column that accrues 3 % a year every day, rounded to 6 decimals as a file
+    # would hold it: the same rate in every scenario, short-rate shocks or not
+    from optimizer.scenario.engine import cash_floats
+
+    days = pd.bdate_range("2015-01-01", "2020-12-31")
+    years = (days - days[0]).days / 365.0
+    history = SimpleNamespace(
+        daily=pd.DataFrame({"CASH": np.round(100 * 1.03**years, 6)}, index=days),
+        levels=None,
+        provenance=None,
+    )
+    assert not cash_floats(history)
+    moving = 100 * np.exp(np.cumsum(np.where(days.year < 2018, 0.01, 0.03) / 365 * 1.4))
+    history.daily = pd.DataFrame({"CASH": moving}, index=days)
+    assert cash_floats(history)

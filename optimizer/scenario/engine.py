@@ -187,6 +187,7 @@ class ScenarioEngine:
         self._sampled: dict[Frequency, SampledReturns] = {}
         self.model_ = self.model_for(None)
         self.cash_rate_ = cash_rate(self.history)  # what CASH earns on the as-of date
+        self.cash_floats_ = cash_floats(self.history)  # at a short rate, not a fixed one
         return self
 
     def model_for(self, window: HistoryWindow | None, file: str | None = None) -> FactorModel:
@@ -301,9 +302,12 @@ class ScenarioEngine:
             mu, Sigma = simple_moments(mu, Sigma)
             log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
             f_mean = simple_moves(f_mean, specs)
-        mu, Sigma = riskless_cash(
-            mu, Sigma, model.tickers_, self.cash_rate_, (periods + rest) / fit.per_year
-        )
+        rate = self.cash_rate_
+        if rate is not None and self.cash_floats_ and "short_rate" in names:
+            k = names.index("short_rate")  # cash rolls at the short rate the scenario moves
+            drift = float(model.factor_mean_[k]) * rest
+            rate = mean_cash_rate(rate, float(f_mean[k]), drift, periods, rest)
+        mu, Sigma = riskless_cash(mu, Sigma, model.tickers_, rate, (periods + rest) / fit.per_year)
         Sigma = _checked_psd(Sigma, scenario, file)
         _check_above_total_loss(mu, model.tickers_, scenario, file)
         calm_cov_h = model.factor_cov_ * periods
@@ -315,6 +319,7 @@ class ScenarioEngine:
             "horizon_years": scenario.horizon_years,
             "horizon_periods": periods,
             "tail_probability": tail,
+            **({"cash_rate": rate} if rate is not None and CASH in model.tickers_ else {}),
             "stress_repaired": stressed.repaired or calm.repaired,
             **({"log_factor_moves": log_moves} if log_moves is not None else {}),
             **self._model_details(model, periods, scenario),
@@ -584,13 +589,8 @@ def cash_rate(history: MarketHistory) -> float | None:
     built-in series accrues ``(1 + r) ** (d / 365)``, so a fixed 4 % reads back as 0.04
     exactly, and a file's rounding of single days averages out); on coarser data its last
     period compounded over the periods of a year. None without CASH."""
-    levels = history.daily if history.daily is not None else history.levels
-    if levels is None or CASH not in levels:
-        return None
-    cash = levels[CASH].dropna()
-    if history.provenance is not None and history.provenance.as_of is not None:
-        cash = cash.loc[: pd.Timestamp(history.provenance.as_of)]
-    if len(cash) < 2:
+    cash = _cash_levels(history)
+    if cash is None:
         return None
     if _is_daily(cash.index):
         month = cash.loc[cash.index[-1] - pd.Timedelta(days=28) :]
@@ -602,11 +602,55 @@ def cash_rate(history: MarketHistory) -> float | None:
     return float((cash.iloc[-1] / cash.iloc[-2]) ** per_year - 1.0)
 
 
+def _cash_levels(history: MarketHistory) -> pd.Series | None:
+    """CASH's levels up to the as-of date (daily when there are daily levels), or None."""
+    levels = history.daily if history.daily is not None else history.levels
+    if levels is None or CASH not in levels:
+        return None
+    cash = levels[CASH].dropna()
+    if history.provenance is not None and history.provenance.as_of is not None:
+        cash = cash.loc[: pd.Timestamp(history.provenance.as_of)]
+    return cash if len(cash) >= 2 else None
+
+
+def cash_floats(history: MarketHistory) -> bool:
+    """Whether CASH earns a floating short rate: the rate it earned over four-week spans
+    (on coarser data, over each period) has moved by more than 10 bp in its history. A
+    fixed ``cash_rate`` accrues the same rate every day; a file's rounding moves it by
+    far less than that."""
+    cash = _cash_levels(history)
+    if cash is None:
+        return False
+    spans = cash
+    if _is_daily(cash.index):  # the last close on or before every 28th day
+        grid = pd.date_range(cash.index[0], cash.index[-1], freq="28D")
+        spans = cash.iloc[np.unique(cash.index.searchsorted(grid, side="right") - 1)]
+    days = np.diff(spans.index.to_numpy()).astype("timedelta64[D]").astype(float)
+    growth = spans.to_numpy()[1:] / spans.to_numpy()[:-1]
+    ok = (days > 0) & (growth > 0)
+    rates = growth[ok] ** (365.0 / days[ok]) - 1.0
+    return rates.size >= 2 and float(rates.max() - rates.min()) > 0.001
+
+
+def mean_cash_rate(rate: float, move: float, drift: float, periods: float, rest: float) -> float:
+    """The mean rate over the horizon of cash rolled at a short rate that starts at
+    ``rate``, moves by ``move`` in a straight line over the scenario's ``periods`` and by
+    ``drift`` over the ``rest`` of a longer horizon (fractions a year; periods of the
+    model). A Fed-easing path of 4 % to 3.5 % over the horizon earns 3.75 % on average."""
+    total = periods + rest
+    if total <= 0:
+        return rate
+    first = rate + move / 2.0
+    after = rate + move + drift / 2.0
+    return (periods * first + rest * after) / total
+
+
 def riskless_cash(
     mu: np.ndarray, Sigma: np.ndarray, tickers: Sequence[str], rate: float | None, years: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``CASH`` as what it is over the horizon: the rate it earns today, compounded
-    (``(1 + rate) ** years - 1``, whatever the shocks), uncorrelated with every asset.
+    """``CASH`` as what it is over the horizon: ``rate`` compounded (``(1 + rate) ** years
+    - 1``), uncorrelated with every asset. ``rate`` is what it earns today, or, when it
+    floats at a short rate the scenario moves, the mean over the path (:func:`mean_cash_rate`).
 
     A regression of its accruals on the factors finds noise (weekends accrue three days):
     exposures, a fall in a Fed-easing scenario, a mean short of the rate. Its own small
