@@ -97,6 +97,20 @@ def test_hash_changes_with_each_input(tmp_path):
     assert len({base, with_ref, inputs_hash(spec, JAN)}) == 3
 
 
+def test_a_config_with_a_byte_order_mark_still_hashes_the_files_it_names(tmp_path):
+    # the pipeline reads such a file (as Windows editors write it); the hash must see the
+    # files it names too, or a changed prices file would not show as changed-after-done
+    make_accounts(tmp_path, 1)
+    spec = discover_accounts(tmp_path)[0]
+    prices = tmp_path / "a000" / "prices.csv"
+    prices.write_text("ticker,price\nSPY,500\n")
+    text = 'prices = "prices.csv"\n' + spec.config_path.read_text()
+    spec.config_path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    before = inputs_hash(spec, JAN)
+    prices.write_text("ticker,price\nSPY,510\n")
+    assert inputs_hash(spec, JAN) != before
+
+
 def test_unreadable_inputs_are_config_errors(tmp_path):
     make_accounts(tmp_path, 1)
     spec = discover_accounts(tmp_path)[0]

@@ -213,3 +213,25 @@ def test_only_a_past_period_is_cut_at_its_rebalance_date():
     # run in a later month (a backfill, a retry): as it would have been on its date
     assert dated_until(period, dt.date(2026, 3, 1)) == dt.date(2026, 2, 2)
     assert dated_until(period, dt.date(2027, 1, 5)) == dt.date(2026, 2, 2)
+
+
+def test_keep_holdings_never_papers_over_a_malformed_holdings_file(tmp_path):
+    # a negative lot and a ticker outside the universe are errors in the account's own
+    # file: they fail (someone must fix the file), while keep-holdings still lets an
+    # account whose file is fine go through
+    accounts = tmp_path / "accounts"
+    shutil.copytree(EXAMPLES, accounts)
+    garcia = accounts / "balanced-garcia" / "holdings.csv"
+    garcia.write_text(garcia.read_text().replace("LARGE,600,", "LARGE,-600,"))
+    jones = accounts / "conservative-jones" / "holdings.csv"
+    jones.write_text(jones.read_text() + "conservative-jones,XYZ,10,5.0,2015-01-02\n")
+    cmd = monthly_args(accounts, tmp_path, "2017-04", "--fallback", "keep-holdings")
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 10, res.stderr
+    lines = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}
+    for account, words in (("balanced-garcia", "-600"), ("conservative-jones", "XYZ")):
+        line = lines[account]
+        assert line["status"] == "failed", line
+        assert f"{account}/holdings.csv" in line["error"] and words in line["error"], line
+    assert lines["growth-okafor"]["status"] == "traded"
+    assert sorted(p.stem for p in (tmp_path / "orders" / "2017-04").iterdir()) == ["growth-okafor"]

@@ -244,7 +244,7 @@ def _referenced_files(config: bytes, config_path: Path, *, exclude: Path) -> lis
     if not _REFERENCE_RE.search(config):
         return []  # no file name in the text: no need to parse it
     try:
-        data = parse_toml(config.decode("utf-8"))
+        data = parse_toml(config.decode("utf-8-sig"))  # a byte-order mark as the loading
     except (ConfigError, UnicodeDecodeError):
         return []  # the bytes are hashed; the pipeline reports the malformed file
     found: dict[Path, None] = {}

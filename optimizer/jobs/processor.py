@@ -16,6 +16,7 @@ import importlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from optimizer.errors import CapallocError, ConfigError
@@ -187,7 +188,7 @@ def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period
             raise TypeError(f"the pipeline returned {type(outcome).__name__}, not AccountOutcome")
     except CapallocError as exc:
         seconds = time.perf_counter() - start
-        if spec.fallback is FallbackPolicy.KEEP_HOLDINGS and not isinstance(exc, ConfigError):
+        if spec.fallback is FallbackPolicy.KEEP_HOLDINGS and not _malformed_input(exc, spec):
             reason = f"{type(exc).__name__}: {exc.render()}"
             fallback = AccountOutcome(OutcomeStatus.FALLBACK, fallback_reason=reason)
             return AccountResult(spec.account_id, fallback, seconds=seconds)
@@ -198,6 +199,18 @@ def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period
             spec.account_id, None, "InternalError", _one_line(exc, "internal error"), seconds
         )
     return AccountResult(spec.account_id, outcome, seconds=time.perf_counter() - start)
+
+
+def _malformed_input(exc: CapallocError, spec: AccountSpec) -> bool:
+    """A configuration error, or any error in the account's own files (a negative share
+    count, a ticker outside the universe, another account's id in its holdings): someone
+    must fix the file, so no fallback papers over it."""
+    if isinstance(exc, ConfigError):
+        return True
+    if not exc.file:
+        return False
+    named = Path(exc.file).resolve()
+    return named in (spec.config_path.resolve(), spec.holdings_path.resolve())
 
 
 def _one_line(exc: BaseException, prefix: str) -> str:
