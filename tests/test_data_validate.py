@@ -111,7 +111,9 @@ def test_wide_yahoo_multi_and_fred_layouts(tmp_path):
 def test_several_folders_and_case_insensitive_tickers(shared_data):
     p = get_provider(f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}")
     assert {"SPY", "DGS10", "^TNX"} <= set(p.available())
-    assert p.prices(["spy"]).frame.columns.tolist() == ["SPY"]
+    # found whatever the case; named as asked (a config's SPY from a file spy.csv is SPY)
+    assert p.prices(["spy"]).frame.columns.tolist() == ["spy"]
+    assert p.prices(["spy"]).frame["spy"].equals(p.prices(["SPY"]).frame["SPY"].rename("spy"))
     rates = p.rates(["DGS10"], start=dt.date(2020, 1, 1), end=dt.date(2020, 12, 31))
     assert rates.provenance.first == dt.date(2020, 1, 2)
     assert rates.provenance.last == dt.date(2020, 12, 31)

@@ -86,6 +86,10 @@ def assemble(
         check_not_future(raw, today)
     clipped = [clip(raw, request) for raw in raws]
     freq = _common_frequency(clipped)
+    notes = list(notes)
+    if freq is Frequency.DAILY:
+        clipped, weekend = _weekdays(clipped)
+        notes += weekend
     coverage = [_coverage(raw, freq, policy.max_ffill) for raw in clipped]
     check_stale(coverage, policy.stale_after_days)
     first = max(c.first for c in coverage)
@@ -106,6 +110,25 @@ def assemble(
         warnings=tuple(w for raw in clipped for w in split_suspects(raw)),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
+
+
+def _weekdays(raws: Sequence[RawSeries]) -> tuple[list[RawSeries], list[str]]:
+    """Daily series without their Saturday and Sunday rows (crypto, some indices): a day
+    of the data is a trading day, 252 a year, and a weekday fund beside a seven-day series
+    would otherwise be forward-filled over every weekend (zero returns that lower its
+    volatility and mean). The weekend's move stays in Monday's return."""
+    out, notes = [], []
+    for raw in raws:
+        weekend = raw.values.index.dayofweek >= 5
+        n = int((weekend & raw.values.notna().to_numpy()).sum())
+        if n and raw.values[~weekend].notna().any():
+            raw = replace(raw, values=raw.values[~weekend])
+            notes.append(
+                f"{raw.ticker}: {n} Saturday/Sunday values dropped (daily data counts "
+                "Monday-Friday trading days; a weekend's move is in Monday's)"
+            )
+        out.append(raw)
+    return out, notes
 
 
 def _common_frequency(raws: Sequence[RawSeries]) -> Frequency:

@@ -13,7 +13,10 @@ or without a ``Price``/``Ticker`` label in the first cell and an extra ``Date,,,
 A header of fields without a ticker row (``Price,Close,High,...`` over ``Date,,,``: one
 ticker's frame with the ticker level dropped) is one ticker named by the file, as **yahoo**.
 
-The adjusted close (``Adj Close``) is used when a file has one, else ``Close``.
+The adjusted close (``Adj Close``) is used when a file has one, else ``Close``. Field names
+are matched without regard to case, spaces and punctuation, with the spellings other
+vendors use (``Adj. Close``, ``adjClose``, ``adjusted_close``: the adjusted close; Tiingo's
+``adjOpen``, Alpha Vantage's ``dividend_amount``, ...: other fields).
 """
 
 from __future__ import annotations
@@ -26,11 +29,16 @@ from enum import Enum
 from optimizer.errors import DataError
 
 DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day"})
-PRICE_FIELDS = frozenset(
-    {"Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits",
-     "Capital Gains", "Repaired?"}
-)  # fmt: skip
 _CLOSES = ("Adj Close", "Close")  # preferred first
+_OTHER_FIELDS = (
+    "Open", "High", "Low", "Volume", "Dividends", "Stock Splits", "Capital Gains", "Repaired?",
+    "adjOpen", "adjHigh", "adjLow", "adjVolume", "divCash", "splitFactor", "dividend_amount",
+    "split_coefficient", "Change", "Trades", "VWAP", "OpenInt",
+)  # fmt: skip
+_FIELDS = {
+    **{re.sub(r"[^a-z]", "", f.lower()): f for f in (*_CLOSES, *_OTHER_FIELDS)},
+    "adjustedclose": "Adj Close",
+}
 _LABELS = frozenset({"price", "ticker", "symbol", "field", "attributes", "symbols"})
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 MAX_HEADER_LINES = 6
@@ -52,6 +60,21 @@ class FileLayout:
     date_name: str  # how the date column is named (for error messages)
     columns: dict[str, int]  # ticker (or "" for the file-stem ticker) -> column position
     header: tuple[str, ...]  # the first header line, for messages
+
+
+def field(cell: str) -> str | None:
+    """The price field a header cell names (``Close``, ``Adj Close``, ``Open``, ...), or None."""
+    return _FIELDS.get(re.sub(r"[^a-z]", "", cell.lower())) if cell else None
+
+
+def _fields(cells: list[str]) -> list[str | None]:
+    return [field(c) for c in cells]
+
+
+def _close_column(cells: list[str]) -> int | None:
+    """Position of the preferred close among ``cells`` (the adjusted one first), or None."""
+    names = _fields(cells)
+    return next((names.index(c) for c in _CLOSES if c in names), None)
 
 
 def split_rows(lines: list[str]) -> list[list[str]]:
@@ -94,8 +117,9 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
     date_row = next((r for r in rows if r[0].lower() in DATE_NAMES), None)
     date_name = date_row[0] if date_row else "Date"
     if fields is not None and tickers is None:  # one ticker's fields, named by the file
-        close = next(c for c in _CLOSES if c in fields)
-        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": fields.index(close)}, header)
+        column = _close_column(fields)
+        assert column is not None  # a field row names a close
+        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": column}, header)
     if fields is None or tickers is None:
         raise DataError(
             "a header of several lines needs a row of price fields (Close, ...) and a row of "
@@ -105,10 +129,11 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
             value=" / ".join(",".join(r) for r in rows),
         )
     found: dict[str, dict[str, int]] = {}
+    names = _fields(fields)
     for j in range(1, len(fields)):
         ticker = tickers[j] if j < len(tickers) else ""
-        if ticker and fields[j] in _CLOSES:
-            found.setdefault(ticker, {})[fields[j]] = j
+        if ticker and names[j] in _CLOSES:
+            found.setdefault(ticker, {})[names[j]] = j
     if not found:
         raise DataError("no Close columns", file=origin, key="header", value=",".join(header))
     columns = {t: next(cols[c] for c in _CLOSES if c in cols) for t, cols in found.items()}
@@ -116,19 +141,20 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
 
 
 def _is_field_row(row: list[str]) -> bool:
-    rest = [c for c in row[1:] if c]
-    return bool(rest) and set(rest) <= PRICE_FIELDS and any(c in _CLOSES for c in rest)
+    rest = _fields([c for c in row[1:] if c])
+    return bool(rest) and None not in rest and any(c in _CLOSES for c in rest)
 
 
 def _is_ticker_row(row: list[str]) -> bool:
     rest = row[1:]
-    return bool(rest) and all(rest) and not set(rest) <= PRICE_FIELDS
+    return bool(rest) and all(rest) and any(field(c) is None for c in rest)
 
 
 def _single(header: list[str], origin: str) -> FileLayout:
     first = header[0]
     shown = ",".join(header)
-    if first == "observation_date":
+    # FRED's download: observation_date,SERIES (before 2024: DATE,SERIES, in capitals)
+    if first == "observation_date" or (first == "DATE" and len(header) == 2):
         if len(header) != 2 or not header[1]:
             raise DataError(
                 "FRED layout needs exactly two columns: observation_date,SERIES",
@@ -137,12 +163,13 @@ def _single(header: list[str], origin: str) -> FileLayout:
                 value=shown,
             )
         return FileLayout(Layout.FRED, 1, first, {header[1]: 1}, tuple(header))
-    if first.lower() in DATE_NAMES and len(header) >= 2:
+    # a date column by name, or unnamed (what pandas writes for an index without a name)
+    if (first.lower() in DATE_NAMES or first == "") and len(header) >= 2:
         names = header[1:]
-        close = next((c for c in _CLOSES if c in names), None)
-        if close is not None:
-            return FileLayout(Layout.YAHOO, 1, first, {"": header.index(close)}, tuple(header))
-        if set(names) & PRICE_FIELDS:
+        close = _close_column(header)
+        if close is not None and close > 0:
+            return FileLayout(Layout.YAHOO, 1, first or "date", {"": close}, tuple(header))
+        if any(field(n) for n in names):
             raise DataError(
                 "yahoo layout without a Close column",
                 file=origin,
@@ -152,9 +179,8 @@ def _single(header: list[str], origin: str) -> FileLayout:
             )
         if any(not n for n in names) or len(set(names)) != len(names):
             raise DataError("empty or repeated column name", file=origin, key="header", value=shown)
-        return FileLayout(
-            Layout.WIDE, 1, first, {n: j for j, n in enumerate(header) if j}, tuple(header)
-        )
+        columns = {n: j for j, n in enumerate(header) if j}
+        return FileLayout(Layout.WIDE, 1, first or "date", columns, tuple(header))
     raise DataError(
         "no known layout (yahoo Date,Close,...; FRED observation_date,SERIES; "
         "or wide date,TICKER,...)",

@@ -22,6 +22,7 @@ FRED files are rates; every other column is a price.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections import OrderedDict
@@ -66,8 +67,13 @@ class _ParsedFile:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
-        lines = text.splitlines()[: MAX_HEADER_LINES + 1]
+        lines = text.splitlines()[: MAX_HEADER_LINES + 8]
         self.layout = detect_rows(split_rows(lines), str(path))
+        # physical lines down to the last header line (blank lines before it count)
+        seen, self.skip = 0, 0
+        while seen < self.layout.header_lines and self.skip < len(lines):
+            seen += bool(lines[self.skip].strip())
+            self.skip += 1
         self._table: pd.DataFrame | None = None
         self._dates: pd.DatetimeIndex | None = None
         self.series: dict[int, pd.Series] = {}
@@ -77,22 +83,44 @@ class _ParsedFile:
             try:
                 # dates as text; numbers by the C parser (a column with text stays text
                 # and is checked, with its line, by parse_numbers)
-                self._table = pd.read_csv(
+                table = pd.read_csv(
                     io.StringIO(self.text),
                     header=None,
-                    skiprows=self.layout.header_lines,
+                    skiprows=self.skip,
                     dtype={0: str},
                     na_values=list(BLANKS),
                     keep_default_na=False,
                     skip_blank_lines=True,
                 )
             except pd.errors.EmptyDataError:
-                self._table = pd.DataFrame()
+                table = pd.DataFrame()
             except (pd.errors.ParserError, ValueError) as exc:
                 text = " ".join(str(exc).split())
                 raise DataError(f"malformed CSV: {text}", file=str(self.path)) from None
+            table = table.dropna(how="all")  # rows of commas only (a spreadsheet's tail)
+            self._check_width(table)
+            self._table = table
             self.text = ""  # parsed: the table is all that is needed from now on
         return self._table
+
+    def _check_width(self, table: pd.DataFrame) -> None:
+        """Every row as wide as the header: a row with more values is misread whatever
+        column is taken (``2024-01-02,4,638.93`` under ``date,SPX``: a thousands separator)."""
+        width = len(self.layout.header)
+        if table.shape[1] <= width:
+            return
+        extra = table.iloc[:, width:].notna().any(axis=1).to_numpy()
+        if not extra.any():
+            return
+        row = table.iloc[int(extra.argmax())]
+        cells = ",".join("" if pd.isna(c) else str(c) for c in row.to_numpy())
+        raise DataError(
+            f"a row has more values than the header's {width} columns",
+            file=str(self.path),
+            key=f"row {row.iloc[0]}",
+            value=cells.rstrip(","),
+            hint='quote values with commas (1,234.5 as "1,234.5"), or drop thousands separators',
+        )
 
     def dates(self) -> pd.DatetimeIndex:
         if self._dates is None:
@@ -100,7 +128,7 @@ class _ParsedFile:
                 self.table().iloc[:, 0],
                 origin=str(self.path),
                 column=self.layout.date_name,
-                header_lines=self.layout.header_lines,
+                header_lines=self.skip,
             )
         return self._dates
 
@@ -248,6 +276,8 @@ class CsvProvider(ServedBy):
         if entry is None:
             folded = {t.upper(): e for t, e in self.entries.items()}
             entry = folded.get(ticker.upper())
+            if entry is not None:  # the series is named as asked (a file's "spy" is SPY)
+                entry = dataclasses.replace(entry, ticker=ticker)
         if entry is None:
             raise DataError(
                 f"no file or column for this ticker; available: {_listing(self.available())}",
@@ -257,10 +287,15 @@ class CsvProvider(ServedBy):
             )
         if entry.kind is not kind:
             use = "rates" if entry.kind is SeriesKind.RATE else "prices"
+            fred = entry.layout is Layout.FRED and parsed(entry.path).layout.header[0] == "DATE"
             raise DataError(
                 f"is a {entry.kind.value} series; ask for it among the {use}",
                 file=str(entry.path),
                 key="ticker",
                 value=ticker,
+                hint="a file headed DATE,SERIES is FRED's layout (a rate in percent); "
+                "head the date column Date for prices"
+                if fred
+                else None,
             )
         return entry

@@ -120,13 +120,23 @@ def parse_numbers(
     bad = numbers.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
+        value = str(text.iloc[pos])
         raise DataError(
             f"not a number on {_iso(index[pos])}",
             file=origin,
             key=ticker,
-            value=str(text.iloc[pos]),
+            value=value,
+            hint=_number_hint(value),
         )
     return pd.Series(numbers.to_numpy(dtype=float), index=index, name=ticker)
+
+
+def _number_hint(value: str) -> str | None:
+    if any(c in value for c in "$€£¥,%"):
+        return "write plain numbers: no currency signs, thousands separators or percent signs"
+    if value.strip("-–—#/ ").upper() in ("", "N/A", "NA", "NAN"):
+        return "leave a missing value blank"
+    return None
 
 
 def check_values(series: RawSeries) -> None:

@@ -1,0 +1,181 @@
+"""Price files in the layouts other vendors and tools write, built from the real closes in
+../shared/data: each is read as the same numbers, or refused with one line naming the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.data import get_provider
+from optimizer.errors import DataError
+from tests.conftest import ROOT, run_cli
+
+START, END = dt.date(2024, 1, 1), dt.date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def closes(shared_data):
+    """Real SPY and IWM closes 2024-2025 (what the files below are made from)."""
+    out = {}
+    for t in ("SPY", "IWM"):
+        frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv", index_col="Date", parse_dates=True)
+        out[t] = frame["Close"].loc[str(START) : str(END)]
+    return out
+
+
+def _served(folder, *tickers, rates=False):
+    provider = get_provider(f"csv:{folder}")
+    got = provider.rates(list(tickers)) if rates else provider.prices(list(tickers))
+    return got.frame
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Date,Open,High,Low,Close,Adj. Close,Volume",  # a spreadsheet's spelling
+        # Tiingo
+        "date,close,high,low,open,volume,adjClose,adjHigh,adjLow,adjOpen,adjVolume,divCash,splitFactor",
+        # Alpha Vantage
+        "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient",
+        "Date,Open,High,Low,Close,Adj_Close,Volume",
+    ],
+)
+def test_the_adjusted_close_is_used_whatever_its_spelling(tmp_path, closes, header):
+    # the unadjusted close is 10 % higher and drifts: reading it would be wrong numbers
+    spy = closes["SPY"]
+    names = header.split(",")
+    rows = [header]
+    for i, (day, adj) in enumerate(spy.items()):
+        raw = adj * 1.1 + 0.01 * i
+        cells = {n: "100" for n in names}
+        cells[names[0]] = f"{day:%Y-%m-%d}"
+        for n in names:
+            low = n.lower().replace("_", "").replace(".", "").replace(" ", "")
+            if low == "close":
+                cells[n] = repr(raw)
+            elif low in ("adjclose", "adjustedclose"):
+                cells[n] = repr(float(adj))
+        rows.append(",".join(cells[n] for n in names))
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    got = _served(tmp_path, "SPY")["SPY"]
+    assert np.allclose(got.to_numpy(), spy.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_lowercase_ohlc_file_is_one_ticker_not_a_wide_file(tmp_path, closes):
+    spy = closes["SPY"]
+    rows = ["date,open,high,low,close,volume"]
+    rows += [f"{d:%Y-%m-%d},1,1,1,{c!r},5" for d, c in spy.items()]
+    (tmp_path / "spy.csv").write_text("\n".join(rows) + "\n")
+    got = _served(tmp_path, "SPY")
+    assert got.columns.tolist() == ["SPY"]
+    assert np.array_equal(got["SPY"].to_numpy(), spy.to_numpy())
+
+
+def test_a_row_with_more_values_than_the_header_is_refused(tmp_path, closes):
+    # unquoted thousands separators: "2024-01-02,4,742.83" would read 4 as the price
+    rows = ["date,SPX"] + [f"{d:%Y-%m-%d},{c * 10:,.2f}" for d, c in closes["SPY"].items()]
+    (tmp_path / "wide.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPX")
+    message = err.value.render()
+    assert "wide.csv" in message and "more values than the header's 2 columns" in message
+    first = closes["SPY"].index[0]
+    assert f"row {first:%Y-%m-%d}" in message and "\n" not in message
+
+
+def test_fred_files_before_2024_are_rates(tmp_path, shared_data):
+    new = pd.read_csv(shared_data / "fred" / "DGS10.csv")
+    old = new.rename(columns={"observation_date": "DATE"}).fillna(".")  # FRED's old format
+    old.to_csv(tmp_path / "DGS10.csv", index=False)
+    got = _served(tmp_path, "DGS10", rates=True)["DGS10"]
+    want = _served(shared_data / "fred", "DGS10", rates=True)["DGS10"]
+    pd.testing.assert_series_equal(got, want)
+    with pytest.raises(DataError, match="FRED's layout"):
+        _served(tmp_path, "DGS10")
+
+
+def test_what_pandas_writes_and_spreadsheet_leftovers(tmp_path, closes):
+    # to_csv of a frame whose index has no name (first header cell empty), two blank lines
+    # before the header, and rows of commas only at the end (a spreadsheet's last rows)
+    frame = pd.DataFrame(closes)
+    frame.index.name = None
+    text = frame.to_csv()
+    (tmp_path / "prices.csv").write_text("\n\n" + text + ",,\n,,\n")
+    got = _served(tmp_path, "SPY", "IWM")
+    assert np.array_equal(got.to_numpy(), frame.to_numpy())
+
+
+def test_a_seven_day_series_beside_weekday_funds_does_not_fill_their_weekends(tmp_path, closes):
+    # a series with Saturday and Sunday values (as crypto has): its weekend rows are
+    # dropped, so IWM is not forward-filled over weekends (zero returns), and the weekend's
+    # move is in Monday's return
+    days = pd.date_range(START, END, freq="D")
+    rng = np.random.default_rng(3)
+    coin = pd.Series(40000 * np.exp(np.cumsum(rng.normal(0, 0.03, len(days)))), index=days)
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": coin.to_numpy()}).to_csv(
+        tmp_path / "COIN-USD.csv", index=False
+    )
+    pd.DataFrame({"Date": closes["IWM"].index.strftime("%Y-%m-%d"), "Close": closes["IWM"]}).to_csv(
+        tmp_path / "IWM.csv", index=False
+    )
+    provider = get_provider(f"csv:{tmp_path}")
+    both = provider.prices(["COIN-USD", "IWM"])
+    alone = provider.prices(["IWM"]).frame["IWM"]
+    assert (both.frame.index.dayofweek < 5).all()
+    iwm = both.frame["IWM"].loc[alone.index[0] : alone.index[-1]]
+    extra = iwm.index.difference(alone.index)  # the fund's holidays (forward-filled)
+    assert len(extra) <= 25 and (extra.dayofweek < 5).all()  # not the 208 weekends
+    assert np.allclose(iwm.loc[alone.index].to_numpy(), alone.to_numpy())
+    monday = both.frame.index[both.frame.index.dayofweek == 0][3]
+    friday = monday - pd.Timedelta(days=3)
+    assert both.frame.loc[monday, "COIN-USD"] / both.frame.loc[friday, "COIN-USD"] == (
+        coin[monday] / coin[friday]
+    )
+    assert any("Saturday/Sunday values dropped" in n for n in both.provenance.notes)
+
+
+def test_a_config_finds_files_whose_tickers_are_lower_case(tmp_path, shared_data):
+    # files spy.csv, qqq.csv, ... and a config naming SPY, QQQ: the same proposal as the
+    # real files give (it crashed with an internal KeyError)
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    for f in (shared_data / "yahoo").iterdir():
+        shutil.copy(f, lower / f.name.lower())
+    config = (ROOT / "examples" / "realdata" / "account.toml").read_text()
+    shutil.copy(ROOT / "examples" / "realdata" / "holdings.csv", tmp_path / "holdings.csv")
+    docs = []
+    for folder in (shared_data / "yahoo", lower):
+        text = config.replace(
+            'source = "csv:../../../shared/data/yahoo,../../../shared/data/fred"',
+            f'source = "csv:{folder},{shared_data / "fred"}"',
+        )
+        (tmp_path / "account.toml").write_text(text)
+        res = run_cli("propose", "--config", str(tmp_path / "account.toml"), "--format", "json")
+        assert res.returncode == 0, res.stderr
+        docs.append(json.loads(res.stdout))
+    assert docs[0]["weights"] == docs[1]["weights"]
+    assert docs[0]["trades"] == docs[1]["trades"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [
+        ('"$463.89"', "no currency signs"),
+        ('"4,638.93"', "thousands separators"),
+        ("#N/A", "leave a missing value blank"),
+        ("-", "leave a missing value blank"),
+    ],
+)
+def test_a_price_that_is_not_a_plain_number_says_how_to_write_it(tmp_path, closes, cell, hint):
+    rows = ["Date,Close"] + [f"{d:%Y-%m-%d},{c!r}" for d, c in closes["SPY"].items()]
+    rows[5] = rows[5].split(",")[0] + "," + cell
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    message = err.value.render()
+    assert "SPY.csv" in message and "not a number" in message and hint in message
