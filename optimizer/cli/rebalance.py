@@ -98,6 +98,15 @@ def rebalance(
 
     for acct in run.accounts.values():  # a lot bought after the trade date cannot be planned
         check_lots_before(acct, day, Path(holdings))
+        late = next((s for s in acct.recent_sales if s.sold > day), None)
+        if late is not None:  # nor a sale after it (it would block buys as a same-day sale)
+            raise ConfigError(
+                f"sale dated after the as-of date {day.isoformat()}",
+                file=str(recent_sales),
+                key=f"account {acct.id} ticker {late.ticker} sold",
+                value=late.sold.isoformat(),
+                hint="trade on or after it (--as-of), or fix the date",
+            )
     plans = [
         plan(
             acct, run.targets, run.prices, run.rules, deposit=deposit, withdraw=withdraw, as_of=day

@@ -133,7 +133,7 @@ def _shock_text(sh: Any) -> str:
     "--holdings",
     "holdings_file",
     type=click.Path(path_type=Path),
-    help="CSV with at least ticker,shares; valued at the last prices.",
+    help="CSV with at least ticker,shares, of one account; valued at the last prices.",
 )
 @click.option("--source", help="Data source: sample, yahoo, csv:PATH[,PATH...].")
 @click.option(

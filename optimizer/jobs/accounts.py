@@ -119,6 +119,9 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
     return list(specs.values())
 
 
+_INDEX_COLUMNS = ("account", "config", "holdings", "fallback")
+
+
 def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
     text = read_text(index)
     try:
@@ -132,7 +135,25 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 key="columns",
                 hint="a comma-separated header: account,config,holdings",
             )
+        header = list(reader.fieldnames or ())
+        unknown = [c for c in header if c not in _INDEX_COLUMNS]
+        if unknown or len(set(header)) != len(header):
+            what = f"unknown column {unknown[0]!r}" if unknown else "a column named twice"
+            raise ConfigError(
+                f"{what}; the header reads {','.join(header)!r}",
+                file=str(index),
+                key="columns",
+                hint=f"the columns are {','.join(_INDEX_COLUMNS)} (fallback optional)",
+            )
         for row in reader:
+            if None in row:  # an unquoted comma in a path: which cells are which is lost
+                raise ConfigError(
+                    f"more cells than the header's {len(header)} columns",
+                    file=f"{index}:{reader.line_num}",
+                    key="columns",
+                    value=",".join(str(v) for v in row[None]),
+                    hint='quote a path that holds a comma ("lots, 2017.csv")',
+                )
             if any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 yield reader.line_num, row
     except csv.Error as exc:

@@ -105,22 +105,37 @@ def _rows(
     reader = csv.DictReader(io.StringIO(read_text(p), newline=""))
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
+        shown = ",".join(header)
         missing = [c for c in required if c not in header]
         if missing:
             raise ConfigError(
                 f"missing column(s) {', '.join(missing)}; expected {','.join(required)}",
                 file=str(p),
+                key="header",
+                value=shown,
             )
-        unknown = [c for c in header if c not in required + optional]
+        unknown = [c for c in header if c and c not in required + optional]
         if unknown:
-            raise ConfigError(f"unknown column(s) {', '.join(unknown)}", file=str(p))
+            raise ConfigError(
+                f"unknown column(s) {', '.join(unknown)}", file=str(p), key="header", value=shown
+            )
+        twice = sorted({c for c in header if c and header.count(c) > 1})
+        if twice:
+            raise ConfigError(
+                f"column {twice[0]} named twice", file=str(p), key="header", value=shown
+            )
         reader.fieldnames = header
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num  # the file's own line (blank lines skipped count)
             if None in row:
                 raise ConfigError(
                     f"more cells than the {len(header)} columns of the header",
                     file=str(p),
                     key=f"line {line}",
+                )
+            if row.pop("", None):  # a header's trailing comma: its cells must be empty
+                raise ConfigError(
+                    "a value under a column with no name", file=str(p), key=f"line {line}"
                 )
             yield line, {k: (v or "").strip() for k, v in row.items()}
     except csv.Error as exc:
@@ -262,6 +277,13 @@ def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
             check_money(shares, file=str(path), key=f"line {line} shares")
         else:
             check_shares(shares, file=str(path), key=f"line {line} shares")
+        if key in stated:
+            raise PlanError(
+                "position stated twice",
+                file=str(path),
+                key=f"line {line} account {key[0]} ticker {key[1]}",
+                value=shares,
+            )
         stated[key] = shares
     for (acct, ticker), shares in stated.items():
         account = accounts.get(acct)

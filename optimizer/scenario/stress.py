@@ -179,6 +179,16 @@ def read_holdings(path: str | Path) -> dict[str, float]:
     a ``CASH`` row is an amount of money, not shares.
     """
     rows = _rows(path, ("ticker", "shares"))
+    accounts = sorted({(row.get("account") or "").strip() for _, row in rows} - {""})
+    if len(accounts) > 1:  # a custodian's export: one account's value, not their sum
+        shown = ", ".join(accounts[:5]) + (", ..." if len(accounts) > 5 else "")
+        raise ConfigError(
+            f"holdings of {len(accounts)} accounts ({shown}); stress one account at a time",
+            file=str(path),
+            key="account",
+            value=accounts[1],
+            hint="keep one account's rows in the file",
+        )
     shares: dict[str, float] = {}
     for line, row in rows:
         ticker = (row.get("ticker") or "").strip().upper()
@@ -210,7 +220,10 @@ def _rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[s
             value=",".join(header) or "empty file",
         )
     reader.fieldnames = header
-    rows = [(i + 2, r) for i, r in enumerate(reader) if any((v or "").strip() for v in r.values())]
+    rows = []
+    for r in reader:  # line_num: the file's own line number (skipped blank lines count)
+        if any((v or "").strip() for v in r.values() if isinstance(v, str)):
+            rows.append((reader.line_num, r))
     if not rows:
         raise ConfigError("no rows after the header", file=str(p))
     return rows

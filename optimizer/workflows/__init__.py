@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.data.freshness import DEFAULT_MAX_PRICE_AGE
+from optimizer.errors import ConfigError
 from optimizer.workflows.pipeline import AccountRun, Pipeline
 
 if TYPE_CHECKING:
@@ -149,6 +150,16 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
 
     pipeline = ctx if ctx is not None else Pipeline()
     cfg = pipeline.account(spec.config_path, as_of=dated_until(period, pipeline.today))
+    named = cfg.holdings_path
+    if named is not None and named.resolve() != spec.holdings_path.resolve():
+        raise ConfigError(
+            f"names another file than the monthly job reads ({spec.holdings_path})",
+            file=str(spec.config_path),
+            key="account.holdings",
+            value=cfg.account.holdings,
+            hint="the job reads the account folder's holdings.csv or accounts.csv's holdings "
+            "column; drop the key or name that file",
+        )
     run = pipeline.run(
         cfg,
         holdings_path=spec.holdings_path,
