@@ -146,3 +146,8 @@ def test_the_monthly_job_refuses_an_account_file_naming_other_holdings(tmp_path)
     line = next(a for a in json.loads(res.stdout)["accounts"] if a["account"] == folder.name)
     assert line["status"] == "failed" and line["error_kind"] == "ConfigError"
     assert "account.holdings" in line["error"] and "lots-2017-03.csv" in line["error"]
+
+
+def test_rebalance_of_a_holdings_file_without_rows_is_an_error(tmp_path):
+    res, holdings = _rebalance(tmp_path, "account,ticker,shares,cost_per_share,acquired\n")
+    _one_line(res, 3, str(holdings), "no rows under the header")

@@ -96,6 +96,14 @@ def rebalance(
     )
     from optimizer.workflows.pipeline import check_lots_before
 
+    if not run.accounts:
+        raise ConfigError(
+            "no rows under the header: no account to plan",
+            file=holdings,
+            key="rows",
+            hint="one row per tax lot, and a CASH row for the cash",
+        )
+
     for acct in run.accounts.values():  # a lot bought after the trade date cannot be planned
         check_lots_before(acct, day, Path(holdings))
         late = next((s for s in acct.recent_sales if s.sold > day), None)
