@@ -179,3 +179,25 @@ def test_a_price_that_is_not_a_plain_number_says_how_to_write_it(tmp_path, close
         _served(tmp_path, "SPY")
     message = err.value.render()
     assert "SPY.csv" in message and "not a number" in message and hint in message
+
+
+def test_tickers_spelled_like_price_fields_are_tickers(tmp_path, closes):
+    # Lowe's is LOW and Opendoor OPEN: a wide file of them, and yfinance's two-line header
+    # for them, are tickers (the fields are matched whatever their case elsewhere)
+    spy, iwm = closes["SPY"], closes["IWM"]
+    wide = pd.DataFrame({"LOW": spy.to_numpy(), "OPEN": iwm.to_numpy()}, index=spy.index)
+    wide.index.name = "date"
+    wide.to_csv(tmp_path / "wide.csv")
+    got = _served(tmp_path, "LOW", "OPEN")
+    assert np.array_equal(got.to_numpy(), wide.to_numpy())
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    rows = ["Price,Close,Close,Open,Open", "Ticker,LOW,OPEN,LOW,OPEN", "Date,,,,"]
+    rows += [f"{d:%Y-%m-%d},{a!r},{b!r},1,1" for d, a, b in zip(spy.index, spy, iwm, strict=True)]
+    (multi / "download.csv").write_text("\n".join(rows) + "\n")
+    got = _served(multi, "LOW", "OPEN")
+    assert np.array_equal(got.to_numpy(), wide.to_numpy())
+    one = tmp_path / "one"
+    one.mkdir()
+    wide[["LOW"]].to_csv(one / "lowes.csv")
+    assert np.array_equal(_served(one, "LOW")["LOW"].to_numpy(), spy.to_numpy())

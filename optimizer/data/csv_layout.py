@@ -146,8 +146,9 @@ def _is_field_row(row: list[str]) -> bool:
 
 
 def _is_ticker_row(row: list[str]) -> bool:
+    # fields as yfinance spells them: tickers such as LOW (Lowe's) or OPEN are tickers
     rest = row[1:]
-    return bool(rest) and all(rest) and any(field(c) is None for c in rest)
+    return bool(rest) and all(rest) and not set(rest) <= set(_FIELDS.values())
 
 
 def _single(header: list[str], origin: str) -> FileLayout:
@@ -169,7 +170,8 @@ def _single(header: list[str], origin: str) -> FileLayout:
         close = _close_column(header)
         if close is not None and close > 0:
             return FileLayout(Layout.YAHOO, 1, first or "date", {"": close}, tuple(header))
-        if any(field(n) for n in names):
+        # fields only and none a close; in capitals they may be tickers (LOW, OPEN)
+        if all(field(n) for n in names) and not all(n.isupper() for n in names):
             raise DataError(
                 "yahoo layout without a Close column",
                 file=origin,
