@@ -48,9 +48,13 @@ class ChartServer:
     does to all adjusted closes after a dividend).
     """
 
-    def __init__(self, folder, rate_limit_first=0, scale=None, until=None, down=False):
+    def __init__(
+        self, folder, rate_limit_first=0, scale=None, until=None, down=False, meta=None, live=None
+    ):
         self.folder, self.rate_limit_first, self.down = folder, rate_limit_first, down
         self.scale, self.until = scale or {}, until
+        self.meta = meta or {}  # ticker -> metadata keys that differ (currency, trading period)
+        self.live = live or {}  # ticker -> (date, price): a bar of a session still trading
         self.calls = []
 
     def frame(self, ticker):
@@ -58,7 +62,11 @@ class ChartServer:
         if not path.is_file():
             return None
         f = pd.read_csv(path, parse_dates=["Date"]).set_index("Date")
-        return f.loc[: self.until] if self.until else f
+        f = f.loc[: self.until] if self.until else f
+        if ticker in self.live:
+            day, price = self.live[ticker]
+            f.loc[pd.Timestamp(day)] = [price, price, price, price, 1000]
+        return f
 
     def __call__(self, url, params=None):
         from yfinance.exceptions import YFRateLimitError
@@ -95,6 +103,7 @@ class ChartServer:
             "gmtoffset": -18000,
             "dataGranularity": "1d",
             "validRanges": ["1d", "5d", "1mo", "1y", "max"],
+            **self.meta.get(ticker, {}),
         }
         quote = {
             "open": f["Open"].tolist(),
@@ -341,3 +350,107 @@ def test_builtin_cash_accrues_at_irx_from_yahoo(serve, tmp_path, shared_data):
     assert got["CASH"].iloc[-1] == pytest.approx(1.03 ** (days / 365), rel=1e-12)
     with pytest.raises(DataError, match="IRX"):
         CashProvider(_provider(tmp_path / "third"), rate=None).prices(["TLT", "CASH"])
+
+
+def _copy_as(shared_data, folder, names):
+    """Real files under other tickers' names (a London listing served from IWM's closes)."""
+    folder.mkdir(exist_ok=True)
+    for name, source in names.items():
+        (folder / f"{name}.csv").write_text((shared_data / "yahoo" / f"{source}.csv").read_text())
+    return folder
+
+
+def test_prices_in_two_currencies_are_refused(serve, tmp_path, shared_data):
+    # VOD.L is quoted in pence: valued as dollars it was 99 % of an account
+    folder = _copy_as(shared_data, tmp_path / "files", {"SPY": "SPY", "VOD.L": "IWM"})
+    serve(
+        folder=folder, meta={"VOD.L": {"currency": "GBp", "exchangeTimezoneName": "Europe/London"}}
+    )
+    with pytest.raises(DataError) as err:
+        _provider(tmp_path).prices(["SPY", "VOD.L"])
+    message = err.value.render()
+    assert "different currencies (SPY USD, VOD.L GBP)" in message and "VOD.L='GBP'" in message
+
+
+def test_a_minor_unit_is_turned_into_the_major_one_and_checked_against_the_account(
+    serve, tmp_path, shared_data
+):
+    folder = _copy_as(shared_data, tmp_path / "files", {"VOD.L": "IWM", "BP.L": "TLT"})
+    london = {"currency": "GBp", "exchangeTimezoneName": "Europe/London"}
+    serve(folder=folder, meta={"VOD.L": london, "BP.L": london})
+    data = _provider(tmp_path).prices(["VOD.L", "BP.L"])
+    assert data.provenance.currency == "GBP"
+    pence = _file_close(shared_data, "IWM").loc[data.frame.index[0] :]
+    np.testing.assert_allclose(data.frame["VOD.L"].to_numpy(), pence.to_numpy() / 100, rtol=1e-9)
+    assert any("quoted in GBp, turned into GBP (/100)" in n for n in data.provenance.notes)
+    # an account in dollars is refused these prices; one in pounds takes them
+    (tmp_path / "holdings.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired\nuk,VOD.L,1000,1.5,2020-01-02\n"
+    )
+    config = (
+        '[account]\nid = "uk"\nholdings = "holdings.csv"\n{currency}'
+        f'[data]\nsource = "yahoo"\ncache_dir = "{tmp_path / "cache"}"\noffline = true\n'
+        "start = 2015-01-01\n"
+        '[universe.assets."VOD.L"]\n[universe.assets."BP.L"]\n'
+        '[objective]\nkind = "min_variance"\n'
+    )
+    for currency, code in (("", 4), ('currency = "GBP"\n', 0)):
+        (tmp_path / "account.toml").write_text(config.format(currency=currency))
+        res = run_cli("propose", "--config", str(tmp_path / "account.toml"), "--format", "json")
+        assert res.returncode == code, res.stderr
+        if code:
+            assert "prices are in GBP, the account in USD" in res.stderr
+            assert len(res.stderr.strip().splitlines()) == 1
+        else:  # valued in pounds: 1,000 shares at the last close in pence / 100
+            doc = json.loads(res.stdout)
+            value = 1000 * float(pence.iloc[-1]) / 100
+            assert doc["account"]["value"] == pytest.approx(value, rel=1e-9)
+
+
+def test_the_bar_of_a_session_still_trading_is_not_a_close(serve, tmp_path, shared_data):
+    # while New York trades, Yahoo's answer has today's bar at the live price: not a close,
+    # nor the as-of date (orders were priced mid-session); once the session ends it is one
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(dt.timezone(dt.timedelta(hours=-5))).date()
+    folder = tmp_path / "files"
+    folder.mkdir()
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", parse_dates=["Date"])
+    last = (pd.Timestamp(today) - pd.offsets.BDay(1)).date()  # the real closes, moved to end
+    spy["Date"] = spy["Date"] + (pd.Timestamp(last) - spy["Date"].iloc[-1])  # the day before
+    spy.to_csv(folder / "SPY.csv", index=False, date_format="%Y-%m-%d")
+
+    def period(end):
+        secs = int(end.timestamp())
+        regular = {"start": secs - 23400, "end": secs, "timezone": "EST", "gmtoffset": -18000}
+        return {"currentTradingPeriod": {"regular": regular}}
+
+    serve(
+        folder=folder, live={"SPY": (today, 1.0)}, meta={"SPY": period(now + dt.timedelta(hours=2))}
+    )
+    data = _provider(tmp_path).prices(["SPY"])
+    assert data.provenance.last == last and data.frame["SPY"].iloc[-1] != 1.0
+    cached = pd.read_csv(tmp_path / "cache" / "SPY.csv")
+    assert cached["date"].iloc[-1] == last.isoformat()  # not stored either
+    serve(
+        folder=folder, live={"SPY": (today, 1.0)}, meta={"SPY": period(now - dt.timedelta(hours=1))}
+    )
+    (tmp_path / "cache").rename(tmp_path / "cache-before")
+    data = _provider(tmp_path).prices(["SPY"])
+    assert data.provenance.last == today and data.frame["SPY"].iloc[-1] == 1.0
+
+
+def test_a_bar_dated_after_today_is_dropped_without_trading_hours(serve, tmp_path, shared_data):
+    # a New Zealand session under way at 22:00 UTC is dated tomorrow: it was "a date in
+    # the future" (an error) and stayed in the cache
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    iwm = pd.read_csv(shared_data / "yahoo" / "IWM.csv", parse_dates=["Date"])
+    iwm["Date"] = iwm["Date"] + (
+        pd.Timestamp(tomorrow) - pd.Timedelta(days=1) - iwm["Date"].iloc[-1]
+    )
+    iwm.to_csv(folder / "AIR.NZ.csv", index=False, date_format="%Y-%m-%d")
+    nz = {"currency": "NZD", "exchangeTimezoneName": "Pacific/Auckland"}
+    serve(folder=folder, live={"AIR.NZ": (tomorrow, 1.0)}, meta={"AIR.NZ": nz})
+    data = _provider(tmp_path).prices(["AIR.NZ"])
+    assert data.provenance.last < tomorrow and data.frame["AIR.NZ"].iloc[-1] != 1.0

@@ -30,6 +30,7 @@ class Provenance:
     # what the user must be told about the data: a short history, a series that cut the
     # others' (shown with the results, not only in the provenance)
     warnings: tuple[str, ...] = ()
+    currency: str | None = None  # of the prices, when the source says (Yahoo does)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class Provenance:
             "notes": list(self.notes),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "warnings": list(self.warnings),
+            **({"currency": self.currency} if self.currency else {}),
         }
 
 

@@ -3,7 +3,8 @@
 Layout of ``cache_dir`` (default: the platform user cache dir, ``.../capalloc/yahoo``)::
 
     SPY.csv    date,close        (sorted, unique dates)
-    SPY.json   {"ticker": "SPY", "fetched_at": "...Z", "since": "max" | "YYYY-MM-DD", ...}
+    SPY.json   {"ticker": "SPY", "fetched_at": "...Z", "since": "max" | "YYYY-MM-DD",
+                "currency": "USD", ...}
 
 Writes go through :func:`optimizer.atomic.write_atomic` (a temporary file, fsynced, renamed
 into place), so a crash never leaves a half-written cache file.
@@ -40,6 +41,7 @@ class CacheEntry:
     closes: pd.Series  # (n_obs,) float, DatetimeIndex named "date"
     fetched_at: dt.datetime  # UTC, time of the last successful fetch
     since: str  # "max" (full history) or the first date asked for, ISO
+    currency: str | None = None  # the currency Yahoo quotes it in ("USD", "GBp"); None: unknown
 
     def age(self, now: dt.datetime | None = None) -> dt.timedelta:
         return (now or dt.datetime.now(dt.UTC)) - self.fetched_at
@@ -91,7 +93,9 @@ class TickerCache:
                 hint="delete the cached files for this ticker and fetch again",
             ) from None
         closes.index = pd.DatetimeIndex(closes.index, name="date")
-        return CacheEntry(ticker, closes, fetched, str(meta.get("since", "max")))
+        currency = meta.get("currency")
+        since = str(meta.get("since", "max"))
+        return CacheEntry(ticker, closes, fetched, since, str(currency) if currency else None)
 
     def store(self, entry: CacheEntry) -> None:
         """Write (atomically) the closes and their metadata."""
@@ -107,6 +111,7 @@ class TickerCache:
             "first": _iso(entry.closes.index.min()),
             "last": _iso(entry.closes.index.max()),
             "rows": len(entry.closes),
+            **({"currency": entry.currency} if entry.currency else {}),
         }
         write_atomic(meta_path, json.dumps(meta, indent=2) + "\n")
 

@@ -220,7 +220,8 @@ def check_gaps(series: RawSeries, freq: Frequency, max_ffill: int) -> tuple[int,
             file=series.origin,
             key=series.ticker,
             value=int(gaps[worst]),
-            hint=f"forward-fill bridges at most {max_ffill}; raise max_ffill to allow more",
+            hint=f"forward-fill bridges at most {max_ffill}; raise [data] max_ffill to allow "
+            "more (an exchange closed longer, as for Golden Week or Lunar New Year, needs it)",
         )
     return int(gaps.sum()), int(gaps[worst])
 
@@ -249,7 +250,7 @@ def require_history(frame: pd.DataFrame, periods: int, what: str) -> None:
     )
 
 
-SPLIT_RATIOS = (2, 3, 4, 5, 6, 8, 10, 15, 20, 25, 30, 40, 50, 100)
+SPLIT_RATIOS = (2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 25, 30, 40, 50, 100)
 
 
 def split_suspects(series: RawSeries, tolerance: float = 0.02) -> list[str]:

@@ -1,4 +1,4 @@
-"""``yahoo`` — adjusted closes through ``yfinance.download``, cached per ticker on disk.
+"""``yahoo`` — adjusted closes through yfinance (``Ticker.history``), cached per ticker on disk.
 
 Online, each ticker is fetched once in full and afterwards only from its last cached date
 on (incremental refresh; the last cached day is fetched again since it may have been
@@ -10,6 +10,7 @@ persists and every ticker is cached, the cache is served and the warning says so
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -104,6 +106,11 @@ _ISSUE_MARKERS = {
         "timed out",
         "Could not resolve host",
         "curl: (",
+        "HTTP Error 5",
+        "HTTP 5",
+        "Bad Gateway",
+        "Service Unavailable",
+        "Gateway Time",
     ),
 }
 
@@ -112,9 +119,10 @@ _ISSUE_MARKERS = {
 class FetchResult:
     """Closes that came back, and the network problem (if any) behind the rest."""
 
-    closes: dict[str, pd.Series]  # ticker -> (n_obs,) closes
+    closes: dict[str, pd.Series]  # ticker -> (n_obs,) closes, completed sessions only
     issue: FetchIssue = FetchIssue.NONE
     detail: str = ""  # yfinance's message for the issue
+    currency: dict[str, str] = field(default_factory=dict)  # ticker -> Yahoo's currency
 
 
 class _ErrorLog(logging.Handler):
@@ -151,7 +159,9 @@ def _capture_yfinance_errors() -> Iterator[_ErrorLog]:
 
 @dataclass
 class Fetcher:
-    """One ``yfinance.download`` call per batch, retried while Yahoo rate-limits."""
+    """One ``Ticker.history`` call per ticker (threads, as ``yfinance.download`` makes
+    them), retried while Yahoo rate-limits. Each answer's metadata gives the ticker's
+    currency and whether its last bar is a session still trading (dropped)."""
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
@@ -165,25 +175,100 @@ class Fetcher:
         import yfinance as yf
         from yfinance.exceptions import YFRateLimitError
 
-        pending, got = list(tickers), {}
+        pending, got, currency = list(tickers), {}, {}
         issue, detail = FetchIssue.NONE, ""
+        now = dt.datetime.now(dt.UTC)
         for delay in [*self.retry.delays(), None]:
-            try:
-                with _capture_yfinance_errors() as log:
-                    frame = yf.download(pending, **_window(start), **_DOWNLOAD_ARGS)
-                issue, detail = log.issue()
-            except YFRateLimitError as exc:
-                frame, issue, detail = None, FetchIssue.RATE_LIMITED, str(exc)
-            got.update(extract_closes(frame, pending))
+            with _capture_yfinance_errors() as log:
+                answers = _histories(yf, pending, start)
+            issue, detail = log.issue()
+            limited = [t for t, a in answers.items() if isinstance(a, YFRateLimitError)]
+            if limited and issue is FetchIssue.NONE:
+                issue, detail = FetchIssue.RATE_LIMITED, str(answers[limited[0]])
+            for ticker, answer in answers.items():
+                if isinstance(answer, tuple):
+                    frame, meta = answer
+                    closes = extract_closes(frame, [ticker]).get(ticker)
+                    closes = None if closes is None else completed(closes, meta, now)
+                    if closes is not None and not closes.empty:
+                        got[ticker] = closes
+                        if meta.get("currency"):
+                            currency[ticker] = str(meta["currency"])
             pending = [t for t in pending if t not in got]
             if not pending or issue is not FetchIssue.RATE_LIMITED:
                 break
             if delay is not None:
                 self.sleep(delay)
-        return FetchResult(got, issue if pending else FetchIssue.NONE, detail)
+        return FetchResult(got, issue if pending else FetchIssue.NONE, detail, currency)
 
 
-_DOWNLOAD_ARGS = {"auto_adjust": True, "progress": False, "actions": False, "threads": True}
+_HISTORY_ARGS = {"auto_adjust": True, "actions": False}
+_META_KEYS = ("currency", "exchangeTimezoneName", "currentTradingPeriod")
+_THREADS = 8
+
+
+def _histories(yf: Any, tickers: Sequence[str], start: dt.date | None) -> dict[str, Any]:
+    """Ticker -> (frame, metadata) of its ``Ticker.history`` answer, or the exception a
+    rate limit raised (other failures are in yfinance's error log, an empty frame here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from yfinance.exceptions import YFRateLimitError
+
+    def one(ticker: str) -> Any:
+        handle = yf.Ticker(ticker)
+        try:
+            frame = handle.history(**_window(start), **_HISTORY_ARGS)
+        except YFRateLimitError as exc:
+            return exc
+        except Exception as exc:  # logged, as yfinance.download logs a failed ticker
+            logging.getLogger("yfinance").error(f"{ticker}: {exc!r}")
+            return (None, {})
+        meta = {}
+        if frame is not None and not frame.empty:
+            try:  # from the same answer (a key such as tradingPeriods would fetch again)
+                found = handle.history_metadata or {}
+                meta = {k: found.get(k) for k in _META_KEYS}
+            except Exception:
+                meta = {}
+        return (frame, meta)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(tickers)))) as pool:
+        return dict(zip(tickers, pool.map(one, tickers), strict=True))
+
+
+def completed(closes: pd.Series, meta: dict[str, Any], now: dt.datetime) -> pd.Series:
+    """``closes`` without a bar of a session still trading at ``now`` (UTC): Yahoo sends
+    the live price as the day's "close" while the market is open. The session's end comes
+    from the answer's ``currentTradingPeriod``; without it, a bar dated after today in UTC
+    (a session in New Zealand or Tokyo that has not ended) is dropped."""
+    if closes.empty:
+        return closes
+    today = pd.Timestamp(now.date())
+    regular = (meta.get("currentTradingPeriod") or {}).get("regular") or {}
+    end = _utc(regular.get("end"))
+    if end is not None and now < end:
+        zone = meta.get("exchangeTimezoneName") or "UTC"
+        try:
+            session = pd.Timestamp(end.tz_convert(zone).date())
+        except Exception:
+            session = pd.Timestamp(end.date())
+        return closes[closes.index < session]
+    return closes[closes.index <= today]
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A time from Yahoo's metadata (epoch seconds, or a timestamp yfinance made of it)."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            stamp = pd.Timestamp(value, unit="s", tz="UTC")
+        else:
+            stamp = pd.Timestamp(value)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    except (ValueError, TypeError):
+        return None
+    return stamp.to_pydatetime()
 
 
 def _window(start: dt.date | None) -> dict[str, object]:
@@ -239,10 +324,13 @@ class YahooProvider(ServedBy):
         for ticker in request.tickers:
             _check_kind(ticker, kind)
         done = self._from_cache(request) if self.offline else self._refresh(request)
-        raws = [RawSeries(t, done.entries[t].closes, f"yahoo:{t}", kind) for t in request.tickers]
+        entries = [done.entries[t] for t in request.tickers]
+        closes, currency, converted = in_one_currency(entries, kind)
+        raws = [RawSeries(t, closes[t], f"yahoo:{t}", kind) for t in request.tickers]
         mode = "offline, from the cache" if self.offline else "cached"
-        notes = (f"Yahoo Finance via yfinance (adjusted closes), {mode} in {self.cache.root}",)
-        return assemble(
+        notes = (f"Yahoo Finance via yfinance (adjusted closes), {mode} in {self.cache.root}",
+                 *converted)  # fmt: skip
+        got = assemble(
             raws,
             request,
             self.policy,
@@ -250,6 +338,11 @@ class YahooProvider(ServedBy):
             notes=notes,
             stale=done.stale,
             warnings=done.warnings,
+        )
+        if currency is None:
+            return got
+        return dataclasses.replace(
+            got, provenance=dataclasses.replace(got.provenance, currency=currency)
         )
 
     def _from_cache(self, request: Request, reason: str = "offline") -> Refreshed:
@@ -285,7 +378,8 @@ class YahooProvider(ServedBy):
                 if new is None:  # even an incremental fetch returns the overlap days
                     failed[ticker] = result
                 else:
-                    notes += self._store(ticker, cached[ticker], new, request.start)
+                    currency = result.currency.get(ticker)
+                    notes += self._store(ticker, cached[ticker], new, request.start, currency)
         if failed:
             some_succeeded = len(failed) < len(request.tickers)
             return self._fall_back(request, failed, notes, some_succeeded)
@@ -330,17 +424,54 @@ class YahooProvider(ServedBy):
         old: CacheEntry | None,
         new: pd.Series,
         start: dt.date | None,
+        currency: str | None = None,
     ) -> list[str]:
         now = dt.datetime.now(dt.UTC)
         since = "max" if start is None else start.isoformat()
         if old is None:
-            self.cache.store(CacheEntry(ticker, new, now, since))
+            self.cache.store(CacheEntry(ticker, new, now, since, currency))
             return []
         merged, note = merge(old.closes, new, ticker)
         if old.covers(start):
             since = old.since
-        self.cache.store(CacheEntry(ticker, merged, now, since))
+        self.cache.store(CacheEntry(ticker, merged, now, since, currency or old.currency))
         return [note] if note else []
+
+
+MINOR_UNITS = {"GBp": "GBP", "GBX": "GBP", "ZAc": "ZAR", "ZAC": "ZAR", "ILA": "ILS"}
+
+
+def in_one_currency(
+    entries: Sequence[CacheEntry], kind: SeriesKind
+) -> tuple[dict[str, pd.Series], str | None, list[str]]:
+    """Closes in one currency: prices quoted in a minor unit (pence, cents, agorot: a
+    London listing's ``GBp``) are turned into the major one, and prices in two currencies
+    are refused (a pound valued as a dollar). Returns the closes, the currency (None when
+    Yahoo did not say, as for a cache written before it was recorded) and notes."""
+    closes = {e.ticker: e.closes for e in entries}
+    if kind is SeriesKind.RATE:
+        return closes, None, []
+    notes, found = [], {}
+    for e in entries:
+        if e.currency is None:
+            continue
+        major = MINOR_UNITS.get(e.currency, e.currency.upper())
+        if major != e.currency:
+            closes[e.ticker] = e.closes / 100.0
+            notes.append(f"{e.ticker}: quoted in {e.currency}, turned into {major} (/100)")
+        found[e.ticker] = major
+    if len(set(found.values())) > 1:
+        first = next(iter(found.values()))
+        other = next(t for t, c in found.items() if c != first)
+        listing = ", ".join(f"{t} {c}" for t, c in found.items())
+        raise DataError(
+            f"prices in different currencies ({listing}): one would be valued as another",
+            file="yahoo",
+            key=other,
+            value=found[other],
+            hint="use tickers quoted in one currency, or csv:PATH files converted to one",
+        )
+    return closes, (next(iter(found.values())) if found else None), notes
 
 
 def merge(old: pd.Series, new: pd.Series | None, ticker: str) -> tuple[pd.Series, str | None]:

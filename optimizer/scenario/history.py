@@ -109,6 +109,7 @@ def load_history(
         notes=(*notes, f"factors: {factor_note}" if used else "no factor model (no scenario)"),
         as_of=as_of,
         warnings=tuple(warnings),
+        currency=assets.provenance.currency,
     )
     return MarketHistory.from_levels(
         joined,

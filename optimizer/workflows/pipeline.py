@@ -132,6 +132,7 @@ class Pipeline:
                     _data_until(cfg), cfg.estimation, cfg.scenarios, cfg.tickers,
                     base_dir=cfg.base_dir,
                 )  # fmt: skip
+        _check_currency(cfg, self.estimates[key])
         if not cfg.views.view:
             return self.estimates[key]
         tilted = key + "|" + _key(cfg, "views")
@@ -580,3 +581,18 @@ def policy_key(cfg: AccountConfig) -> str:
     p = cfg.policy
     parts = (p.universe, p.objective, p.constraints)
     return _memo(cfg, ("policy",), lambda: "|".join(m.model_dump_json() for m in parts))
+
+
+def _check_currency(cfg: AccountConfig, estimate: Estimate) -> None:
+    """Prices quoted in another currency than the account's would value a pound as a
+    dollar; a source that says its currency (Yahoo) is checked."""
+    got = estimate.provenance.currency if estimate.provenance is not None else None
+    if got is not None and got.upper() != cfg.account.currency.upper():
+        raise DataError(
+            f"prices are in {got}, the account in {cfg.account.currency}",
+            file=str(cfg.path),
+            key="account.currency",
+            value=cfg.account.currency,
+            hint=f'set [account] currency = "{got}", or use tickers quoted in '
+            f"{cfg.account.currency}",
+        )
