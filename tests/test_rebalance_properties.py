@@ -243,3 +243,29 @@ def test_planning_again_trades_nothing_with_large_per_share_costs_regression():
     assert [(t.ticker, t.side, t.shares) for t in first.trades] == [("AAA", Side.BUY, 3469.0)]
     again = plan(first.account_after, targets, prices, rules, as_of=AS_OF)
     assert again.trades == ()
+
+
+def test_an_out_of_band_buy_stops_at_the_upper_edge_regression():
+    """Found by the property above: AAA (0.72 %, band 1.15-1.92 %) and BBB (55 %, target
+    98.5 %) both below their bands; after BBB's whole shares $1,017 was left, $578 of it
+    above the reserve. The plan bought 265 AAA, one share past AAA's upper edge (the $2 it
+    spent came off cash, which sat above its target), and the next plan sold 157 AAA back.
+    A buy now stops at the upper edge of the ticker's band."""
+    rules = RebalanceRules(band_abs=0.02, band_rel=0.25, trade_to=BandTarget.EDGE,
+                           drift_priority=0.0, min_trade_pct=0.005, cash_reserve_pct=0.01,
+                           time_limit=60.0)  # fmt: skip
+    lots = (
+        Lot("AAA", 1.0, 1.0, AS_OF, "AAA0"),
+        Lot("AAA", 157.0, 1.0, AS_OF - dt.timedelta(days=1), "AAA1"),
+        Lot("BBB", 67.0, 1.0, AS_OF, "BBB0"),
+    )
+    targets = {"AAA": 0.015384615384615385, "BBB": 0.9846153846153847, "CCC": 0.0, "CASH": 0.0}
+    prices = {"AAA": 2.0, "BBB": 361.0, "CCC": 1.0}
+    first = plan(Account("G", 19428.0, lots), targets, prices, rules, as_of=AS_OF)
+    bought = {t.ticker: t.shares for t in first.trades if t.side is Side.BUY}
+    assert set(bought) == {"AAA", "BBB"}
+    after = {p.ticker: p.weight for p in first.holdings}
+    assert 0.75 * targets["AAA"] <= after["AAA"] <= 1.25 * targets["AAA"]
+    # 264 shares is the most the edge allows: 158 + 264 = 422 shares, $844 of $43,931
+    assert bought["AAA"] <= 264.0
+    assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()

@@ -346,9 +346,12 @@ def _problem(
     may_buy = out | (under & excess)
     may_sell = out | short
     t = s.w * s.value
-    # an in-band ticker bought only to invest excess cash stops at its band's upper edge
-    # (on the value after the most this plan could cost), or the next plan would sell it back
+    # a buy stops at the ticker's band's upper edge (on the value after the most this plan
+    # could cost), or the next plan would sell it back; never short of the target itself.
+    # Without a band every position off target is outside it: cash left over and a share
+    # past the target weigh the same (the closest whole-share portfolio)
     edge = (s.w + s.band) * (s.value - _cost_bound(s, rules)) - s.p * s.h
+    room = np.where(s.band > 0, np.maximum(0.0, np.maximum(edge, t - s.p * s.h)), s.value)
     lo, hi = np.zeros_like(s.p), np.zeros_like(s.p)
     blocks: list[Block] = []
     for i, ticker in enumerate(s.tickers):
@@ -360,8 +363,7 @@ def _problem(
         if may_buy[i]:
             block = buy_block(account, ticker, as_of, rules)
             step = rules.share_step
-            most = s.value if out[i] else max(0.0, edge[i])
-            hi[i] = 0.0 if block else grid_units(most / s.p[i], step) * step
+            hi[i] = 0.0 if block else grid_units(room[i] / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
     prob = Problem(
         p=s.p,
