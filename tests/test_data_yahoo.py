@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import urllib.parse
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from optimizer.data import get_provider
-from optimizer.data.yahoo import Fetcher, RetryPolicy, YahooProvider, extract_closes
+from optimizer.data.yahoo import Fetcher, RetryPolicy, YahooProvider, completed, extract_closes
 from optimizer.errors import DataError
 from tests.conftest import run_cli
 
@@ -88,6 +90,10 @@ class ChartServer:
         open_ = f.index.tz_localize("America/New_York") + pd.Timedelta(hours=9, minutes=30)
         secs = (open_.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
         secs = np.asarray(secs)
+        if ticker in self.live:  # a live bar is stamped with its last trade, never the future
+            secs[f.index == pd.Timestamp(self.live[ticker][0])] = min(
+                secs[-1], int(time.time()) - 60
+            )
         if "period1" in params:
             keep = (secs >= int(params["period1"])) & (secs < int(params["period2"]))
         else:
@@ -407,32 +413,95 @@ def test_a_minor_unit_is_turned_into_the_major_one_and_checked_against_the_accou
             assert doc["account"]["value"] == pytest.approx(value, rel=1e-9)
 
 
+def _moved(frame: pd.DataFrame, last: dt.date) -> pd.DataFrame:
+    """Real closes moved by whole weeks (weekdays stay weekdays) to end on or before ``last``."""
+    weeks = (pd.Timestamp(last) - frame["Date"].iloc[-1]).days // 7
+    return frame.assign(Date=frame["Date"] + pd.Timedelta(weeks=weeks))
+
+
+NEW_YORK = {"exchangeTimezoneName": "America/New_York", "gmtoffset": -18000}
+
+
+def _period(end: dt.datetime, gmtoffset: int = -18000) -> dict:
+    secs = int(end.timestamp())
+    regular = {"start": secs - 23400, "end": secs, "timezone": "EST", "gmtoffset": gmtoffset}
+    return {"currentTradingPeriod": {"regular": regular}}
+
+
+@pytest.mark.parametrize(
+    ("now", "end", "kept"),
+    [  # New York, Wednesday 2 December 2026; the session ends at 21:00 UTC
+        ("2026-12-02 15:00", "2026-12-02 21:00", "2026-12-01"),  # trading: today's bar is live
+        ("2026-12-02 23:30", "2026-12-03 21:00", "2026-12-02"),  # next session's period sent
+        ("2026-12-02 21:05", "2026-12-02 21:00", "2026-12-02"),  # closed: today's is a close
+        # 23:00 UTC, the session extended to 01:00 UTC: still the 2nd in New York
+        ("2026-12-02 23:00", "2026-12-03 01:00", "2026-12-01"),
+    ],
+)
+def test_completed_drops_the_bar_of_a_session_still_trading(now, end, kept):
+    closes = pd.Series(
+        [1.0, 2.0, 3.0], index=pd.to_datetime(["2026-11-30", "2026-12-01", "2026-12-02"])
+    )
+    at = pd.Timestamp(now, tz="UTC").to_pydatetime()
+    meta = {**NEW_YORK, **_period(pd.Timestamp(end, tz="UTC").to_pydatetime())}
+    assert completed(closes, meta, at).index[-1] == pd.Timestamp(kept)
+    # the same with only the time zone's name, and with the end as yfinance's timestamp
+    regular = {"end": pd.Timestamp(end, tz="UTC").tz_convert("America/New_York")}
+    named = {
+        "exchangeTimezoneName": "America/New_York",
+        "currentTradingPeriod": {"regular": regular},
+    }
+    assert completed(closes, named, at).index[-1] == pd.Timestamp(kept)
+
+
+def test_completed_dates_a_new_zealand_session_on_its_own_clock():
+    # 22:00 UTC on 2 December is 11:00 on the 3rd in Auckland (UTC+13): the 3rd's bar is live
+    closes = pd.Series([1.0, 2.0], index=pd.to_datetime(["2026-12-02", "2026-12-03"]))
+    auckland = {"exchangeTimezoneName": "Pacific/Auckland"}
+    at = dt.datetime(2026, 12, 2, 22, tzinfo=dt.UTC)
+    ends = dt.datetime(2026, 12, 3, 4, tzinfo=dt.UTC)  # 17:00 in Auckland
+    assert completed(closes, {**auckland, **_period(ends, 46800)}, at).index[-1] == pd.Timestamp(
+        "2026-12-02"
+    )
+    later = dt.datetime(2026, 12, 3, 5, tzinfo=dt.UTC)  # the session ended: a close
+    assert completed(closes, {**auckland, **_period(ends, 46800)}, later).index[-1] == pd.Timestamp(
+        "2026-12-03"
+    )
+    # without a trading period only a bar dated after today in UTC is known to be live
+    assert completed(closes, auckland, at).index[-1] == pd.Timestamp("2026-12-02")
+    assert completed(closes, {}, later).index[-1] == pd.Timestamp("2026-12-03")
+
+
 def test_the_bar_of_a_session_still_trading_is_not_a_close(serve, tmp_path, shared_data):
     # while New York trades, Yahoo's answer has today's bar at the live price: not a close,
     # nor the as-of date (orders were priced mid-session); once the session ends it is one
     now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(dt.timezone(dt.timedelta(hours=-5))).date()
+    local = now.astimezone(ZoneInfo("America/New_York"))
+    today, offset = local.date(), int(local.utcoffset().total_seconds())
+    if today.weekday() >= 5:
+        pytest.skip("a weekend in New York: no session (completed() is tested on fixed clocks)")
     folder = tmp_path / "files"
     folder.mkdir()
-    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", parse_dates=["Date"])
-    last = (pd.Timestamp(today) - pd.offsets.BDay(1)).date()  # the real closes, moved to end
-    spy["Date"] = spy["Date"] + (pd.Timestamp(last) - spy["Date"].iloc[-1])  # the day before
+    spy = _moved(
+        pd.read_csv(shared_data / "yahoo" / "SPY.csv", parse_dates=["Date"]),
+        today - dt.timedelta(days=1),
+    )
+    last = spy["Date"].iloc[-1].date()
     spy.to_csv(folder / "SPY.csv", index=False, date_format="%Y-%m-%d")
-
-    def period(end):
-        secs = int(end.timestamp())
-        regular = {"start": secs - 23400, "end": secs, "timezone": "EST", "gmtoffset": -18000}
-        return {"currentTradingPeriod": {"regular": regular}}
-
+    live = {"SPY": (today, 1.0)}
     serve(
-        folder=folder, live={"SPY": (today, 1.0)}, meta={"SPY": period(now + dt.timedelta(hours=2))}
+        folder=folder,
+        live=live,
+        meta={"SPY": {**NEW_YORK, **_period(now + dt.timedelta(hours=2), offset)}},
     )
     data = _provider(tmp_path).prices(["SPY"])
     assert data.provenance.last == last and data.frame["SPY"].iloc[-1] != 1.0
     cached = pd.read_csv(tmp_path / "cache" / "SPY.csv")
     assert cached["date"].iloc[-1] == last.isoformat()  # not stored either
     serve(
-        folder=folder, live={"SPY": (today, 1.0)}, meta={"SPY": period(now - dt.timedelta(hours=1))}
+        folder=folder,
+        live=live,
+        meta={"SPY": {**NEW_YORK, **_period(now - dt.timedelta(hours=1), offset)}},
     )
     (tmp_path / "cache").rename(tmp_path / "cache-before")
     data = _provider(tmp_path).prices(["SPY"])
@@ -442,12 +511,15 @@ def test_the_bar_of_a_session_still_trading_is_not_a_close(serve, tmp_path, shar
 def test_a_bar_dated_after_today_is_dropped_without_trading_hours(serve, tmp_path, shared_data):
     # a New Zealand session under way at 22:00 UTC is dated tomorrow: it was "a date in
     # the future" (an error) and stayed in the cache
-    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    now = dt.datetime.now(dt.UTC)
+    tomorrow = now.astimezone(ZoneInfo("Pacific/Auckland")).date()
+    if tomorrow == now.date():
+        pytest.skip("Auckland's date is UTC's until 11:00 UTC (completed() has fixed clocks)")
     folder = tmp_path / "files"
     folder.mkdir()
-    iwm = pd.read_csv(shared_data / "yahoo" / "IWM.csv", parse_dates=["Date"])
-    iwm["Date"] = iwm["Date"] + (
-        pd.Timestamp(tomorrow) - pd.Timedelta(days=1) - iwm["Date"].iloc[-1]
+    iwm = _moved(
+        pd.read_csv(shared_data / "yahoo" / "IWM.csv", parse_dates=["Date"]),
+        tomorrow - dt.timedelta(days=2),  # bars stamped 14:30 UTC are the next day in Auckland
     )
     iwm.to_csv(folder / "AIR.NZ.csv", index=False, date_format="%Y-%m-%d")
     nz = {"currency": "NZD", "exchangeTimezoneName": "Pacific/Auckland"}

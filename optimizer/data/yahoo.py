@@ -237,38 +237,46 @@ def _histories(yf: Any, tickers: Sequence[str], start: dt.date | None) -> dict[s
 
 
 def completed(closes: pd.Series, meta: dict[str, Any], now: dt.datetime) -> pd.Series:
-    """``closes`` without a bar of a session still trading at ``now`` (UTC): Yahoo sends
-    the live price as the day's "close" while the market is open. The session's end comes
-    from the answer's ``currentTradingPeriod``; without it, a bar dated after today in UTC
-    (a session in New Zealand or Tokyo that has not ended) is dropped."""
+    """``closes`` without a bar of a session still trading at ``now`` (aware, UTC): Yahoo
+    sends the live price as the day's "close" while the market is open. The session and
+    its end come from the answer's ``currentTradingPeriod``, its date from the exchange's
+    clock (its UTC offset, else its time zone). Without a trading period a bar dated after
+    today in UTC (a New Zealand session under way at 22:00 UTC) is dropped."""
     if closes.empty:
         return closes
-    today = pd.Timestamp(now.date())
     regular = (meta.get("currentTradingPeriod") or {}).get("regular") or {}
     end = _utc(regular.get("end"))
-    if end is not None and now < end:
-        zone = meta.get("exchangeTimezoneName") or "UTC"
-        try:
-            session = pd.Timestamp(end.tz_convert(zone).date())
-        except Exception:
-            session = pd.Timestamp(end.date())
+    today = pd.Timestamp(now.date())
+    if end is None:
+        return closes[closes.index <= today]
+    session = pd.Timestamp(_exchange_date(end, meta, regular))
+    if pd.Timestamp(now) < end:
         return closes[closes.index < session]
-    return closes[closes.index <= today]
+    return closes[closes.index <= max(session, today)]
 
 
-def _utc(value: Any) -> dt.datetime | None:
+def _exchange_date(stamp: pd.Timestamp, meta: dict[str, Any], regular: dict[str, Any]) -> dt.date:
+    """The exchange's calendar date at ``stamp`` (UTC)."""
+    offset = regular.get("gmtoffset", meta.get("gmtoffset"))
+    if isinstance(offset, (int, float)) and not isinstance(offset, bool):
+        return (stamp + pd.Timedelta(seconds=offset)).date()
+    try:
+        return stamp.tz_convert(str(meta["exchangeTimezoneName"])).date()
+    except Exception:  # no zone, or one pandas does not know: UTC's date
+        return stamp.date()
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
     """A time from Yahoo's metadata (epoch seconds, or a timestamp yfinance made of it)."""
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
     try:
         if isinstance(value, (int, float)):
-            stamp = pd.Timestamp(value, unit="s", tz="UTC")
-        else:
-            stamp = pd.Timestamp(value)
-            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    except (ValueError, TypeError):
+            return pd.Timestamp(value, unit="s", tz="UTC")
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError):
         return None
-    return stamp.to_pydatetime()
 
 
 def _window(start: dt.date | None) -> dict[str, object]:
