@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import tomli
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from optimizer.errors import ConfigError
 from optimizer.files import read_text
@@ -28,6 +28,41 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number field takes a number: ``change_bp = true`` was 1 bp and
+        ``probability = "0.3"`` 0.3, where the file most likely holds a slip."""
+        if isinstance(value, bool | str) and info.field_name is not None:
+            kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+            if kinds and kinds <= {int, float}:
+                shown = "true/false" if isinstance(value, bool) else "text"
+                raise ValueError(f"a number, not {shown}")
+        return value
+
+
+def _scalar_kinds(annotation: Any) -> set[Any]:
+    """The plain types a field accepts (``float | None`` -> {float}); empty when it takes
+    anything else too (a model, a list, an enum, text)."""
+    import types
+    import typing
+
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar_kinds(args[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds: set[Any] = set()
+        for a in args:
+            if a is type(None):
+                continue
+            sub = _scalar_kinds(a)
+            if not sub:
+                return set()
+            kinds |= sub
+        return kinds
+    return {annotation} if annotation in (int, float) else set()
 
 
 def read_toml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
@@ -115,7 +150,7 @@ def validate(
         value = first.get("input")
         if isinstance(value, dict):  # a missing key: pydantic hands back the parent table
             value = None
-        message = first["msg"]
+        message = first["msg"].removeprefix("Value error, ")  # our own checks' words only
         if first["type"] == "extra_forbidden":
             known = ", ".join(sorted(model.model_fields)) if "." not in loc else None
             message = "unknown key" + (f"; known keys: {known}" if known else "")

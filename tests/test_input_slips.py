@@ -289,3 +289,32 @@ def test_order_files_carry_every_digit_of_large_share_counts(tmp_path):
     shares = int(buy["shares"])  # a whole number, not 1.3e+06
     assert shares > 1_000_000
     assert float(buy["notional"]) == pytest.approx(shares * 97.31, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "shown"),
+    [  # a true was 1, "0.35" was 0.35: a number field takes a number only
+        ("probability = 0.35", 'probability = "0.35"', "scenarios.use.0.probability", "text"),
+        ("max = 0.6", "max = true", "universe.assets.LARGE.max", "true/false"),
+        ("seed = 7", 'seed = "7"', "scenarios.seed", "text"),
+    ],
+)
+def test_a_number_typed_as_text_or_true_is_refused(tmp_path, old, new, key, shown):
+    path = _account(tmp_path, lambda t: t.replace(old, new, 1))
+    assert new in path.read_text()
+    res = run_cli("propose", "--config", str(path))
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert key in res.stderr and f"a number, not {shown}" in res.stderr
+    assert str(path) in res.stderr and "Value error" not in res.stderr
+
+
+def test_a_scenario_file_with_a_shock_typed_as_true_is_refused(tmp_path):
+    folder = tmp_path / "scen"
+    folder.mkdir()
+    text = (ROOT / "scenarios" / "fed-easing.toml").read_text()
+    changed = re.sub(r"change_bp\s*=\s*-?\d+", "change_bp = true", text, count=1)
+    assert changed != text
+    (folder / "fed-easing.toml").write_text(changed)
+    res = run_cli("scenarios", "validate", str(folder))
+    assert res.returncode != 0 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "change_bp" in res.stderr and "a number, not true/false" in res.stderr

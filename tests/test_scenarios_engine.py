@@ -172,6 +172,25 @@ def test_regime_pinning_changes_the_sign_of_the_stock_yield_link(engine, library
     assert m.history.startswith("2022-01") and "pinned" in m.history
 
 
+def test_a_pinned_frequency_is_a_fit_of_its_own(source, engine, library):
+    # the fits were cached by window dates alone: a monthly pin after a weekly one on the
+    # same dates re-used the weekly regression (and the other way round)
+    spike = library.get("yield-spike")
+    weekly, monthly = (
+        _with(spike, history={**spike.history.model_dump(), "frequency": f})
+        for f in ("weekly", "monthly")
+    )
+    first_weekly = engine.moments(weekly)
+    shared = engine.moments(monthly)
+    data = SimpleNamespace(source=source, start=dt.date(2005, 1, 1), end=None)
+    history = load_history(get_provider(source), data, EstimationConfig(), TICKERS)
+    alone = ScenarioEngine(history).fit().moments(monthly)
+    np.testing.assert_allclose(shared.mu, alone.mu, rtol=1e-12)
+    np.testing.assert_allclose(shared.Sigma, alone.Sigma, rtol=1e-12)
+    assert "monthly" in shared.history and "weekly" in first_weekly.history
+    assert np.max(np.abs(shared.mu - first_weekly.mu)) > 1e-4
+
+
 def test_yield_spike_as_shipped(engine, library):
     m = engine.moments(library.get("yield-spike"))
     mu = dict(zip(TICKERS, m.mu, strict=True))
@@ -227,9 +246,30 @@ def test_replay_horizon_is_exactly_its_trading_days(shared_data, engine, library
     quiet = _with(scenario, replay={**scenario.replay.model_dump(), "factors": []})
     model = engine.model_
     growth = np.exp(model.intercept_ * 5 + model.exposures_ @ model.factor_mean_ * 5)
-    cov = quiet_cov(model, 5, scenario.regime)
+    # the mean's lognormal term takes the calm variance: the stressed regime of this
+    # replay widens the spread only (docs/scenarios.md)
+    cov = quiet_cov(model, 5, "calm")
     want = growth * np.exp(np.diag(cov) / 2) - 1
-    np.testing.assert_allclose(engine.moments(quiet).mu, want, rtol=1e-9)
+    moments = engine.moments(quiet)
+    np.testing.assert_allclose(moments.mu, want, rtol=1e-9)
+    wide = np.diag(quiet_cov(model, 5, scenario.regime))
+    assert scenario.regime.value == "stressed" and np.all(wide > np.diag(cov))
+    spread = np.log1p(np.diag(moments.Sigma) / (1 + moments.mu) ** 2)  # back to log variance
+    np.testing.assert_allclose(spread, wide, rtol=1e-9)
+
+
+def test_a_stress_widens_the_spread_and_leaves_the_expected_returns(engine, library):
+    # a vol_multiplier of 2, or the stressed regime, made a fall smaller (TLT +0.97 % ->
+    # +1.82 %, IWM -12.2 % -> -11.7 % in an equity fall): the lognormal mean's exp(s2/2)
+    # took the widened variance
+    base = _with(library.get("sp500-correction-6200"), regime="calm")
+    doubled = _with(base, stress={**base.stress.model_dump(), "vol_multiplier": 2.0})
+    stressed = _with(base, regime="stressed")
+    m0, m2, ms = (engine.moments(s) for s in (base, doubled, stressed))
+    np.testing.assert_allclose(m2.mu, m0.mu, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ms.mu, m0.mu, rtol=1e-12, atol=1e-15)
+    assert np.all(np.diag(m2.Sigma) > 3.5 * np.diag(m0.Sigma))
+    assert np.all(np.diag(ms.Sigma) > np.diag(m0.Sigma))
 
 
 def quiet_cov(model, periods, regime):

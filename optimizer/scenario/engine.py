@@ -182,8 +182,8 @@ class ScenarioEngine:
 
     def fit(self) -> ScenarioEngine:
         """Fit the full-window model (``model_``); pinned windows are fitted on demand."""
-        self.models_: dict[tuple[Any, Any], FactorModel] = {}
-        self.fits_: dict[tuple[Any, Any], _Fit] = {}
+        self.models_: dict[tuple[Any, Any, Any], FactorModel] = {}
+        self.fits_: dict[tuple[Any, Any, Any], _Fit] = {}
         self._sampled: dict[Frequency, SampledReturns] = {}
         self.model_ = self.model_for(None)
         self.cash_rate_ = cash_rate(self.history)  # what CASH earns on the as-of date
@@ -195,7 +195,7 @@ class ScenarioEngine:
         return self._fit_for(window, file).model
 
     def _fit_for(self, window: HistoryWindow | None, file: str | None = None) -> _Fit:
-        key = (window.start, window.end) if window else (None, None)
+        key = (window.start, window.end, window.frequency) if window else (None, None, None)
         if key not in self.fits_:
             try:
                 self.fits_[key] = self._fit_window(window)
@@ -299,7 +299,9 @@ class ScenarioEngine:
             mu, Sigma = mu + mu_r, Sigma + S_r
         log_moves = None
         if fit.log:
-            mu, Sigma = simple_moments(mu, Sigma)
+            calm_var = self._calm_variance(scenario, model, (calm, stressed, D_s), idx, values,
+                                           (mean_h, f_mean, periods, rest))  # fmt: skip
+            mu, Sigma = simple_moments(mu, Sigma, mean_var=calm_var)
             log_moves = {n: float(v) for n, v in zip(names, f_mean, strict=True)}
             f_mean = simple_moves(f_mean, specs)
         rate = self.cash_rate_
@@ -338,6 +340,36 @@ class ScenarioEngine:
             regime=scenario.regime.value,
             details=details,
         )
+
+    def _calm_variance(
+        self,
+        scenario: Scenario,
+        model: FactorModel,
+        spreads: tuple[Any, Any, np.ndarray],
+        idx: list[int],
+        values: np.ndarray,
+        moves: tuple[np.ndarray, np.ndarray, float, float],
+    ) -> np.ndarray | None:
+        """The assets' log-return variances without the scenario's stress (None when it
+        has none): a lognormal mean grows with the variance, ``exp(mu + s2 / 2)``, and a
+        stress (a stressed regime, a ``vol_multiplier``, wider factor volatilities) must
+        widen the spread only, not lift expected returns (a larger stress, a smaller loss)."""
+        calm, stressed, D_s = spreads
+        mean_h, f_mean, periods, rest = moves
+        a, B, D = model.intercept_, model.exposures_, model.residual_var_
+        plain = (stressed is calm and D_s is D and scenario.stress.vol_multiplier == 1.0
+                 and np.array_equal(calm.cov, model.factor_cov_))  # fmt: skip
+        if plain:
+            return None
+        _, f_cov = regime_conditional(
+            mean_h, model.factor_cov_ * periods, model.factor_cov_ * periods, idx, values
+        )
+        var = np.diag(asset_moments(a, B, D, periods, f_mean, f_cov)[1])
+        if rest > 0:
+            var = var + np.diag(
+                asset_moments(a, B, D, rest, f_mean * 0, model.factor_cov_ * rest)[1]
+            )
+        return var
 
     def _periods(
         self, scenario: Scenario, horizon_years: float | None, file: str | None, ppy: float

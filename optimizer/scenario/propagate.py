@@ -108,11 +108,16 @@ def asset_moments(
     return mu, (Sigma + Sigma.T) / 2
 
 
-def simple_moments(mu: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def simple_moments(
+    mu: np.ndarray, Sigma: np.ndarray, *, mean_var: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean (n,) and covariance (n, n) of simple returns ``exp(x) - 1`` when the log
     returns ``x`` are normal with mean ``mu`` and covariance ``Sigma`` (lognormal moments):
-    ``E = exp(mu + Sigma_ii / 2) - 1``, ``Cov_ij = (1 + E_i)(1 + E_j)(exp(Sigma_ij) - 1)``."""
-    growth = np.exp(mu + np.diag(Sigma) / 2)
+    ``E = exp(mu + Sigma_ii / 2) - 1``, ``Cov_ij = (1 + E_i)(1 + E_j)(exp(Sigma_ij) - 1)``.
+    ``mean_var`` (n,), when given, replaces ``Sigma_ii`` in the mean (a stress that widens
+    the spread without moving the mean)."""
+    var = np.diag(Sigma) if mean_var is None else mean_var
+    growth = np.exp(mu + var / 2)
     cov = np.outer(growth, growth) * np.expm1(Sigma)
     return growth - 1.0, (cov + cov.T) / 2
 
