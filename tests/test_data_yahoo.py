@@ -400,7 +400,7 @@ def test_a_minor_unit_is_turned_into_the_major_one_and_checked_against_the_accou
         '[universe.assets."VOD.L"]\n[universe.assets."BP.L"]\n'
         '[objective]\nkind = "min_variance"\n'
     )
-    for currency, code in (("", 4), ('currency = "GBP"\n', 0)):
+    for currency, code in (("", 3), ('currency = "GBP"\n', 0)):
         (tmp_path / "account.toml").write_text(config.format(currency=currency))
         res = run_cli("propose", "--config", str(tmp_path / "account.toml"), "--format", "json")
         assert res.returncode == code, res.stderr

@@ -202,15 +202,13 @@ def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period
 
 
 def _malformed_input(exc: CapallocError, spec: AccountSpec) -> bool:
-    """A configuration error, or any error in the account's own files (a negative share
-    count, a ticker outside the universe, another account's id in its holdings): someone
-    must fix the file, so no fallback papers over it."""
+    """A configuration error, or any error in the account's holdings (a negative share
+    count, a ticker outside the universe, another account's id): someone must fix the
+    file, so no fallback papers over it. An infeasible policy or a solver failure names
+    the config too, and keeps the holdings as before."""
     if isinstance(exc, ConfigError):
         return True
-    if not exc.file:
-        return False
-    named = Path(exc.file).resolve()
-    return named in (spec.config_path.resolve(), spec.holdings_path.resolve())
+    return bool(exc.file) and Path(exc.file).resolve() == spec.holdings_path.resolve()
 
 
 def _one_line(exc: BaseException, prefix: str) -> str:

@@ -588,7 +588,7 @@ def _check_currency(cfg: AccountConfig, estimate: Estimate) -> None:
     dollar; a source that says its currency (Yahoo) is checked."""
     got = estimate.provenance.currency if estimate.provenance is not None else None
     if got is not None and got.upper() != cfg.account.currency.upper():
-        raise DataError(
+        raise ConfigError(
             f"prices are in {got}, the account in {cfg.account.currency}",
             file=str(cfg.path),
             key="account.currency",
