@@ -99,6 +99,21 @@ def test_fred_files_before_2024_are_rates(tmp_path, shared_data):
         _served(tmp_path, "DGS10")
 
 
+@pytest.mark.parametrize(
+    ("name", "header", "ticker"),
+    [  # DATE in capitals is FRED's old header only in a file named for its series
+        ("SPY.csv", "DATE,Close", "SPY"),
+        ("prices.csv", "DATE,SPY", "SPY"),
+        ("spy.csv", "DATE,Adj Close", "SPY"),
+    ],
+)
+def test_a_date_column_in_capitals_is_not_always_fred(tmp_path, closes, name, header, ticker):
+    rows = [header] + [f"{d:%Y-%m-%d},{c!r}" for d, c in closes["SPY"].items()]
+    (tmp_path / name).write_text("\n".join(rows) + "\n")
+    got = _served(tmp_path, ticker)[ticker]
+    np.testing.assert_array_equal(got.to_numpy(), closes["SPY"].to_numpy())
+
+
 def test_what_pandas_writes_and_spreadsheet_leftovers(tmp_path, closes):
     # to_csv of a frame whose index has no name (first header cell empty), two blank lines
     # before the header, and rows of commas only at the end (a spreadsheet's last rows)

@@ -25,6 +25,7 @@ import csv
 import re
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from optimizer.errors import DataError
 
@@ -155,7 +156,12 @@ def _single(header: list[str], origin: str) -> FileLayout:
     first = header[0]
     shown = ",".join(header)
     # FRED's download: observation_date,SERIES (before 2024: DATE,SERIES, in capitals)
-    if first == "observation_date" or (first == "DATE" and len(header) == 2):
+    # only in a file named for its series: DGS10.csv (DATE,Close is one ticker's closes,
+    # DATE,SPY in prices.csv a wide file of one column)
+    fred_date = (
+        first == "DATE" and len(header) == 2 and header[1].upper() == Path(origin).stem.upper()
+    )
+    if first == "observation_date" or fred_date:
         if len(header) != 2 or not header[1]:
             raise DataError(
                 "FRED layout needs exactly two columns: observation_date,SERIES",
