@@ -154,6 +154,31 @@ def test_a_seven_day_series_beside_weekday_funds_does_not_fill_their_weekends(tm
     assert any("Saturday/Sunday values dropped" in n for n in both.provenance.notes)
 
 
+def test_a_sunday_to_thursday_market_keeps_its_sundays(tmp_path, closes):
+    # a market that trades Sunday to Thursday (Riyadh): its Sundays are trading days, five
+    # a week like New York's; dropping them put two days' move in Monday's return and gave
+    # a year of about 200 returns annualised as 252. A stray Saturday row in a weekday
+    # series is still dropped
+    iwm = closes["IWM"]
+    sunday = iwm.index - pd.Timedelta(days=1)  # the same closes, dated a day earlier
+    pd.DataFrame({"Date": sunday.strftime("%Y-%m-%d"), "Close": iwm.to_numpy()}).to_csv(
+        tmp_path / "2222.SR.csv", index=False
+    )
+    spy = closes["SPY"]
+    stray = pd.concat([spy, pd.Series([1.0], index=[pd.Timestamp("2025-06-07")])]).sort_index()
+    pd.DataFrame({"Date": stray.index.strftime("%Y-%m-%d"), "Close": stray.to_numpy()}).to_csv(
+        tmp_path / "SPY.csv", index=False
+    )
+    provider = get_provider(f"csv:{tmp_path}")
+    alone = provider.prices(["2222.SR"])
+    assert np.array_equal(alone.frame["2222.SR"].to_numpy(), iwm.to_numpy())
+    assert not any("dropped" in n for n in alone.provenance.notes)
+    fund = provider.prices(["SPY"])
+    assert pd.Timestamp("2025-06-07") not in fund.frame.index
+    assert np.array_equal(fund.frame["SPY"].to_numpy(), spy.to_numpy())
+    assert any("SPY: 1 Saturday/Sunday values dropped" in n for n in fund.provenance.notes)
+
+
 def test_a_config_finds_files_whose_tickers_are_lower_case(tmp_path, shared_data):
     # files spy.csv, qqq.csv, ... and a config naming SPY, QQQ: the same proposal as the
     # real files give (it crashed with an internal KeyError)

@@ -113,19 +113,26 @@ def assemble(
 
 
 def _weekdays(raws: Sequence[RawSeries]) -> tuple[list[RawSeries], list[str]]:
-    """Daily series without their Saturday and Sunday rows (crypto, some indices): a day
-    of the data is a trading day, 252 a year, and a weekday fund beside a seven-day series
-    would otherwise be forward-filled over every weekend (zero returns that lower its
-    volatility and mean). The weekend's move stays in Monday's return."""
+    """Daily series kept to five trading days a week: a day of the data is a trading day,
+    252 a year. A series quoted six or seven days a week (crypto, some indices) loses its
+    Saturday and Sunday rows (a weekday fund beside it would otherwise be forward-filled
+    over every weekend: zero returns that lower its volatility and mean; the weekend's
+    move stays in Monday's return); a market of its own weekdays (Sunday to Thursday)
+    keeps them; a stray weekend row in a weekday series is dropped."""
     out, notes = [], []
     for raw in raws:
-        weekend = raw.values.index.dayofweek >= 5
-        n = int((weekend & raw.values.notna().to_numpy()).sum())
-        if n and raw.values[~weekend].notna().any():
-            raw = replace(raw, values=raw.values[~weekend])
+        seen = raw.values.dropna().index
+        weeks = max(1, seen.to_period("W").nunique())
+        counts = pd.Series(seen.day_of_week).value_counts()
+        regular = {int(d) for d, k in counts.items() if k >= 0.2 * weeks}
+        drop = {5, 6} if len(regular) > 5 else {5, 6} - regular
+        gone = raw.values.index.day_of_week.isin(sorted(drop))
+        n = int((gone & raw.values.notna().to_numpy()).sum())
+        if n and raw.values[~gone].notna().any():
+            raw = replace(raw, values=raw.values[~gone])
             notes.append(
-                f"{raw.ticker}: {n} Saturday/Sunday values dropped (daily data counts "
-                "Monday-Friday trading days; a weekend's move is in Monday's)"
+                f"{raw.ticker}: {n} Saturday/Sunday values dropped (daily data counts five "
+                "trading days a week; a weekend's move is in Monday's)"
             )
         out.append(raw)
     return out, notes
