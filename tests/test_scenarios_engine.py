@@ -286,12 +286,18 @@ def test_mean_cash_rate_of_a_straight_line_path():
     expected = (3 * 0.0375 + 9 * (0.035 + 0.0005)) / 12
     assert mean_cash_rate(0.04, -0.005, 0.001, 3, 9) == pytest.approx(expected, abs=1e-15)
     assert mean_cash_rate(0.04, 0.01, 0.0, 0, 0) == 0.04
+    # a 100 bp cut from 0.5 % stops at zero halfway: 0.25 % on average over the first half
+    assert mean_cash_rate(0.005, -0.01, 0.0, 3, 0) == pytest.approx(0.00125, abs=1e-15)
+    assert mean_cash_rate(0.005, -0.01, -0.001, 3, 3) == pytest.approx(0.000625, abs=1e-15)
+    # today below zero (Europe, 2015-2022): that is the floor
+    assert mean_cash_rate(-0.005, -0.002, 0.0, 3, 0) == pytest.approx(-0.005, abs=1e-15)
+    assert mean_cash_rate(-0.005, 0.004, 0.0, 3, 0) == pytest.approx(-0.003, abs=1e-15)
 
 
 def test_floating_cash_earns_the_mean_short_rate_on_the_scenarios_path():
     # the bundled sample's CASH is a T-bill total-return index and its short_rate factor
     # the one-month bill: Fed easing (-50 bp over 3 months) lowers what cash earns by half
-    # the cut, a scenario without a short-rate move by half the move the model expects
+    # the cut (down to zero), a scenario without a short-rate move by half the move the model expects
     from optimizer.scenario.engine import cash_rate
 
     tickers = ["LARGE", "SMALL", "BOND", "CASH"]
@@ -306,12 +312,21 @@ def test_floating_cash_earns_the_mean_short_rate_on_the_scenarios_path():
     fed = library.get("fed-easing")
     m = engine.moments(fed)
     assert m.factor_moves["short_rate"] == pytest.approx(-0.005, abs=1e-12)
-    assert m.mu[3] == pytest.approx((1 + today - 0.0025) ** fed.horizon_years - 1, rel=1e-9)
-    assert m.details["cash_rate"] == pytest.approx(today - 0.0025, abs=1e-12)
+    # the sample ends in 2017 at a 0.36 % bill rate: the cut's path stops at zero
+    path = np.maximum(np.linspace(today, today - 0.005, 2_000_001), 0.0).mean()
+    assert 0 < today < 0.005 and path > today - 0.0025
+    assert m.details["cash_rate"] == pytest.approx(path, abs=1e-9)
+    assert m.mu[3] == pytest.approx(
+        (1 + m.details["cash_rate"]) ** fed.horizon_years - 1, rel=1e-12
+    )
     tariff = library.get("tariff-shock")  # an equity fall: short rates move with it
     m = engine.moments(tariff)
-    rate = today + m.factor_moves["short_rate"] / 2
-    assert m.mu[3] == pytest.approx((1 + rate) ** tariff.horizon_years - 1, rel=1e-9)
+    move = m.factor_moves["short_rate"]
+    rate = np.maximum(np.linspace(today, today + move, 2_000_001), 0.0).mean()
+    assert m.details["cash_rate"] == pytest.approx(rate, abs=1e-9)
+    assert m.mu[3] == pytest.approx(
+        (1 + m.details["cash_rate"]) ** tariff.horizon_years - 1, rel=1e-12
+    )
     assert abs(m.factor_moves["short_rate"]) > 1e-6
 
 
@@ -328,6 +343,19 @@ def test_cash_at_a_fixed_rate_does_not_float(tmp_path):
         provenance=None,
     )
     assert not cash_floats(history)
+    # in cents (100.00, 100.25, ...), and monthly levels compounded a twelfth of 3 % a
+    # month (February's 28 days earned as much as March's 31)
+    history.daily = pd.DataFrame({"CASH": np.round(100 * 1.03**years, 2)}, index=days)
+    assert not cash_floats(history)
+    months = pd.date_range("2005-01-31", "2020-12-31", freq="ME")
+    monthly = np.round(100 * 1.03 ** (np.arange(len(months)) / 12), 2)
+    history.daily, history.levels = None, pd.DataFrame({"CASH": monthly}, index=months)
+    assert not cash_floats(history)
+    history.levels = pd.DataFrame({"CASH": 100 * 1.0035 ** np.arange(len(months))}, index=months)
+    assert not cash_floats(history)
+    bills = np.where(months.year < 2010, 0.045, np.where(months.year < 2016, 0.001, 0.02))
+    history.levels = pd.DataFrame({"CASH": 100 * np.cumprod(1 + bills / 12)}, index=months)
+    assert cash_floats(history)
     moving = 100 * np.exp(np.cumsum(np.where(days.year < 2018, 0.01, 0.03) / 365 * 1.4))
     history.daily = pd.DataFrame({"CASH": moving}, index=days)
     assert cash_floats(history)

@@ -646,35 +646,57 @@ def _cash_levels(history: MarketHistory) -> pd.Series | None:
 
 
 def cash_floats(history: MarketHistory) -> bool:
-    """Whether CASH earns a floating short rate: the rate it earned over four-week spans
-    (on coarser data, over each period) has moved by more than 10 bp in its history. A
-    fixed ``cash_rate`` accrues the same rate every day; a file's rounding moves it by
-    far less than that."""
+    """Whether CASH earns a floating short rate: the rate it earned over quarters has moved
+    by more than 25 bp in its history. Daily levels are annualised by calendar days, coarser
+    ones per period (a month at 4 % a year compounded monthly is 4 %, in February too). A
+    fixed ``cash_rate`` accrues the same rate every day; a file's rounding to cents moves a
+    quarter's rate by about 4 bp."""
     cash = _cash_levels(history)
     if cash is None:
         return False
-    spans = cash
-    if _is_daily(cash.index):  # the last close on or before every 28th day
-        grid = pd.date_range(cash.index[0], cash.index[-1], freq="28D")
+    if _is_daily(cash.index):  # the last close on or before every 91st day
+        grid = pd.date_range(cash.index[0], cash.index[-1], freq="91D")
         spans = cash.iloc[np.unique(cash.index.searchsorted(grid, side="right") - 1)]
-    days = np.diff(spans.index.to_numpy()).astype("timedelta64[D]").astype(float)
+        days = np.diff(spans.index.to_numpy()).astype("timedelta64[D]").astype(float)
+        power = np.divide(365.0, days, out=np.zeros_like(days), where=days > 0)
+    else:
+        step = float(
+            np.median(np.diff(cash.index.to_numpy()).astype("timedelta64[D]").astype(float))
+        )
+        k = max(1, round(91.0 / max(step, 1.0)))  # periods a quarter
+        spans = cash.iloc[::k]
+        power = np.full(len(spans) - 1, 365.25 / (step * k))
     growth = spans.to_numpy()[1:] / spans.to_numpy()[:-1]
-    ok = (days > 0) & (growth > 0)
-    rates = growth[ok] ** (365.0 / days[ok]) - 1.0
-    return rates.size >= 2 and float(rates.max() - rates.min()) > 0.001
+    ok = (power > 0) & (growth > 0)
+    rates = growth[ok] ** power[ok] - 1.0
+    return rates.size >= 2 and float(rates.max() - rates.min()) > 0.0025
 
 
 def mean_cash_rate(rate: float, move: float, drift: float, periods: float, rest: float) -> float:
     """The mean rate over the horizon of cash rolled at a short rate that starts at
     ``rate``, moves by ``move`` in a straight line over the scenario's ``periods`` and by
     ``drift`` over the ``rest`` of a longer horizon (fractions a year; periods of the
-    model). A Fed-easing path of 4 % to 3.5 % over the horizon earns 3.75 % on average."""
+    model). A Fed-easing path of 4 % to 3.5 % over the horizon earns 3.75 % on average.
+    The path stops at zero (at today's rate when that is below zero): a 100 bp cut from
+    0.5 % earns 0.125 %, not 0 %."""
     total = periods + rest
     if total <= 0:
         return rate
-    first = rate + move / 2.0
-    after = rate + move + drift / 2.0
-    return (periods * first + rest * after) / total
+    floor = min(rate, 0.0)
+    end = rate + move
+    legs = [(periods, rate, end), (rest, end, end + drift)]
+    return sum(n * _mean_above(a, b, floor) for n, a, b in legs if n > 0) / total
+
+
+def _mean_above(a: float, b: float, floor: float) -> float:
+    """The mean of ``max(x, floor)`` over a straight line from ``a`` to ``b``."""
+    lo, hi = min(a, b), max(a, b)
+    if lo >= floor:
+        return (a + b) / 2.0
+    if hi <= floor:
+        return floor
+    share = (hi - floor) / (hi - lo)  # the part of the line above the floor
+    return share * (hi + floor) / 2.0 + (1.0 - share) * floor
 
 
 def riskless_cash(
