@@ -333,7 +333,7 @@ class YahooProvider(ServedBy):
             _check_kind(ticker, kind)
         done = self._from_cache(request) if self.offline else self._refresh(request)
         entries = [done.entries[t] for t in request.tickers]
-        closes, currency, converted = in_one_currency(entries, kind)
+        closes, currency, converted, unsure = in_one_currency(entries, kind)
         raws = [RawSeries(t, closes[t], f"yahoo:{t}", kind) for t in request.tickers]
         mode = "offline, from the cache" if self.offline else "cached"
         notes = (f"Yahoo Finance via yfinance (adjusted closes), {mode} in {self.cache.root}",
@@ -345,7 +345,7 @@ class YahooProvider(ServedBy):
             source="yahoo",
             notes=notes,
             stale=done.stale,
-            warnings=done.warnings,
+            warnings=(*done.warnings, *unsure),
         )
         if currency is None:
             return got
@@ -451,20 +451,21 @@ MINOR_UNITS = {"GBp": "GBP", "GBX": "GBP", "ZAc": "ZAR", "ZAC": "ZAR", "ILA": "I
 
 def in_one_currency(
     entries: Sequence[CacheEntry], kind: SeriesKind
-) -> tuple[dict[str, pd.Series], str | None, list[str]]:
+) -> tuple[dict[str, pd.Series], str | None, list[str], list[str]]:
     """Closes in one currency: prices quoted in a minor unit (pence, cents, agorot: a
     London listing's ``GBp``) are turned into the major one, and prices in two currencies
     are refused (a pound valued as a dollar). Returns the closes, the currency (None when
-    Yahoo did not say, as for a cache written before it was recorded) and notes."""
+    Yahoo did not say for every ticker, as for a cache written before it was recorded),
+    notes, and a warning when some tickers' currency is unknown beside others'."""
     closes = {e.ticker: e.closes for e in entries}
     if kind is SeriesKind.RATE:
-        return closes, None, []
+        return closes, None, [], []
     notes, found = [], {}
     for e in entries:
         if e.currency is None:
             continue
         major = MINOR_UNITS.get(e.currency, e.currency.upper())
-        if major != e.currency:
+        if e.currency in MINOR_UNITS:
             closes[e.ticker] = e.closes / 100.0
             notes.append(f"{e.ticker}: quoted in {e.currency}, turned into {major} (/100)")
         found[e.ticker] = major
@@ -479,7 +480,17 @@ def in_one_currency(
             value=found[other],
             hint="use tickers quoted in one currency, or csv:PATH files converted to one",
         )
-    return closes, (next(iter(found.values())) if found else None), notes
+    unknown = [e.ticker for e in entries if e.currency is None]
+    if not found:
+        return closes, None, notes, []
+    if unknown:
+        known = next(iter(found.values()))
+        warning = (
+            f"currency of {', '.join(unknown)} unknown (cached before it was recorded) beside "
+            f"{known}: not checked; refresh the cache to check it"
+        )
+        return closes, None, notes, [warning]
+    return closes, next(iter(found.values())), notes, []
 
 
 def merge(old: pd.Series, new: pd.Series | None, ticker: str) -> tuple[pd.Series, str | None]:
