@@ -131,6 +131,19 @@ def test_an_unquoted_comma_in_a_path_is_refused(tmp_path):
               "quote a path")  # fmt: skip
 
 
+def test_a_spreadsheets_trailing_comma_and_spaces_in_the_header_are_no_columns(tmp_path):
+    # "account, config, holdings," as a spreadsheet saves it: it was refused for an
+    # unknown column '' (and ' config'); a value under the unnamed column still is
+    row = "balanced-garcia,balanced-garcia/account.toml,balanced-garcia/holdings.csv,"
+    accounts = _index(tmp_path, f"account, config, holdings,\n{row}\n")
+    res = _monthly(tmp_path, accounts)
+    assert res.returncode == 0, res.stderr
+    assert [a["status"] for a in json.loads(res.stdout)["accounts"]] == ["traded"]
+    accounts = _index(tmp_path / "again", f"account,config,holdings,\n{row}yes\n")
+    res = _monthly(tmp_path / "again", accounts)
+    _one_line(res, 3, f"{accounts / 'accounts.csv'}:2", "a value under an unnamed column")
+
+
 def test_the_monthly_job_refuses_an_account_file_naming_other_holdings(tmp_path):
     # [account] holdings = "lots-2017-03.csv" was ignored: the job traded holdings.csv
     accounts = tmp_path / "accounts"

@@ -126,6 +126,8 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
     text = read_text(index)
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
+        if reader.fieldnames:  # " config" is config; a spreadsheet's trailing comma no column
+            reader.fieldnames = [name.strip() for name in reader.fieldnames]
         missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
         if missing:
             found = ",".join(reader.fieldnames or ()) or "an empty first line"
@@ -136,8 +138,9 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 hint="a comma-separated header: account,config,holdings",
             )
         header = list(reader.fieldnames or ())
-        unknown = [c for c in header if c not in _INDEX_COLUMNS]
-        if unknown or len(set(header)) != len(header):
+        named = [c for c in header if c]
+        unknown = [c for c in named if c not in _INDEX_COLUMNS]
+        if unknown or len(set(named)) != len(named):
             what = f"unknown column {unknown[0]!r}" if unknown else "a column named twice"
             raise ConfigError(
                 f"{what}; the header reads {','.join(header)!r}",
@@ -153,6 +156,14 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
                     key="columns",
                     value=",".join(str(v) for v in row[None]),
                     hint='quote a path that holds a comma ("lots, 2017.csv")',
+                )
+            if (row.pop("", None) or "").strip():
+                raise ConfigError(
+                    "a value under an unnamed column",
+                    file=f"{index}:{reader.line_num}",
+                    key="columns",
+                    value=",".join(v or "" for v in row.values()),
+                    hint=f"the header reads {','.join(header)!r}: name the column or clear it",
                 )
             if any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 yield reader.line_num, row
