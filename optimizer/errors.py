@@ -118,6 +118,12 @@ class ScenarioError(CapallocError):
     kind = "scenario error"
 
 
+class UnsupportedScenario(ScenarioError):
+    """The data cannot carry a valid scenario: a factor without a series, a replay or a
+    pinned window outside the data, too little of it. Running every scenario (``stress``
+    without ``--scenario``) skips these, naming the reason; other errors still fail."""
+
+
 class InfeasibleError(CapallocError):
     """The constraints admit no solution. ``diagnosis`` lists the conflicting ones."""
 

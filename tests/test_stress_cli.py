@@ -190,6 +190,20 @@ CASES = [
     ("unknown key", ["validate", "files/unknown-key.toml"], 5, ["unknown key", "shocks"]),
     ("replay backwards", ["validate", "files/replay-backwards.toml"], 5, ["replay.end="]),
     ("probability range", ["validate", "files/probability-range.toml"], 5, ["probability=1.2"]),
+    ("replay with a horizon", ["validate", "files/replay-with-horizon.toml"], 5,
+     ["horizon='3 months'", "a replay's horizon is its window"]),
+    ("replay factor twice", ["validate", "files/replay-factor-twice.toml"], 5,
+     ["replay.factors='equity'", "listed twice"]),
+    ("reference on a factor", ["validate", "files/reference-on-a-factor.toml"], 5,
+     ["shocks[0].reference='equity'", "index level"]),
+    ("correlation of a factor without series",
+     ["stress", *_stress_dir("correlation-without-series")], 5,
+     ["vol-correlation.toml", "stress.correlations[0].factors='vol'", "no series"]),
+    # run over every scenario, only what the data cannot carry is skipped: a stress that
+    # breaks the covariance is the file's own error
+    ("not psd among all scenarios",
+     ["stress", "--scenario-dir", str(BAD / "stress" / "not-psd")], 5,
+     ["impossible-correlations.toml", "positive semidefinite"]),
     ("probabilities above one", ["stress", *_stress_dir("probabilities-above-one")], 5,
      ["likely-rally.toml", "probability=0.6", "above 1"]),
     ("level without reference", ["stress", *_stress_dir("level-without-reference")], 5,
@@ -294,3 +308,11 @@ def test_holdings_are_valued_on_the_as_of_date(shared_data, tmp_path):
     }
     value = 10 * close["SPY"].loc["2026-02-05"] + 50 * close["TLT"].loc["2026-02-05"]
     assert doc["value"] == pytest.approx(value, rel=1e-12)
+
+
+def test_validating_a_folder_without_scenarios_is_an_error(tmp_path):
+    # "nothing to check" printed nothing and exited 0, as if every file were valid
+    (tmp_path / "notes.txt").write_text("not a scenario\n")
+    res = run_cli("scenarios", "validate", str(tmp_path))
+    assert res.returncode == 5 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert str(tmp_path) in res.stderr and "no scenario files" in res.stderr

@@ -13,6 +13,7 @@ import click
 from rich.markup import escape
 
 from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.errors import ScenarioError
 
 scenario_dir_option = click.option(
     "--scenario-dir",
@@ -90,6 +91,8 @@ def validate(path: Path, scenario_dirs: tuple[Path, ...], fmt: str) -> None:
 
     _library(scenario_dirs)  # extra folders must exist
     files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    if not files:  # nothing checked is not "all valid"
+        raise ScenarioError("folder holds no scenario files (*.toml)", file=str(path))
     checked = {str(p): load_scenario(p).id for p in files}
     document = {"valid": checked}
     emit(fmt, document, lambda: [note(f"ok {sid} ({p})") for p, sid in checked.items()])

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data.base import Provenance
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import DataError, ScenarioError, UnsupportedScenario
 from optimizer.estimate import ScenarioMoments
 from optimizer.factors import (
     FactorModel,
@@ -114,8 +114,9 @@ class MarketHistory:
         wanted = history.frequency
         if wanted is not None and wanted is not self.frequency and self.levels is not None:
             if wanted.rank < self.frequency.rank:
-                raise ScenarioError(
-                    f"the model data is {self.frequency.value}; a pinned history cannot be finer",
+                raise UnsupportedScenario(
+                    f"the data is {self.frequency.value}: a pinned history cannot be "
+                    f"{wanted.value}; use {self.frequency.value} or coarser",
                     key="history.frequency",
                     value=wanted.value,
                 )
@@ -207,7 +208,7 @@ class ScenarioEngine:
                         value=exc.value,
                         hint="choose an earlier start date or a coarser frequency",
                     ) from None
-                raise ScenarioError(
+                raise UnsupportedScenario(
                     f"too little data in the pinned history window: {exc.message}",
                     file=file,
                     key="history",
@@ -239,7 +240,7 @@ class ScenarioEngine:
         if window is not None and window.end is not None:
             rows &= dates <= pd.Timestamp(window.end)
         if not rows.any():
-            raise ScenarioError("no period in the window", key="history", value="empty")
+            raise UnsupportedScenario("no period in the window", key="history", value="empty")
         months = s.months[rows]
         last = months[-1]
         per_month = float(rows.sum()) / ((last - months[0]).n + 1)  # like ShockModel.fit
@@ -462,7 +463,7 @@ class ScenarioEngine:
             key = f"shocks[{i}].{'factor' if shock.factor else 'index'}"
             if factor not in names:
                 why = self.history.left_out.get(factor)
-                raise ScenarioError(
+                raise UnsupportedScenario(
                     f"factor {factor!r} has no series in this data"
                     + (f" ({why})" if why else "")
                     + f"; factors available: {', '.join(names)}",
@@ -498,7 +499,7 @@ class ScenarioEngine:
             return spot
         if shock.reference is not None:
             return self._carried(shock.index, shock.reference)
-        raise ScenarioError(
+        raise UnsupportedScenario(
             "a level target needs a spot level: the data has no level of this index and "
             "the shock gives no reference",
             file=file,
@@ -555,7 +556,7 @@ class ScenarioEngine:
         assert replay is not None
         for name in replay.factors:
             if name not in names:
-                raise ScenarioError(
+                raise UnsupportedScenario(
                     "factor has no series in this data", file=file, key="replay.factors", value=name
                 )
         moves = self._realised(replay.start, replay.end, file)
@@ -582,7 +583,7 @@ class ScenarioEngine:
             covered = len(levels_index) and levels_index[0] < lo and levels_index[-1] >= hi
             moves = _moves_between(levels, h.specs, lo, hi) if covered else None
         if moves is None:
-            raise ScenarioError(
+            raise UnsupportedScenario(
                 f"the data does not cover the replay window (it covers {_span(levels_index)})",
                 file=file,
                 key="replay.start",

@@ -209,12 +209,25 @@ def _check_replay(scenario: Scenario, file: str | None) -> None:
             file=file,
             key="replay",
         )
+    if scenario.horizon is not None:
+        raise ScenarioError(
+            "a replay's horizon is its window; remove horizon or [replay]",
+            file=file,
+            key="horizon",
+            value=scenario.horizon.text(),
+        )
     if replay.end <= replay.start:
         raise ScenarioError(
             "replay window ends before it starts", file=file, key="replay.end", value=replay.end
         )
+    if not replay.factors:
+        raise ScenarioError(
+            "a replay needs at least one factor", file=file, key="replay.factors", value="[]"
+        )
     for name in replay.factors:
         _known_factor(name, "replay.factors", file)
+        if replay.factors.count(name) > 1:
+            raise ScenarioError("factor listed twice", file=file, key="replay.factors", value=name)
 
 
 def _known_factor(name: str, key: str, file: str | None) -> FactorKind:
@@ -249,6 +262,14 @@ def _check_shock(shock: Shock, key: str, file: str | None) -> str:
                 f"unknown index; known: {known}", file=file, key=f"{key}.index", value=shock.index
             )
         factor = INDEXES[shock.index].factor
+        if shock.reference is not None and units[0] != "level":
+            raise ScenarioError(
+                "a reference dates an index level; it goes with level, not "
+                f"{units[0]} (the move is stated already)",
+                file=file,
+                key=f"{key}.reference",
+                value=shock.index,
+            )
         if units[0] not in ("level", "return_pct"):
             raise ScenarioError(
                 "an index moves by level or return_pct",
@@ -258,6 +279,15 @@ def _check_shock(shock: Shock, key: str, file: str | None) -> str:
             )
         return factor
     kind = _known_factor(shock.factor, f"{key}.factor", file)
+    for extra in ("reference", "intermediate"):
+        if getattr(shock, extra):  # levels of an index: a factor has none (it was ignored)
+            raise ScenarioError(
+                f"{extra} goes with an index level shock, not a factor",
+                file=file,
+                key=f"{key}.{extra}",
+                value=shock.factor,
+                hint='e.g. index = "SP500", level = 6200, reference = {...}',
+            )
     if units[0] != kind.shock_unit:
         raise ScenarioError(
             f"wrong unit for factor {shock.factor!r} ({kind.unit}); use {kind.shock_unit}",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import ScenarioError, UnsupportedScenario
 from optimizer.scenario.model import PsdPolicy, Stress
 
 PSD_TOL = 1e-10
@@ -162,9 +162,17 @@ def stress_covariance(
     off = ~np.eye(len(sd), dtype=bool)
     C[off] = C[off] + c * (np.sign(C[off]) - C[off])
     index = {n: i for i, n in enumerate(names)}
-    for over in stress.correlations:
-        if not all(f in index for f in over.factors):
-            continue  # a factor this data has no series for: nothing to set
+    for k, over in enumerate(stress.correlations):
+        missing = [f for f in over.factors if f not in index]
+        if missing:  # the stated correlation would silently not be set
+            raise UnsupportedScenario(
+                f"factor {missing[0]!r} has no series in this data; factors available: "
+                + ", ".join(names),
+                file=file,
+                key=f"stress.correlations[{k}].factors",
+                value=missing[0],
+                hint=f"map it in the account file: [estimation.factors.{missing[0]}]",
+            )
         i, j = index[over.factors[0]], index[over.factors[1]]
         C[i, j] = C[j, i] = over.value
     if is_psd(C):

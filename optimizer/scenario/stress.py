@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.errors import ConfigError, ScenarioError
+from optimizer.errors import ConfigError, UnsupportedScenario
 from optimizer.estimate import ScenarioMoments
 from optimizer.factors import FactorKind
 from optimizer.files import read_text
@@ -132,8 +132,9 @@ def run_scenarios(
     """Moments of the scenarios used, each over its own horizon (all when ``uses`` is None).
 
     Probabilities are checked as for a mixture (above 1 in total is an error). When no
-    scenarios are named, those this data cannot support (a replay or a pinned window outside
-    the data) are skipped and listed with the reason; named ones fail with a ScenarioError.
+    scenarios are named, those this data cannot carry (a replay or a pinned window outside
+    the data, a factor without a series) are skipped and listed with the reason; any other
+    ScenarioError, and every error of a named one, fails.
     """
     from optimizer.scenario.build import scenario_probabilities
 
@@ -146,7 +147,7 @@ def run_scenarios(
     for (_, s, path), p in zip(chosen, probs, strict=True):
         try:
             out.append(engine.moments(s, file=str(path), probability=p))
-        except ScenarioError as exc:
+        except UnsupportedScenario as exc:
             if explicit:
                 raise
             skipped.append(f"{s.id}: {exc.render()}")
