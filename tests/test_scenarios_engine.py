@@ -297,7 +297,8 @@ def test_mean_cash_rate_of_a_straight_line_path():
 def test_floating_cash_earns_the_mean_short_rate_on_the_scenarios_path():
     # the bundled sample's CASH is a T-bill total-return index and its short_rate factor
     # the one-month bill: Fed easing (-50 bp over 3 months) lowers what cash earns by half
-    # the cut (down to zero), a scenario without a short-rate move by half the move the model expects
+    # the cut (down to zero), a scenario without a short-rate move by half the move the
+    # model expects
     from optimizer.scenario.engine import cash_rate
 
     tickers = ["LARGE", "SMALL", "BOND", "CASH"]
