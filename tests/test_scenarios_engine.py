@@ -191,6 +191,20 @@ def test_a_pinned_frequency_is_a_fit_of_its_own(source, engine, library):
     assert np.max(np.abs(shared.mu - first_weekly.mu)) > 1e-4
 
 
+def test_a_pinned_window_counts_the_historys_periods_not_days(engine, library):
+    # a pinned window of 3.5 months on daily data held 75 daily returns, above the 24
+    # "periods" asked, and a 100 bp spike read as 1 in 31,000 from them
+    from optimizer.errors import ScenarioError
+
+    spike = library.get("yield-spike")
+    short = _with(spike, history={"start": dt.date(2025, 11, 1)})
+    with pytest.raises(ScenarioError) as err:
+        engine.moments(short)
+    assert "weekly periods; need at least 24" in err.value.render()
+    longer = _with(spike, history={"start": dt.date(2025, 6, 1)})  # 37 weeks
+    assert engine.moments(longer).plausibility
+
+
 def test_yield_spike_as_shipped(engine, library):
     m = engine.moments(library.get("yield-spike"))
     mu = dict(zip(TICKERS, m.mu, strict=True))

@@ -245,6 +245,15 @@ class ScenarioEngine:
         last = months[-1]
         per_month = float(rows.sum()) / ((last - months[0]).n + 1)  # like ShockModel.fit
         per_year = 12 * per_month
+        unit = self._frequency(window)  # min_periods counts the history's periods, not days
+        spans = float(rows.sum()) * unit.periods_per_year / per_year
+        if spans < self.min_periods:
+            raise ScenarioError(
+                f"only {int(rows.sum())} {freq.value} returns, {spans:.0f} {unit.value} "
+                f"periods; need at least {self.min_periods}",
+                key="history",
+                value=f"{dates[rows][0].date()}..{dates[rows][-1].date()}",
+            )
         model = fit_model(
             s,
             rows,
