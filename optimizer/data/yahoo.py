@@ -170,7 +170,9 @@ class Fetcher:
         """Closes for ``tickers`` from ``start`` (None: full history) to today.
 
         Tickers that never came back are missing from ``closes``; ``issue`` says whether
-        the last attempt was rate-limited or could not reach Yahoo (not retried).
+        the last attempt was rate-limited or could not reach Yahoo (not retried). A ticker
+        missing from an answer that gave the others is asked for once more (one of
+        yfinance's threads can come back empty).
         """
         import yfinance as yf
         from yfinance.exceptions import YFRateLimitError
@@ -178,6 +180,7 @@ class Fetcher:
         pending, got, currency = list(tickers), {}, {}
         issue, detail = FetchIssue.NONE, ""
         now = dt.datetime.now(dt.UTC)
+        asked_again = False  # a ticker missing from an answer that gave others: once more
         for delay in [*self.retry.delays(), None]:
             with _capture_yfinance_errors() as log:
                 answers = _histories(yf, pending, start)
@@ -195,8 +198,10 @@ class Fetcher:
                         if meta.get("currency"):
                             currency[ticker] = str(meta["currency"])
             pending = [t for t in pending if t not in got]
-            if not pending or issue is not FetchIssue.RATE_LIMITED:
+            again = issue is FetchIssue.NONE and got and not asked_again
+            if not pending or (issue is not FetchIssue.RATE_LIMITED and not again):
                 break
+            asked_again = asked_again or issue is FetchIssue.NONE
             if delay is not None:
                 self.sleep(delay)
         return FetchResult(got, issue if pending else FetchIssue.NONE, detail, currency)
