@@ -269,3 +269,18 @@ def test_an_out_of_band_buy_stops_at_the_upper_edge_regression():
     # 264 shares is the most the edge allows: 158 + 264 = 422 shares, $844 of $43,931
     assert bought["AAA"] <= 264.0
     assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
+
+
+def test_a_share_larger_than_the_band_is_still_bought_regression():
+    """With buys stopped at the upper edge, AAA ($1,300 a share, target 5 % of $20,000,
+    band 3.75-6.25 %) could never be bought: no whole share lies inside its band, and it
+    stayed at 0 % every month. One share (6.5 %) is the closest to target; the next plan
+    keeps it (selling it back is further away)."""
+    rules = RebalanceRules(band_abs=0.02, band_rel=0.25, time_limit=60.0)
+    lots = (Lot("BBB", 180.0, 100.0, AS_OF - dt.timedelta(days=400), "B0"),)
+    targets = {"AAA": 0.05, "BBB": 0.95, "CASH": 0.0}
+    prices = {"AAA": 1300.0, "BBB": 100.0}
+    first = plan(Account("G", 2000.0, lots), targets, prices, rules, as_of=AS_OF)
+    bought = {t.ticker: t.shares for t in first.trades if t.side is Side.BUY}
+    assert bought["AAA"] == 1.0
+    assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()

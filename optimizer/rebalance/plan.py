@@ -347,11 +347,19 @@ def _problem(
     may_sell = out | short
     t = s.w * s.value
     # a buy stops at the ticker's band's upper edge (on the value after the most this plan
-    # could cost), or the next plan would sell it back; never short of the target itself.
-    # Without a band every position off target is outside it: cash left over and a share
-    # past the target weigh the same (the closest whole-share portfolio)
-    edge = (s.w + s.band) * (s.value - _cost_bound(s, rules)) - s.p * s.h
-    room = np.where(s.band > 0, np.maximum(0.0, np.maximum(edge, t - s.p * s.h)), s.value)
+    # could cost), or the next plan would sell it back; never short of the target itself,
+    # and one share past it when no whole number of shares lies inside the band (a $1,300
+    # share, a $1,000 target). Without a band every position off target is outside it:
+    # cash left over and a share past the target weigh the same (the closest portfolio)
+    held = s.p * s.h
+    edge = (s.w + s.band) * (s.value - _cost_bound(s, rules)) - held
+    room = np.maximum(0.0, np.maximum(edge, t - held))
+    step = rules.share_step
+    fits = grid_units(np.maximum(edge, 0.0) / s.p, step) * step * s.p  # most buy within
+    gap = out & (fits < (s.w - s.band) * s.value - held)
+    past = grid_units(np.maximum(t - held, 0.0) / s.p, step, up=True) * step * s.p
+    room = np.where(gap, np.maximum(room, past), room)
+    room = np.where(s.band > 0, room, s.value)
     lo, hi = np.zeros_like(s.p), np.zeros_like(s.p)
     blocks: list[Block] = []
     for i, ticker in enumerate(s.tickers):
@@ -362,7 +370,6 @@ def _problem(
             blocks += why if wants_sell else []
         if may_buy[i]:
             block = buy_block(account, ticker, as_of, rules)
-            step = rules.share_step
             hi[i] = 0.0 if block else grid_units(room[i] / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
     prob = Problem(

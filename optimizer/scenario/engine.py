@@ -245,15 +245,8 @@ class ScenarioEngine:
         last = months[-1]
         per_month = float(rows.sum()) / ((last - months[0]).n + 1)  # like ShockModel.fit
         per_year = 12 * per_month
-        unit = self._frequency(window)  # min_periods counts the history's periods, not days
-        spans = float(rows.sum()) * unit.periods_per_year / per_year
-        if spans < self.min_periods:
-            raise ScenarioError(
-                f"only {int(rows.sum())} {freq.value} returns, {spans:.0f} {unit.value} "
-                f"periods; need at least {self.min_periods}",
-                key="history",
-                value=f"{dates[rows][0].date()}..{dates[rows][-1].date()}",
-            )
+        if window is not None:  # a pinned window's minimum counts its periods, not days
+            _check_span(dates[rows], freq, self._frequency(window), self.min_periods)
         model = fit_model(
             s,
             rows,
@@ -653,6 +646,19 @@ def _cash_levels(history: MarketHistory) -> pd.Series | None:
     if history.provenance is not None and history.provenance.as_of is not None:
         cash = cash.loc[: pd.Timestamp(history.provenance.as_of)]
     return cash if len(cash) >= 2 else None
+
+
+def _check_span(dates: pd.DatetimeIndex, sampled: Frequency, unit: Frequency, least: int) -> None:
+    """At least ``least`` periods of ``unit`` (weeks, months) among the sampled ``dates``."""
+    code = {Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}.get(unit)
+    n = len(dates) if code is None else dates.to_period(code).nunique()
+    if n < least:
+        raise ScenarioError(
+            f"only {len(dates)} {sampled.value} returns, in {n} {unit.value} periods; need at "
+            f"least {least}",
+            key="history",
+            value=f"{dates[0].date()}..{dates[-1].date()}",
+        )
 
 
 def cash_floats(history: MarketHistory) -> bool:
