@@ -173,6 +173,13 @@ def test_a_sunday_to_thursday_market_keeps_its_sundays(tmp_path, closes):
     alone = provider.prices(["2222.SR"])
     assert np.array_equal(alone.frame["2222.SR"].to_numpy(), iwm.to_numpy())
     assert not any("dropped" in n for n in alone.provenance.notes)
+    # beside a Monday-Friday fund its Sunday folds into Monday, as a crypto weekend does:
+    # six rows a week would give each series a zero return a week (17 % of its rows)
+    both = provider.prices(["2222.SR", "SPY"])
+    assert (both.frame.index.dayofweek < 5).all()
+    assert any(
+        "2222.SR" in n and "Saturday/Sunday values dropped" in n for n in both.provenance.notes
+    )
     fund = provider.prices(["SPY"])
     assert pd.Timestamp("2025-06-07") not in fund.frame.index
     assert np.array_equal(fund.frame["SPY"].to_numpy(), spy.to_numpy())

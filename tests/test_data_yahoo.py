@@ -393,14 +393,15 @@ def test_prices_in_two_currencies_are_refused(serve, tmp_path, shared_data):
 def test_an_unknown_currency_beside_a_known_one_is_a_warning_not_a_check(
     serve, tmp_path, shared_data
 ):
-    # a ticker whose answer said no currency beside one in dollars: the pair's currency is
-    # unknown (not "USD", which would pass the account's check unseen), and the user is told;
-    # a currency in lower case is the same currency, not a minor unit (it was divided by 100)
+    # a ticker whose answer said no currency beside one in dollars: the known currency is
+    # still the one checked against the account, and the user is told the other is
+    # unchecked; a currency in lower case is the same currency, not a minor unit (it was
+    # divided by 100)
     folder = _copy_as(shared_data, tmp_path / "files", {"SPY": "SPY", "VOD.L": "IWM"})
     serve(folder=folder, meta={"VOD.L": {"currency": None}, "SPY": {"currency": "usd"}})
     data = _provider(tmp_path).prices(["SPY", "VOD.L"])
-    assert data.provenance.currency is None
-    assert any("currency of VOD.L unknown" in w and "USD" in w for w in data.warnings)
+    assert data.provenance.currency == "USD"
+    assert any("currency of VOD.L unknown" in w and "unchecked" in w for w in data.warnings)
     spy = _file_close(shared_data, "SPY").loc[data.frame.index[0] :]
     np.testing.assert_allclose(data.frame["SPY"].to_numpy(), spy.to_numpy(), rtol=1e-9)
     assert _provider(tmp_path).prices(["SPY"]).provenance.currency == "USD"

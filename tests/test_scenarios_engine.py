@@ -368,6 +368,14 @@ def test_cash_at_a_fixed_rate_does_not_float(tmp_path):
     assert not cash_floats(history)
     history.levels = pd.DataFrame({"CASH": 100 * 1.0035 ** np.arange(len(months))}, index=months)
     assert not cash_floats(history)
+    # the built-in CASH (calendar-day accrual) on month-end trading days, at 4 % and 8 %:
+    # quarters of 87 to 94 days
+    from optimizer.data.cash import accrue
+
+    business = pd.date_range("2005-01-31", "2020-12-31", freq="BME")
+    for rate in (0.04, 0.08):
+        history.levels = pd.DataFrame({"CASH": accrue(business, rate)})
+        assert not cash_floats(history)
     bills = np.where(months.year < 2010, 0.045, np.where(months.year < 2016, 0.001, 0.02))
     history.levels = pd.DataFrame({"CASH": 100 * np.cumprod(1 + bills / 12)}, index=months)
     assert cash_floats(history)

@@ -118,15 +118,19 @@ def _weekdays(raws: Sequence[RawSeries]) -> tuple[list[RawSeries], list[str]]:
     Saturday and Sunday rows (a weekday fund beside it would otherwise be forward-filled
     over every weekend: zero returns that lower its volatility and mean; the weekend's
     move stays in Monday's return); a market of its own weekdays (Sunday to Thursday)
-    keeps them; a stray weekend row in a weekday series is dropped."""
+    keeps them when every series of five days a week trades on them (alone, or beside
+    another such market): beside a Monday-Friday fund its Sunday folds into Monday, as a
+    crypto weekend does. A stray weekend row in a weekday series is dropped."""
+    regular = [_regular_days(raw.values.dropna().index) for raw in raws]
+    keep = {5, 6}
+    for days in regular:
+        if len(days) <= 5:
+            keep &= days
+    if all(len(days) > 5 for days in regular):
+        keep = set()
     out, notes = [], []
     for raw in raws:
-        seen = raw.values.dropna().index
-        weeks = max(1, seen.to_period("W").nunique())
-        counts = pd.Series(seen.day_of_week).value_counts()
-        regular = {int(d) for d, k in counts.items() if k >= 0.2 * weeks}
-        drop = {5, 6} if len(regular) > 5 else {5, 6} - regular
-        gone = raw.values.index.day_of_week.isin(sorted(drop))
+        gone = raw.values.index.day_of_week.isin(sorted({5, 6} - keep))
         n = int((gone & raw.values.notna().to_numpy()).sum())
         if n and raw.values[~gone].notna().any():
             raw = replace(raw, values=raw.values[~gone])
@@ -136,6 +140,14 @@ def _weekdays(raws: Sequence[RawSeries]) -> tuple[list[RawSeries], list[str]]:
             )
         out.append(raw)
     return out, notes
+
+
+def _regular_days(seen: pd.DatetimeIndex) -> set[int]:
+    """The days of the week (0 Monday .. 6 Sunday) a series has a value on in at least
+    a fifth of its weeks."""
+    weeks = max(1, seen.to_period("W").nunique())
+    counts = pd.Series(seen.day_of_week).value_counts()
+    return {int(d) for d, k in counts.items() if k >= 0.2 * weeks}
 
 
 def _common_frequency(raws: Sequence[RawSeries]) -> Frequency:

@@ -460,8 +460,8 @@ def in_one_currency(
     """Closes in one currency: prices quoted in a minor unit (pence, cents, agorot: a
     London listing's ``GBp``) are turned into the major one, and prices in two currencies
     are refused (a pound valued as a dollar). Returns the closes, the currency (None when
-    Yahoo did not say for every ticker, as for a cache written before it was recorded),
-    notes, and a warning when some tickers' currency is unknown beside others'."""
+    Yahoo said none, as for a cache written before it was recorded), notes, and a warning
+    when some tickers' currency is unknown beside the others' (which is still checked)."""
     closes = {e.ticker: e.closes for e in entries}
     if kind is SeriesKind.RATE:
         return closes, None, [], []
@@ -485,17 +485,15 @@ def in_one_currency(
             value=found[other],
             hint="use tickers quoted in one currency, or csv:PATH files converted to one",
         )
-    unknown = [e.ticker for e in entries if e.currency is None]
     if not found:
         return closes, None, notes, []
-    if unknown:
-        known = next(iter(found.values()))
-        warning = (
-            f"currency of {', '.join(unknown)} unknown (cached before it was recorded) beside "
-            f"{known}: not checked; refresh the cache to check it"
-        )
-        return closes, None, notes, [warning]
-    return closes, next(iter(found.values())), notes, []
+    known = next(iter(found.values()))  # what the account is checked against
+    unknown = [e.ticker for e in entries if e.currency is None]
+    warnings = [
+        f"currency of {', '.join(unknown)} unknown (Yahoo did not say, or the cache is older "
+        f"than the record of it) beside {known}: taken as {known}, unchecked"
+    ]
+    return closes, known, notes, warnings if unknown else []
 
 
 def merge(old: pd.Series, new: pd.Series | None, ticker: str) -> tuple[pd.Series, str | None]:

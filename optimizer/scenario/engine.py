@@ -662,30 +662,27 @@ def _check_span(dates: pd.DatetimeIndex, sampled: Frequency, unit: Frequency, le
 
 
 def cash_floats(history: MarketHistory) -> bool:
-    """Whether CASH earns a floating short rate: the rate it earned over quarters has moved
-    by more than 25 bp in its history. Daily levels are annualised by calendar days, coarser
-    ones per period (a month at 4 % a year compounded monthly is 4 %, in February too). A
-    fixed ``cash_rate`` accrues the same rate every day; a file's rounding to cents moves a
-    quarter's rate by about 4 bp."""
+    """Whether CASH earns a floating short rate: the annual rate it earned over quarters
+    (by calendar days) has moved by more than 25 bp, or a tenth of its mean, in its history.
+    A fixed ``cash_rate`` accrues by calendar days, the same rate in every quarter; a file's
+    rounding to cents, or a fixed rate compounded per month, moves a quarter's rate by a
+    few bp."""
     cash = _cash_levels(history)
     if cash is None:
         return False
     if _is_daily(cash.index):  # the last close on or before every 91st day
         grid = pd.date_range(cash.index[0], cash.index[-1], freq="91D")
         spans = cash.iloc[np.unique(cash.index.searchsorted(grid, side="right") - 1)]
-        days = np.diff(spans.index.to_numpy()).astype("timedelta64[D]").astype(float)
-        power = np.divide(365.0, days, out=np.zeros_like(days), where=days > 0)
     else:
-        step = float(
-            np.median(np.diff(cash.index.to_numpy()).astype("timedelta64[D]").astype(float))
-        )
-        k = max(1, round(91.0 / max(step, 1.0)))  # periods a quarter
-        spans = cash.iloc[::k]
-        power = np.full(len(spans) - 1, 365.25 / (step * k))
+        step = np.median(np.diff(cash.index.to_numpy()).astype("timedelta64[D]").astype(float))
+        spans = cash.iloc[:: max(1, round(91.0 / max(float(step), 1.0)))]  # a quarter's
+    days = np.diff(spans.index.to_numpy()).astype("timedelta64[D]").astype(float)
     growth = spans.to_numpy()[1:] / spans.to_numpy()[:-1]
-    ok = (power > 0) & (growth > 0)
-    rates = growth[ok] ** power[ok] - 1.0
-    return rates.size >= 2 and float(rates.max() - rates.min()) > 0.0025
+    ok = (days > 0) & (growth > 0)
+    rates = growth[ok] ** (365.0 / days[ok]) - 1.0
+    if rates.size < 2:
+        return False
+    return float(rates.max() - rates.min()) > max(0.0025, 0.1 * float(np.abs(rates).mean()))
 
 
 def mean_cash_rate(rate: float, move: float, drift: float, periods: float, rest: float) -> float:
