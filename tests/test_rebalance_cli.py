@@ -213,6 +213,30 @@ def test_prices_from_the_data_layer_are_the_last_closes(shared_data, tmp_path):
         assert trade["est_price"] == pytest.approx(float(rows[-1]["Close"]), rel=1e-12)
 
 
+def test_prices_from_the_data_layer_are_those_of_the_trade_date(shared_data, tmp_path):
+    """--as-of 2024-01-02 was priced at the files' last closes (2026-02-23, SPY 682 against
+    464), and a trade date months after the data's end said nothing: the closes are the
+    last on or before the trade date, and prices older than it are a warning."""
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text((BAD / "holdings.csv").read_text().replace(",2026-", ",2020-")
+                        .replace(",2025-", ",2020-").replace(",2024-", ",2020-")
+                        .replace(",2023-", ",2020-").replace(",2022-", ",2020-"))  # fmt: skip
+    base = ["rebalance", "--holdings", str(holdings), "--targets", str(BAD / "targets.csv"),
+            "--source", f"csv:{shared_data / 'yahoo'}", "--format", "json"]  # fmt: skip
+    res = run_cli(*base, "--as-of", "2024-01-02")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for trade in doc["trades"]:
+        rows = list(csv.DictReader((shared_data / "yahoo" / f"{trade['ticker']}.csv").open()))
+        close = next(float(r["Close"]) for r in rows if r["Date"] == "2024-01-02")
+        assert trade["est_price"] == pytest.approx(close, rel=1e-12)
+    assert doc["trades"] and doc["warnings"] == []
+    assert doc["provenance"]["prices_date"] == "2024-01-02"
+    late = json.loads(run_cli(*base, "--as-of", "2026-06-01").stdout)
+    stale = [w for w in late["warnings"] if w.startswith("stale prices")]
+    assert len(stale) == 1 and "2026-02-23" in stale[0] and "2026-06-01" in stale[0]
+
+
 def test_config_with_targets_and_rules(tmp_path):
     """[targets] and [rebalance] from one TOML: the do-not-sell rule shows as a block."""
     config = tmp_path / "plan.toml"

@@ -38,7 +38,10 @@ def _date(value: str | None) -> dt.date | None:
     help="TOML with [rebalance] rules and/or a [targets] table.",
 )
 @click.option("--prices", type=click.Path(dir_okay=False), help="Prices CSV: ticker,price.")
-@click.option("--source", help="Data source for the last price: sample, yahoo, csv:PATH.")
+@click.option(
+    "--source",
+    help="Data source of the prices (last closes on or before --as-of): sample, yahoo, csv:PATH.",
+)
 @click.option(
     "--positions",
     type=click.Path(dir_okay=False),
@@ -93,6 +96,7 @@ def rebalance(
         positions=positions,
         recent_sales=recent_sales,
         account=account,
+        as_of=day,
     )
     from optimizer.workflows.pipeline import check_lots_before
 
@@ -124,7 +128,8 @@ def rebalance(
     if out:
         write_atomic(out, orders_csv(plans))
     document = _document(plans, run.provenance | {"as_of": day.isoformat(), "out": out})
-    emit(fmt, document, lambda: _render(plans))
+    document["warnings"] = [*run.warnings, *document["warnings"]]
+    emit(fmt, document, lambda: _render(plans, run.warnings))
 
 
 def _document(plans: list, provenance: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +154,9 @@ def _document(plans: list, provenance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _render(plans: list) -> None:
+def _render(plans: list, warnings: tuple[str, ...] = ()) -> None:
+    for w in warnings:
+        note(f"warning: {w}")
     for p in plans:
         rows = [
             (

@@ -32,6 +32,7 @@ class RunInputs:
     prices: dict[str, float]
     rules: RebalanceRules
     provenance: dict[str, Any]
+    warnings: tuple[str, ...] = ()  # of the whole run (prices older than the trade date)
 
 
 def _config(path: str | None) -> tuple[RebalanceRules, dict[str, float] | None]:
@@ -57,15 +58,36 @@ def _config(path: str | None) -> tuple[RebalanceRules, dict[str, float] | None]:
     return rules, targets
 
 
-def _source_prices(source: str, tickers: list[str]) -> dict[str, float]:
+def _source_prices(
+    source: str, tickers: list[str], as_of: dt.date | None
+) -> tuple[dict[str, float], dt.date | None, str | None]:
+    """Each ticker's last close on or before ``as_of`` (the trade date), the oldest of
+    their dates, and a warning when that is more than a few business days before it."""
     from optimizer.data import get_provider
-    from optimizer.data.base import last_closes
+    from optimizer.data.freshness import (
+        DEFAULT_MAX_PRICE_AGE,
+        LastPrice,
+        Staleness,
+        business_days,
+    )
 
-    out = last_closes(get_provider(source), tickers)
+    frame = get_provider(source).prices(list(tickers), None, as_of).frame
+    out, dates = {}, {}
     for ticker in tickers:
-        if ticker not in out:
+        series = frame[ticker].dropna() if ticker in frame.columns else None
+        if series is None or series.empty:
             raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
-    return out
+        out[ticker] = float(series.iloc[-1])
+        dates[ticker] = series.index[-1].date()
+    if not dates:
+        return out, None, None
+    oldest = min(dates, key=lambda t: (dates[t], t))
+    used_on = as_of or dt.date.today()
+    age = business_days(dates[oldest], used_on)
+    if age <= DEFAULT_MAX_PRICE_AGE:
+        return out, dates[oldest], None
+    last = LastPrice(source, oldest, dates[oldest])
+    return out, dates[oldest], Staleness(last, used_on, age, DEFAULT_MAX_PRICE_AGE).message()
 
 
 def _prices(
@@ -73,16 +95,17 @@ def _prices(
     source: str | None,
     accounts: dict[str, Account],
     targets: dict[str, float],
-) -> dict[str, float]:
+    as_of: dt.date | None = None,
+) -> tuple[dict[str, float], dt.date | None, str | None]:
     if prices:
-        return load_prices(prices)
+        return load_prices(prices), None, None
     if not source:
         raise ConfigError("no prices: give --prices FILE or --source SOURCE", key="prices")
     held = {t for a in accounts.values() for t in a.positions}
     wanted = sorted(held | {t for t in targets if t != CASH})
-    price_map = _source_prices(source, wanted)
+    price_map, day, stale = _source_prices(source, wanted, as_of)
     check_prices(price_map, file=f"source {source}")
-    return price_map
+    return price_map, day, stale
 
 
 def gather(
@@ -95,6 +118,7 @@ def gather(
     positions: str | None = None,
     recent_sales: str | None = None,
     account: str | None = None,
+    as_of: dt.date | None = None,
 ) -> RunInputs:
     """Read and cross-check every input file; raise one error line on the first problem."""
     rules, cfg_targets = _config(config)
@@ -118,7 +142,7 @@ def gather(
                 hint=f"known: {', '.join(sorted(accounts)[:10])}",
             )
         accounts = {account: accounts[account]}
-    price_map = _prices(prices, source, accounts, target_map)
+    price_map, price_day, stale = _prices(prices, source, accounts, target_map, as_of)
     target_file = targets or config
     for ticker, w in target_map.items():  # a missing price is the prices' fault, said so
         if ticker != CASH and ticker not in price_map:
@@ -146,4 +170,6 @@ def gather(
         "recent_sales": recent_sales,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    return RunInputs(accounts, target_map, price_map, rules, provenance)
+    if price_day is not None:  # the oldest of the source's last closes used
+        provenance["prices_date"] = price_day.isoformat()
+    return RunInputs(accounts, target_map, price_map, rules, provenance, (stale,) if stale else ())
