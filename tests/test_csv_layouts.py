@@ -114,6 +114,40 @@ def test_a_date_column_in_capitals_is_not_always_fred(tmp_path, closes, name, he
     np.testing.assert_array_equal(got.to_numpy(), closes["SPY"].to_numpy())
 
 
+@pytest.mark.parametrize(
+    ("header", "newest_first"),
+    [
+        ("Date,Close/Last,Volume,Open,High,Low", True),  # Nasdaq.com, newest first
+        ("Date,Price,Open,High,Low,Vol.,Change %", True),  # Investing.com
+        ("Date,Last,Volume", False),
+    ],
+)
+def test_other_sites_close_columns_and_newest_first_files(tmp_path, closes, header, newest_first):
+    # these were read as wide files of tickers "Close/Last", "Volume", ... (Volume a price
+    # with split warnings), and a file newest first was refused as unsorted
+    spy = closes["SPY"]
+    names = header.split(",")
+    rows = []
+    for i, (day, close) in enumerate(spy.items()):
+        cells = [f"{day:%Y-%m-%d}", repr(close)] + [str(1000 + i)] * (len(names) - 2)
+        rows.append(",".join(cells))
+    rows = rows[::-1] if newest_first else rows
+    (tmp_path / "SPY.csv").write_text("\n".join([header, *rows]) + "\n")
+    got = _served(tmp_path, "SPY")["SPY"]
+    np.testing.assert_array_equal(got.to_numpy(), spy.to_numpy())
+    assert (got.index == spy.index).all()
+
+
+def test_a_close_named_twice_is_refused(tmp_path, closes):
+    rows = ["Date,Close,Close"] + [
+        f"{d:%Y-%m-%d},{c!r},{c / 2!r}" for d, c in closes["SPY"].items()
+    ]
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    assert "SPY.csv" in err.value.render() and "the close is named twice" in err.value.render()
+
+
 def test_what_pandas_writes_and_spreadsheet_leftovers(tmp_path, closes):
     # to_csv of a frame whose index has no name (first header cell empty), two blank lines
     # before the header, and rows of commas only at the end (a spreadsheet's last rows)

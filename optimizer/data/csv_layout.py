@@ -39,6 +39,10 @@ _OTHER_FIELDS = (
 _FIELDS = {
     **{re.sub(r"[^a-z]", "", f.lower()): f for f in (*_CLOSES, *_OTHER_FIELDS)},
     "adjustedclose": "Adj Close",
+    "closelast": "Close",  # Nasdaq.com's download: Date,Close/Last,Volume,Open,High,Low
+    "last": "Close",
+    "price": "Close",  # Investing.com's: Date,Price,Open,High,Low,Vol.,Change %
+    "vol": "Volume",
 }
 _LABELS = frozenset({"price", "ticker", "symbol", "field", "attributes", "symbols"})
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -175,6 +179,13 @@ def _single(header: list[str], origin: str) -> FileLayout:
         names = header[1:]
         close = _close_column(header)
         if close is not None and close > 0:
+            if _fields(header).count(_fields(header)[close]) > 1:  # which of two is the close?
+                raise DataError(
+                    f"the close is named twice ({header[close]})",
+                    file=origin,
+                    key="header",
+                    value=shown,
+                )
             return FileLayout(Layout.YAHOO, 1, first or "date", {"": close}, tuple(header))
         # fields only and none a close; in capitals they may be tickers (LOW, OPEN)
         if all(field(n) for n in names) and not all(n.isupper() for n in names):

@@ -124,12 +124,17 @@ class _ParsedFile:
 
     def dates(self) -> pd.DatetimeIndex:
         if self._dates is None:
-            self._dates = parse_dates(
+            dates = parse_dates(
                 self.table().iloc[:, 0],
                 origin=str(self.path),
                 column=self.layout.date_name,
                 header_lines=self.skip,
             )
+            if len(dates) > 1 and dates.is_monotonic_decreasing and dates.is_unique:
+                # newest first, as Nasdaq.com and Investing.com write: the same rows, reversed
+                self._table = self.table().iloc[::-1]
+                dates = dates[::-1]
+            self._dates = dates
         return self._dates
 
     def values(self, column: int, ticker: str) -> pd.Series:
@@ -139,6 +144,7 @@ class _ParsedFile:
             if table.empty:
                 raise DataError("no data rows under the header", file=str(self.path), key=ticker)
             index = self.dates()
+            table = self.table()  # in date order
             raw = table.iloc[:, column] if column < table.shape[1] else None
             if raw is None:
                 raise DataError("column not found in the file", file=str(self.path), key=ticker)

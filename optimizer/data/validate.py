@@ -60,7 +60,8 @@ class ValidationPolicy:
 def parse_dates(
     raw: pd.Series, *, origin: str, column: str, header_lines: int = 1
 ) -> pd.DatetimeIndex:
-    """``YYYY-MM-DD`` date strings -> DatetimeIndex (midnight); sorted and unique.
+    """``YYYY-MM-DD`` date strings -> DatetimeIndex (midnight); sorted and unique, or
+    all newest first (the caller reverses the rows).
 
     A time or UTC offset after the date (``2024-03-01 00:00:00-05:00``, as pandas writes
     tz-aware indexes) is ignored: the date as written is the trading day. Anything else
@@ -82,7 +83,8 @@ def parse_dates(
             hint="use YYYY-MM-DD",
         )
     index = pd.DatetimeIndex(parsed)
-    check_dates(index, origin=origin, ticker=column)
+    if not (len(index) > 1 and index.is_monotonic_decreasing and index.is_unique):
+        check_dates(index, origin=origin, ticker=column)  # newest first: the caller reverses
     return index
 
 
