@@ -94,7 +94,8 @@ def load_history(
         )
     # the assets come aligned to their common window: their own first days are in coverage
     firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
-    ends, starts = _shortest_notes(levels, joined, firsts)
+    lasts = {c.ticker: pd.Timestamp(c.last) for c in assets.coverage}
+    ends, starts = _shortest_notes(levels, joined, firsts, lasts)
     notes += ends
     warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
     as_of = joined.index[-1].date()
@@ -200,16 +201,17 @@ def _shortest_notes(
     levels: Mapping[str, pd.Series],
     joined: pd.DataFrame,
     starts_before: Mapping[str, pd.Timestamp] | None = None,
+    ends_after: Mapping[str, pd.Timestamp] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Which series end the common window, when it cuts more than a week off the others'
     end (a note: rate series often run past the prices), and which one starts it, when it
     cuts more than a year off the others' start (a warning: every estimate then rests on
-    the shorter history). ``starts_before``: first days of series that ``levels`` holds
-    already cut to a common window."""
+    the shorter history). ``starts_before``, ``ends_after``: first and last days of series
+    that ``levels`` holds already cut to a common window."""
     if joined.empty:
         return [], []
     own = {n: s.dropna().index for n, s in levels.items() if len(s.dropna())}
-    lasts = {n: i[-1] for n, i in own.items()}
+    lasts = {n: i[-1] for n, i in own.items()} | dict(ends_after or {})
     firsts = {n: i[0] for n, i in own.items()} | dict(starts_before or {})
     ends, starts = [], []
     # what the assets could have had: a factor series older than every asset cuts nothing
