@@ -107,10 +107,10 @@ def test_ticker_level_dropped_is_one_ticker_named_by_the_file(shared_data, tmp_p
 
 def test_multi_row_header_without_price_fields_names_the_file(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("Price,Last,Last\nTicker,AAA,BBB\nDate,,\n2024-01-02,1,2\n")
+    path.write_text("Price,Bid,Bid\nTicker,AAA,BBB\nDate,,\n2024-01-02,1,2\n")
     with pytest.raises(DataError, match="row of price fields") as err:
         CsvProvider([path]).available()
-    assert "bad.csv" in str(err.value) and "Price,Last,Last" in str(err.value)
+    assert "bad.csv" in str(err.value) and "Price,Bid,Bid" in str(err.value)
 
 
 def test_wide_file_is_read_once_per_command(shared_data, tmp_path):

@@ -77,8 +77,9 @@ def _fields(cells: list[str]) -> list[str | None]:
 
 
 def _close_column(cells: list[str]) -> int | None:
-    """Position of the preferred close among ``cells`` (the adjusted one first), or None."""
-    names = _fields(cells)
+    """Position of the preferred close among ``cells`` after the first (the date's, or a
+    label such as yfinance's ``Price``), the adjusted one first; None without one."""
+    names = [None, *_fields(cells[1:])]
     return next((names.index(c) for c in _CLOSES if c in names), None)
 
 
