@@ -8,6 +8,7 @@ holds the shared machinery: reading TOML, turning pydantic's errors into one-lin
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,10 +35,17 @@ class StrictModel(BaseModel):
     def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         """A number field takes a number: ``change_bp = true`` was 1 bp and
         ``probability = "0.3"`` 0.3, where the file most likely holds a slip."""
-        if isinstance(value, bool | str) and info.field_name is not None:
-            kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
-            if kinds and kinds <= {int, float}:
-                shown = "true/false" if isinstance(value, bool) else "text"
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        items: list[Any] = [value]
+        if isinstance(value, list) and typing.get_origin(annotation) in (list, tuple):
+            annotation = (typing.get_args(annotation) or (Any,))[0]  # list[float]: each item
+            items = value
+        kinds = _scalar_kinds(annotation)
+        for item in items:
+            if isinstance(item, bool | str) and kinds and kinds <= {int, float}:
+                shown = "true/false" if isinstance(item, bool) else "text"
                 raise ValueError(f"a number, not {shown}")
         return value
 

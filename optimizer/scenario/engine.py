@@ -201,6 +201,10 @@ class ScenarioEngine:
             try:
                 self.fits_[key] = self._fit_window(window)
             except ScenarioError as exc:
+                if exc.key == "history.frequency":  # a pin the data cannot take, as it is
+                    exc.file = exc.file or file
+                    exc.args = (exc.render(),)
+                    raise
                 if window is None:
                     raise DataError(
                         f"history too short for the factor regression: {exc.message}",

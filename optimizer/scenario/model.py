@@ -262,14 +262,15 @@ def _check_shock(shock: Shock, key: str, file: str | None) -> str:
                 f"unknown index; known: {known}", file=file, key=f"{key}.index", value=shock.index
             )
         factor = INDEXES[shock.index].factor
-        if shock.reference is not None and units[0] != "level":
-            raise ScenarioError(
-                "a reference dates an index level; it goes with level, not "
-                f"{units[0]} (the move is stated already)",
-                file=file,
-                key=f"{key}.reference",
-                value=shock.index,
-            )
+        for extra in ("reference", "intermediate"):
+            if getattr(shock, extra) and units[0] != "level":
+                raise ScenarioError(
+                    f"{extra} goes with an index level, not {units[0]} (the move is stated "
+                    "already)",
+                    file=file,
+                    key=f"{key}.{extra}",
+                    value=shock.index,
+                )
         if units[0] not in ("level", "return_pct"):
             raise ScenarioError(
                 "an index moves by level or return_pct",
