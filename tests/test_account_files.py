@@ -141,7 +141,12 @@ def test_a_spreadsheets_trailing_comma_and_spaces_in_the_header_are_no_columns(t
     assert [a["status"] for a in json.loads(res.stdout)["accounts"]] == ["traded"]
     accounts = _index(tmp_path / "again", f"account,config,holdings,\n{row}yes\n")
     res = _monthly(tmp_path / "again", accounts)
-    _one_line(res, 3, f"{accounts / 'accounts.csv'}:2", "a value under an unnamed column")
+    _one_line(res, 3, f"{accounts / 'accounts.csv'}:2", "a value under an unnamed column",
+              "columns='yes'")  # fmt: skip
+    # two unnamed columns: a value under the first was lost (the second's cell won)
+    accounts = _index(tmp_path / "two", f"account,config,holdings,,\n{row}keep-holdings,\n")
+    res = _monthly(tmp_path / "two", accounts)
+    _one_line(res, 3, f"{accounts / 'accounts.csv'}:2", "columns='keep-holdings'")
 
 
 def test_the_monthly_job_refuses_an_account_file_naming_other_holdings(tmp_path):

@@ -122,22 +122,22 @@ def _from_index(index: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
 _INDEX_COLUMNS = ("account", "config", "holdings", "fallback")
 
 
-def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
     text = read_text(index)
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        if reader.fieldnames:  # " config" is config; a spreadsheet's trailing comma no column
-            reader.fieldnames = [name.strip() for name in reader.fieldnames]
-        missing = {"account", "config", "holdings"} - set(reader.fieldnames or ())
+        reader = csv.reader(io.StringIO(text, newline=""))
+        first: list[str] = next((row for row in reader if row), [])
+        # " config" is config; a spreadsheet's trailing comma is an unnamed, empty column
+        header = [name.strip() for name in first]
+        missing = {"account", "config", "holdings"} - set(header)
         if missing:
-            found = ",".join(reader.fieldnames or ()) or "an empty first line"
+            found = ",".join(header) or "an empty first line"
             raise ConfigError(
                 f"missing columns {', '.join(sorted(missing))}; the header reads {found!r}",
                 file=str(index),
                 key="columns",
                 hint="a comma-separated header: account,config,holdings",
             )
-        header = list(reader.fieldnames or ())
         named = [c for c in header if c]
         unknown = [c for c in named if c not in _INDEX_COLUMNS]
         if unknown or len(set(named)) != len(named):
@@ -148,24 +148,31 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 key="columns",
                 hint=f"the columns are {','.join(_INDEX_COLUMNS)} (fallback optional)",
             )
-        for row in reader:
-            if None in row:  # an unquoted comma in a path: which cells are which is lost
+        for cells in reader:
+            if not cells:
+                continue
+            where = f"{index}:{reader.line_num}"
+            if len(cells) > len(header):  # an unquoted comma in a path: which cell is which?
                 raise ConfigError(
                     f"more cells than the header's {len(header)} columns",
-                    file=f"{index}:{reader.line_num}",
+                    file=where,
                     key="columns",
-                    value=",".join(str(v) for v in row[None]),
+                    value=",".join(cells[len(header) :]),
                     hint='quote a path that holds a comma ("lots, 2017.csv")',
                 )
-            if (row.pop("", None) or "").strip():
+            stray = next(
+                (c for h, c in zip(header, cells, strict=False) if not h and c.strip()), None
+            )
+            if stray is not None:
                 raise ConfigError(
                     "a value under an unnamed column",
-                    file=f"{index}:{reader.line_num}",
+                    file=where,
                     key="columns",
-                    value=",".join(v or "" for v in row.values()),
+                    value=stray,
                     hint=f"the header reads {','.join(header)!r}: name the column or clear it",
                 )
-            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            row = {h: (cells[j] if j < len(cells) else None) for j, h in enumerate(header) if h}
+            if any((v or "").strip() for v in row.values()):
                 yield reader.line_num, row
     except csv.Error as exc:
         raise ConfigError(
