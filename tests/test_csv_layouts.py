@@ -282,3 +282,19 @@ def test_tickers_spelled_like_price_fields_are_tickers(tmp_path, closes):
     one.mkdir()
     wide[["LOW"]].to_csv(one / "lowes.csv")
     assert np.array_equal(_served(one, "LOW")["LOW"].to_numpy(), spy.to_numpy())
+
+
+def test_a_title_line_an_empty_adjusted_close_and_an_oversized_cell(tmp_path, closes):
+    # a title above the header was taken for a one-column header (every row "too wide");
+    # an Adj Close column left empty beside Close gave "no observations"; a cell past the
+    # csv module's limit was an internal error
+    spy = closes["SPY"]
+    rows = [f"{d:%Y-%m-%d},{c!r},,100" for d, c in spy.items()]
+    text = "SPDR S&P 500 ETF Trust daily prices\nDate,Close,Adj Close,Volume\n" + "\n".join(rows)
+    (tmp_path / "SPY.csv").write_text(text + "\n")
+    got = _served(tmp_path, "SPY")["SPY"]
+    np.testing.assert_array_equal(got.to_numpy(), spy.to_numpy())
+    (tmp_path / "SPY.csv").write_text("Date,Close\n2024-01-02," + "9" * 200_000 + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    assert "SPY.csv" in err.value.render() and "not a CSV file" in err.value.render()

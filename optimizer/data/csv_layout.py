@@ -83,9 +83,15 @@ def _close_column(cells: list[str]) -> int | None:
     return next((names.index(c) for c in _CLOSES if c in names), None)
 
 
-def split_rows(lines: list[str]) -> list[list[str]]:
-    """CSV lines -> stripped cells."""
-    return [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln.strip())]
+def split_rows(lines: list[str], origin: str = "") -> list[list[str]]:
+    """CSV lines -> stripped cells; a line that is not CSV (a cell past the csv module's
+    128 KiB, an HTML page saved as .csv) is a DataError naming ``origin``."""
+    try:
+        return [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln.strip())]
+    except csv.Error as exc:
+        raise DataError(
+            "not a CSV file of prices", file=origin or None, key="header", hint=str(exc)
+        ) from None
 
 
 def detect_rows(rows: list[list[str]], origin: str) -> FileLayout:
@@ -123,9 +129,9 @@ def _multi(rows: list[list[str]], origin: str) -> FileLayout:
     date_row = next((r for r in rows if r[0].lower() in DATE_NAMES), None)
     date_name = date_row[0] if date_row else "Date"
     if fields is not None and tickers is None:  # one ticker's fields, named by the file
-        column = _close_column(fields)
+        column = _close_column(fields)  # (a title line above them is no column)
         assert column is not None  # a field row names a close
-        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": column}, header)
+        return FileLayout(Layout.YAHOO, len(rows), date_name, {"": column}, tuple(fields))
     if fields is None or tickers is None:
         raise DataError(
             "a header of several lines needs a row of price fields (Close, ...) and a row of "

@@ -34,7 +34,7 @@ import pandas as pd
 
 from optimizer.data.align import Request, assemble
 from optimizer.data.base import PriceData, ServedBy
-from optimizer.data.csv_layout import MAX_HEADER_LINES, Layout, detect_rows, split_rows
+from optimizer.data.csv_layout import MAX_HEADER_LINES, Layout, detect_rows, field, split_rows
 from optimizer.data.validate import (
     BLANKS,
     RawSeries,
@@ -68,7 +68,7 @@ class _ParsedFile:
         self.path = path
         self.text = text
         lines = text.splitlines()[: MAX_HEADER_LINES + 8]
-        self.layout = detect_rows(split_rows(lines), str(path))
+        self.layout = detect_rows(split_rows(lines, str(path)), str(path))
         # physical lines down to the last header line (blank lines before it count)
         seen, self.skip = 0, 0
         while seen < self.layout.header_lines and self.skip < len(lines):
@@ -235,7 +235,13 @@ def _kind_of(ticker: str) -> SeriesKind:
 def read_series(entry: Entry) -> RawSeries:
     """One ticker's observations from its file (dates and numbers checked; the file is
     read and its dates parsed once per process, each column once)."""
-    values = parsed(entry.path).values(entry.column, entry.ticker).rename(entry.ticker)
+    file = parsed(entry.path)
+    values = file.values(entry.column, entry.ticker)
+    if entry.layout is Layout.YAHOO and values.isna().all():  # an Adj Close left empty
+        names = [field(c) for c in file.layout.header]
+        if "Close" in names[1:] and names.index("Close", 1) != entry.column:
+            values = file.values(names.index("Close", 1), entry.ticker)
+    values = values.rename(entry.ticker)
     if entry.layout is Layout.FRED:
         values = values.dropna()
     return RawSeries(entry.ticker, values, str(entry.path), entry.kind)
