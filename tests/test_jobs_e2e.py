@@ -166,6 +166,7 @@ def test_dry_run_writes_nothing_not_even_the_ledger_file(tmp_path):
     make_accounts(tmp_path / "accounts", 4, infeasible=(2,))
     res, doc = monthly(tmp_path, "--dry-run")
     assert res.returncode == 10  # the failure is still reported
+    assert "dry run: nothing recorded" in res.stderr and "ledger" not in res.stderr
     assert doc["dry_run"] is True and doc["metrics"]["n_traded"] == 3
     assert doc["run_id"] is None
     db = tmp_path / "ledger.db"

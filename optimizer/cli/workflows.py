@@ -192,6 +192,11 @@ def run_monthly(
     emit(fmt, {"metrics": counts, "provenance": _provenance(doc, processor), **doc},
          lambda: _render(doc, counts, per_account=accounts_table))  # fmt: skip
     failed = counts["n_failed"]
+    if failed and doc["dry_run"]:  # nothing recorded: the errors are in the summary
+        raise PartialFailure(
+            f"{failed} of {counts['n_accounts']} accounts failed (dry run: nothing recorded)",
+            hint="fix them and run again; each account's error is in the summary",
+        )
     if failed:
         raise PartialFailure(
             f"{failed} of {counts['n_accounts']} accounts failed; each is recorded "
