@@ -298,3 +298,19 @@ def test_a_title_line_an_empty_adjusted_close_and_an_oversized_cell(tmp_path, cl
     with pytest.raises(DataError) as err:
         _served(tmp_path, "SPY")
     assert "SPY.csv" in err.value.render() and "not a CSV file" in err.value.render()
+
+
+def test_monthly_series_dated_on_other_days_are_one_clear_error(tmp_path, closes):
+    # SPY on month ends, IWM on the 1st: "missing value on ... after forward-fill", with
+    # no file named
+    spy = closes["SPY"].resample("ME").last()
+    iwm = closes["IWM"].resample("MS").first()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spy.rename_axis("date").to_csv(tmp_path / "a" / "SPY.csv", date_format="%Y-%m-%d")
+    iwm.rename_axis("date").to_csv(tmp_path / "b" / "IWM.csv", date_format="%Y-%m-%d")
+    with pytest.raises(DataError) as err:
+        get_provider(f"csv:{tmp_path / 'a'},{tmp_path / 'b'}").prices(["SPY", "IWM"])
+    message = err.value.render()
+    assert "dated on different days" in message and "SPY.csv" in message
+    assert "SPY: 2024-01-31, 2024-02-29" in message and "IWM: 2024-02-01, 2024-03-01" in message

@@ -201,6 +201,7 @@ def _align(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     lo, hi = pd.Timestamp(first), pd.Timestamp(last)
     cols = {r.ticker: r.values.loc[lo:hi].dropna() for r in raws}
+    _check_same_days(cols, {r.ticker: r.origin for r in raws})
     frame = pd.DataFrame(cols).sort_index()
     holes = frame.isna()
     frame = frame.ffill(limit=max_ffill)
@@ -212,6 +213,32 @@ def _align(
     frame.columns.name = None
     filled = {t: int(holes[t].sum()) for t in frame.columns}
     return frame.astype(float), filled
+
+
+def _check_same_days(cols: dict[str, pd.Series], origins: dict[str, str]) -> None:
+    """Series of one frequency dated on other days (monthly closes on month ends beside
+    values on the 1st, weekly ones on Fridays beside Mondays) share almost no date: filling
+    one onto the other's dates would shift it by days or weeks."""
+    if len(cols) < 2:
+        return
+    common = None
+    for values in cols.values():
+        common = values.index if common is None else common.intersection(values.index)
+    smallest = min(len(v) for v in cols.values())
+    if smallest < 4 or len(common) >= smallest / 2:
+        return
+    a = max(cols, key=lambda t: len(cols[t]))  # the fullest, and the one sharing least
+    b = min(
+        (t for t in cols if t != a), key=lambda t: len(cols[t].index.intersection(cols[a].index))
+    )
+    shown = {t: ", ".join(str(d.date()) for d in cols[t].index[:2]) for t in (a, b)}
+    raise DataError(
+        f"{a} and {b} are dated on different days ({a}: {shown[a]}, ...; {b}: {shown[b]}, "
+        f"...): they share {len(common)} of {smallest} dates",
+        file=origins.get(a),
+        key=a,
+        hint="date the series alike (month ends, say) before reading them together",
+    )
 
 
 def _d(value: dt.date | None) -> str:
