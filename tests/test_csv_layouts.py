@@ -97,6 +97,11 @@ def test_fred_files_before_2024_are_rates(tmp_path, shared_data):
     pd.testing.assert_series_equal(got, want)
     with pytest.raises(DataError, match="FRED's layout"):
         _served(tmp_path, "DGS10")
+    # under the name FRED's site gives every download, it is a wide file: the error says
+    # how to make it FRED's
+    (tmp_path / "DGS10.csv").rename(tmp_path / "fredgraph.csv")
+    with pytest.raises(DataError, match="rename it DGS10.csv"):
+        _served(tmp_path, "DGS10", rates=True)
 
 
 @pytest.mark.parametrize(

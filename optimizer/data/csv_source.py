@@ -299,15 +299,19 @@ class CsvProvider(ServedBy):
             )
         if entry.kind is not kind:
             use = "rates" if entry.kind is SeriesKind.RATE else "prices"
-            fred = entry.layout is Layout.FRED and parsed(entry.path).layout.header[0] == "DATE"
+            header = parsed(entry.path).layout.header
+            hint = None
+            if header[0] == "DATE" and entry.layout is Layout.FRED:
+                hint = "a file headed DATE,SERIES is FRED's layout (a rate in percent); "
+                hint += "head the date column Date for prices"
+            elif header[0] == "DATE" and len(header) == 2 and kind is SeriesKind.RATE:
+                hint = f"a FRED download (DATE,{header[1]}) is read as FRED's in a file "
+                hint += f"named for its series: rename it {header[1]}.csv"
             raise DataError(
                 f"is a {entry.kind.value} series; ask for it among the {use}",
                 file=str(entry.path),
                 key="ticker",
                 value=ticker,
-                hint="a file headed DATE,SERIES is FRED's layout (a rate in percent); "
-                "head the date column Date for prices"
-                if fred
-                else None,
+                hint=hint,
             )
         return entry
