@@ -49,6 +49,12 @@ def test_a_trailing_comma_in_the_header_is_an_empty_column(tmp_path):
     want, _ = _rebalance(tmp_path / "plain", "\n".join(good) + "\n")
     assert res.returncode == want.returncode == 0, res.stderr
     assert json.loads(res.stdout)["trades"] == json.loads(want.stdout)["trades"]
+    # a spreadsheet's rows of commas at the end are no rows (they were "line 6: account and
+    # ticker are required"), in a file with or without the trailing comma
+    for tail in (",,,,,\n,,,,,,\n", ",,,,,,,\n"):
+        res, _ = _rebalance(tmp_path, "\n".join(good) + "\n" + tail)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["trades"] == json.loads(want.stdout)["trades"]
     text = good[0] + ",\n" + good[1] + ",oops\n"  # a value under it is not dropped silently
     res, holdings = _rebalance(tmp_path, text)
     _one_line(res, 3, str(holdings), "line 2", "a value under a column with no name")

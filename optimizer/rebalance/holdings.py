@@ -127,6 +127,9 @@ def _rows(
         reader.fieldnames = header
         for row in reader:
             line = reader.line_num  # the file's own line (blank lines skipped count)
+            cells = [v for k, v in row.items() if k is not None] + list(row.get(None) or [])
+            if not any((c or "").strip() for c in cells):  # a spreadsheet's ",,,,," row
+                continue
             if None in row:
                 raise ConfigError(
                     f"more cells than the {len(header)} columns of the header",
