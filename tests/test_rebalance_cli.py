@@ -266,3 +266,10 @@ def test_lot_bought_after_the_trade_date_is_one_line(tmp_path):
     assert len(lines) == 1 and "Traceback" not in res.stderr
     assert "holdings.csv" in lines[0] and "lot A1-2 acquired='2026-10-30'" in lines[0]
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_malformed_trade_date_is_a_usage_error():
+    # it exited 3 (a configuration error); docs/cli.md lists bad option values under 2
+    res = run_cli(*_args("holdings.csv", "targets.csv", "prices.csv", "--as-of", "2026/02/24"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "--as-of" in res.stderr and "'2026/02/24'" in res.stderr

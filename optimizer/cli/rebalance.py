@@ -18,8 +18,10 @@ def _date(value: str | None) -> dt.date | None:
         return None
     try:
         return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError("not an ISO date (YYYY-MM-DD)", key="--as-of", value=value) from None
+    except ValueError:  # a bad option value: a usage error (exit 2), as --period's
+        raise click.BadParameter(
+            f"{value!r} is not a date YYYY-MM-DD", param_hint="--as-of"
+        ) from None
 
 
 @click.command("rebalance")
