@@ -574,3 +574,17 @@ def test_a_ticker_missing_from_an_answer_that_gave_the_others_is_asked_again(
     with pytest.raises(DataError, match="NOSUCH"):
         _provider(tmp_path / "other", again).prices(["SPY", "NOSUCH"])
     assert len(again) == 1  # one more try, then the error
+
+
+def test_a_new_ticker_alone_in_its_batch_is_asked_again_too(serve, tmp_path, shared_data):
+    # SPY cached, IWM new: each its own fetch (they start on other dates), so IWM's empty
+    # answer had no other ticker beside it and was "unknown or delisted" at once
+    serve()
+    _provider(tmp_path).prices(["SPY"])
+    server = serve(flaky={"IWM": 1})
+    sleeps = []
+    data = _provider(tmp_path, sleeps).prices(["SPY", "IWM"])
+    want = _file_close(shared_data, "IWM").loc[data.frame.index[0] :]
+    np.testing.assert_allclose(data.frame["IWM"].to_numpy(), want.to_numpy(), rtol=1e-9)
+    history = [t for t, params in server.calls if "period1" in params]
+    assert history.count("IWM") == 2 and len(sleeps) == 1

@@ -393,6 +393,21 @@ class YahooProvider(ServedBy):
                 else:
                     currency = result.currency.get(ticker)
                     notes += self._store(ticker, cached[ticker], new, request.start, currency)
+        # a batch that came back empty while others came back (a new ticker alone in its
+        # batch): asked once more, as the fetcher asks again within a batch
+        lone = [t for t, r in failed.items() if not r.closes and r.issue is FetchIssue.NONE]
+        if lone and len(failed) < len(request.tickers):
+            delays = self.fetcher.retry.delays()
+            if delays:
+                self.fetcher.sleep(delays[0])
+            for ticker in lone:
+                start = _fetch_start(cached[ticker], request.start)
+                result = self.fetcher.fetch([ticker], start)
+                new = result.closes.get(ticker)
+                if new is not None:
+                    del failed[ticker]
+                    currency = result.currency.get(ticker)
+                    notes += self._store(ticker, cached[ticker], new, request.start, currency)
         if failed:
             some_succeeded = len(failed) < len(request.tickers)
             return self._fall_back(request, failed, notes, some_succeeded)
