@@ -379,6 +379,13 @@ def test_cash_at_a_fixed_rate_does_not_float(tmp_path):
     bills = np.where(months.year < 2010, 0.045, np.where(months.year < 2016, 0.001, 0.02))
     history.levels = pd.DataFrame({"CASH": 100 * np.cumprod(1 + bills / 12)}, index=months)
     assert cash_floats(history)
+    # a weekly money-market series from 5.00 % to 5.45 %: a short rate that moved
+    weeks = pd.date_range("2022-01-07", "2025-12-26", freq="W-FRI")
+    weekly = np.where(weeks.year < 2024, 0.05, 0.0545)
+    history.levels = pd.DataFrame(
+        {"CASH": 100 * np.cumprod((1 + weekly) ** (7 / 365))}, index=weeks
+    )
+    assert cash_floats(history)
     moving = 100 * np.exp(np.cumsum(np.where(days.year < 2018, 0.01, 0.03) / 365 * 1.4))
     history.daily = pd.DataFrame({"CASH": moving}, index=days)
     assert cash_floats(history)

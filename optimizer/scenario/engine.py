@@ -667,7 +667,8 @@ def _check_span(dates: pd.DatetimeIndex, sampled: Frequency, unit: Frequency, le
 
 def cash_floats(history: MarketHistory) -> bool:
     """Whether CASH earns a floating short rate: the annual rate it earned over quarters
-    (by calendar days) has moved by more than 25 bp, or a tenth of its mean, in its history.
+    (by calendar days) has moved by more than 25 bp (or 5 % of its mean, whichever is
+    larger) in its history.
     A fixed ``cash_rate`` accrues by calendar days, the same rate in every quarter; a file's
     rounding to cents, or a fixed rate compounded per month, moves a quarter's rate by a
     few bp."""
@@ -686,7 +687,7 @@ def cash_floats(history: MarketHistory) -> bool:
     rates = growth[ok] ** (365.0 / days[ok]) - 1.0
     if rates.size < 2:
         return False
-    return float(rates.max() - rates.min()) > max(0.0025, 0.1 * float(np.abs(rates).mean()))
+    return float(rates.max() - rates.min()) > max(0.0025, 0.05 * float(np.abs(rates).mean()))
 
 
 def mean_cash_rate(rate: float, move: float, drift: float, periods: float, rest: float) -> float:

@@ -265,8 +265,7 @@ def _check_shock(shock: Shock, key: str, file: str | None) -> str:
         for extra in ("reference", "intermediate"):
             if getattr(shock, extra) and units[0] != "level":
                 raise ScenarioError(
-                    f"{extra} goes with an index level, not {units[0]} (the move is stated "
-                    "already)",
+                    f"{extra} goes with an index level shock (level = ...), not {units[0]}",
                     file=file,
                     key=f"{key}.{extra}",
                     value=shock.index,
