@@ -100,7 +100,7 @@ def test_fred_files_before_2024_are_rates(tmp_path, shared_data):
     # under the name FRED's site gives every download, it is a wide file: the error says
     # how to make it FRED's
     (tmp_path / "DGS10.csv").rename(tmp_path / "fredgraph.csv")
-    with pytest.raises(DataError, match="rename it DGS10.csv"):
+    with pytest.raises(DataError, match=r"rename it DGS10\.csv"):
         _served(tmp_path, "DGS10", rates=True)
 
 
@@ -317,5 +317,27 @@ def test_monthly_series_dated_on_other_days_are_one_clear_error(tmp_path, closes
     with pytest.raises(DataError) as err:
         get_provider(f"csv:{tmp_path / 'a'},{tmp_path / 'b'}").prices(["SPY", "IWM"])
     message = err.value.render()
-    assert "dated on different days" in message and "SPY.csv" in message
-    assert "SPY: 2024-01-31, 2024-02-29" in message and "IWM: 2024-02-01, 2024-03-01" in message
+    assert "dated on different days" in message and "IWM.csv" in message  # the odd one
+    assert "only IWM: 2024-02-01, 2024-03-01" in message
+    assert "only SPY: 2024-01-31, 2024-02-29" in message
+
+
+def test_thinly_traded_funds_line_up_and_calendar_month_ends_do_not(tmp_path, closes):
+    # eight funds each missing a different tenth of the days shared under half the days
+    # all at once, and were refused; business against calendar month ends share 70 % of
+    # their dates and gave 151 "monthly" rows for 118 months
+    spy = closes["SPY"]
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        keep = spy[rng.random(len(spy)) > 0.1]
+        keep.rename_axis("date").to_csv(tmp_path / f"T{i}.csv", date_format="%Y-%m-%d")
+    got = _served(tmp_path, *[f"T{i}" for i in range(8)])
+    assert got.notna().all().all() and len(got) >= 0.95 * len(spy)
+    months = tmp_path / "months"
+    months.mkdir()
+    calendar = pd.Series(range(1, 25), index=pd.date_range("2024-01-31", periods=24, freq="ME"))
+    business = pd.Series(range(1, 25), index=pd.date_range("2024-01-31", periods=24, freq="BME"))
+    calendar.rename("AAA").rename_axis("date").to_csv(months / "AAA.csv", date_format="%Y-%m-%d")
+    business.rename("BBB").rename_axis("date").to_csv(months / "BBB.csv", date_format="%Y-%m-%d")
+    with pytest.raises(DataError, match="dated on different days"):
+        _served(months, "AAA", "BBB")

@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import run_cli
@@ -230,11 +231,28 @@ def test_prices_from_the_data_layer_are_those_of_the_trade_date(shared_data, tmp
         rows = list(csv.DictReader((shared_data / "yahoo" / f"{trade['ticker']}.csv").open()))
         close = next(float(r["Close"]) for r in rows if r["Date"] == "2024-01-02")
         assert trade["est_price"] == pytest.approx(close, rel=1e-12)
-    assert doc["trades"] and doc["warnings"] == []
-    assert doc["provenance"]["prices_date"] == "2024-01-02"
+    assert doc["trades"] and doc["provenance"]["prices_date"] == "2024-01-02"
+    (inside,) = doc["warnings"]  # adjusted closes are not what traded two years back
+    assert "well inside the data" in inside and "adjusted" in inside
     late = json.loads(run_cli(*base, "--as-of", "2026-06-01").stdout)
-    stale = [w for w in late["warnings"] if w.startswith("stale prices")]
-    assert len(stale) == 1 and "2026-02-23" in stale[0] and "2026-06-01" in stale[0]
+    (stale,) = late["warnings"]
+    assert stale.startswith("stale prices") and "2026-02-23" in stale and "2026-06-01" in stale
+    # one file ending early: each other ticker keeps its own last close, and the stale one
+    # is named (the joint frame was cut to the common window: the first by name was blamed)
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for t in ("SPY", "IWM", "BND", "TLT"):
+        frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv")
+        frame = frame[frame["Date"] <= "2026-02-02"] if t == "TLT" else frame
+        frame.to_csv(folder / f"{t}.csv", index=False)
+    base[base.index("--source") + 1] = f"csv:{folder}"
+    doc = json.loads(run_cli(*base, "--as-of", "2026-02-23").stdout)
+    (stale,) = doc["warnings"]
+    assert stale.startswith("stale prices: the last price of TLT") and "2026-02-02" in stale
+    for ticker in ("SPY", "IWM", "BND"):  # valued at their own 2026-02-23 closes
+        close = pd.read_csv(shared_data / "yahoo" / f"{ticker}.csv")["Close"].iloc[-1]
+        held = [h for acct in doc["holdings"].values() for h in acct if h["ticker"] == ticker]
+        assert held and all(h["value"] == pytest.approx(h["shares"] * close) for h in held)
 
 
 def test_config_with_targets_and_rules(tmp_path):

@@ -97,7 +97,7 @@ def assemble(
     notes_out = list(warnings)
     if any(c.first != first or c.last != last for c in coverage):
         notes_out.append(_window_warning(coverage, first, last))
-    frame, filled = _align(clipped, first, last, policy.max_ffill)
+    frame, filled = _align(clipped, first, last, policy.max_ffill, freq)
     coverage = [replace(c, filled=filled[c.ticker]) for c in coverage]
     provenance = Provenance(
         source=source,
@@ -197,14 +197,18 @@ def _window_warning(coverage: Sequence[SeriesCoverage], first: dt.date, last: dt
 
 
 def _align(
-    raws: Sequence[RawSeries], first: dt.date, last: dt.date, max_ffill: int
+    raws: Sequence[RawSeries], first: dt.date, last: dt.date, max_ffill: int, freq: Frequency
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     lo, hi = pd.Timestamp(first), pd.Timestamp(last)
     cols = {r.ticker: r.values.loc[lo:hi].dropna() for r in raws}
-    _check_same_days(cols, {r.ticker: r.origin for r in raws})
+    _check_same_days(cols, {r.ticker: r.origin for r in raws}, freq)
     frame = pd.DataFrame(cols).sort_index()
     holes = frame.isna()
-    frame = frame.ffill(limit=max_ffill)
+    # a series missing the window's first day carries its last value from before it
+    before = {r.ticker: r.values.loc[:lo].dropna().iloc[-1:] for r in raws}
+    seed = pd.DataFrame(before).reindex(columns=frame.columns)
+    seed = seed[seed.index < lo]
+    frame = pd.concat([seed.ffill().iloc[-1:], frame]).ffill(limit=max_ffill).loc[lo:]
     if frame.isna().to_numpy().any():  # guarded by check_gaps; kept as a safety net
         ticker = str(frame.columns[frame.isna().any()][0])
         date = frame.index[frame[ticker].isna()][0].date()
@@ -215,30 +219,36 @@ def _align(
     return frame.astype(float), filled
 
 
-def _check_same_days(cols: dict[str, pd.Series], origins: dict[str, str]) -> None:
+def _check_same_days(cols: dict[str, pd.Series], origins: dict[str, str], freq: Frequency) -> None:
     """Series of one frequency dated on other days (monthly closes on month ends beside
-    values on the 1st, weekly ones on Fridays beside Mondays) share almost no date: filling
-    one onto the other's dates would shift it by days or weeks."""
+    values on the 1st or on calendar month ends, weekly ones on Fridays beside Mondays):
+    filling one onto the other's dates would shift it, or give a period two rows. Each
+    series is compared with the fullest one; weekly and monthly data also by period."""
     if len(cols) < 2:
         return
-    common = None
-    for values in cols.values():
-        common = values.index if common is None else common.intersection(values.index)
-    smallest = min(len(v) for v in cols.values())
-    if smallest < 4 or len(common) >= smallest / 2:
-        return
-    a = max(cols, key=lambda t: len(cols[t]))  # the fullest, and the one sharing least
-    b = min(
-        (t for t in cols if t != a), key=lambda t: len(cols[t].index.intersection(cols[a].index))
-    )
-    shown = {t: ", ".join(str(d.date()) for d in cols[t].index[:2]) for t in (a, b)}
-    raise DataError(
-        f"{a} and {b} are dated on different days ({a}: {shown[a]}, ...; {b}: {shown[b]}, "
-        f"...): they share {len(common)} of {smallest} dates",
-        file=origins.get(a),
-        key=a,
-        hint="date the series alike (month ends, say) before reading them together",
-    )
+    a = max(cols, key=lambda t: len(cols[t]))
+    code = {Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}.get(freq)
+    for b in cols:
+        if b == a or len(cols[b]) < 4:
+            continue
+        shared = len(cols[b].index.intersection(cols[a].index))
+        if code is None and shared >= len(cols[b]) / 2:
+            continue  # daily: holidays and thin trading differ, most days are shared
+        if code is not None:
+            periods = cols[a].index.union(cols[b].index).to_period(code)
+            if not periods.duplicated().any():
+                continue
+        own = {
+            t: cols[t].index.difference(cols[u].index)[:2] for t, u in ((a, b), (b, a))
+        }  # the first dates one has and the other has not
+        shown = {t: ", ".join(str(d.date()) for d in own[t]) or "none" for t in (a, b)}
+        raise DataError(
+            f"{b} and {a} are dated on different days (only {b}: {shown[b]}, ...; only "
+            f"{a}: {shown[a]}, ...): they share {shared} of {len(cols[b])} dates",
+            file=origins.get(b),
+            key=b,
+            hint="date the series alike (month ends, say) before reading them together",
+        )
 
 
 def _d(value: dt.date | None) -> str:

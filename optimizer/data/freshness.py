@@ -23,7 +23,7 @@ class LastPrice:
     """The oldest of the last prices of a set of series: where the valuation stops."""
 
     source: str  # "sample", "yahoo", "csv:/path"
-    series: str  # the ticker whose last price is the oldest ("A, B" when several are)
+    series: str  # the ticker whose last price is the oldest (the first by name of a tie)
     date: dt.date
 
 
@@ -59,9 +59,7 @@ def oldest_last_price(data: PriceData) -> LastPrice:
     """The series of ``data`` whose last valid observation is the oldest, and that date."""
     if data.coverage:
         worst = min(data.coverage, key=lambda c: (c.last, c.ticker))
-        tied = sorted(c.ticker for c in data.coverage if c.last == worst.last)
-        named = ", ".join(tied[:3]) + (f" and {len(tied) - 3} more" if len(tied) > 3 else "")
-        return LastPrice(data.provenance.source, named, worst.last)  # all, not the first
+        return LastPrice(data.provenance.source, worst.ticker, worst.last)
     lasts = {str(t): data.frame[t].last_valid_index() for t in data.frame.columns}
     ticker, when = min(((t, d) for t, d in lasts.items() if d is not None), key=lambda x: x[1])
     return LastPrice(data.provenance.source, ticker, when.date())

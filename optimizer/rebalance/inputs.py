@@ -60,9 +60,13 @@ def _config(path: str | None) -> tuple[RebalanceRules, dict[str, float] | None]:
 
 def _source_prices(
     source: str, tickers: list[str], as_of: dt.date | None
-) -> tuple[dict[str, float], dt.date | None, str | None]:
-    """Each ticker's last close on or before ``as_of`` (the trade date), the oldest of
-    their dates, and a warning when that is more than a few business days before it."""
+) -> tuple[dict[str, float], dt.date | None, list[str]]:
+    """Each ticker's own last close on or before ``as_of`` (the trade date), the oldest
+    of their dates, and warnings: that date more than a few business days before the
+    trade date, or a trade date well inside the data (adjusted closes are not the prices
+    traded then)."""
+    import pandas as pd
+
     from optimizer.data import get_provider
     from optimizer.data.freshness import (
         DEFAULT_MAX_PRICE_AGE,
@@ -71,23 +75,33 @@ def _source_prices(
         business_days,
     )
 
-    frame = get_provider(source).prices(list(tickers), None, as_of).frame
-    out, dates = {}, {}
-    for ticker in tickers:
-        series = frame[ticker].dropna() if ticker in frame.columns else None
-        if series is None or series.empty:
-            raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
-        out[ticker] = float(series.iloc[-1])
-        dates[ticker] = series.index[-1].date()
-    if not dates:
-        return out, None, None
-    oldest = min(dates, key=lambda t: (dates[t], t))
+    provider = get_provider(source)
     used_on = as_of or dt.date.today()
+    out, dates, later = {}, {}, []
+    for ticker in tickers:  # one at a time: a joint frame is cut to the common window
+        series = provider.prices([ticker]).frame[ticker].dropna()
+        upto = series.loc[: pd.Timestamp(used_on)]
+        if upto.empty:
+            raise PlanError("ticker has no price", key=f"source {source} ticker {ticker}")
+        out[ticker] = float(upto.iloc[-1])
+        dates[ticker] = upto.index[-1].date()
+        if business_days(used_on, series.index[-1].date()) > DEFAULT_MAX_PRICE_AGE:
+            later.append(ticker)
+    warnings = []
+    if not dates:
+        return out, None, warnings
+    oldest = min(dates, key=lambda t: (dates[t], t))
     age = business_days(dates[oldest], used_on)
-    if age <= DEFAULT_MAX_PRICE_AGE:
-        return out, dates[oldest], None
-    last = LastPrice(source, oldest, dates[oldest])
-    return out, dates[oldest], Staleness(last, used_on, age, DEFAULT_MAX_PRICE_AGE).message()
+    if age > DEFAULT_MAX_PRICE_AGE:
+        last = LastPrice(source, oldest, dates[oldest])
+        warnings.append(Staleness(last, used_on, age, DEFAULT_MAX_PRICE_AGE).message())
+    if later:
+        warnings.append(
+            f"the trade date {used_on} is well inside the data of {', '.join(later)}: its "
+            "closes are adjusted for the dividends and splits since, not the prices traded "
+            "then"
+        )
+    return out, dates[oldest], warnings
 
 
 def _prices(
@@ -96,16 +110,16 @@ def _prices(
     accounts: dict[str, Account],
     targets: dict[str, float],
     as_of: dt.date | None = None,
-) -> tuple[dict[str, float], dt.date | None, str | None]:
+) -> tuple[dict[str, float], dt.date | None, list[str]]:
     if prices:
-        return load_prices(prices), None, None
+        return load_prices(prices), None, []
     if not source:
         raise ConfigError("no prices: give --prices FILE or --source SOURCE", key="prices")
     held = {t for a in accounts.values() for t in a.positions}
     wanted = sorted(held | {t for t in targets if t != CASH})
-    price_map, day, stale = _source_prices(source, wanted, as_of)
+    price_map, day, warnings = _source_prices(source, wanted, as_of)
     check_prices(price_map, file=f"source {source}")
-    return price_map, day, stale
+    return price_map, day, warnings
 
 
 def gather(
@@ -142,7 +156,7 @@ def gather(
                 hint=f"known: {', '.join(sorted(accounts)[:10])}",
             )
         accounts = {account: accounts[account]}
-    price_map, price_day, stale = _prices(prices, source, accounts, target_map, as_of)
+    price_map, price_day, warnings = _prices(prices, source, accounts, target_map, as_of)
     target_file = targets or config
     for ticker, w in target_map.items():  # a missing price is the prices' fault, said so
         if ticker != CASH and ticker not in price_map:
@@ -172,4 +186,4 @@ def gather(
     }
     if price_day is not None:  # the oldest of the source's last closes used
         provenance["prices_date"] = price_day.isoformat()
-    return RunInputs(accounts, target_map, price_map, rules, provenance, (stale,) if stale else ())
+    return RunInputs(accounts, target_map, price_map, rules, provenance, tuple(warnings))
