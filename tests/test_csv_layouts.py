@@ -341,3 +341,14 @@ def test_thinly_traded_funds_line_up_and_calendar_month_ends_do_not(tmp_path, cl
     business.rename("BBB").rename_axis("date").to_csv(months / "BBB.csv", date_format="%Y-%m-%d")
     with pytest.raises(DataError, match="dated on different days"):
         _served(months, "AAA", "BBB")
+
+
+@pytest.mark.parametrize(
+    ("header", "tickers"),
+    [("date,SPY,LAST", ["LAST", "SPY"]), ("date,PRICE,LAST", ["LAST", "PRICE"])],
+)
+def test_tickers_spelled_like_a_close_stay_tickers(tmp_path, closes, header, tickers):
+    # LAST or PRICE in capitals with no price field beside them are tickers, as LOW is
+    rows = [header] + [f"{d:%Y-%m-%d},{c!r},{c * 2!r}" for d, c in closes["SPY"].items()]
+    (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
+    assert get_provider(f"csv:{tmp_path}").available() == tickers

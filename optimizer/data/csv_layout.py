@@ -72,8 +72,19 @@ def field(cell: str) -> str | None:
     return _FIELDS.get(re.sub(r"[^a-z]", "", cell.lower())) if cell else None
 
 
+_ALIASES = frozenset({"closelast", "last", "price", "vol"})  # words that name tickers too
+
+
 def _fields(cells: list[str]) -> list[str | None]:
-    return [field(c) for c in cells]
+    """The fields of a row of cells; ``LAST`` or ``PRICE`` in capitals with no other field
+    beside them are tickers (``date,SPY,LAST`` is a wide file), as ``LOW`` and ``OPEN``."""
+    names = [field(c) for c in cells]
+    keys = [re.sub(r"[^a-z]", "", c.lower()) for c in cells]
+    plain = any(n is not None and k not in _ALIASES for n, k in zip(names, keys, strict=True))
+    return [
+        None if n is not None and k in _ALIASES and c.isupper() and not plain else n
+        for n, k, c in zip(names, keys, cells, strict=True)
+    ]
 
 
 def _close_column(cells: list[str]) -> int | None:
