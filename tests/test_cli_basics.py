@@ -64,3 +64,12 @@ def test_reader_closing_the_pipe_early_is_not_an_error():
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 0, err
         assert "Traceback" not in err
+
+
+def test_table_cells_are_plain_text(capsys):
+    # an error "add it to [universe.assets] of account.toml" lost its key in the monthly
+    # job's table (rich took the brackets for markup)
+    from optimizer.cli.output import table
+
+    table("accounts", ["account", "error"], [["a1", "add it to [universe.assets] of x.toml"]])
+    assert "add it to [universe.assets] of x.toml" in " ".join(capsys.readouterr().out.split())

@@ -291,3 +291,18 @@ def test_a_malformed_trade_date_is_a_usage_error():
     res = run_cli(*_args("holdings.csv", "targets.csv", "prices.csv", "--as-of", "2026/02/24"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "--as-of" in res.stderr and "'2026/02/24'" in res.stderr
+
+
+def test_a_deposit_is_for_one_account_of_a_file_of_several(tmp_path):
+    # --withdraw 5000 took 5,000 out of each of the file's accounts, without a word
+    text = (BAD / "holdings.csv").read_text()
+    text += "C3,SPY,10,400,2020-01-02,C3-1\nC3,CASH,1000,,,\n"
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text(text)
+    args = ["rebalance", "--holdings", str(holdings), "--targets", str(BAD / "targets.csv"),
+            "--prices", str(BAD / "prices.csv"), "--as-of", "2026-11-20"]  # fmt: skip
+    res = run_cli(*args, "--withdraw", "5000")
+    assert res.returncode == 2 and "--withdraw is money for one account" in res.stderr
+    assert "--account" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = run_cli(*args, "--withdraw", "5000", "--account", "A1", "--format", "json")
+    assert res.returncode == 0, res.stderr

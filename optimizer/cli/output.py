@@ -109,8 +109,10 @@ def table(
             min_width=width,
             overflow="fold",
         )
-    for row in cells:
-        t.add_row(*row)
+    from rich.text import Text
+
+    for row in cells:  # plain text: "[universe.assets]" in a message keeps its brackets
+        t.add_row(*(Text(c) for c in row))
     out = console()
     need = Measurement.get(out, out.options.update(max_width=10_000), t).minimum
     if need > out.width:  # wider than the screen rather than cut

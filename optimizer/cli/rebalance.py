@@ -55,7 +55,7 @@ def _date(value: str | None) -> dt.date | None:
     help="Recent sales CSV (account,ticker,sold,gain) for the wash-sale guard.",
 )
 @click.option("--account", help="Plan only this account.")
-@click.option("--deposit", type=MONEY, default=0.0, help="Money added before trading (0 to 1e12).")
+@click.option("--deposit", type=MONEY, default=0.0, help="Money added to the account (0 to 1e12).")
 @click.option("--withdraw", type=MONEY, default=0.0, help="Money taken out (0 to 1e12).")
 @click.option("--as-of", "as_of", help="Trade date, YYYY-MM-DD (default: today).")
 @click.option(
@@ -110,6 +110,12 @@ def rebalance(
             hint="one row per tax lot, and a CASH row for the cash",
         )
 
+    if (deposit or withdraw) and len(run.accounts) > 1:  # not the same sum for each of them
+        flag = "--deposit" if deposit else "--withdraw"
+        raise click.UsageError(
+            f"{flag} is money for one account; {holdings} holds {len(run.accounts)}: "
+            "choose it with --account"
+        )
     for acct in run.accounts.values():  # a lot bought after the trade date cannot be planned
         check_lots_before(acct, day, Path(holdings))
         late = next((s for s in acct.recent_sales if s.sold > day), None)
