@@ -318,3 +318,22 @@ def test_a_scenario_file_with_a_shock_typed_as_true_is_refused(tmp_path):
     res = run_cli("scenarios", "validate", str(folder))
     assert res.returncode != 0 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "change_bp" in res.stderr and "a number, not true/false" in res.stderr
+
+
+def test_a_new_account_is_funded_by_its_deposit(tmp_path):
+    # holdings of CASH 0 and --deposit: "the account has no value to allocate" (exit 8);
+    # without holdings the deposit was dropped and nothing traded, exit 0
+    # (without the example's turnover cap: all of a new account's money is turnover)
+    path = _account(tmp_path, lambda t: re.sub(r"^turnover = .*\n", "", t, flags=re.M))
+    (path.parent / "holdings.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired\nsmith-family,CASH,0,,\n"
+    )
+    res = run_cli("propose", "--config", str(path), "--deposit", "100000", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    bought = sum(t["notional"] for t in doc["trades"] if t["side"] == "buy")
+    assert doc["account"]["value"] == pytest.approx(100_000) and 50_000 < bought <= 100_000
+    no_holdings = _account(tmp_path / "n", lambda t: re.sub(r"^holdings = .*\n", "", t, flags=re.M))
+    res = run_cli("propose", "--config", str(no_holdings), "--deposit", "100000")
+    assert res.returncode == 3 and "account.holdings" in res.stderr, res.stderr
+    assert "a deposit needs the account's holdings" in res.stderr

@@ -268,7 +268,14 @@ class Pipeline:
 
         estimate = self.estimate(cfg) if estimates is None else estimates[0]
         holdings = holdings_path or cfg.holdings_path
-        position = self.position(cfg, estimate, holdings, as_of, account_id, account)
+        position = self.position(cfg, estimate, holdings, as_of, account_id, account, deposit)
+        if position.account is None and (deposit or withdraw):
+            raise ConfigError(
+                f"{'a deposit' if deposit else 'a withdrawal'} needs the account's holdings",
+                file=str(cfg.path),
+                key="account.holdings",
+                hint='set [account] holdings = "holdings.csv" (a new account: a CASH row of 0)',
+            )
         current = position.weights if position.account is not None else None
         tax = account_tax_lots(cfg, position)
         if cfg.tax.taxable and tax is None:
@@ -304,6 +311,7 @@ class Pipeline:
         as_of: dt.date | None = None,
         account_id: str | None = None,
         account: Account | None = None,
+        deposit: float = 0.0,
     ) -> Position:
         """Current holdings valued at the account's prices (or the data's last prices);
         ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
@@ -334,7 +342,7 @@ class Pipeline:
             recent = load_recent_trades(cfg.recent_trades_path)
             recent.check_before(as_of)
             account, realized = recent.apply(account), recent.realized_ytd(as_of)
-        weights, value = current_weights(account, prices, cfg, holdings)
+        weights, value = current_weights(account, prices, cfg, holdings, deposit)
         return Position(account, prices, weights, value, as_of, notes, realized)
 
     def _prices(
@@ -433,9 +441,14 @@ def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:
 
 
 def current_weights(
-    account: Account, prices: dict[str, float], cfg: AccountConfig, file: Path
+    account: Account,
+    prices: dict[str, float],
+    cfg: AccountConfig,
+    file: Path,
+    deposit: float = 0.0,
 ) -> tuple[dict[str, float], float]:
-    """Weights of ``account`` over the universe; a held ticker outside it is an error."""
+    """Weights of ``account`` over the universe; a held ticker outside it is an error. An
+    empty account funded by ``deposit`` (a new one) is that much cash."""
     cash_ticker = next((t for t in cfg.tickers if is_cash(cfg, t)), None)
     values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
     held_for = cfg.tax.harvest.held_for() if cfg.tax.harvest is not None else {}
@@ -472,6 +485,8 @@ def current_weights(
     if cash_ticker is not None:
         values[cash_ticker] += account.cash
     value = sum(values.values())
+    if value <= 0 < deposit and cash_ticker is not None:
+        values[cash_ticker], value = deposit, deposit
     if not math.isfinite(value) or value <= 0:
         raise PlanError("the account has no value to allocate", file=str(file), value=value)
     return {t: v / value for t, v in values.items()}, value
