@@ -290,3 +290,31 @@ def test_a_harvest_buys_its_substitute_at_the_market_price(tmp_path: Path) -> No
     assert trades["MKT"].price == pytest.approx(float(price.loc[str(month.executed)]), rel=1e-12)
     held = trades["MKT"].shares * trades["MKT"].price
     assert month.weights["MKT"] == pytest.approx(held / month.value, rel=1e-9)
+
+
+def test_buys_sized_at_the_decision_never_overdraw_at_the_fill() -> None:
+    # orders sized at the decision's closes filled at the next ones: a 2.2 % overnight rise
+    # took cash to -274, and with every lot blocked from sale the policy then "kept
+    # holdings" for seven months; the largest buy is cut by whole shares instead
+    from optimizer.backtest.engine import fill
+    from optimizer.backtest.strategies import Decision
+    from optimizer.rebalance import Account, RebalanceRules, plan
+
+    rules = RebalanceRules(band_abs=0.0, cash_reserve_pct=0.0, commission_min=1.0)
+    day = dt.date(2019, 6, 3)
+    account = Account("A", 100_000.0)
+    targets = {"SPY": 0.6, "BND": 0.4, "CASH": 0.0}
+    planned = plan(account, targets, {"SPY": 274.57, "BND": 80.60}, rules, as_of=day)
+    assert planned.cash_after < 300  # invested to the last whole share
+    higher = {"SPY": 274.57 * 1.022, "BND": 80.60 * 1.001}
+    after, trades, _, note = fill(account, Decision(planned, targets), higher, day, rules)
+    assert after.cash >= 0 and note is not None and "buys cut by" in note
+    spent = sum(t.notional + t.cost for t in trades)
+    assert spent == pytest.approx(100_000.0 - after.cash, abs=1e-6)
+    spy = next(t for t in trades if t.ticker == "SPY")
+    planned_spy = next(t for t in planned.trades if t.ticker == "SPY")
+    assert 0 < planned_spy.shares - spy.shares <= 1 + 0.022 * 100_000 * 0.6 / higher["SPY"]
+    # at the decision's own prices nothing is cut
+    same = {"SPY": 274.57, "BND": 80.60}
+    after, _, _, note = fill(account, Decision(planned, targets), same, day, rules)
+    assert note is None and after.cash == pytest.approx(planned.cash_after, abs=1e-6)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -113,17 +114,46 @@ def fill(
     prices: dict[str, float],
     when: dt.date,
     rules: RebalanceRules,
-) -> tuple[Account, tuple[Trade, ...], float]:
+) -> tuple[Account, tuple[Trade, ...], float, str | None]:
     """``account`` after its plan's orders fill at ``prices`` on ``when``; the orders as
-    filled, and the money withdrawn (tax paid)."""
+    filled, the money withdrawn (tax paid), and a note when buys were cut. Orders are
+    sized at the decision's closes and fill at the next ones: when prices rose between,
+    the buys would spend cash the account does not have, so the largest buys are cut by
+    whole shares until cash stays at or above zero (what a broker does to an order beyond
+    the buying power)."""
     plan = decision.plan
     if plan is None or (not plan.trades and plan.withdraw == 0 and plan.deposit == 0):
-        return account, (), 0.0
-    trades = tuple(_refill(t, prices[t.ticker], when, rules) for t in plan.trades)
-    cash = account.cash + plan.deposit - plan.withdraw
-    for t in trades:
-        cash += (t.notional if t.side is Side.SELL else -t.notional) - t.cost
-    return post_trade_account(account, trades, cash, when), trades, plan.withdraw
+        return account, (), 0.0, None
+    trades = [_refill(t, prices[t.ticker], when, rules) for t in plan.trades]
+    start = account.cash + plan.deposit - plan.withdraw
+
+    def cash_after() -> float:
+        flows = (t.notional if t.side is Side.SELL else -t.notional for t in trades)
+        return start + sum(flows) - sum(t.cost for t in trades)
+
+    short, cut = -cash_after(), 0.0
+    while cash_after() < -1e-9:
+        buys = [i for i, t in enumerate(trades) if t.side is Side.BUY and t.shares > 0]
+        if not buys:
+            break  # a withdrawal the sales cannot cover: as planned
+        i = max(buys, key=lambda j: trades[j].notional)
+        t = trades[i]
+        step = rules.share_step
+        less = min(t.shares, step * math.ceil(-cash_after() / t.price / step - 1e-9))
+        shares = round(t.shares - max(less, step), 10)
+        trades[i] = dataclasses.replace(
+            t, shares=shares, notional=shares * t.price, cost=rules.order_cost(shares, t.price)
+        )
+        cut += t.notional - trades[i].notional
+    kept = tuple(t for t in trades if t.shares > 0)
+    note = None
+    if cut > 0:
+        note = (
+            f"buys cut by {cut:,.2f} at the fill on {when}: prices rose after the decision, "
+            f"and the orders would have left cash {-short:,.2f}"
+        )
+    account = post_trade_account(account, kept, cash_after(), when)
+    return account, kept, plan.withdraw, note
 
 
 def _refill(t: Trade, price: float, when: dt.date, rules: RebalanceRules) -> Trade:
@@ -180,7 +210,7 @@ class Book:
         acct = self._accrue(s.executed, market, acct)
         prices = market.at(s.executed)
         before = sum(mark(acct, prices, market.cash).values())
-        acct, trades, paid = fill(acct, decision, prices, s.executed, self.rules)
+        acct, trades, paid, cut = fill(acct, decision, prices, s.executed, self.rules)
         self.tax_due -= paid
         st = sum((t.st_gain for t in trades), 0.0)
         lt = sum((t.lt_gain for t in trades), 0.0)
@@ -199,7 +229,8 @@ class Book:
                 value=value, costs=sum((t.cost for t in trades), 0.0), taxes=paid, st_gain=st,
                 lt_gain=lt, traded=sum((t.notional for t in trades), 0.0), n_trades=len(trades),
                 weights={t: v / value for t, v in values.items()} if value else {},
-                targets=decision.targets, trades=trades, notes=decision.notes,
+                targets=decision.targets, trades=trades,
+                notes=(*decision.notes, cut) if cut else decision.notes,
             )
         )  # fmt: skip
 
