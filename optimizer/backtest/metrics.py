@@ -95,22 +95,27 @@ def summary(
     benchmark: StrategyPath | None = None,
 ) -> dict[str, Any]:
     """The headline numbers of one path (``rf``: monthly risk-free returns, (n_months,))."""
-    r = returns(path)
+    r, rf = returns(path), np.asarray(rf, dtype=float)
     n = len(r)
-    excess = r - np.asarray(rf, dtype=float)
-    sd = float(np.std(r, ddof=1)) if n > 1 else math.nan
-    sd_x = float(np.std(excess, ddof=1)) if n > 1 else math.nan
+    # daily data: the first "month" is the day from the first decision to its fill; the
+    # monthly statistics leave it out, the growth rate counts the days elapsed
+    cut = int(n > 1 and (path.months[0].executed - path.months[0].decided).days < 20)
+    r, rf = r[cut:], rf[cut:]
+    years = (path.months[-1].executed - path.months[0].decided).days / 365.25 if n else 0.0
+    excess = r - rf
+    sd = float(np.std(r, ddof=1)) if len(r) > 1 else math.nan
+    sd_x = float(np.std(excess, ddof=1)) if len(r) > 1 else math.nan
     final = path.values[-1]
     months = path.months
     sc = [x for x in small_cap_share(path, tags) if x is not None]
     te = None
-    if benchmark is not None and benchmark is not path and n > 1:
-        te = float(np.std(r - returns(benchmark), ddof=1) * math.sqrt(PERIODS))
+    if benchmark is not None and benchmark is not path and len(r) > 1:
+        te = float(np.std(r - returns(benchmark)[cut:], ddof=1) * math.sqrt(PERIODS))
     return {
         "start_value": path.start_value,
         "final_value": final,
         "total_return": final / path.start_value - 1.0,
-        "cagr": (final / path.start_value) ** (PERIODS / n) - 1.0 if final > 0 else None,
+        "cagr": (final / path.start_value) ** (1 / years) - 1.0 if final > 0 < years else None,
         "volatility": sd * math.sqrt(PERIODS),
         "sharpe": float(excess.mean() / sd_x * math.sqrt(PERIODS)) if sd_x > 0 else None,
         "cvar_95_monthly": cvar(r),

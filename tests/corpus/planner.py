@@ -299,7 +299,7 @@ def rebalance_files() -> list[Case]:
             "{tmp}/r.toml",
             **{"r.toml": "[rebalance\n"},
         ),
-        rebalance("as-of", 3, ("--as-of", "ISO date"), "--as-of", "2026-02-30"),
+        rebalance("as-of", 2, ("--as-of", "not a date YYYY-MM-DD"), "--as-of", "2026-02-30"),
         rebalance("both-flows", 2, ("--deposit",), "--deposit", "1", "--withdraw", "1"),
         rebalance("prices-and-source", 2, ("--prices",), "--source", "sample"),
         rebalance("unknown-account", 8, ("account", "ZZ9"), "--account", "ZZ9"),
