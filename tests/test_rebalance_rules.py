@@ -297,3 +297,22 @@ def test_no_same_day_round_trip():
     rules = {(b.ticker, b.side, b.rule) for b in result.blocked}
     assert ("AAA", Side.SELL, Rule.SAME_DAY) in rules
     assert ("BBB", Side.BUY, Rule.SAME_DAY) in rules
+
+
+def test_a_reserve_above_the_cash_target_is_a_warning():
+    # a 15 % reserve beside a 10 % cash target: the weights after trades broke the policy
+    # (SPY 42.9 %, BND 42.1 % against 45 % each), without a word
+    import datetime as dt
+
+    from optimizer.rebalance import Account, RebalanceRules, plan
+
+    targets = {"SPY": 0.45, "BND": 0.45, "CASH": 0.10}
+    prices = {"SPY": 500.0, "BND": 75.0}
+    high = RebalanceRules(cash_reserve_pct=0.15)
+    result = plan(Account("A", 100_000.0), targets, prices, high, as_of=dt.date(2026, 11, 20))
+    (warning,) = [w for w in result.warnings if "cash reserve" in w]
+    assert "15.0% of the value" in warning and "cash target 10.0%" in warning
+    assert result.cash_after >= 15_000 - 1e-6
+    fine = RebalanceRules(cash_reserve_pct=0.05)
+    result = plan(Account("A", 100_000.0), targets, prices, fine, as_of=dt.date(2026, 11, 20))
+    assert not [w for w in result.warnings if "cash reserve" in w]

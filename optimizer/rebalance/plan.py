@@ -502,6 +502,15 @@ def _finish(
         for i, t in enumerate(s.tickers)
     )
     after = post_trade_account(account, trades_t, cash_after, as_of)
+    warnings = [sol.warning] if sol.warning else []
+    reserve = rules.reserve(s.value)
+    if s.value > 0 and reserve > (s.w_cash + s.band_cash) * s.value + 0.005:
+        high = (  # the reserve wins over the targets: say so, not silently
+            f"the cash reserve ({reserve:,.2f}, {reserve / s.value:.1%} of the value) is above "
+            f"the cash target {s.w_cash:.1%} (band ±{s.band_cash:.1%}): the trades keep it, "
+            "so the other positions fall short of their targets"
+        )
+        warnings += [] if high in (sol.warning or "") else [high]  # (a re-plan said it)
     return TradePlan(
         account=account.id,
         as_of=as_of,
@@ -521,5 +530,5 @@ def _finish(
         if no_trade
         else (None if trades_t else "no trade improves on the current holdings"),
         account_after=after,
-        warnings=(sol.warning,) if sol.warning else (),
+        warnings=tuple(warnings),
     )
