@@ -306,3 +306,16 @@ def test_a_deposit_is_for_one_account_of_a_file_of_several(tmp_path):
     assert "--account" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = run_cli(*args, "--withdraw", "5000", "--account", "A1", "--format", "json")
     assert res.returncode == 0, res.stderr
+
+
+def test_an_account_of_cash_only_needs_no_price(shared_data, tmp_path):
+    # "no tickers requested" (exit 4) for an account with nothing to price
+    (tmp_path / "h.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired\nA,CASH,10000,,\n"
+    )
+    (tmp_path / "t.csv").write_text("ticker,weight\nCASH,1\n")
+    res = run_cli("rebalance", "--holdings", str(tmp_path / "h.csv"), "--targets",
+                  str(tmp_path / "t.csv"), "--source", f"csv:{shared_data / 'yahoo'}",
+                  "--as-of", "2026-02-23", "--format", "json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["trades"] == []

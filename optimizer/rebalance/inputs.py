@@ -75,6 +75,8 @@ def _source_prices(
         business_days,
     )
 
+    if not tickers:  # an account of cash only: nothing to price
+        return {}, None, []
     provider = get_provider(source)
     used_on = as_of or dt.date.today()
     out, dates, later = {}, {}, []
@@ -88,8 +90,6 @@ def _source_prices(
         if business_days(used_on, series.index[-1].date()) > DEFAULT_MAX_PRICE_AGE:
             later.append(ticker)
     warnings = []
-    if not dates:
-        return out, None, warnings
     oldest = min(dates, key=lambda t: (dates[t], t))
     age = business_days(dates[oldest], used_on)
     if age > DEFAULT_MAX_PRICE_AGE:
