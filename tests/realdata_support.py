@@ -52,3 +52,14 @@ def write_stock_table(shared_data: Path, path: Path) -> list[str]:
     table = stock_table(shared_data)
     table.to_csv(path, float_format="%.6f")
     return list(table.columns)
+
+
+def cut_copy(shared: Path, folder: Path, tickers: tuple[str, ...], ends: dict[str, str]) -> Path:
+    """The real Yahoo files of ``tickers`` in ``folder``, those in ``ends`` cut after
+    their date (a file that stopped updating)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for t in tickers:
+        frame = pd.read_csv(shared / "yahoo" / f"{t}.csv")
+        frame = frame[frame["Date"] <= ends[t]] if t in ends else frame
+        frame.to_csv(folder / f"{t}.csv", index=False)
+    return folder

@@ -17,6 +17,7 @@ import pytest
 from optimizer.data import get_provider
 from optimizer.scenarios import EstimationConfig, load_history
 from tests.conftest import ROOT, run_cli
+from tests.realdata_support import cut_copy
 
 
 def _history(source: str, tickers: list[str], start: dt.date):
@@ -54,12 +55,8 @@ def test_a_late_series_that_cuts_the_others_is_a_warning(shared_data, tmp_path):
 def test_the_series_that_ends_the_history_is_named(shared_data, tmp_path):
     # TLT cut at 2026-02-02, the others to 2026-02-23: the note named QQQ (the assets come
     # aligned to their common window, so every asset seemed to end there)
-    folder = tmp_path / "cut"
-    folder.mkdir()
-    for t in ("SPY", "QQQ", "TLT", "^TNX"):
-        frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv")
-        frame = frame[frame["Date"] <= "2026-02-02"] if t == "TLT" else frame
-        frame.to_csv(folder / f"{t}.csv", index=False)
+    tickers = ("SPY", "QQQ", "TLT", "^TNX")
+    folder = cut_copy(shared_data, tmp_path / "cut", tickers, {"TLT": "2026-02-02"})
     prov = _history(f"csv:{folder}", ["SPY", "QQQ", "TLT"], dt.date(2015, 1, 1)).provenance
     ends = [n for n in prov.notes if n.startswith("history ends")]
     assert len(ends) == 1 and "because TLT ends 2026-02-02" in ends[0], prov.notes

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_cli
+from tests.realdata_support import cut_copy
 
 BAD = Path(__file__).parent / "bad_input" / "rebalance"
 
@@ -239,12 +240,8 @@ def test_prices_from_the_data_layer_are_those_of_the_trade_date(shared_data, tmp
     assert stale.startswith("stale prices") and "2026-02-23" in stale and "2026-06-01" in stale
     # one file ending early: each other ticker keeps its own last close, and the stale one
     # is named (the joint frame was cut to the common window: the first by name was blamed)
-    folder = tmp_path / "cut"
-    folder.mkdir()
-    for t in ("SPY", "IWM", "BND", "TLT"):
-        frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv")
-        frame = frame[frame["Date"] <= "2026-02-02"] if t == "TLT" else frame
-        frame.to_csv(folder / f"{t}.csv", index=False)
+    tickers = ("SPY", "IWM", "BND", "TLT")
+    folder = cut_copy(shared_data, tmp_path / "cut", tickers, {"TLT": "2026-02-02"})
     base[base.index("--source") + 1] = f"csv:{folder}"
     doc = json.loads(run_cli(*base, "--as-of", "2026-02-23").stdout)
     (stale,) = doc["warnings"]
