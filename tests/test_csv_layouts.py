@@ -299,6 +299,11 @@ def test_a_title_line_an_empty_adjusted_close_and_an_oversized_cell(tmp_path, cl
     (tmp_path / "SPY.csv").write_text(text + "\n")
     got = _served(tmp_path, "SPY")["SPY"]
     np.testing.assert_array_equal(got.to_numpy(), spy.to_numpy())
+    wide = tmp_path / "wide"  # a title over a wide file's header too
+    wide.mkdir()
+    frame = pd.DataFrame(closes).rename_axis("date")
+    (wide / "prices.csv").write_text("Closes exported 2026-02-24\n" + frame.to_csv())
+    np.testing.assert_array_equal(_served(wide, "SPY", "IWM").to_numpy(), frame.to_numpy())
     (tmp_path / "SPY.csv").write_text("Date,Close\n2024-01-02," + "9" * 200_000 + "\n")
     with pytest.raises(DataError) as err:
         _served(tmp_path, "SPY")

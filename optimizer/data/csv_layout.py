@@ -22,6 +22,7 @@ vendors use (``Adj. Close``, ``adjClose``, ``adjusted_close``: the adjusted clos
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -109,6 +110,11 @@ def detect_rows(rows: list[list[str]], origin: str) -> FileLayout:
     """The layout of a file whose first lines are ``rows`` (already split into cells)."""
     if not rows or rows[0] == [""]:
         raise DataError("empty file", file=origin, hint="expected a header line and rows")
+    title = [c for c in rows[0] if c]
+    if len(rows) > 2 and len(title) == 1 and len(rows[1]) > 1 and _is_header_row(rows[1]):
+        # a title line above the header ("SPDR S&P 500 ETF Trust daily prices")
+        found = detect_rows(rows[1:], origin)
+        return dataclasses.replace(found, header_lines=found.header_lines + 1)
     n = _header_count(rows)
     if n > 1:
         return _multi(rows[:n], origin)
