@@ -8,6 +8,7 @@ holds the shared machinery: reading TOML, turning pydantic's errors into one-lin
 
 from __future__ import annotations
 
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,9 +54,6 @@ class StrictModel(BaseModel):
 def _scalar_kinds(annotation: Any) -> set[Any]:
     """The plain types a field accepts (``float | None`` -> {float}); empty when it takes
     anything else too (a model, a list, an enum, text)."""
-    import types
-    import typing
-
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:

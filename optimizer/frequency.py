@@ -30,6 +30,12 @@ class Frequency(StrEnum):
         return _RULES[self]
 
     @property
+    def period(self) -> str | None:
+        """The pandas period code of one period (None for daily): the weeks or months
+        two dates share."""
+        return _CODES[self]
+
+    @property
     def rank(self) -> int:
         """Order from finest (0, daily) to coarsest."""
         return list(Frequency).index(self)
@@ -48,3 +54,4 @@ class Frequency(StrEnum):
 
 _PERIODS = {Frequency.DAILY: 252, Frequency.WEEKLY: 52, Frequency.MONTHLY: 12}
 _RULES = {Frequency.DAILY: None, Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "ME"}
+_CODES = {Frequency.DAILY: None, Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}

@@ -227,15 +227,14 @@ def _check_same_days(cols: dict[str, pd.Series], origins: dict[str, str], freq: 
     if len(cols) < 2:
         return
     a = max(cols, key=lambda t: len(cols[t]))
-    code = {Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}.get(freq)
     for b in cols:
         if b == a or len(cols[b]) < 4:
             continue
         shared = len(cols[b].index.intersection(cols[a].index))
-        if code is None and shared >= len(cols[b]) / 2:
+        if freq.period is None and shared >= len(cols[b]) / 2:
             continue  # daily: holidays and thin trading differ, most days are shared
-        if code is not None:
-            periods = cols[a].index.union(cols[b].index).to_period(code)
+        if freq.period is not None:
+            periods = cols[a].index.union(cols[b].index).to_period(freq.period)
             if not periods.duplicated().any():
                 continue
         own = {

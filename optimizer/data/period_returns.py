@@ -31,7 +31,6 @@ class ReturnKind(Enum):
 
 
 # pandas period codes used to group dates into weeks (ending Friday) and months
-_PERIOD = {Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}
 
 
 def last_of_period(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
@@ -41,7 +40,7 @@ def last_of_period(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
     """
     if frequency is Frequency.DAILY:
         return frame
-    periods = frame.index.to_period(_PERIOD[frequency])
+    periods = frame.index.to_period(frequency.period)
     last_dates = frame.index.to_series().groupby(periods).max()
     return frame.loc[pd.DatetimeIndex(last_dates.to_numpy(), name=frame.index.name)]
 

@@ -384,15 +384,20 @@ class YahooProvider(ServedBy):
             batches.setdefault(_fetch_start(entry, request.start), []).append(ticker)
         failed: dict[str, FetchResult] = {}
         notes: list[str] = []
-        for start, batch in batches.items():
+
+        def fetch(batch: list[str], start: dt.date | None) -> None:
             result = self.fetcher.fetch(batch, start)
             for ticker in batch:
                 new = result.closes.get(ticker)
                 if new is None:  # even an incremental fetch returns the overlap days
                     failed[ticker] = result
                 else:
+                    failed.pop(ticker, None)
                     currency = result.currency.get(ticker)
-                    notes += self._store(ticker, cached[ticker], new, request.start, currency)
+                    notes.extend(self._store(ticker, cached[ticker], new, request.start, currency))
+
+        for start, batch in batches.items():
+            fetch(batch, start)
         # a batch that came back empty while others came back (a new ticker alone in its
         # batch): asked once more, as the fetcher asks again within a batch
         lone = [t for t, r in failed.items() if not r.closes and r.issue is FetchIssue.NONE]
@@ -401,13 +406,7 @@ class YahooProvider(ServedBy):
             if delays:
                 self.fetcher.sleep(delays[0])
             for ticker in lone:
-                start = _fetch_start(cached[ticker], request.start)
-                result = self.fetcher.fetch([ticker], start)
-                new = result.closes.get(ticker)
-                if new is not None:
-                    del failed[ticker]
-                    currency = result.currency.get(ticker)
-                    notes += self._store(ticker, cached[ticker], new, request.start, currency)
+                fetch([ticker], _fetch_start(cached[ticker], request.start))
         if failed:
             some_succeeded = len(failed) < len(request.tickers)
             return self._fall_back(request, failed, notes, some_succeeded)

@@ -71,8 +71,8 @@ def _source_prices(
     from optimizer.data.freshness import (
         DEFAULT_MAX_PRICE_AGE,
         LastPrice,
-        Staleness,
         business_days,
+        staleness,
     )
 
     if not tickers:  # an account of cash only: nothing to price
@@ -89,12 +89,9 @@ def _source_prices(
         dates[ticker] = upto.index[-1].date()
         if business_days(used_on, series.index[-1].date()) > DEFAULT_MAX_PRICE_AGE:
             later.append(ticker)
-    warnings = []
     oldest = min(dates, key=lambda t: (dates[t], t))
-    age = business_days(dates[oldest], used_on)
-    if age > DEFAULT_MAX_PRICE_AGE:
-        last = LastPrice(source, oldest, dates[oldest])
-        warnings.append(Staleness(last, used_on, age, DEFAULT_MAX_PRICE_AGE).message())
+    stale = staleness(LastPrice(source, oldest, dates[oldest]), used_on, DEFAULT_MAX_PRICE_AGE)
+    warnings = [stale.message()] if stale else []
     if later:
         warnings.append(
             f"the trade date {used_on} is well inside the data of {', '.join(later)}: its "

@@ -654,8 +654,7 @@ def _cash_levels(history: MarketHistory) -> pd.Series | None:
 
 def _check_span(dates: pd.DatetimeIndex, sampled: Frequency, unit: Frequency, least: int) -> None:
     """At least ``least`` periods of ``unit`` (weeks, months) among the sampled ``dates``."""
-    code = {Frequency.WEEKLY: "W-FRI", Frequency.MONTHLY: "M"}.get(unit)
-    n = len(dates) if code is None else dates.to_period(code).nunique()
+    n = len(dates) if unit.period is None else dates.to_period(unit.period).nunique()
     if n < least:
         raise ScenarioError(
             f"only {len(dates)} {sampled.value} returns, in {n} {unit.value} periods; need at "
