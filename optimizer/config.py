@@ -147,8 +147,11 @@ def validate(
     ``prefix`` is the dotted key of ``data`` inside its file (``"constraints"``), so the
     message names the full key (``constraints.turnover``).
     """
+    memo = (model, repr(data)) if model.model_config.get("frozen", False) else None
+    if memo is not None and (hit := _VALIDATED.get(memo)) is not None:
+        return hit  # type: ignore[return-value]
     try:
-        return model.model_validate(data)
+        valid = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(part) for part in first["loc"])
@@ -163,6 +166,18 @@ def validate(
         elif first["type"] == "missing":
             message = "required key is missing"
         raise error(message, file=str(file) if file else None, key=key, value=value) from None
+    if memo is not None:
+        if len(_VALIDATED) >= _MAX_VALIDATED:  # the oldest goes (threads: pop, not del)
+            _VALIDATED.pop(next(iter(_VALIDATED), None), None)  # type: ignore[arg-type]
+        _VALIDATED[memo] = valid
+    return valid
+
+
+# (frozen model, repr of the data) -> the validated instance: the monthly job's accounts
+# that copy one policy into their own files validate each section once per process (the
+# validators read nothing but the data; only successes are kept)
+_VALIDATED: dict[tuple[type, str], BaseModel] = {}
+_MAX_VALIDATED = 512
 
 
 def load(model: type[M], path: str | Path, *, error: type[ConfigError] = ConfigError) -> M:

@@ -69,3 +69,32 @@ def test_a_document_nested_past_the_limit_is_one_error_line():
     deep = "x = " + "[" * 2000 + "]" * 2000 + "\n"
     with pytest.raises(ConfigError, match="nested more than"):
         parse_toml(deep, file="deep.toml")
+
+
+def test_a_validated_section_is_shared_only_by_the_same_data():
+    import datetime as dt
+
+    import pytest
+
+    from optimizer.config import validate
+    from optimizer.data import DataConfig
+    from optimizer.errors import ConfigError
+    from optimizer.rebalance.rules import RebalanceRules
+    from optimizer.scenario.config import EstimationConfig
+
+    first = validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250})
+    assert validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250}) is first
+    other = validate(RebalanceRules, {"band_abs": 0.04, "min_trade": 250})
+    assert other is not first and other.band_abs == 0.04 and first.band_abs == 0.03
+    # a success kept for one table never answers for a bad one, however close
+    with pytest.raises(ConfigError) as err:
+        validate(RebalanceRules, {"band_abs": "0.03", "min_trade": 250}, prefix="rebalance")
+    assert err.value.key == "rebalance.band_abs"
+    # the same words under another model are that model's, and a date is not its text
+    assert validate(EstimationConfig, {}) is not validate(RebalanceRules, {})
+    dated = validate(DataConfig, {"end": dt.date(2024, 1, 31)})
+    assert dated.end == dt.date(2024, 1, 31)
+    with pytest.raises(ConfigError):
+        validate(DataConfig, {"end": "not a date"})
+    assert validate(DataConfig, {"end": dt.date(2024, 1, 31)}) is dated
+    assert validate(DataConfig, {"end": "2024-01-31"}) is not dated  # other data, own entry

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from optimizer.jobs.accounts import discover_accounts
 from optimizer.jobs.calendar import parse_period
 from tests.conftest import ROOT, run_cli
@@ -235,3 +237,52 @@ def test_keep_holdings_never_papers_over_a_malformed_holdings_file(tmp_path):
         assert f"{account}/holdings.csv" in line["error"] and words in line["error"], line
     assert lines["growth-okafor"]["status"] == "traded"
     assert sorted(p.stem for p in (tmp_path / "orders" / "2017-04").iterdir()) == ["growth-okafor"]
+
+
+def test_accounts_copying_one_policy_share_its_estimate_but_not_each_others_files(tmp_path):
+    # one folder per account, each with its own account.toml: the same policy under other
+    # ids shares one estimate and one compiled problem; a scenario folder named relative to
+    # each account's folder is that folder's own, even when the words are the same
+    import datetime as dt
+    import re
+
+    from optimizer.jobs.model import Period
+    from optimizer.workflows import Pipeline, process_account
+
+    template = EXAMPLES / "balanced-garcia"
+    text = (template / "account.toml").read_text()
+    holdings = (template / "holdings.csv").read_text()
+    house = (ROOT / "scenarios" / "tariff-shock.toml").read_text()
+
+    def account(name: str, sell_off: int | None) -> None:
+        folder = tmp_path / name
+        folder.mkdir()
+        toml = re.sub(r"^id = .*$", f'id = "{name}"', text, count=1, flags=re.M)
+        if sell_off is not None:  # tariff-shock in the account's own scenario folder
+            toml = toml.replace("[scenarios]\n", '[scenarios]\ndir = "house"\n')
+            (folder / "house").mkdir()
+            own = house.replace("return_pct = -12", f"return_pct = {sell_off}")
+            (folder / "house" / "tariff-shock.toml").write_text(own)
+        (folder / "account.toml").write_text(toml)
+        (folder / "holdings.csv").write_text(holdings.replace("balanced-garcia", name))
+
+    account("a1", None)
+    account("a2", None)
+    account("h1", -12)
+    account("h2", -15)
+    specs = {s.account_id: s for s in discover_accounts(tmp_path)}
+    period = Period(2017, 4, known_date=dt.date(2017, 4, 3))
+    ctx = Pipeline()
+    weights = {}
+    for name in ("a1", "a2", "h1", "h2"):
+        weights[name] = dict(process_account(ctx, specs[name], period).allocation)
+    assert len(ctx.estimates) == 3  # the built-in scenarios once, each folder's once
+    assert ctx.compilations == 1  # one policy, one compiled problem
+    assert weights["a1"] == weights["a2"]
+    assert weights["h1"] == pytest.approx(weights["a1"], abs=1e-6)  # the same shock
+    # h2's estimate took h2's own file: a 15 % sell-off, not h1's 12 %
+    moves = {
+        e.scenarios[[s.id for s in e.scenarios].index("tariff-shock")].factor_moves["equity"]
+        for e in ctx.estimates.values()
+    }
+    assert sorted(round(m, 4) for m in moves) == [-0.15, -0.12]

@@ -544,21 +544,30 @@ def pick_account(
     return accounts[account_id], note
 
 
-_KEYS: dict[tuple[int, tuple[str, ...]], tuple[AccountConfig, str]] = {}
+_KEYS: dict[tuple[str, tuple[int, ...], str], tuple[tuple[Any, ...], str]] = {}
 _MAX_KEYS = 256
 
 
-def _memo(cfg: AccountConfig, sections: tuple[str, ...], make: Callable[[], str]) -> str:
-    """``make()`` once per (account file, sections): a monthly job's accounts sharing a
-    policy file share its parsed config, so their keys are made once (the entry holds
-    ``cfg``, so its id is not reused while it is there)."""
-    hit = _KEYS.get((id(cfg), sections))
-    if hit is not None and hit[0] is cfg:
+def _memo(
+    cfg: AccountConfig,
+    what: str,
+    parts: tuple[Any, ...],
+    reads_paths: bool,
+    make: Callable[[], str],
+) -> str:
+    """``make()`` once per ``what`` and validated sections ``parts`` (and, when the key
+    resolves file-relative paths, per account folder): accounts sharing a policy file, or
+    copying one policy into their own files, share the sections (validated once, see
+    :func:`optimizer.config.validate`), so their keys are made once. The entry holds the
+    sections, so their ids are not reused while it is there."""
+    memo = (what, tuple(map(id, parts)), str(cfg.base_dir) if reads_paths else "")
+    hit = _KEYS.get(memo)
+    if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
         return hit[1]
     if len(_KEYS) >= _MAX_KEYS:
-        del _KEYS[next(iter(_KEYS))]
+        _KEYS.pop(next(iter(_KEYS), None), None)  # type: ignore[arg-type]
     key = make()
-    _KEYS[(id(cfg), sections)] = (cfg, key)
+    _KEYS[memo] = (parts, key)
     return key
 
 
@@ -566,7 +575,13 @@ def _key(cfg: AccountConfig, *sections: str) -> str:
     """A cache key for ``sections`` of ``cfg``: their content, with the file-relative paths
     (csv folders, cache folder, extra scenario folder) resolved, so accounts in different
     folders that say the same thing share one entry."""
-    return _memo(cfg, sections, lambda: _make_key(cfg, sections))
+    reads_paths = (
+        "data" in sections and (cfg.data.source.startswith("csv:") or cfg.data.cache_dir)
+    ) or ("scenarios" in sections and cfg.scenarios.dir is not None)
+    parts = tuple(getattr(cfg, name) for name in sections)
+    return _memo(
+        cfg, ",".join(sections), parts, bool(reads_paths), lambda: _make_key(cfg, sections)
+    )
 
 
 def _make_key(cfg: AccountConfig, sections: tuple[str, ...]) -> str:
@@ -595,7 +610,7 @@ def policy_key(cfg: AccountConfig) -> str:
     """A cache key for the policy's content (universe, objective, constraints)."""
     p = cfg.policy
     parts = (p.universe, p.objective, p.constraints)
-    return _memo(cfg, ("policy",), lambda: "|".join(m.model_dump_json() for m in parts))
+    return _memo(cfg, "policy", parts, False, lambda: "|".join(m.model_dump_json() for m in parts))
 
 
 def _check_currency(cfg: AccountConfig, estimate: Estimate) -> None:
