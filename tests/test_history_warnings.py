@@ -81,23 +81,27 @@ def test_propose_shows_the_data_warning_in_the_table_and_the_json(shared_data, t
     assert "start the data earlier ([data] start)" in " ".join(table.stdout.split())
 
 
-def _split_folder(shared_data, tmp_path, ratio):
-    """SPY, TLT and ^TNX from the real files, SPY's closes from 2020-08-31 on divided by
-    ``ratio`` (a split the file is not adjusted for)."""
+def _split_folder(shared_data, tmp_path, ratio, stepped=("SPY",)):
+    """SPY, TLT and ^TNX from the real files, the closes of ``stepped`` from 2020-08-31 on
+    divided by ``ratio`` (a split the file is not adjusted for)."""
     folder = tmp_path / f"split{ratio}"
     folder.mkdir()
-    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv")
-    after = spy["Date"] >= "2020-08-31"
-    for column in ("Open", "High", "Low", "Close", "Adj Close"):
-        if column in spy:
-            spy.loc[after, column] = spy.loc[after, column] / ratio
-    spy.to_csv(folder / "SPY.csv", index=False)
-    for t in ("TLT", "^TNX"):
-        shutil.copy(shared_data / "yahoo" / f"{t}.csv", folder / f"{t}.csv")
+    for t in ("SPY", "TLT", "^TNX"):
+        frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv")
+        if t in stepped:
+            after = frame["Date"] >= "2020-08-31"
+            for column in ("Open", "High", "Low", "Close", "Adj Close"):
+                if column in frame:
+                    frame.loc[after, column] = frame.loc[after, column] / ratio
+        frame.to_csv(folder / f"{t}.csv", index=False)
     return folder
 
 
-@pytest.mark.parametrize(("ratio", "words"), [(10, "10-for-1 split"), (0.25, "1-for-4 reverse")])
+@pytest.mark.parametrize(
+    ("ratio", "words"),
+    [(10, "10-for-1 split"), (0.25, "1-for-4 reverse"), (1.5, "3-for-2 split"),
+     (1.25, "5-for-4 split")],
+)  # fmt: skip
 def test_an_unadjusted_split_is_a_warning_with_the_results(shared_data, tmp_path, ratio, words):
     folder = _split_folder(shared_data, tmp_path, ratio)
     prov = _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance
@@ -110,6 +114,23 @@ def test_an_unadjusted_split_is_a_warning_with_the_results(shared_data, tmp_path
     # the real files have no such step (nor has any price file of ../shared/data)
     real = f"csv:{shared_data / 'yahoo'}"
     assert _history(real, ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings == ()
+
+
+def test_a_fall_of_a_split_ratio_is_no_split_when_the_market_fell_too(shared_data, tmp_path):
+    # SPY and TLT both fall by a fifth in one day: a crash, not two 5-for-4 splits; ^VIX
+    # alone falls 20 % on calm days many times in its real file (its own moves are large)
+    folder = _split_folder(shared_data, tmp_path, 1.25, stepped=("SPY", "TLT"))
+    assert _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings == ()
+    real = f"csv:{shared_data / 'yahoo'}"
+    vix = _history(real, ["^VIX"], dt.date(1990, 1, 1))
+    assert not [w for w in vix.provenance.warnings if "split" in w]
+    moves = vix.returns["^VIX"]
+    assert ((moves - -0.2).abs() < 0.01).sum() >= 5  # such days are there
+    # a 3-for-2 step in SPY alone (no other series to judge the market by) is still seen
+    (tmp_path / "alone").mkdir()
+    alone = _split_folder(shared_data, tmp_path / "alone", 1.5)
+    (warning,) = _history(f"csv:{alone}", ["SPY"], dt.date(2015, 1, 1)).provenance.warnings
+    assert "3-for-2 split" in warning
 
 
 def test_cash_is_riskless_at_the_rate_it_earns_in_every_scenario(shared_data):

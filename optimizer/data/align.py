@@ -16,6 +16,7 @@ from optimizer.data.validate import (
     check_gaps,
     check_not_future,
     check_values,
+    daily_moves,
     split_suspects,
 )
 from optimizer.errors import DataError
@@ -98,6 +99,7 @@ def assemble(
     if any(c.first != first or c.last != last for c in coverage):
         notes_out.append(_window_warning(coverage, first, last))
     frame, filled = _align(clipped, first, last, policy.max_ffill, freq)
+    moves = daily_moves(clipped)
     coverage = [replace(c, filled=filled[c.ticker]) for c in coverage]
     provenance = Provenance(
         source=source,
@@ -107,7 +109,7 @@ def assemble(
         frequency=freq.value,
         stale=stale,
         notes=tuple(notes),
-        warnings=tuple(w for raw in clipped for w in split_suspects(raw)),
+        warnings=tuple(w for raw in clipped for w in split_suspects(raw, moves=moves)),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
 

@@ -9,6 +9,7 @@ need a policy (forward-fill bound, staleness, future dates) run when series are 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -253,13 +254,25 @@ def require_history(frame: pd.DataFrame, periods: int, what: str) -> None:
 
 
 SPLIT_RATIOS = (2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 25, 30, 40, 50, 100)
+# p-for-q splits of whole shares that are not k-for-1: (p, q)
+FRACTIONAL_SPLITS = ((3, 2), (4, 3), (5, 4), (5, 3), (7, 4), (5, 2), (7, 2))
+_CALM = 0.03  # a day's move of the other series, in absolute value, below which it is calm
 
 
-def split_suspects(series: RawSeries, tolerance: float = 0.02) -> list[str]:
+def split_suspects(
+    series: RawSeries, tolerance: float = 0.02, *, moves: pd.DataFrame | None = None
+) -> list[str]:
     """Warnings for one-step moves of a price series that look like a split the closes
     are not adjusted for: the price divided (a k-for-1 split) or multiplied (a 1-for-k
     reverse split) by a usual ratio k, within ``tolerance``. Such a step turns into a
-    -90 % return in every estimate, yet each value is a valid price."""
+    -90 % return in every estimate, yet each value is a valid price.
+
+    A p-for-q split (3-for-2: -33.3 %, 5-for-4: -20 %) is a move a market can also make,
+    so it is flagged only as a step of at least ten times the series' own typical move
+    (a robust standard deviation of its other returns within 125 steps), on a day the
+    other price series were calm (their median absolute return under 3 %; ``moves``: the
+    absolute returns of every price series, from :func:`daily_moves`), within 2 % of the
+    ratio; a series alone, whose market is unknown, within 0.5 %."""
     if series.kind is not SeriesKind.PRICE:
         return []
     v = series.values.dropna()
@@ -268,22 +281,69 @@ def split_suspects(series: RawSeries, tolerance: float = 0.02) -> list[str]:
         return []
     q = x[1:] / x[:-1]
     out = []
-    for i in np.flatnonzero((q <= 0.55) | (q >= 1.8)):
-        for k in SPLIT_RATIOS:
-            if abs(q[i] * k - 1.0) <= tolerance:
-                kind = f"a {k}-for-1 split"
-            elif abs(q[i] / k - 1.0) <= tolerance:
-                kind = f"a 1-for-{k} reverse split"
-            else:
-                continue
-            out.append(
-                f"{series.ticker}: the close goes from {x[i]:,.4g} to {x[i + 1]:,.4g} on "
-                f"{_iso(v.index[i + 1])} ({q[i] - 1:+.1%}), like {kind} the prices are not "
-                "adjusted for: every return and risk estimate takes it as a real move; use "
-                "split-adjusted closes (Adj Close)"
-            )
-            break
+    for i in np.flatnonzero((q <= 0.86) | (q >= 1.8)):
+        kind = _split_kind(float(q[i]), tolerance)
+        if kind is None and q[i] <= 0.86 and _outlier(q, i):
+            calm = _calm(moves, series.ticker, v.index[i + 1])
+            if calm is not False:
+                kind = _split_kind(float(q[i]), tolerance if calm else 0.005, FRACTIONAL_SPLITS)
+        if kind is None:
+            continue
+        out.append(
+            f"{series.ticker}: the close goes from {x[i]:,.4g} to {x[i + 1]:,.4g} on "
+            f"{_iso(v.index[i + 1])} ({q[i] - 1:+.1%}), like {kind} the prices are not "
+            "adjusted for: every return and risk estimate takes it as a real move; use "
+            "split-adjusted closes (Adj Close)"
+        )
     return out
+
+
+def _split_kind(
+    q: float, tolerance: float, splits: Sequence[tuple[int, int]] | None = None
+) -> str | None:
+    """The split that turns a close into ``q`` times itself (within ``tolerance``): one of
+    ``splits`` (p-for-q), or by default a k-for-1 or 1-for-k of :data:`SPLIT_RATIOS`."""
+    if splits is not None:
+        for new, old in splits:
+            if abs(q * new / old - 1.0) <= tolerance:
+                return f"a {new}-for-{old} split"
+        return None
+    for k in SPLIT_RATIOS:
+        if abs(q * k - 1.0) <= tolerance:
+            return f"a {k}-for-1 split"
+        if abs(q / k - 1.0) <= tolerance:
+            return f"a 1-for-{k} reverse split"
+    return None
+
+
+def _outlier(q: np.ndarray, i: int, reach: int = 125, times: float = 10.0) -> bool:
+    """Whether step ``i`` of the price ratios ``q`` is at least ``times`` the series' own
+    robust standard deviation (median absolute log return / 0.6745) of the other steps
+    within ``reach`` (at least 20 of them)."""
+    near = np.log(np.concatenate([q[max(i - reach, 0) : i], q[i + 1 : i + 1 + reach]]))
+    near = near[np.isfinite(near)]
+    if near.size < 20:
+        return False
+    sigma = float(np.median(np.abs(near))) / 0.6745
+    return abs(float(np.log(q[i]))) >= times * max(sigma, 1e-6)
+
+
+def _calm(moves: pd.DataFrame | None, ticker: str, day: pd.Timestamp) -> bool | None:
+    """Whether the other price series were calm on ``day``; None when unknown (a series
+    alone, or a day none of the others has)."""
+    if moves is None or day not in moves.index:
+        return None
+    others = moves.loc[day].drop(labels=[ticker], errors="ignore").dropna()
+    return None if others.empty else float(others.median()) < _CALM
+
+
+def daily_moves(raws: Sequence[RawSeries]) -> pd.DataFrame | None:
+    """The absolute one-step returns of every price series of ``raws`` (dates x tickers,
+    each on its own dates), for :func:`split_suspects`; None with fewer than two."""
+    prices = {r.ticker: r.values.dropna() for r in raws if r.kind is SeriesKind.PRICE}
+    if len(prices) < 2:
+        return None
+    return pd.concat({t: v.pct_change().abs() for t, v in prices.items()}, axis=1)
 
 
 def _iso(ts: pd.Timestamp) -> str:
