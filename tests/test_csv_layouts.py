@@ -248,11 +248,99 @@ def test_a_config_finds_files_whose_tickers_are_lower_case(tmp_path, shared_data
     assert docs[0]["trades"] == docs[1]["trades"]
 
 
+def _site_file(series, header, row, *, sep=",", newest_first=True):
+    """``series`` written as a site writes it: ``row(day, close)`` -> the cells of a line."""
+    lines = [sep.join(row(d, c)) for d, c in series.items()]
+    return "\n".join([header, *(lines[::-1] if newest_first else lines)]) + "\n"
+
+
+def _comma_decimal(x: float) -> str:
+    return f"{x:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "row", "sep"),
+    [
+        (  # Nasdaq.com: month/day/year, dollar signs, newest first
+            "nasdaq",
+            "Date,Close/Last,Volume,Open,High,Low",
+            lambda d, c: [f"{d:%m/%d/%Y}", f"${c:.2f}", "81817203", f"${c:.2f}", "$1.00", "$1.00"],
+            ",",
+        ),
+        (  # Investing.com: every cell quoted, thousands separators, a percent column
+            "investing",
+            '"Date","Price","Open","High","Low","Vol.","Change %"',
+            lambda d, c: [
+                f'"{d:%m/%d/%Y}"',
+                f'"{c * 10:,.2f}"',
+                '"1.00"',
+                '"1.00"',
+                '"1.00"',
+                '"45.2M"',
+                '"0.54%"',
+            ],
+            ",",
+        ),
+        (  # a German spreadsheet: semicolons, day.month.year, decimal comma, point groups
+            "german",
+            "Datum;Schlusskurs;Volumen",
+            lambda d, c: [f"{d:%d.%m.%Y}", _comma_decimal(c * 10), "1.000"],
+            ";",
+        ),
+        (  # a French one: day/month/year, space groups, a euro sign after the number
+            "french",
+            "Date;Close;Volume",
+            lambda d, c: [f"{d:%d/%m/%Y}", _comma_decimal(c * 10).replace(".", " ") + " €", "1"],
+            ";",
+        ),
+        (  # tab-separated, year/month/day
+            "tabs",
+            "Date\tClose\tVolume",
+            lambda d, c: [f"{d:%Y/%m/%d}", f"{c:.2f}", "1"],
+            "\t",
+        ),
+    ],
+)
+def test_dates_and_numbers_as_sites_and_spreadsheets_write_them(
+    tmp_path, closes, name, header, row, sep
+):
+    spy = closes["SPY"]
+    text = _site_file(spy, header, row, sep=sep)
+    if name in ("german", "french"):  # a wide file: the date column, then one ticker
+        text = text.replace(header, header.replace("Schlusskurs", "Close"), 1)
+    (tmp_path / "SPY.csv").write_text(text, encoding="utf-8")
+    got = _served(tmp_path, "SPY")["SPY"]
+    scale = 10 if name in ("investing", "german", "french") else 1
+    np.testing.assert_allclose(got.to_numpy(), spy.to_numpy() * scale, rtol=0, atol=0.005 * scale)
+    assert (got.index == spy.index).all()
+
+
+def test_dates_that_read_alike_month_first_and_day_first_are_refused(tmp_path):
+    # 2024-01-02..2024-01-12 as 01/02/2024..01/12/2024: read day first, they are the 1st
+    # of February..December, in order as well
+    days = pd.bdate_range("2024-01-02", "2024-01-12")
+    rows = ["Date,Close"] + [f"{d:%m/%d/%Y},{100 + i}" for i, d in enumerate(days)]
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    message = err.value.render()
+    assert "SPY.csv" in message and "month/day/year and as day/month/year" in message
+    assert "YYYY-MM-DD" in message
+    # a 13th decides it (and a date no order reads is named with its line)
+    rows += ["01/15/2024,110"]
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    assert _served(tmp_path, "SPY").index[-1] == pd.Timestamp("2024-01-15")
+    rows += ["01/32/2024,111"]
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"01/32/2024.*not a date on line 12"):
+        _served(tmp_path, "SPY")
+
+
 @pytest.mark.parametrize(
     ("cell", "hint"),
     [
-        ('"$463.89"', "no currency signs"),
-        ('"4,638.93"', "thousands separators"),
+        ('"4.638,93"', "one decimal mark"),  # beside cells with a decimal point
+        ('"0.54%"', "no percent signs"),
         ("#N/A", "leave a missing value blank"),
         ("-", "leave a missing value blank"),
     ],
@@ -265,6 +353,16 @@ def test_a_price_that_is_not_a_plain_number_says_how_to_write_it(tmp_path, close
         _served(tmp_path, "SPY")
     message = err.value.render()
     assert "SPY.csv" in message and "not a number" in message and hint in message
+
+
+@pytest.mark.parametrize(("cell", "value"), [('"$463.89"', 463.89), ('"4,638.93"', 4638.93)])
+def test_a_currency_sign_or_thousands_separator_in_one_cell_is_read(tmp_path, closes, cell, value):
+    rows = ["Date,Close"] + [f"{d:%Y-%m-%d},{c!r}" for d, c in closes["SPY"].items()]
+    rows[5] = rows[5].split(",")[0] + "," + cell
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    got = _served(tmp_path, "SPY")["SPY"]
+    assert got.iloc[4] == value
+    assert np.array_equal(np.delete(got.to_numpy(), 4), np.delete(closes["SPY"].to_numpy(), 4))
 
 
 def test_tickers_spelled_like_price_fields_are_tickers(tmp_path, closes):

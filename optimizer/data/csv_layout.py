@@ -30,7 +30,8 @@ from pathlib import Path
 
 from optimizer.errors import DataError
 
-DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day"})
+# the date column's name, in English and as European spreadsheets write it
+DATE_NAMES = frozenset({"date", "datetime", "timestamp", "time", "day", "datum", "fecha", "data"})
 _CLOSES = ("Adj Close", "Close")  # preferred first
 _OTHER_FIELDS = (
     "Open", "High", "Low", "Volume", "Dividends", "Stock Splits", "Capital Gains", "Repaired?",
@@ -95,11 +96,38 @@ def _close_column(cells: list[str]) -> int | None:
     return next((names.index(c) for c in _CLOSES if c in names), None)
 
 
-def split_rows(lines: list[str], origin: str = "") -> list[list[str]]:
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_separator(lines: list[str]) -> str:
+    """The separator of a file's first ``lines``: of comma, semicolon, tab and bar, the one
+    that splits the header line and most lines into the same number of cells (at least
+    two); a comma when none does. A file written where the comma is the decimal mark
+    (``Date;Close`` over ``2024-01-02;475,31``) splits on semicolons."""
+    body = [ln for ln in lines if ln.strip()]
+    best, score = ",", (False, 0)
+    for sep in SEPARATORS:
+        try:
+            widths = [len(row) for row in csv.reader(body, delimiter=sep)]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        width = max(set(widths), key=widths.count)
+        if width < 2:
+            continue
+        header = next((w for w in widths if w > 1), 0) == width  # a title line: one cell
+        if (header, widths.count(width)) > score:
+            best, score = sep, (header, widths.count(width))
+    return best
+
+
+def split_rows(lines: list[str], origin: str = "", sep: str = ",") -> list[list[str]]:
     """CSV lines -> stripped cells; a line that is not CSV (a cell past the csv module's
     128 KiB, an HTML page saved as .csv) is a DataError naming ``origin``."""
     try:
-        return [[c.strip() for c in row] for row in csv.reader(ln for ln in lines if ln.strip())]
+        rows = csv.reader((ln for ln in lines if ln.strip()), delimiter=sep)
+        return [[c.strip() for c in row] for row in rows]
     except csv.Error as exc:
         raise DataError(
             "not a CSV file of prices", file=origin or None, key="header", hint=str(exc)

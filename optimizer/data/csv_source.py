@@ -34,7 +34,14 @@ import pandas as pd
 
 from optimizer.data.align import Request, assemble
 from optimizer.data.base import PriceData, ServedBy
-from optimizer.data.csv_layout import MAX_HEADER_LINES, Layout, detect_rows, field, split_rows
+from optimizer.data.csv_layout import (
+    MAX_HEADER_LINES,
+    Layout,
+    detect_rows,
+    field,
+    sniff_separator,
+    split_rows,
+)
 from optimizer.data.validate import (
     BLANKS,
     RawSeries,
@@ -68,7 +75,8 @@ class _ParsedFile:
         self.path = path
         self.text = text
         lines = text.splitlines()[: MAX_HEADER_LINES + 8]
-        self.layout = detect_rows(split_rows(lines, str(path)), str(path))
+        self.sep = sniff_separator(lines)
+        self.layout = detect_rows(split_rows(lines, str(path), self.sep), str(path))
         # physical lines down to the last header line (blank lines before it count)
         seen, self.skip = 0, 0
         while seen < self.layout.header_lines and self.skip < len(lines):
@@ -85,6 +93,7 @@ class _ParsedFile:
                 # and is checked, with its line, by parse_numbers)
                 table = pd.read_csv(
                     io.StringIO(self.text),
+                    sep=self.sep,
                     header=None,
                     skiprows=self.skip,
                     dtype={0: str},
@@ -113,12 +122,12 @@ class _ParsedFile:
         if not extra.any():
             return
         row = table.iloc[int(extra.argmax())]
-        cells = ",".join("" if pd.isna(c) else str(c) for c in row.to_numpy())
+        cells = self.sep.join("" if pd.isna(c) else str(c) for c in row.to_numpy())
         raise DataError(
             f"a row has more values than the header's {width} columns",
             file=str(self.path),
             key=f"row {row.iloc[0]}",
-            value=cells.rstrip(","),
+            value=cells.rstrip(self.sep),
             hint='quote values with commas (1,234.5 as "1,234.5"), or drop thousands separators',
         )
 
@@ -148,7 +157,9 @@ class _ParsedFile:
             raw = table.iloc[:, column] if column < table.shape[1] else None
             if raw is None:
                 raise DataError("column not found in the file", file=str(self.path), key=ticker)
-            self.series[column] = parse_numbers(raw, index, origin=str(self.path), ticker=ticker)
+            self.series[column] = parse_numbers(
+                raw, index, origin=str(self.path), ticker=ticker, sep=self.sep
+            )
         return self.series[column]
 
 

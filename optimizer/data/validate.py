@@ -65,14 +65,24 @@ def parse_dates(
     all newest first (the caller reverses the rows).
 
     A time or UTC offset after the date (``2024-03-01 00:00:00-05:00``, as pandas writes
-    tz-aware indexes) is ignored: the date as written is the trading day. Anything else
-    (``03/01/2024``, ``2024-13-01``) raises DataError naming the file, the column and the
-    line; duplicated or out-of-order dates too.
+    tz-aware indexes) is ignored: the date as written is the trading day. A column written
+    in one other order throughout (``03/01/2024``, ``01.03.2024``, ``2024/03/01``,
+    ``20240301``) is read when one order alone gives valid dates in sequence: month/day or
+    day/month is decided by the whole column (a 13th or later day, or the rows' order),
+    and a column both read alike is an error. Anything else (``2024-13-01``) raises
+    DataError naming the file, the column and the line; duplicated or out-of-order dates
+    too.
     """
     text = raw.astype("string").str.strip()
     day = text.str.extract(_ISO_DAY, expand=False)
     parsed = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
     bad = parsed.isna().to_numpy()
+    if bad.any():
+        written, miss = _written_dates(text, origin=origin, column=column)
+        if written is not None:
+            parsed, bad = written, np.zeros(len(text), dtype=bool)
+        elif miss is not None:  # the line the column's own order cannot read
+            bad = np.arange(len(text)) == miss
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         value = text.iloc[pos]
@@ -87,6 +97,47 @@ def parse_dates(
     if not (len(index) > 1 and index.is_monotonic_decreasing and index.is_unique):
         check_dates(index, origin=origin, ticker=column)  # newest first: the caller reverses
     return index
+
+
+_DATE_ORDERS = (
+    ("%m/%d/%Y", "month/day/year"),
+    ("%d/%m/%Y", "day/month/year"),
+    ("%d.%m.%Y", "day.month.year"),
+    ("%Y/%m/%d", "year/month/day"),
+    ("%d-%m-%Y", "day-month-year"),
+    ("%m-%d-%Y", "month-day-year"),
+    ("%Y%m%d", "yearmonthday"),
+)
+
+
+def _written_dates(
+    text: pd.Series, *, origin: str, column: str
+) -> tuple[pd.Series | None, int | None]:
+    """The column read in the one date order of :data:`_DATE_ORDERS` that gives valid,
+    distinct dates in sequence (oldest or newest first), else None; and, when no order
+    reads it all, the first cell the order reading most of it (more than ``YYYY-MM-DD``
+    does) cannot read."""
+    token = text.str.extract(r"^(\S+?)(?:[ T].*)?$", expand=False)
+    fits, best = [], (int(text.str.match(_ISO_DAY).fillna(False).sum()), None)
+    for fmt, words in _DATE_ORDERS:
+        got = pd.to_datetime(token, errors="coerce", format=fmt)
+        missed = got.isna().to_numpy()
+        if missed.any():
+            if len(text) - missed.sum() > best[0]:
+                best = (len(text) - int(missed.sum()), int(np.flatnonzero(missed)[0]))
+            continue
+        index = pd.DatetimeIndex(got)
+        if index.is_unique and (index.is_monotonic_increasing or index.is_monotonic_decreasing):
+            fits.append((got, words))
+    if len(fits) > 1:
+        raise DataError(
+            f"dates read alike as {fits[0][1]} and as {fits[1][1]}",
+            file=origin,
+            key=column,
+            value=str(text.iloc[0]),
+            hint="use YYYY-MM-DD",
+        )
+    return (fits[0][0] if fits else None), best[1]
 
 
 def check_dates(index: pd.DatetimeIndex, *, origin: str, ticker: str) -> None:
@@ -112,15 +163,26 @@ def check_dates(index: pd.DatetimeIndex, *, origin: str, ticker: str) -> None:
 
 
 def parse_numbers(
-    raw: pd.Series, index: pd.DatetimeIndex, *, origin: str, ticker: str
+    raw: pd.Series, index: pd.DatetimeIndex, *, origin: str, ticker: str, sep: str = ","
 ) -> pd.Series:
-    """Numeric column -> float Series on ``index``; blanks become NaN, text is an error."""
+    """Numeric column -> float Series on ``index``; blanks become NaN, text is an error.
+
+    Numbers as sites and spreadsheets write them are read too: a currency sign before or
+    after (``$683.39``, ``683,39 €``) and thousands separators, by the one convention
+    every cell of the column fits: ``4,638.93`` (comma groups, point decimal) or
+    ``4.638,93`` / ``4 638,93`` (point or space groups, comma decimal). When both fit every
+    cell (``1,234`` alone), the file's separator decides: a comma-separated file uses the
+    comma for groups, any other the comma as the decimal mark. Percent signs and cells no
+    convention reads are errors naming the first one."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
     blank = text.isna() | text.isin(BLANKS)
     numbers = pd.to_numeric(text.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
+    if bad.any():
+        numbers = _written_numbers(text, blank, sep)
+        bad = numbers.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         value = str(text.iloc[pos])
@@ -134,9 +196,34 @@ def parse_numbers(
     return pd.Series(numbers.to_numpy(dtype=float), index=index, name=ticker)
 
 
+_GROUPED_POINT = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$"
+_GROUPED_COMMA = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d+)?$"
+
+
+def _written_numbers(text: pd.Series, blank: pd.Series, sep: str) -> pd.Series:
+    """The cells of ``text`` read by the convention they all fit (see
+    :func:`parse_numbers`), else by the one most fit; NaN where a cell does not fit it."""
+    cells = text.where(~blank).str.strip("$€£¥ ").str.replace(r"[ \u00a0\u202f]", "", regex=True)
+    cells = cells.where(cells.str.contains(r"\d", regex=True))  # "$" alone is no number
+    point = cells.str.match(_GROUPED_POINT).fillna(False).astype(bool)
+    comma = cells.str.match(_GROUPED_COMMA).fillna(False).astype(bool)
+    n_point, n_comma = int(point.sum()), int(comma.sum())
+    if n_comma > n_point or (n_comma == n_point and sep != ","):  # comma decimal
+        read = cells.where(comma).str.replace(".", "", regex=False)
+        read = read.str.replace(",", ".", regex=False)
+    else:
+        read = cells.where(point).str.replace(",", "", regex=False)
+    return pd.to_numeric(read, errors="coerce")
+
+
 def _number_hint(value: str) -> str | None:
-    if any(c in value for c in "$€£¥,%"):
-        return "write plain numbers: no currency signs, thousands separators or percent signs"
+    if "%" in value:
+        return "write plain numbers: no percent signs"
+    if any(c in value for c in "$€£¥,."):
+        return (
+            "write plain numbers: one decimal mark, thousands grouped the same way in every "
+            "cell of the column"
+        )
     if value.strip("-–—#/ ").upper() in ("", "N/A", "NA", "NAN"):
         return "leave a missing value blank"
     return None
