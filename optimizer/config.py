@@ -8,6 +8,7 @@ holds the shared machinery: reading TOML, turning pydantic's errors into one-lin
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from pathlib import Path
@@ -165,7 +166,12 @@ def validate(
             message = "unknown key" + (f"; known keys: {known}" if known else "")
         elif first["type"] == "missing":
             message = "required key is missing"
-        raise error(message, file=str(file) if file else None, key=key, value=value) from None
+        hint = None
+        if isinstance(value, float) and not math.isfinite(value):
+            hint = "numbers past the float range, such as 1e400, read as inf"
+        raise error(
+            message, file=str(file) if file else None, key=key, value=value, hint=hint
+        ) from None
     if memo is not None:
         if len(_VALIDATED) >= _MAX_VALIDATED:  # the oldest goes (threads: pop, not del)
             _VALIDATED.pop(next(iter(_VALIDATED), None), None)  # type: ignore[arg-type]

@@ -98,3 +98,21 @@ def test_a_validated_section_is_shared_only_by_the_same_data():
         validate(DataConfig, {"end": "not a date"})
     assert validate(DataConfig, {"end": dt.date(2024, 1, 31)}) is dated
     assert validate(DataConfig, {"end": "2024-01-31"}) is not dated  # other data, own entry
+
+
+def test_a_number_past_the_float_range_is_named_as_such():
+    import pytest
+
+    from optimizer.config import validate
+    from optimizer.errors import ConfigError
+    from optimizer.rebalance.rules import RebalanceRules
+
+    for text in ("band_abs = 1e400", "band_abs = inf", "band_abs = -1e999"):
+        with pytest.raises(ConfigError) as err:
+            validate(RebalanceRules, tomli.loads(text), file="a.toml", prefix="rebalance")
+        message = err.value.render()
+        assert "rebalance.band_abs=" in message and "finite number" in message
+        assert "numbers past the float range, such as 1e400, read as inf" in message
+    with pytest.raises(ConfigError) as err:  # a finite slip gets no such words
+        validate(RebalanceRules, {"band_abs": -1.0}, file="a.toml", prefix="rebalance")
+    assert "float range" not in err.value.render()
