@@ -170,3 +170,6 @@ def test_the_stale_price_warning_names_the_closes_the_trades_use(shared_data, tm
     assert doc["as_of"] == tnx_last
     (stale,) = [w for w in doc["warnings"] if w.startswith("stale prices")]
     assert f"is {tnx_last}," in stale
+    # named: the series that ends first (the funds run ten days past it), not a fund
+    assert stale.startswith(f"stale prices: the last price of ^TNX ({data}) is {tnx_last}")
+    assert doc["provenance"]["ended_by"] == "^TNX"

@@ -31,6 +31,8 @@ class Provenance:
     # others' (shown with the results, not only in the provenance)
     warnings: tuple[str, ...] = ()
     currency: str | None = None  # of the prices, when the source says (Yahoo does)
+    # the series that ends first, when another runs past it: it set ``last``
+    ended_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class Provenance:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "warnings": list(self.warnings),
             **({"currency": self.currency} if self.currency else {}),
+            **({"ended_by": self.ended_by} if self.ended_by else {}),
         }
 
 

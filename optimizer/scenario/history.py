@@ -95,7 +95,7 @@ def load_history(
     # the assets come aligned to their common window: their own first days are in coverage
     firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
     lasts = {c.ticker: pd.Timestamp(c.last) for c in assets.coverage}
-    ends, starts = _shortest_notes(levels, joined, firsts, lasts)
+    ends, starts, ended_by = _shortest_notes(levels, joined, firsts, lasts)
     notes += ends
     warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
     as_of = joined.index[-1].date()
@@ -111,6 +111,7 @@ def load_history(
         as_of=as_of,
         warnings=tuple(warnings),
         currency=assets.provenance.currency,
+        ended_by=ended_by,
     )
     return MarketHistory.from_levels(
         joined,
@@ -202,23 +203,26 @@ def _shortest_notes(
     joined: pd.DataFrame,
     starts_before: Mapping[str, pd.Timestamp] | None = None,
     ends_after: Mapping[str, pd.Timestamp] | None = None,
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], str | None]:
     """Which series end the common window, when it cuts more than a week off the others'
     end (a note: rate series often run past the prices), and which one starts it, when it
     cuts more than a year off the others' start (a warning: every estimate then rests on
-    the shorter history). ``starts_before``, ``ends_after``: first and last days of series
-    that ``levels`` holds already cut to a common window."""
+    the shorter history); third, the series that ends first, when another runs past it (by
+    a day, perhaps). ``starts_before``, ``ends_after``: first and last days of series that
+    ``levels`` holds already cut to a common window."""
     if joined.empty:
-        return [], []
+        return [], [], None
     own = {n: s.dropna().index for n, s in levels.items() if len(s.dropna())}
     lasts = {n: i[-1] for n, i in own.items()} | dict(ends_after or {})
     firsts = {n: i[0] for n, i in own.items()} | dict(starts_before or {})
-    ends, starts = [], []
+    ends, starts, ended_by = [], [], None
     # what the assets could have had: a factor series older than every asset cuts nothing
     latest = max(lasts.values())
     earliest = min((starts_before or firsts).values())
+    first_end = min(lasts, key=lambda n: lasts[n])
+    if lasts[first_end] < latest:  # it cut the others' end (by a day, perhaps)
+        ended_by = first_end
     if joined.index[-1] < latest - pd.Timedelta(days=7):
-        first_end = min(lasts, key=lambda n: lasts[n])
         ends.append(
             f"history ends {joined.index[-1].date()} because {first_end} ends "
             f"{lasts[first_end].date()} (other series run to {latest.date()})"
@@ -231,7 +235,7 @@ def _shortest_notes(
             f"{firsts[last_start].date()} (other series from {earliest.date()}): every "
             "estimate rests on the shorter history"
         )
-    return ends, starts
+    return ends, starts, ended_by
 
 
 def _short_history(joined: pd.DataFrame, frequency: Frequency) -> list[str]:

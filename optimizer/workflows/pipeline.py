@@ -227,11 +227,12 @@ class Pipeline:
         used_on: dt.date | None,
         limit: int | None,
         priced_on: dt.date | None = None,
+        ended_by: str | None = None,
     ) -> Staleness | None:
         """Stale prices for a trade on ``used_on`` (default: [account] as_of, else today),
         of closes taken on ``priced_on`` or before (the estimate's as-of date: a series
-        ending earlier holds every price to it)."""
-        from optimizer.data.freshness import staleness
+        ending earlier, ``ended_by``, holds every price to it, and is the one named)."""
+        from optimizer.data.freshness import LastPrice, staleness
 
         if limit is None:
             return None
@@ -240,6 +241,8 @@ class Pipeline:
             used_as = "the as-of date"
         used_on = used_on or cfg.account.as_of or dt.datetime.now(dt.UTC).date()
         last = self.last_price(cfg, min(used_on, priced_on) if priced_on else used_on)
+        if last is not None and ended_by and priced_on == last.date:  # cut there, by it
+            last = LastPrice(last.source, ended_by, last.date)
         return staleness(last, used_on, limit, used_as) if last is not None else None
 
     def run(
@@ -297,7 +300,9 @@ class Pipeline:
             order = allocation.tax.lot_order if allocation.tax is not None else None
             trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw, order)
         prov = estimate.provenance
-        stale = self.staleness(cfg, as_of, max_price_age, prov.as_of if prov else None)
+        stale = self.staleness(
+            cfg, as_of, max_price_age, prov.as_of if prov else None, prov.ended_by if prov else None
+        )
         return AccountRun(
             cfg, estimate, allocation, position, trade_plan,
             without_views=without, tax_lots=tax, tax_blind=blind, stale=stale,
