@@ -185,8 +185,14 @@ class AccountConfig:
         return resolve_path(p, self.path) if p else None
 
 
-def load_account(path: str | Path) -> AccountConfig:
-    """Read and validate an account file; ConfigError names file, key and value."""
+def load_account(
+    path: str | Path, *, shared: dict[tuple[type, str], Any] | None = None
+) -> AccountConfig:
+    """Read and validate an account file; ConfigError names file, key and value.
+
+    ``shared``: sections validated before, for a caller reading many account files that
+    say the same (see :func:`optimizer.config.validate`); the sections it returns are then
+    shared with the other files' configs."""
     from optimizer.data import DataConfig
     from optimizer.optimize.policy import Policy
     from optimizer.rebalance.rules import RebalanceRules
@@ -208,7 +214,7 @@ def load_account(path: str | Path) -> AccountConfig:
         raw["account"] = {"id": _default_id(p), **account}
 
     def section(model: Any, name: str) -> Any:
-        return validate(model, raw.get(name, {}), file=p, prefix=name)
+        return validate(model, raw.get(name, {}), file=p, prefix=name, shared=shared)
 
     cfg = AccountConfig(
         path=p,
@@ -216,7 +222,7 @@ def load_account(path: str | Path) -> AccountConfig:
         data=section(DataConfig, "data"),
         estimation=section(EstimationConfig, "estimation"),
         scenarios=section(ScenarioSetConfig, "scenarios"),
-        policy=Policy.from_config(raw, file=p),
+        policy=Policy.from_config(raw, file=p, shared=shared),
         rebalance=section(RebalanceRules, "rebalance"),
         views=section(ViewsConfig, "views"),
         tax=section(TaxConfig, "tax"),

@@ -142,15 +142,22 @@ def validate(
     file: str | Path | None = None,
     prefix: str = "",
     error: type[ConfigError] = ConfigError,
+    shared: dict[tuple[type, str], BaseModel] | None = None,
 ) -> M:
     """Validate ``data`` against ``model``; the first problem becomes one ``error`` line.
 
     ``prefix`` is the dotted key of ``data`` inside its file (``"constraints"``), so the
-    message names the full key (``constraints.turnover``).
+    message names the full key (``constraints.turnover``). ``shared``: validated sections
+    kept by (model, repr of the data) for a caller that reads many files saying the same
+    and never changes what it gets (the monthly job's pipeline): an instance found there is
+    returned as it is, lists and tables inside it included; only frozen models and only
+    successes are kept (the validators read nothing but the data).
     """
-    memo = (model, repr(data)) if model.model_config.get("frozen", False) else None
-    if memo is not None and (hit := _VALIDATED.get(memo)) is not None:
-        return hit  # type: ignore[return-value]
+    memo = None
+    if shared is not None and model.model_config.get("frozen", False):
+        memo = (model, repr(data))
+        if (hit := shared.get(memo)) is not None:
+            return hit  # type: ignore[return-value]
     try:
         valid = model.model_validate(data)
     except ValidationError as exc:
@@ -172,18 +179,14 @@ def validate(
         raise error(
             message, file=str(file) if file else None, key=key, value=value, hint=hint
         ) from None
-    if memo is not None:
-        if len(_VALIDATED) >= _MAX_VALIDATED:  # the oldest goes (threads: pop, not del)
-            _VALIDATED.pop(next(iter(_VALIDATED), None), None)  # type: ignore[arg-type]
-        _VALIDATED[memo] = valid
+    if memo is not None and shared is not None:
+        if len(shared) >= MAX_SHARED:  # the oldest goes (threads: pop, not del)
+            shared.pop(next(iter(shared), None), None)  # type: ignore[arg-type]
+        shared[memo] = valid
     return valid
 
 
-# (frozen model, repr of the data) -> the validated instance: the monthly job's accounts
-# that copy one policy into their own files validate each section once per process (the
-# validators read nothing but the data; only successes are kept)
-_VALIDATED: dict[tuple[type, str], BaseModel] = {}
-_MAX_VALIDATED = 512
+MAX_SHARED = 512  # validated sections a ``shared`` cache keeps
 
 
 def load(model: type[M], path: str | Path, *, error: type[ConfigError] = ConfigError) -> M:

@@ -82,22 +82,38 @@ def test_a_validated_section_is_shared_only_by_the_same_data():
     from optimizer.rebalance.rules import RebalanceRules
     from optimizer.scenario.config import EstimationConfig
 
-    first = validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250})
-    assert validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250}) is first
-    other = validate(RebalanceRules, {"band_abs": 0.04, "min_trade": 250})
+    shared: dict = {}
+    first = validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250}, shared=shared)
+    assert validate(RebalanceRules, {"band_abs": 0.03, "min_trade": 250}, shared=shared) is first
+    other = validate(RebalanceRules, {"band_abs": 0.04, "min_trade": 250}, shared=shared)
     assert other is not first and other.band_abs == 0.04 and first.band_abs == 0.03
     # a success kept for one table never answers for a bad one, however close
     with pytest.raises(ConfigError) as err:
-        validate(RebalanceRules, {"band_abs": "0.03", "min_trade": 250}, prefix="rebalance")
+        validate(
+            RebalanceRules,
+            {"band_abs": "0.03", "min_trade": 250},
+            prefix="rebalance",
+            shared=shared,
+        )
     assert err.value.key == "rebalance.band_abs"
     # the same words under another model are that model's, and a date is not its text
-    assert validate(EstimationConfig, {}) is not validate(RebalanceRules, {})
-    dated = validate(DataConfig, {"end": dt.date(2024, 1, 31)})
+    assert validate(EstimationConfig, {}, shared=shared) is not validate(
+        RebalanceRules, {}, shared=shared
+    )
+    dated = validate(DataConfig, {"end": dt.date(2024, 1, 31)}, shared=shared)
     assert dated.end == dt.date(2024, 1, 31)
     with pytest.raises(ConfigError):
-        validate(DataConfig, {"end": "not a date"})
-    assert validate(DataConfig, {"end": dt.date(2024, 1, 31)}) is dated
-    assert validate(DataConfig, {"end": "2024-01-31"}) is not dated  # other data, own entry
+        validate(DataConfig, {"end": "not a date"}, shared=shared)
+    assert validate(DataConfig, {"end": dt.date(2024, 1, 31)}, shared=shared) is dated
+    assert validate(DataConfig, {"end": "2024-01-31"}, shared=shared) is not dated
+    # without a shared cache every call has its own objects: a caller that edits the lists
+    # inside one policy does not edit the next one made from the same words
+    from optimizer.optimize.policy import Policy
+
+    one = Policy.simple(["SPY", "BND"], constraints={"groups": ["equity <= 0.6"]})
+    one.constraints.groups.append("bonds >= 0.9")
+    two = Policy.simple(["SPY", "BND"], constraints={"groups": ["equity <= 0.6"]})
+    assert two.constraints.groups == ["equity <= 0.6"]
 
 
 def test_a_number_past_the_float_range_is_named_as_such():

@@ -455,3 +455,64 @@ def test_tickers_spelled_like_a_close_stay_tickers(tmp_path, closes, header, tic
     rows = [header] + [f"{d:%Y-%m-%d},{c!r},{c * 2!r}" for d, c in closes["SPY"].items()]
     (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
     assert get_provider(f"csv:{tmp_path}").available() == tickers
+
+
+def test_whole_numbers_grouped_by_points_beside_semicolons_are_thousands(tmp_path, shared_data):
+    # the Russell 2000 near 1,000 points, rounded, in a German spreadsheet: 1.000 is a
+    # thousand (it was read 1.0, a fall of 99.9 % with no warning), in a wide file too
+    rut = pd.read_csv(shared_data / "yahoo" / "^RUT.csv", index_col="Date", parse_dates=True)
+    rut = rut["Close"].loc["2013-06-01":"2013-08-31"].round()
+    spy = closes_of(shared_data, "SPY").loc[rut.index]
+
+    def eu(x: float, decimals: int) -> str:
+        return f"{x:,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+    rows = [f"{d:%d.%m.%Y};{eu(r, 0)}" for d, r in rut.items()]
+    assert any("." in r.split(";")[1] for r in rows) and any(
+        "." not in r.split(";")[1] for r in rows
+    )
+    (tmp_path / "RUT.csv").write_text("Datum;Close\n" + "\n".join(rows) + "\n")
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    rows = [
+        f"{d:%d.%m.%Y};{eu(s, 2)};{eu(r, 0)}" for (d, r), s in zip(rut.items(), spy, strict=True)
+    ]
+    (wide / "prices.csv").write_text("Datum;SPY;RUT\n" + "\n".join(rows) + "\n")
+    for folder in (tmp_path, wide):
+        got = _served(folder, "RUT")["RUT"]
+        np.testing.assert_array_equal(got.to_numpy(), rut.to_numpy())
+    np.testing.assert_allclose(_served(wide, "SPY")["SPY"].to_numpy(), spy.to_numpy(), atol=0.005)
+
+
+def closes_of(shared_data, ticker: str) -> pd.Series:
+    frame = pd.read_csv(shared_data / "yahoo" / f"{ticker}.csv", index_col="Date", parse_dates=True)
+    return frame["Close"]
+
+
+def test_a_tab_file_of_numbers_that_read_two_ways_is_refused(tmp_path):
+    # pasted from a web page: tab-separated, 2,466 is 2466 in the US and 2.466 in Europe
+    rows = ["Date\tClose", "2025-11-24\t2,466", "2025-11-25\t2,486", "2025-11-26\t2,501"]
+    (tmp_path / "RUT.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "RUT")
+    message = err.value.render()
+    assert "RUT.csv" in message and "2,466 read as 2466 or as 2.466" in message
+    # with their decimals they read one way
+    rows = ["Date\tClose", "2025-11-24\t2,466.12", "2025-11-25\t2,486.50"]
+    (tmp_path / "RUT.csv").write_text("\n".join(rows) + "\n")
+    assert _served(tmp_path, "RUT")["RUT"].tolist() == [2466.12, 2486.5]
+
+
+def test_a_repeated_date_in_another_order_and_a_title_with_a_comma(tmp_path):
+    # a repeated day in a month/day/year column was "not a date" on a good first line
+    rows = ["Date,Close", "01/16/2024,100", "01/17/2024,101", "01/17/2024,101", "01/18/2024,102"]
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    assert "duplicated date" in err.value.render() and "2024-01-17" in err.value.render()
+    # a title line with a comma above a semicolon file took the comma as the separator
+    other = tmp_path / "titled"
+    other.mkdir()
+    text = "Russell 2000, daily closes\nDatum;Close\n24.11.2025;2.466,12\n25.11.2025;2.486,50\n"
+    (other / "RUT.csv").write_text(text)
+    assert _served(other, "RUT")["RUT"].tolist() == [2466.12, 2486.5]

@@ -173,3 +173,12 @@ def test_the_stale_price_warning_names_the_closes_the_trades_use(shared_data, tm
     # named: the series that ends first (the funds run ten days past it), not a fund
     assert stale.startswith(f"stale prices: the last price of ^TNX ({data}) is {tnx_last}")
     assert doc["provenance"]["ended_by"] == "^TNX"
+
+
+def test_a_window_of_calm_weeks_does_not_make_a_real_fall_a_split(shared_data):
+    # ^VIX fell 20.7 % on 2012-12-31; against the seven weeks asked for alone it looked
+    # like ten of its typical moves, a "5-for-4 split"; its whole series says otherwise
+    source = f"csv:{shared_data / 'yahoo'}"
+    got = get_provider(source).prices(["^VIX", "SPY"], dt.date(2012, 12, 5), dt.date(2013, 1, 23))
+    assert not [w for w in got.provenance.warnings if "split" in w]
+    assert got.frame["^VIX"].pct_change().min() < -0.2  # the fall is in the window

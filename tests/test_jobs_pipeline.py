@@ -286,3 +286,26 @@ def test_accounts_copying_one_policy_share_its_estimate_but_not_each_others_file
         for e in ctx.estimates.values()
     }
     assert sorted(round(m, 4) for m in moves) == [-0.15, -0.12]
+
+
+def test_the_same_words_in_two_folders_name_each_folders_files_whatever_the_directory(
+    tmp_path, monkeypatch
+):
+    # two account files of the same text, [data] source = "csv:prices" in each folder, read
+    # by one Pipeline from inside each folder in turn (a notebook that changes directory):
+    # each account gets its own folder's prices
+    from optimizer.workflows import Pipeline
+
+    text = '[data]\nsource = "csv:prices"\n\n[universe.assets.SPY]\n'
+    for name, close in (("a", 100.0), ("b", 200.0)):
+        (tmp_path / name / "prices").mkdir(parents=True)
+        (tmp_path / name / "account.toml").write_text(text)
+        rows = [f"2024-01-{d:02d},{close + d}" for d in (2, 3, 4, 5)]
+        (tmp_path / name / "prices" / "SPY.csv").write_text("Date,Close\n" + "\n".join(rows))
+    pipeline = Pipeline()
+    got = {}
+    for name in ("a", "b"):
+        monkeypatch.chdir(tmp_path / name)
+        cfg = pipeline.account("account.toml")
+        got[name] = pipeline.last_prices(cfg, ("SPY",))["SPY"]
+    assert got == {"a": 105.0, "b": 205.0}

@@ -99,7 +99,9 @@ def assemble(
     if any(c.first != first or c.last != last for c in coverage):
         notes_out.append(_window_warning(coverage, first, last))
     frame, filled = _align(clipped, first, last, policy.max_ffill, freq)
-    moves = daily_moves(clipped)
+    # a step is judged against the whole series' moves, then reported within the window
+    moves = daily_moves(raws)
+    window = (pd.Timestamp(first), pd.Timestamp(last))
     coverage = [replace(c, filled=filled[c.ticker]) for c in coverage]
     provenance = Provenance(
         source=source,
@@ -109,7 +111,7 @@ def assemble(
         frequency=freq.value,
         stale=stale,
         notes=tuple(notes),
-        warnings=tuple(w for raw in clipped for w in split_suspects(raw, moves=moves)),
+        warnings=tuple(w for raw in raws for w in split_suspects(raw, moves=moves, within=window)),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
 

@@ -99,14 +99,16 @@ def _close_column(cells: list[str]) -> int | None:
 SEPARATORS = (",", ";", "\t", "|")
 
 
-def sniff_separator(lines: list[str]) -> str:
-    """The separator of a file's first ``lines``: of comma, semicolon, tab and bar, the one
-    that splits the header line and most lines into the same number of cells (at least
-    two); a comma when none does. A file written where the comma is the decimal mark
-    (``Date;Close`` over ``2024-01-02;475,31``) splits on semicolons."""
+def separators(lines: list[str]) -> list[str]:
+    """The separators a file's first ``lines`` may use, most likely first: of comma,
+    semicolon, tab and bar, those splitting most lines into the same number of cells (at
+    least two), the header line among them first; a comma when none does. A file written
+    where the comma is the decimal mark (``Date;Close`` over ``2024-01-02;475,31``) splits
+    on semicolons; the caller takes the first whose header it can read (a title line with
+    a comma above such a file splits on commas too)."""
     body = [ln for ln in lines if ln.strip()]
-    best, score = ",", (False, 0)
-    for sep in SEPARATORS:
+    scored = []
+    for rank, sep in enumerate(SEPARATORS):
         try:
             widths = [len(row) for row in csv.reader(body, delimiter=sep)]
         except csv.Error:
@@ -117,9 +119,8 @@ def sniff_separator(lines: list[str]) -> str:
         if width < 2:
             continue
         header = next((w for w in widths if w > 1), 0) == width  # a title line: one cell
-        if (header, widths.count(width)) > score:
-            best, score = sep, (header, widths.count(width))
-    return best
+        scored.append(((not header, -widths.count(width), rank), sep))
+    return [sep for _, sep in sorted(scored)] or [","]
 
 
 def split_rows(lines: list[str], origin: str = "", sep: str = ",") -> list[list[str]]:

@@ -36,10 +36,11 @@ from optimizer.data.align import Request, assemble
 from optimizer.data.base import PriceData, ServedBy
 from optimizer.data.csv_layout import (
     MAX_HEADER_LINES,
+    FileLayout,
     Layout,
     detect_rows,
     field,
-    sniff_separator,
+    separators,
     split_rows,
 )
 from optimizer.data.validate import (
@@ -75,8 +76,7 @@ class _ParsedFile:
         self.path = path
         self.text = text
         lines = text.splitlines()[: MAX_HEADER_LINES + 8]
-        self.sep = sniff_separator(lines)
-        self.layout = detect_rows(split_rows(lines, str(path), self.sep), str(path))
+        self.sep, self.layout = _layout(lines, str(path))
         # physical lines down to the last header line (blank lines before it count)
         seen, self.skip = 0, 0
         while seen < self.layout.header_lines and self.skip < len(lines):
@@ -96,7 +96,8 @@ class _ParsedFile:
                     sep=self.sep,
                     header=None,
                     skiprows=self.skip,
-                    dtype={0: str},
+                    # beside anything but commas, 2.466 may be 2466: numbers read as text
+                    dtype={0: str} if self.sep == "," else str,
                     na_values=list(BLANKS),
                     keep_default_na=False,
                     skip_blank_lines=True,
@@ -161,6 +162,19 @@ class _ParsedFile:
                 raw, index, origin=str(self.path), ticker=ticker, sep=self.sep
             )
         return self.series[column]
+
+
+def _layout(lines: list[str], origin: str) -> tuple[str, FileLayout]:
+    """The separator and layout of a file whose first lines are ``lines``: the first
+    separator (most likely first) under which the header is a known layout; else the
+    most likely one's error."""
+    failed: list[DataError] = []
+    for sep in separators(lines):
+        try:
+            return sep, detect_rows(split_rows(lines, origin, sep), origin)
+        except DataError as exc:
+            failed.append(exc)
+    raise failed[0]
 
 
 _FILES: OrderedDict[tuple[str, int, int], _ParsedFile] = OrderedDict()

@@ -118,7 +118,7 @@ def _written_dates(
     reads it all, the first cell the order reading most of it (more than ``YYYY-MM-DD``
     does) cannot read."""
     token = text.str.extract(r"^(\S+?)(?:[ T].*)?$", expand=False)
-    fits, best = [], (int(text.str.match(_ISO_DAY).fillna(False).sum()), None)
+    reads, best = [], (int(text.str.match(_ISO_DAY).fillna(False).sum()), None)
     for fmt, words in _DATE_ORDERS:
         got = pd.to_datetime(token, errors="coerce", format=fmt)
         missed = got.isna().to_numpy()
@@ -126,10 +126,14 @@ def _written_dates(
             if len(text) - missed.sum() > best[0]:
                 best = (len(text) - int(missed.sum()), int(np.flatnonzero(missed)[0]))
             continue
-        index = pd.DatetimeIndex(got)
-        if index.is_unique and (index.is_monotonic_increasing or index.is_monotonic_decreasing):
-            fits.append((got, words))
-    if len(fits) > 1:
+        reads.append((got, words))
+    # of the orders that read every cell, those that keep the rows in sequence; one order
+    # alone reading every cell is the column's, rows repeated or out of order (reported
+    # as such by the caller's checks)
+    fits = [(got, words) for got, words in reads if _in_sequence(pd.DatetimeIndex(got))]
+    fits = fits or (reads if len(reads) == 1 else [])
+    if len(fits) > 1 or (not fits and len(reads) > 1):
+        fits = fits or reads
         raise DataError(
             f"dates read alike as {fits[0][1]} and as {fits[1][1]}",
             file=origin,
@@ -138,6 +142,10 @@ def _written_dates(
             hint="use YYYY-MM-DD",
         )
     return (fits[0][0] if fits else None), best[1]
+
+
+def _in_sequence(index: pd.DatetimeIndex) -> bool:
+    return index.is_unique and (index.is_monotonic_increasing or index.is_monotonic_decreasing)
 
 
 def check_dates(index: pd.DatetimeIndex, *, origin: str, ticker: str) -> None:
@@ -178,11 +186,19 @@ def parse_numbers(
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
     blank = text.isna() | text.isin(BLANKS)
-    numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce") if sep == "," else None
+    if numbers is None or (numbers.isna() & ~blank).any():
+        numbers, both = _written_numbers(text, blank, sep)
+        if both is not None:
+            raise DataError(
+                f"numbers such as {both[0]} read as {both[1]:g} or as {both[2]:g}",
+                file=origin,
+                key=ticker,
+                value=both[0],
+                hint="write them with their decimals (2,466.00 or 2.466,00), or in a file "
+                "separated by commas (decimal point) or semicolons (decimal comma)",
+            )
     bad = numbers.isna() & ~blank
-    if bad.any():
-        numbers = _written_numbers(text, blank, sep)
-        bad = numbers.isna() & ~blank
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         value = str(text.iloc[pos])
@@ -200,20 +216,30 @@ _GROUPED_POINT = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$"
 _GROUPED_COMMA = r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d+)?$"
 
 
-def _written_numbers(text: pd.Series, blank: pd.Series, sep: str) -> pd.Series:
+def _written_numbers(
+    text: pd.Series, blank: pd.Series, sep: str
+) -> tuple[pd.Series, tuple[str, float, float] | None]:
     """The cells of ``text`` read by the convention they all fit (see
-    :func:`parse_numbers`), else by the one most fit; NaN where a cell does not fit it."""
+    :func:`parse_numbers`), else by the one most fit; NaN where a cell does not fit it.
+    Second: when both conventions read every cell, differently, in a file separated by
+    neither commas nor semicolons (a tab), the first such cell and its two readings (the
+    caller refuses the column rather than guess)."""
     cells = text.where(~blank).str.strip("$€£¥ ").str.replace(r"[ \u00a0\u202f]", "", regex=True)
     cells = cells.where(cells.str.contains(r"\d", regex=True))  # "$" alone is no number
     point = cells.str.match(_GROUPED_POINT).fillna(False).astype(bool)
     comma = cells.str.match(_GROUPED_COMMA).fillna(False).astype(bool)
-    n_point, n_comma = int(point.sum()), int(comma.sum())
-    if n_comma > n_point or (n_comma == n_point and sep != ","):  # comma decimal
-        read = cells.where(comma).str.replace(".", "", regex=False)
-        read = read.str.replace(",", ".", regex=False)
-    else:
-        read = cells.where(point).str.replace(",", "", regex=False)
-    return pd.to_numeric(read, errors="coerce")
+    as_point = pd.to_numeric(cells.where(point).str.replace(",", "", regex=False), errors="coerce")
+    as_comma = cells.where(comma).str.replace(".", "", regex=False)
+    as_comma = pd.to_numeric(as_comma.str.replace(",", ".", regex=False), errors="coerce")
+    n_point, n_comma, n = int(point.sum()), int(comma.sum()), int(cells.notna().sum())
+    if n_point == n_comma == n and sep not in (",", ";"):
+        differ = (as_point != as_comma) & cells.notna()
+        if differ.any():
+            i = int(np.flatnonzero(differ.to_numpy())[0])
+            return as_point, (str(text.iloc[i]), float(as_point.iloc[i]), float(as_comma.iloc[i]))
+    if n_comma > n_point or (n_comma == n_point and sep != ","):  # a decimal comma
+        return as_comma, None
+    return as_point, None
 
 
 def _number_hint(value: str) -> str | None:
@@ -347,7 +373,11 @@ _CALM = 0.03  # a day's move of the other series, in absolute value, below which
 
 
 def split_suspects(
-    series: RawSeries, tolerance: float = 0.02, *, moves: pd.DataFrame | None = None
+    series: RawSeries,
+    tolerance: float = 0.02,
+    *,
+    moves: pd.DataFrame | None = None,
+    within: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> list[str]:
     """Warnings for one-step moves of a price series that look like a split the closes
     are not adjusted for: the price divided (a k-for-1 split) or multiplied (a 1-for-k
@@ -359,7 +389,8 @@ def split_suspects(
     (a robust standard deviation of its other returns within 125 steps), on a day the
     other price series were calm (their median absolute return under 3 %; ``moves``: the
     absolute returns of every price series, from :func:`daily_moves`), within 2 % of the
-    ratio; a series alone, whose market is unknown, within 0.5 %."""
+    ratio; a series alone, whose market is unknown, within 0.5 %. ``within``: only steps
+    on these dates (first, last) are reported; the typical move is the whole series'."""
     if series.kind is not SeriesKind.PRICE:
         return []
     v = series.values.dropna()
@@ -369,6 +400,8 @@ def split_suspects(
     q = x[1:] / x[:-1]
     out = []
     for i in np.flatnonzero((q <= 0.86) | (q >= 1.8)):
+        if within is not None and not within[0] <= v.index[i + 1] <= within[1]:
+            continue
         kind = _split_kind(float(q[i]), tolerance)
         if kind is None and q[i] <= 0.86 and _outlier(q, i):
             calm = _calm(moves, series.ticker, v.index[i + 1])
@@ -406,10 +439,10 @@ def _split_kind(
 def _outlier(q: np.ndarray, i: int, reach: int = 125, times: float = 10.0) -> bool:
     """Whether step ``i`` of the price ratios ``q`` is at least ``times`` the series' own
     robust standard deviation (median absolute log return / 0.6745) of the other steps
-    within ``reach`` (at least 20 of them)."""
+    within ``reach`` (at least 60 of them: a few calm weeks are no measure of a series)."""
     near = np.log(np.concatenate([q[max(i - reach, 0) : i], q[i + 1 : i + 1 + reach]]))
     near = near[np.isfinite(near)]
-    if near.size < 20:
+    if near.size < 60:
         return False
     sigma = float(np.median(np.abs(near))) / 0.6745
     return abs(float(np.log(q[i]))) >= times * max(sigma, 1e-6)

@@ -149,19 +149,27 @@ class Policy:
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
 
     @classmethod
-    def from_config(cls, data: dict[str, Any], *, file: str | Path | None = None) -> Policy:
-        """Validate the ``universe``, ``objective`` and ``constraints`` sections of a TOML."""
+    def from_config(
+        cls,
+        data: dict[str, Any],
+        *,
+        file: str | Path | None = None,
+        shared: dict[tuple[type, str], Any] | None = None,
+    ) -> Policy:
+        """Validate the ``universe``, ``objective`` and ``constraints`` sections of a TOML
+        (``shared``: see :func:`optimizer.config.validate`)."""
         if "universe" not in data:
             raise ConfigError("required section is missing", file=_s(file), key="universe")
-        return cls(
-            universe=validate(UniverseConfig, data["universe"], file=file, prefix="universe"),
-            objective=validate(
-                ObjectiveConfig, data.get("objective", {}), file=file, prefix="objective"
-            ),
-            constraints=validate(
-                ConstraintsConfig, data.get("constraints", {}), file=file, prefix="constraints"
-            ),
+        parts = (
+            (UniverseConfig, "universe", data["universe"]),
+            (ObjectiveConfig, "objective", data.get("objective", {})),
+            (ConstraintsConfig, "constraints", data.get("constraints", {})),
         )
+        universe, objective, constraints = (
+            validate(model, raw, file=file, prefix=name, shared=shared)
+            for model, name, raw in parts
+        )
+        return cls(universe=universe, objective=objective, constraints=constraints)
 
     @classmethod
     def simple(

@@ -91,6 +91,8 @@ class Pipeline:
     last_dates: dict[str, LastPrice | None] = field(default_factory=dict)
     configs: dict[tuple[str, int, int, int, int], AccountConfig] = field(default_factory=dict)
     closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
+    # account files' sections validated once (optimizer.config.validate); never changed
+    sections: dict[tuple[type, str], Any] = field(default_factory=dict)
     compilations: int = 0
     # the day this process's work started: the monthly job dates a past period with it
     today: dt.date = field(default_factory=dt.date.today)
@@ -111,7 +113,7 @@ class Pipeline:
         if key not in self.configs:
             if len(self.configs) >= MAX_CONFIGS:  # one file per account: keep the recent ones
                 del self.configs[next(iter(self.configs))]
-            cfg = load_account(p)
+            cfg = load_account(p, shared=self.sections)
             if as_of is not None and (cfg.account.as_of is None or cfg.account.as_of > as_of):
                 info = cfg.account.model_copy(update={"as_of": as_of})
                 cfg = dataclasses.replace(cfg, account=info)
@@ -562,10 +564,10 @@ def _memo(
 ) -> str:
     """``make()`` once per ``what`` and validated sections ``parts`` (and, when the key
     resolves file-relative paths, per account folder): accounts sharing a policy file, or
-    copying one policy into their own files, share the sections (validated once, see
-    :func:`optimizer.config.validate`), so their keys are made once. The entry holds the
-    sections, so their ids are not reused while it is there."""
-    memo = (what, tuple(map(id, parts)), str(cfg.base_dir) if reads_paths else "")
+    copying one policy into their own files, share the sections (validated once per
+    :class:`Pipeline`, see :func:`optimizer.config.validate`), so their keys are made once.
+    The entry holds the sections, so their ids are not reused while it is there."""
+    memo = (what, tuple(map(id, parts)), str(cfg.base_dir.resolve()) if reads_paths else "")
     hit = _KEYS.get(memo)
     if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
         return hit[1]
