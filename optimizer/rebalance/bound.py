@@ -43,6 +43,7 @@ _FINE_MU = np.linspace(-0.1, 0.1, 11)  # around the coarse grid's best multiplie
 _FINE_NU = np.array([0.5, 0.75, 1.0, 1.5, 2.0])
 _CHECK_MU = np.linspace(-1.0, 1.0, 5)  # the other multipliers that prune an enumeration
 _WIDE_REACH = 480  # most grid steps explored each way from a side's best candidate
+_FIRST_REACH = 16  # grid steps each way tried first
 _OWN_SIDE = np.array([1.0, 1.0, -1.0, -1.0])  # the buy window's two edges, the sell window's
 
 
@@ -406,7 +407,10 @@ def _enumerate_within(
     found = (
         (d, level - bound)
         for m, bound in tries()
-        for reach in (None, _WIDE_REACH)  # the reach it needs, else the widest
+        # a few steps (most accounts need no more, and finding the reach costs more than
+        # the windows), else the reach it needs, else the widest: the kept values are the
+        # same whatever window holds them, and a window too narrow is seen at its edges
+        for reach in (_FIRST_REACH, None, _WIDE_REACH)
         if (d := _domains(prob, m, nu, level - bound, reach)) is not None
     )
     domains, gap = next(found, (None, 0.0))
