@@ -131,11 +131,12 @@ def _written_dates(
     # alone reading every cell is the column's, rows repeated or out of order (reported
     # as such by the caller's checks)
     fits = [(got, words) for got, words in reads if _in_sequence(pd.DatetimeIndex(got))]
-    fits = fits or (reads if len(reads) == 1 else [])
+    if len(reads) == 1:
+        fits = reads
     if len(fits) > 1 or (not fits and len(reads) > 1):
-        fits = fits or reads
+        both = fits if len(fits) > 1 else reads
         raise DataError(
-            f"dates read alike as {fits[0][1]} and as {fits[1][1]}",
+            f"dates read alike as {both[0][1]} and as {both[1][1]}",
             file=origin,
             key=column,
             value=str(text.iloc[0]),
@@ -179,9 +180,11 @@ def parse_numbers(
     after (``$683.39``, ``683,39 €``) and thousands separators, by the one convention
     every cell of the column fits: ``4,638.93`` (comma groups, point decimal) or
     ``4.638,93`` / ``4 638,93`` (point or space groups, comma decimal). When both fit every
-    cell (``1,234`` alone), the file's separator decides: a comma-separated file uses the
-    comma for groups, any other the comma as the decimal mark. Percent signs and cells no
-    convention reads are errors naming the first one."""
+    cell (``1,234`` or ``2.466`` alone), the file's separator decides: a comma-separated
+    file uses the comma for groups, a semicolon-separated one as the decimal mark, and a
+    file separated otherwise (a tab) is refused when the two readings differ. Percent signs
+    and cells no convention reads are errors naming the first one. Beside anything but
+    commas every column is read this way (``2.466`` may be 2466 there)."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
