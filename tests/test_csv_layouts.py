@@ -516,3 +516,46 @@ def test_a_repeated_date_in_another_order_and_a_title_with_a_comma(tmp_path):
     text = "Russell 2000, daily closes\nDatum;Close\n24.11.2025;2.466,12\n25.11.2025;2.486,50\n"
     (other / "RUT.csv").write_text(text)
     assert _served(other, "RUT")["RUT"].tolist() == [2466.12, 2486.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("Date;Close\n2024-01-02;24.380\n2024-01-03;24.553\n2024-01-04;24.398\n", "24.380"),
+        ('"Date","Price"\n"2024-01-02","24,380"\n"2024-01-03","24,553"\n', "24,380"),
+    ],
+)
+def test_three_decimals_that_read_as_thousands_too_are_refused(tmp_path, text, cell):
+    # a spreadsheet's float format of three decimals beside semicolons (or a quoted
+    # decimal comma beside commas): 24.380 is 24380 or 24.38, and both move alike
+    (tmp_path / "SPY.csv").write_text(text)
+    with pytest.raises(DataError) as err:
+        _served(tmp_path, "SPY")
+    message = err.value.render()
+    assert "SPY.csv" in message and f"numbers such as {cell} read as" in message
+    assert "24380" in message and "24.38" in message
+
+
+def test_a_localised_investing_download_and_dates_written_two_ways(tmp_path, closes):
+    # de.investing.com: "Datum","Zuletzt","Eröffn.","Hoch","Tief","Vol.","+/- %" was a
+    # wide file of tickers Zuletzt, Hoch, ... (and "+/- %" blamed for its percent signs)
+    spy = closes["SPY"]
+    header = '"Datum","Zuletzt","Eröffn.","Hoch","Tief","Vol.","+/- %"'
+    rows = [
+        f'"{d:%d.%m.%Y}","{_comma_decimal(c)}","1,00","1,00","1,00","45,2M","0,54%"'
+        for d, c in spy.items()
+    ][::-1]
+    (tmp_path / "SPY.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    got = _served(tmp_path, "SPY")["SPY"]
+    np.testing.assert_allclose(got.to_numpy(), spy.to_numpy(), rtol=0, atol=0.005)
+    # a column of month/day/year with one ISO date: that date is named as written otherwise
+    other = tmp_path / "mixed"
+    other.mkdir()
+    text = (
+        "Date,Close\n02/17/2026,682.39\n02/18/2026,689.43\n2026-02-19,684.48\n02/20/2026,684.48\n"
+    )
+    (other / "SPY.csv").write_text(text)
+    with pytest.raises(DataError) as err:
+        _served(other, "SPY")
+    message = err.value.render()
+    assert "Date='2026-02-19': a date written another way than the column on line 4" in message

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -45,6 +46,15 @@ _FIELDS = {
     "last": "Close",
     "price": "Close",  # Investing.com's: Date,Price,Open,High,Low,Vol.,Change %
     "vol": "Volume",
+    # Investing.com's and spreadsheets' headers in German, French, Spanish and Italian
+    # (accents dropped: "Eröffn." is eroffn)
+    **dict.fromkeys(("zuletzt", "schluss", "schlusskurs", "dernier", "cloture"), "Close"),
+    **dict.fromkeys(("ultimo", "cierre", "chiusura"), "Close"),
+    **dict.fromkeys(("eroffn", "eroffnung", "ouv", "ouverture", "apertura"), "Open"),
+    **dict.fromkeys(("hoch", "plushaut", "maximo", "massimo"), "High"),
+    **dict.fromkeys(("tief", "plusbas", "minimo"), "Low"),
+    **dict.fromkeys(("volumen", "volumes"), "Volume"),
+    **dict.fromkeys(("variation", "cambio", "variazione"), "Change"),
 }
 _LABELS = frozenset({"price", "ticker", "symbol", "field", "attributes", "symbols"})
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -69,9 +79,15 @@ class FileLayout:
     header: tuple[str, ...]  # the first header line, for messages
 
 
+def _letters(cell: str) -> str:
+    """A header cell's letters, lower case, accents dropped (``Eröffn.`` -> ``eroffn``)."""
+    plain = unicodedata.normalize("NFKD", cell.lower())
+    return re.sub(r"[^a-z]", "", plain)
+
+
 def field(cell: str) -> str | None:
     """The price field a header cell names (``Close``, ``Adj Close``, ``Open``, ...), or None."""
-    return _FIELDS.get(re.sub(r"[^a-z]", "", cell.lower())) if cell else None
+    return _FIELDS.get(_letters(cell)) if cell else None
 
 
 _ALIASES = frozenset({"closelast", "last", "price", "vol"})  # words that name tickers too
@@ -81,7 +97,7 @@ def _fields(cells: list[str]) -> list[str | None]:
     """The fields of a row of cells; ``LAST`` or ``PRICE`` in capitals with no other field
     beside them are tickers (``date,SPY,LAST`` is a wide file), as ``LOW`` and ``OPEN``."""
     names = [field(c) for c in cells]
-    keys = [re.sub(r"[^a-z]", "", c.lower()) for c in cells]
+    keys = [_letters(c) for c in cells]
     plain = any(n is not None and k not in _ALIASES for n, k in zip(names, keys, strict=True))
     return [
         None if n is not None and k in _ALIASES and c.isupper() and not plain else n

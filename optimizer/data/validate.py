@@ -86,8 +86,10 @@ def parse_dates(
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         value = text.iloc[pos]
+        iso = not pd.isna(parsed.iloc[pos])  # a good date, among dates written otherwise
         raise DataError(
-            f"not a date on line {pos + 1 + header_lines}",
+            f"{'a date written another way than the column' if iso else 'not a date'} on "
+            f"line {pos + 1 + header_lines}",
             file=origin,
             key=column,
             value="" if value is pd.NA else str(value),
@@ -180,11 +182,12 @@ def parse_numbers(
     after (``$683.39``, ``683,39 €``) and thousands separators, by the one convention
     every cell of the column fits: ``4,638.93`` (comma groups, point decimal) or
     ``4.638,93`` / ``4 638,93`` (point or space groups, comma decimal). When both fit every
-    cell (``1,234`` or ``2.466`` alone), the file's separator decides: a comma-separated
-    file uses the comma for groups, a semicolon-separated one as the decimal mark, and a
-    file separated otherwise (a tab) is refused when the two readings differ. Percent signs
-    and cells no convention reads are errors naming the first one. Beside anything but
-    commas every column is read this way (``2.466`` may be 2466 there)."""
+    cell (``1.000`` or ``24.380``: a thousand or one point something) and read it
+    differently, the reading without a jump of ten times decides (``991``, ``1.000``,
+    ``1.012`` is 991, 1000, 1012); when neither has one (``24.380`` throughout: 24.38 or
+    24380 move alike) the column is refused, naming a cell and both readings. Percent
+    signs and cells no convention reads are errors naming the first one. Beside anything
+    but commas every column is read this way (``2.466`` may be 2466 there)."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return pd.Series(raw.to_numpy(dtype=float), index=index, name=ticker)
     text = raw.astype("string").str.strip()
@@ -198,8 +201,8 @@ def parse_numbers(
                 file=origin,
                 key=ticker,
                 value=both[0],
-                hint="write them with their decimals (2,466.00 or 2.466,00), or in a file "
-                "separated by commas (decimal point) or semicolons (decimal comma)",
+                hint="write them without thousands separators, or with a decimal part that "
+                "is not three digits long (2466.00, 2.466,00 or 24.38)",
             )
     bad = numbers.isna() & ~blank
     if bad.any():
@@ -224,9 +227,9 @@ def _written_numbers(
 ) -> tuple[pd.Series, tuple[str, float, float] | None]:
     """The cells of ``text`` read by the convention they all fit (see
     :func:`parse_numbers`), else by the one most fit; NaN where a cell does not fit it.
-    Second: when both conventions read every cell, differently, in a file separated by
-    neither commas nor semicolons (a tab), the first such cell and its two readings (the
-    caller refuses the column rather than guess)."""
+    Second: when both conventions read every cell, differently, and the column's own
+    moves do not tell them apart, the first such cell and its two readings (the caller
+    refuses the column rather than guess)."""
     cells = text.where(~blank).str.strip("$€£¥ ").str.replace(r"[ \u00a0\u202f]", "", regex=True)
     cells = cells.where(cells.str.contains(r"\d", regex=True))  # "$" alone is no number
     point = cells.str.match(_GROUPED_POINT).fillna(False).astype(bool)
@@ -235,14 +238,34 @@ def _written_numbers(
     as_comma = cells.where(comma).str.replace(".", "", regex=False)
     as_comma = pd.to_numeric(as_comma.str.replace(",", ".", regex=False), errors="coerce")
     n_point, n_comma, n = int(point.sum()), int(comma.sum()), int(cells.notna().sum())
-    if n_point == n_comma == n and sep not in (",", ";"):
+    if n_point == n_comma == n:  # every cell reads both ways
         differ = (as_point != as_comma) & cells.notna()
-        if differ.any():
-            i = int(np.flatnonzero(differ.to_numpy())[0])
-            return as_point, (str(text.iloc[i]), float(as_point.iloc[i]), float(as_comma.iloc[i]))
-    if n_comma > n_point or (n_comma == n_point and sep != ","):  # a decimal comma
-        return as_comma, None
-    return as_point, None
+        if not differ.any():
+            return as_point, None
+        smoother = _smoother(as_point, as_comma)
+        if smoother is not None:
+            return smoother, None
+        i = int(np.flatnonzero(differ.to_numpy())[0])
+        return as_point, (str(text.iloc[i]), float(as_point.iloc[i]), float(as_comma.iloc[i]))
+    return (as_comma if n_comma > n_point else as_point), None
+
+
+def _smoother(a: pd.Series, b: pd.Series) -> pd.Series | None:
+    """Of two readings of one column, the one whose largest step is at least ten times
+    smaller (``991``, ``1.000``, ``1.012``: 991, 1000, 1012 rather than 991, 1.0, 1.012);
+    None when neither is (``24.380`` throughout: 24.38 or 24380, the same moves)."""
+    steps = []
+    for x in (a.dropna().to_numpy(), b.dropna().to_numpy()):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.abs(np.diff(np.log(x))) if len(x) > 1 and (x > 0).all() else np.array([])
+        steps.append(float(r.max()) if r.size and np.isfinite(r).all() else None)
+    if steps[0] is None or steps[1] is None:
+        return None
+    if steps[0] + np.log(10) <= steps[1]:
+        return a
+    if steps[1] + np.log(10) <= steps[0]:
+        return b
+    return None
 
 
 def _number_hint(value: str) -> str | None:
