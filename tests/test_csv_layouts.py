@@ -559,3 +559,19 @@ def test_a_localised_investing_download_and_dates_written_two_ways(tmp_path, clo
         _served(other, "SPY")
     message = err.value.render()
     assert "Date='2026-02-19': a date written another way than the column on line 4" in message
+    assert "write every date of the column one way" in message
+    # and the other way round: a day/month/year date in an ISO column
+    text = "Date,Close\n2026-02-17,682.39\n2026-02-18,689.43\n19.02.2026,684.48\n"
+    (other / "SPY.csv").write_text(text)
+    with pytest.raises(DataError, match="a date written another way than the column on line 4"):
+        _served(other, "SPY")
+    text = "Date,Close\n2026-02-17,682.39\n2026-13-18,689.43\n"  # no date at all
+    (other / "SPY.csv").write_text(text)
+    with pytest.raises(DataError, match=r"'2026-13-18': not a date on line 3 \(use YYYY-MM-DD\)"):
+        _served(other, "SPY")
+    # three decimals with a decimal comma beside semicolons are read (a German export)
+    rates = tmp_path / "rates"
+    rates.mkdir()
+    text = "observation_date;DGS10\n2024-01-02;3,950\n2024-01-03;3,910\n2024-01-04;3,990\n"
+    (rates / "DGS10.csv").write_text(text)
+    assert _served(rates, "DGS10", rates=True)["DGS10"].tolist() == [3.95, 3.91, 3.99]

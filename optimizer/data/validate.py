@@ -86,14 +86,16 @@ def parse_dates(
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         value = text.iloc[pos]
-        iso = not pd.isna(parsed.iloc[pos])  # a good date, among dates written otherwise
+        other = _a_date(str(value)) if value is not pd.NA else False
         raise DataError(
-            f"{'a date written another way than the column' if iso else 'not a date'} on "
+            f"{'a date written another way than the column' if other else 'not a date'} on "
             f"line {pos + 1 + header_lines}",
             file=origin,
             key=column,
             value="" if value is pd.NA else str(value),
-            hint="use YYYY-MM-DD",
+            hint="write every date of the column one way, best YYYY-MM-DD"
+            if other
+            else "use YYYY-MM-DD",
         )
     index = pd.DatetimeIndex(parsed)
     if not (len(index) > 1 and index.is_monotonic_decreasing and index.is_unique):
@@ -147,6 +149,13 @@ def _written_dates(
     return (fits[0][0] if fits else None), best[1]
 
 
+def _a_date(cell: str) -> bool:
+    """Whether ``cell`` is a date in one of the ways :func:`parse_dates` reads."""
+    token = cell.strip().split(" ")[0].split("T")[0]
+    formats = ("%Y-%m-%d", *(fmt for fmt, _ in _DATE_ORDERS))
+    return any(not pd.isna(pd.to_datetime(token, errors="coerce", format=f)) for f in formats)
+
+
 def _in_sequence(index: pd.DatetimeIndex) -> bool:
     return index.is_unique and (index.is_monotonic_increasing or index.is_monotonic_decreasing)
 
@@ -184,7 +193,8 @@ def parse_numbers(
     ``4.638,93`` / ``4 638,93`` (point or space groups, comma decimal). When both fit every
     cell (``1.000`` or ``24.380``: a thousand or one point something) and read it
     differently, the reading without a jump of ten times decides (``991``, ``1.000``,
-    ``1.012`` is 991, 1000, 1012); when neither has one (``24.380`` throughout: 24.38 or
+    ``1.012`` is 991, 1000, 1012); when neither has one, a comma beside semicolons is a
+    decimal comma (``3,950`` is 3.95), and otherwise (``24.380`` throughout: 24.38 or
     24380 move alike) the column is refused, naming a cell and both readings. Percent
     signs and cells no convention reads are errors naming the first one. Beside anything
     but commas every column is read this way (``2.466`` may be 2466 there)."""
@@ -245,6 +255,8 @@ def _written_numbers(
         smoother = _smoother(as_point, as_comma)
         if smoother is not None:
             return smoother, None
+        if sep == ";" and not cells[differ].str.contains(".", regex=False).any():
+            return as_comma, None  # 3,950 beside semicolons: a decimal comma, by custom
         i = int(np.flatnonzero(differ.to_numpy())[0])
         return as_point, (str(text.iloc[i]), float(as_point.iloc[i]), float(as_comma.iloc[i]))
     return (as_comma if n_comma > n_point else as_point), None
