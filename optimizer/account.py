@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from optimizer.config import StrictModel, read_toml, resolve_path, validate
+from optimizer.config import SharedSections, StrictModel, read_toml, resolve_path, validate
 from optimizer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -185,9 +185,7 @@ class AccountConfig:
         return resolve_path(p, self.path) if p else None
 
 
-def load_account(
-    path: str | Path, *, shared: dict[tuple[type, str], Any] | None = None
-) -> AccountConfig:
+def load_account(path: str | Path, *, shared: SharedSections | None = None) -> AccountConfig:
     """Read and validate an account file; ConfigError names file, key and value.
 
     ``shared``: sections validated before, for a caller reading many account files that

@@ -22,6 +22,8 @@ from optimizer.files import read_text
 from optimizer.limits import MAX_TOML_BYTES, MAX_TOML_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
+# validated sections kept by (model, repr of the data): see ``validate(shared=...)``
+SharedSections = dict[tuple[type, str], BaseModel]
 
 
 class StrictModel(BaseModel):
@@ -142,7 +144,7 @@ def validate(
     file: str | Path | None = None,
     prefix: str = "",
     error: type[ConfigError] = ConfigError,
-    shared: dict[tuple[type, str], BaseModel] | None = None,
+    shared: SharedSections | None = None,
 ) -> M:
     """Validate ``data`` against ``model``; the first problem becomes one ``error`` line.
 

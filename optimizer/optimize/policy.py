@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from optimizer.config import StrictModel, validate
+from optimizer.config import SharedSections, StrictModel, validate
 from optimizer.errors import ConfigError
 from optimizer.tickers import CASH
 
@@ -154,7 +154,7 @@ class Policy:
         data: dict[str, Any],
         *,
         file: str | Path | None = None,
-        shared: dict[tuple[type, str], Any] | None = None,
+        shared: SharedSections | None = None,
     ) -> Policy:
         """Validate the ``universe``, ``objective`` and ``constraints`` sections of a TOML
         (``shared``: see :func:`optimizer.config.validate`)."""

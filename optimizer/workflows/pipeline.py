@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.config import resolve_path
+from optimizer.config import SharedSections, resolve_path
 from optimizer.errors import (
     ConfigError,
     DataError,
@@ -92,7 +92,7 @@ class Pipeline:
     configs: dict[tuple[str, int, int, int, int], AccountConfig] = field(default_factory=dict)
     closes: dict[str, tuple[float, dt.date] | None] = field(default_factory=dict)
     # account files' sections validated once (optimizer.config.validate); never changed
-    sections: dict[tuple[type, str], Any] = field(default_factory=dict)
+    sections: SharedSections = field(default_factory=dict)
     compilations: int = 0
     # the day this process's work started: the monthly job dates a past period with it
     today: dt.date = field(default_factory=dt.date.today)
@@ -582,13 +582,21 @@ def _key(cfg: AccountConfig, *sections: str) -> str:
     """A cache key for ``sections`` of ``cfg``: their content, with the file-relative paths
     (csv folders, cache folder, extra scenario folder) resolved, so accounts in different
     folders that say the same thing share one entry."""
-    reads_paths = (
-        "data" in sections and (cfg.data.source.startswith("csv:") or cfg.data.cache_dir)
-    ) or ("scenarios" in sections and cfg.scenarios.dir is not None)
     parts = tuple(getattr(cfg, name) for name in sections)
     return _memo(
-        cfg, ",".join(sections), parts, bool(reads_paths), lambda: _make_key(cfg, sections)
+        cfg,
+        ",".join(sections),
+        parts,
+        _reads_paths(cfg, sections),
+        lambda: _make_key(cfg, sections),
     )
+
+
+def _reads_paths(cfg: AccountConfig, sections: tuple[str, ...]) -> bool:
+    """Whether :func:`_make_key` resolves file-relative paths of ``sections`` (a csv
+    source, a cache folder, an extra scenario folder)."""
+    data = "data" in sections and (cfg.data.source.startswith("csv:") or bool(cfg.data.cache_dir))
+    return data or ("scenarios" in sections and cfg.scenarios.dir is not None)
 
 
 def _make_key(cfg: AccountConfig, sections: tuple[str, ...]) -> str:
