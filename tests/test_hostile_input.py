@@ -246,8 +246,25 @@ def test_monthly_job_on_a_read_only_orders_filesystem_records_nothing(tmp_path):
         "--db", str(tmp_path / "ledger.db"), "--orders-dir", str(orders),
         "--period", "2026-01", "--processor", PIPELINE,
     )  # fmt: skip
-    one_line(res, 3, "--orders-dir", "cannot create the order folder", "Read-only")
-    assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(0,)]
+    one_line(res, 3, "--orders-dir", "cannot create the order folder", "read-only")
+    assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is made
+
+
+@needs_mounts
+def test_monthly_job_on_a_read_only_ledger_writes_nothing(tmp_path):
+    # the ledger of an earlier period on a filesystem now read-only: refused before the
+    # order folder is made
+    make_accounts(tmp_path / "accounts", 2)
+    (tmp_path / "db").mkdir()
+    db = tmp_path / "db" / "ledger.db"
+    assert monthly(tmp_path, "--db", str(db), "--period", "2025-12").returncode == 0
+    res = _in_read_only(
+        tmp_path / "db", "run-monthly", "--accounts", str(tmp_path / "accounts"),
+        "--db", str(db), "--orders-dir", str(tmp_path / "orders"),
+        "--period", "2026-01", "--processor", PIPELINE,
+    )  # fmt: skip
+    one_line(res, 9, "--db", "read-only")
+    assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == ["2025-12"]
 
 
 def test_orders_period_path_taken_by_a_file_records_nothing(tmp_path):
@@ -255,7 +272,7 @@ def test_orders_period_path_taken_by_a_file_records_nothing(tmp_path):
     (tmp_path / "orders").mkdir()
     (tmp_path / "orders" / "2026-01").write_text("not a folder")
     one_line(monthly(tmp_path), 3, "--orders-dir", "taken by a file")
-    assert query(tmp_path / "ledger.db", "select count(*) from runs") == [(0,)]
+    assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is made
 
 
 # -- 2. the orders folder of a done period --------------------------------------------------
@@ -298,6 +315,68 @@ def test_foreign_sqlite_file_is_refused_untouched(tmp_path):
     one_line(res, 9, "not a capalloc ledger", "customers")
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts", "crm.db"]
+
+
+@pytest.mark.parametrize("table", ["orders", "runs"])
+def test_sqlite_file_with_a_table_named_like_the_ledgers_is_refused_untouched(tmp_path, table):
+    # another program's "orders" (or "runs") table: not ours without ledger_meta, so the
+    # file is left byte for byte as it was (no migration, no journal-mode change)
+    make_accounts(tmp_path / "accounts", 1)
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"create table {table} (id integer primary key, item text)")
+        conn.execute(f"insert into {table} (item) values ('widget')")
+    before = db.read_bytes()
+    res = monthly(tmp_path, "--db", str(db))
+    one_line(res, 9, "not a capalloc ledger", table)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts", "shop.db"]
+
+
+def test_a_failed_ledger_setup_leaves_no_table_behind(tmp_path):
+    # a file with the ledger's marker but a table in the way: the schema's creation fails
+    # part way, and SQLite rolls all of it back (one transaction, DDL included)
+    from optimizer.errors import LedgerError
+    from optimizer.jobs.ledger import Ledger
+
+    db = tmp_path / "half.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table ledger_meta (key text primary key, value text)")
+        conn.execute("create table orders (id integer primary key, item text)")
+    with pytest.raises(LedgerError, match="orders already exists"):
+        Ledger.open(str(db))
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    assert tables == {"ledger_meta", "orders"}
+
+
+@pytest.mark.parametrize("option", ["--accounts", "--orders-dir"])
+def test_an_empty_folder_option_is_refused_not_read_as_the_current_folder(tmp_path, option):
+    # an unset variable in a cron line: "--accounts $ACCOUNTS" with ACCOUNTS unset
+    make_accounts(tmp_path / "accounts", 1)
+    res = monthly(tmp_path, option, "")
+    one_line(res, 2, option, "empty path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts"]
+
+
+def test_a_folder_that_is_not_an_account_is_left_out(tmp_path):
+    # lost+found (every ext4 mount point) or a notes folder: no account id, no account.toml
+    make_accounts(tmp_path / "accounts", 2)
+    (tmp_path / "accounts" / "lost+found").mkdir()
+    (tmp_path / "accounts" / "Notes 2026").mkdir()
+    res = monthly(tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (
+        json.loads(res.stdout)["metrics"]["n_traded"]
+        + json.loads(res.stdout)["metrics"]["n_no_trade"]
+        == 2
+    )
+    # one holding an account.toml under a name that is not an id stops the run, named
+    shutil.copy(
+        tmp_path / "accounts" / "a000" / "account.toml", tmp_path / "accounts" / "Notes 2026"
+    )
+    res = monthly(tmp_path, "--period", "2026-02")
+    one_line(res, 3, "Notes 2026", "invalid account id")
 
 
 # -- 12. an [account] id that is not the folder's name --------------------------------------

@@ -239,6 +239,50 @@ def test_keep_holdings_never_papers_over_a_malformed_holdings_file(tmp_path):
     assert sorted(p.stem for p in (tmp_path / "orders" / "2017-04").iterdir()) == ["growth-okafor"]
 
 
+def test_keep_holdings_never_papers_over_a_price_file_the_account_names(tmp_path):
+    # a price of 0 in the account's own price file is the account's to fix: failed (and
+    # retried by the next run), not a final fallback; once fixed, the rerun trades it
+    accounts = tmp_path / "accounts"
+    shutil.copytree(EXAMPLES, accounts)
+    okafor = accounts / "growth-okafor"
+    config = okafor / "account.toml"
+    config.write_text(
+        config.read_text().replace("[account]\n", '[account]\nprices = "prices.csv"\n', 1)
+    )
+    prices = okafor / "prices.csv"
+    prices.write_text("ticker,price\nLARGE,0\nMID,80\nSMALL,90\nBOND,100\n")
+    cmd = monthly_args(accounts, tmp_path, "2017-04", "--fallback", "keep-holdings")
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 10, res.stderr
+    line = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}["growth-okafor"]
+    assert line["status"] == "failed", line
+    assert "growth-okafor/prices.csv" in line["error"] and "LARGE" in line["error"], line
+    prices.write_text("ticker,price\nLARGE,70\nMID,80\nSMALL,90\nBOND,100\n")
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 0, res.stderr
+    line = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}["growth-okafor"]
+    assert line["status"] == "traded", line
+
+
+def test_another_accounts_rows_in_an_account_folders_holdings_fail_that_account(tmp_path):
+    # one folder per account: its holdings.csv is its own, so a row under another id (a
+    # mistyped id) would leave those lots out of the plan; even keep-holdings fails it
+    accounts = tmp_path / "accounts"
+    shutil.copytree(EXAMPLES, accounts)
+    garcia = accounts / "balanced-garcia" / "holdings.csv"
+    lines = garcia.read_text().splitlines()
+    lines[1] = lines[1].replace("balanced-garcia", "balanced-garcai", 1)
+    garcia.write_text("\n".join(lines) + "\n")
+    cmd = monthly_args(accounts, tmp_path, "2017-04", "--fallback", "keep-holdings")
+    res = run_cli(*cmd, timeout=180)
+    assert res.returncode == 10, res.stderr
+    by_id = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}
+    line = by_id["balanced-garcia"]
+    assert line["status"] == "failed", line
+    assert "balanced-garcai" in line["error"] and "own holdings file" in line["error"], line
+    assert by_id["growth-okafor"]["status"] == "traded"
+
+
 def test_accounts_copying_one_policy_share_its_estimate_but_not_each_others_files(tmp_path):
     # one folder per account, each with its own account.toml: the same policy under other
     # ids shares one estimate and one compiled problem; a scenario folder named relative to

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.config import parse_toml
-from optimizer.errors import ConfigError
+from optimizer.errors import CapallocError, ConfigError
 from optimizer.files import read_bytes, read_text
 from optimizer.jobs.model import AccountSpec, FallbackPolicy, Period
 from optimizer.limits import MAX_CSV_BYTES, MAX_TOML_BYTES
@@ -77,6 +77,8 @@ def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
     for sub in root.iterdir():
         if not sub.is_dir() or sub.name.startswith((".", "_")):
             continue
+        if not _ID_RE.match(sub.name) and not os.path.exists(sub / CONFIG_NAME):
+            continue  # not an account's folder (lost+found, notes): no id, no config
         _check_id(sub.name, file=str(root))
         specs.append(
             AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback,
@@ -187,7 +189,8 @@ def _check_id(account: str, *, file: str) -> None:
             file=file,
             key="account",
             value=account,
-            hint="letters, digits, '.', '_' and '-', starting with a letter or digit",
+            hint="letters, digits, '.', '_' and '-', starting with a letter or digit (a "
+            "folder whose name starts with '_' or '.' is left out)",
         )
 
 
@@ -219,6 +222,17 @@ def inputs_hash(spec: AccountSpec, period: Period, *, check_id: bool = True) -> 
         digest.update(f"ref:{ref.name}:{len(data)}\n".encode())
         digest.update(data)
     return digest.hexdigest()
+
+
+def own_files(spec: AccountSpec) -> set[Path]:
+    """The holdings file and every data file the account's config names (resolved): the
+    files whose errors are the account's to fix, never a fallback's to paper over."""
+    try:
+        config = _config_bytes(spec.config_path)
+    except CapallocError:
+        config = b""
+    refs = _referenced_files(config, spec.config_path, exclude=spec.holdings_path)
+    return {spec.holdings_path.resolve(), *(r.resolve() for r in refs)}
 
 
 def with_hash(spec: AccountSpec, period: Period, *, done_with: str | None = None) -> AccountSpec:

@@ -87,6 +87,21 @@ class Ledger:
         ledger._ensure_schema()
         return ledger
 
+    @staticmethod
+    def check_writable(db: str) -> None:
+        """Refuse, before anything is written anywhere, a SQLite ledger this process cannot
+        write: a read-only file, or a folder where its journal cannot be made."""
+        url = normalize_url(db)
+        if not url.startswith("sqlite:///"):
+            return
+        path = Path(url.removeprefix("sqlite:///"))
+        for target, what in ((path, "file"), (path.parent, "folder")):
+            if target.exists() and not os.access(target, os.W_OK):
+                raise LedgerError(
+                    f"the ledger's {what} is read-only", key="--db", value=db,
+                    hint="give a ledger this user can write",
+                )  # fmt: skip
+
     @classmethod
     def open_to_read(cls, db: str) -> Ledger | None:
         """Connect to ``db`` to read it only (a dry run): nothing is created or written, a
@@ -501,6 +516,8 @@ def _migrate(engine: Any, url: str) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # held until this transaction ends
             conn.execute(text(f"select pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+        elif conn.dialect.name == "sqlite":  # the driver begins no transaction before DDL
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
         tables = set(inspect(conn).get_table_names())
         if "alembic_version" not in tables and "runs" in tables:
@@ -530,7 +547,8 @@ def _migrate(engine: Any, url: str) -> None:
 
 
 def _refuse_foreign(path: Path, raw: str) -> None:
-    """A SQLite file holding tables that are not the ledger's is someone else's database:
+    """A SQLite file holding tables that are not the ledger's, or tables without the
+    ledger's ``ledger_meta`` (another program's ``orders``), is someone else's database:
     refused after a read-only look, before anything (a table, the journal mode) changes."""
     import sqlite3
 
@@ -552,7 +570,10 @@ def _refuse_foreign(path: Path, raw: str) -> None:
             "the ledger database failed", key="--db", value=raw, hint=" ".join(str(error).split())
         ) from None
     ours = {*s.metadata.tables, "alembic_version"}
-    foreign = sorted(n for n in names - ours if not n.startswith("sqlite_"))
+    tables = sorted(n for n in names if not n.startswith("sqlite_"))
+    foreign = [n for n in tables if n not in ours]
+    if tables and s.meta.name not in names:  # tables named like ours, without our marker
+        foreign = tables
     if foreign:
         raise LedgerError(
             "not a capalloc ledger: the database holds other tables "

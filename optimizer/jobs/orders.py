@@ -76,6 +76,32 @@ def _num(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
+def check_folder(root: Path, period: Period) -> None:
+    """:func:`prepare_folder`'s refusals without creating anything: run before the ledger
+    is created, so a run refused for its order folder leaves no ledger file behind."""
+    folder = root / period.label
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise ConfigError(
+                "the order folder's path is taken by a file", key="--orders-dir",
+                value=str(folder), hint="move the file away or choose another --orders-dir",
+            )  # fmt: skip
+        existing = folder
+    else:  # the nearest folder that exists is where it will be created
+        existing = next((p for p in folder.parents if p.exists()), Path("/"))
+        if not existing.is_dir():
+            raise ConfigError(
+                "cannot create the order folder", key="--orders-dir", value=str(folder),
+                hint=f"{existing} is a file",
+            )  # fmt: skip
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "write in" if existing == folder else "create"
+        raise ConfigError(
+            f"cannot {what} the order folder", key="--orders-dir", value=str(folder),
+            hint=f"{existing}: read-only filesystem or no write permission",
+        )  # fmt: skip
+
+
 def prepare_folder(root: Path, period: Period) -> Path:
     """Create ``root/<period>`` if needed and check it is a folder this process can write.
 

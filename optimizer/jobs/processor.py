@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import CapallocError, ConfigError
-from optimizer.jobs.accounts import inputs_hash
+from optimizer.errors import CapallocError, ConfigError, InfeasibleError, SolverError
+from optimizer.jobs.accounts import inputs_hash, own_files
 from optimizer.jobs.model import (
     AccountOutcome,
     AccountResult,
@@ -202,13 +202,16 @@ def run_one(process: ProcessAccount, ctx: Any, spec: AccountSpec, period: Period
 
 
 def _malformed_input(exc: CapallocError, spec: AccountSpec) -> bool:
-    """A configuration error, or any error in the account's holdings (a negative share
-    count, a ticker outside the universe, another account's id): someone must fix the
-    file, so no fallback papers over it. An infeasible policy or a solver failure names
-    the config too, and keeps the holdings as before."""
+    """A configuration error, or any error in the account's own files (its holdings: a
+    negative share count, a ticker outside the universe, another account's id; a price
+    or data file its config names: a price of 0): someone must fix the file, so no
+    fallback papers over it. An infeasible policy or a solver failure names the config
+    too, and keeps the holdings as before."""
     if isinstance(exc, ConfigError):
         return True
-    return bool(exc.file) and Path(exc.file).resolve() == spec.holdings_path.resolve()
+    if isinstance(exc, (InfeasibleError, SolverError)) or not exc.file:
+        return False
+    return Path(str(exc.file).removeprefix("csv:")).resolve() in own_files(spec)
 
 
 def _one_line(exc: BaseException, prefix: str) -> str:

@@ -30,7 +30,7 @@ from optimizer.errors import CapallocError, ConfigError
 from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
-from optimizer.jobs.orders import OrderFiles, Reconciliation, prepare_folder
+from optimizer.jobs.orders import OrderFiles, Reconciliation, check_folder, prepare_folder
 from optimizer.jobs.pool import WorkerPool, fork_context
 from optimizer.jobs.processor import (
     DEFAULT_PROCESSOR,
@@ -162,6 +162,9 @@ def run_monthly(
             pool = WorkerPool(options.processor, min(options.workers, len(unclaimed)))
             stack.callback(pool.close)
         notices = check_prices(options, unclaimed, pipeline, pool)
+        if not options.dry_run:  # refusals that need no ledger come before it is made
+            check_folder(options.orders_dir.resolve(), options.period)
+            Ledger.check_writable(options.db)
         ledger = Ledger.open_to_read(options.db) if options.dry_run else Ledger.open(options.db)
         if ledger is not None:
             stack.callback(ledger.close)

@@ -165,6 +165,7 @@ def process_account(ctx: Pipeline | None, spec: AccountSpec, period: Period) -> 
         holdings_path=spec.holdings_path,
         as_of=period.rebalance_date,
         account_id=spec.account_id,
+        own_file=spec.named_by_folder,  # an account folder's holdings.csv is its own
     )
     plan = run.plan
     orders = [] if plan is None else plan.order_rows()

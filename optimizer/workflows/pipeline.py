@@ -260,6 +260,7 @@ class Pipeline:
         account: Account | None = None,
         compare_tax_blind: bool = False,
         max_price_age: int | None = None,
+        own_file: bool = False,
         estimates: tuple[Estimate, Estimate] | None = None,
     ) -> AccountRun:
         """Estimate, optimize and (with holdings) plan the trades of one account. A taxable
@@ -273,7 +274,9 @@ class Pipeline:
 
         estimate = self.estimate(cfg) if estimates is None else estimates[0]
         holdings = holdings_path or cfg.holdings_path
-        position = self.position(cfg, estimate, holdings, as_of, account_id, account, deposit)
+        position = self.position(
+            cfg, estimate, holdings, as_of, account_id, account, deposit, own_file=own_file
+        )
         if position.account is None and (deposit or withdraw):
             raise ConfigError(
                 f"{'a deposit' if deposit else 'a withdrawal'} needs the account's holdings",
@@ -319,10 +322,13 @@ class Pipeline:
         account_id: str | None = None,
         account: Account | None = None,
         deposit: float = 0.0,
+        *,
+        own_file: bool = False,
     ) -> Position:
         """Current holdings valued at the account's prices (or the data's last prices);
         ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
-        data's last date."""
+        data's last date. ``own_file``: the holdings file is this account's alone (an
+        account folder's), so rows of another account in it are an error."""
         from optimizer.rebalance.holdings import load_holdings
 
         tickers = tuple(t for t in cfg.tickers if not is_cash(cfg, t))
@@ -339,7 +345,9 @@ class Pipeline:
         notes: tuple[str, ...] = ()
         if account is None:
             accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-            account, notes = pick_account(accounts, account_id or cfg.account.id, holdings)
+            account, notes = pick_account(
+                accounts, account_id or cfg.account.id, holdings, others_allowed=not own_file
+            )
         holdings = holdings or cfg.path
         check_lots_before(account, as_of, holdings)
         realized = None
@@ -530,10 +538,12 @@ def is_cash(cfg: AccountConfig, ticker: str) -> bool:
 
 
 def pick_account(
-    accounts: dict[str, Account], account_id: str, file: Path
+    accounts: dict[str, Account], account_id: str, file: Path, *, others_allowed: bool = True
 ) -> tuple[Account, tuple[str, ...]]:
     """This account's lots, and a note naming the other accounts the file also lists (a
-    custodian export may hold many; a typo in an id would otherwise go unseen)."""
+    custodian export may hold many; a typo in an id would otherwise go unseen). Without
+    ``others_allowed`` (the file is this account's own) another account's rows are an
+    error: a mistyped id would leave its lots out of the plan."""
     if account_id not in accounts:
         known = ", ".join(sorted(accounts)) or "none"
         raise PlanError(
@@ -543,6 +553,15 @@ def pick_account(
             value=account_id,
         )
     others = sorted(a for a in accounts if a != account_id)
+    if others and not others_allowed:
+        raise PlanError(
+            f"rows of another account in {account_id}'s own holdings file",
+            file=str(file),
+            key="account",
+            value=others[0],
+            hint=f"an account folder's holdings.csv holds that account's lots only: fix the "
+            f"id, or move the rows of {', '.join(others[:3])} to their own account",
+        )
     note = (
         (f"{file.name} also lists accounts {', '.join(others)}; only {account_id} was used",)
         if others
