@@ -73,3 +73,40 @@ def test_table_cells_are_plain_text(capsys):
 
     table("accounts", ["account", "error"], [["a1", "add it to [universe.assets] of x.toml"]])
     assert "add it to [universe.assets] of x.toml" in " ".join(capsys.readouterr().out.split())
+
+
+def test_json_mode_repeats_the_documents_warnings_on_stderr(tmp_path):
+    # stdout stays one JSON document; a person, or a cron log, still sees each warning
+    import json
+    import shutil
+
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "examples" / "proposal", folder)
+    holdings = folder / "holdings.csv"
+    text = holdings.read_text()
+    holdings.write_text(text.replace("smith-family,LARGE,5000", "smith-famly,LARGE,5000", 1))
+    res = run_cli("propose", "--config", str(folder / "account.toml"), "--format", "json",
+                  "--out", str(tmp_path / "out"), timeout=180)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    typo = [w for w in doc["warnings"] if "smith-famly" in w]
+    assert typo, doc["warnings"]
+    lines = res.stderr.strip().splitlines()
+    assert f"capalloc: warning: {typo[0]}" in lines
+    assert all(line.startswith("capalloc: warning: ") for line in lines)
+    assert len(lines) == len(doc["warnings"])
+
+
+def test_whatif_refuses_an_output_in_a_missing_folder_and_creates_none(tmp_path):
+    from tests.conftest import ROOT
+
+    config = ROOT / "examples" / "whatif" / "account.toml"
+    target = tmp_path / "no" / "such" / "x.csv"
+    res = run_cli("whatif", "--config", str(config), "--csv", str(target), timeout=120)
+    assert res.returncode == 3, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"capalloc: config error: --csv='{target}': folder does not exist"
+    ]
+    assert not (tmp_path / "no").exists()

@@ -178,3 +178,13 @@ def test_a_bad_toml_example_would_fail():
     bad = {"factors": {"size": {"kind": "return", "series": "IWM", "minus": "SPY"}}}
     with pytest.raises(ConfigError, match="relative_return"):
         validate(EstimationConfig, bad, prefix="estimation")
+
+
+def test_cli_md_help_blocks_are_the_commands_own():
+    # docs/cli.md quotes each command's --help; scripts/cli_help.py rewrites them
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_help.py"), "--check"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -208,3 +208,28 @@ def test_historical_samples_scale_to_the_horizon() -> None:
     assert np.sqrt(np.sum(p * (x - mean) ** 2)) == pytest.approx(0.2 / np.sqrt(12), abs=1e-6)
     np.testing.assert_allclose(post.mu, 3 * np.average(est.samples, axis=0, weights=p))
     assert post.Sigma[0, 0] == pytest.approx(3 * 0.04 / 12, abs=1e-6)
+
+
+def test_the_figures_docs_views_quotes_are_the_examples_own(tmp_path):
+    # docs/views.md quotes the views example's outcome: the same run gives those figures
+    import re
+
+    from tests.conftest import ROOT, run_cli
+
+    res = run_cli("propose", "--config", str(ROOT / "examples" / "views" / "account.toml"),
+                  "--format", "json", "--out", str(tmp_path / "out"), timeout=180)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    v = json.loads(res.stdout)["views"]
+    mu = v["expected_return"]
+    moved = v["weight_change"]["MID"]
+    quoted = (
+        f"from {mu['without_views']['SMALL']:.1%} to {mu['with_views']['SMALL']:.1%}",
+        f"moves {moved:.1%} of the portfolio from LARGE to MID",
+        f"relative entropy {v['relative_entropy']:.3f}",
+        f"{v['effective_scenarios']:,.0f} effective scenarios of {v['n_scenarios']:,}",
+    )
+    text = " ".join((ROOT / "docs" / "views.md").read_text().split()).replace("−", "-")
+    for words in quoted:
+        words = re.sub(r"(\d)%", r"\1 %", words)
+        assert words in text, words
+    assert v["weight_change"]["LARGE"] == pytest.approx(-moved, abs=1e-9)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, GivenPath, emit, format_option, note, pct, table
 from optimizer.cli.workflows import PERIOD, _progress
 
 
@@ -20,7 +20,7 @@ from optimizer.cli.workflows import PERIOD, _progress
     "--config",
     "config",
     required=True,
-    type=click.Path(path_type=Path),
+    type=GivenPath(path_type=Path),
     help="Account file: the policy, data, scenarios and rebalance rules.",
 )
 @click.option("--start", required=True, type=PERIOD, help="First month, YYYY-MM.")
@@ -50,13 +50,13 @@ from optimizer.cli.workflows import PERIOD, _progress
 @click.option(
     "--csv",
     "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Write the monthly path of every strategy as CSV.",
 )
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Write an HTML report with charts.",
 )
 @format_option

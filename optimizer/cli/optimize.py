@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import data_line, emit, format_option, note, pct, table
+from optimizer.cli.output import GivenPath, data_line, emit, format_option, note, pct, table
 
 
 @click.command("optimize")
@@ -18,7 +18,7 @@ from optimizer.cli.output import data_line, emit, format_option, note, pct, tabl
     "--config",
     "config_file",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="TOML with [data], [estimation], [scenarios], [universe], [objective], [constraints].",
 )
 @format_option

@@ -55,6 +55,16 @@ class Money(click.ParamType):
 MONEY = Money()
 
 
+class GivenPath(click.Path):
+    """``click.Path`` that refuses an empty value: ``--accounts ''`` (an unset variable in a
+    cron line) would otherwise be the current folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path (is a variable unset?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class FiniteRange(click.FloatRange):
     """``click.FloatRange`` that also refuses ``nan`` and infinities (which compare false
     with both bounds and would otherwise pass)."""
@@ -72,10 +82,22 @@ def emit_json(document: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n")
 
 
+MAX_WARNING_LINES = 20  # on stderr; the document holds every one
+
+
 def emit(fmt: str, document: dict[str, Any], render_table: Callable[[], None]) -> None:
-    """Print ``document`` as JSON, or call ``render_table`` for the human view."""
+    """Print ``document`` as JSON, or call ``render_table`` for the human view (which
+    prints the warnings under its tables). With JSON, the document's ``warnings`` are also
+    one line each on stderr, so a person or a cron log sees them beside the document."""
     if fmt == "json":
         emit_json(document)
+        warnings = document.get("warnings") or []
+        for w in warnings[:MAX_WARNING_LINES]:
+            print(f"capalloc: warning: {' '.join(str(w).split())}", file=sys.stderr)
+        if len(warnings) > MAX_WARNING_LINES:
+            more = len(warnings) - MAX_WARNING_LINES
+            print(f"capalloc: warning: ... and {more:,} more (the document's warnings)",
+                  file=sys.stderr)  # fmt: skip
     else:
         render_table()
 

@@ -9,6 +9,7 @@ import click
 
 from optimizer.cli.output import (
     MONEY,
+    GivenPath,
     data_line,
     emit,
     format_option,
@@ -31,7 +32,7 @@ config_option = click.option(
     "--config",
     "config",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Account file (TOML): universe, data, scenarios, objective, constraints, rules.",
 )
 
@@ -41,7 +42,7 @@ config_option = click.option(
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Folder for report.html, proposal.json and orders.csv, written as one set "
     "(all new, or all as before on an error).",
 )
@@ -66,12 +67,11 @@ def propose(
     fmt: str,
 ) -> None:
     """Advisor proposal: allocation, trades and a self-contained HTML report (and PDF)."""
-    from optimizer.errors import ConfigError
     from optimizer.report.pdf import Paper
     from optimizer.workflows import propose as run_proposal
 
     if deposit and withdraw:
-        raise ConfigError("give --deposit or --withdraw, not both", key="--withdraw")
+        raise click.UsageError("give --deposit or --withdraw, not both")
     if pdf and out_dir is None:
         raise click.UsageError("--pdf writes report.pdf into the --out folder: give --out")
     result = run_proposal(
@@ -196,13 +196,16 @@ def _print_taxes(doc: dict[str, Any]) -> None:
     if blind:
         for tk, w in doc["weights"].items():
             rows.append((f"{tk} weight", pct(w), pct(blind["weights"].get(tk))))
-    table("Taxes", cols, rows)
-    if aware.get("gain_budget") is not None:
-        note(f"gain budget used: {aware['gain_budget_used']:,.0f} of {aware['gain_budget']:,.0f}")
+    table("Taxes (the optimizer's estimate: trades to the target weights)", cols, rows)
     plan = t.get("plan")
+    if aware.get("gain_budget") is not None:
+        used = f"gain budget used: {aware['gain_budget_used']:,.0f} of {aware['gain_budget']:,.0f}"
+        if plan and plan.get("gain_budget_used") is not None:
+            used += f" by the target weights, {plan['gain_budget_used']:,.0f} by the trades"
+        note(used)
     if plan:
-        note(f"the trades realise {plan['gain']:,.0f} of net gains (harvested losses included); "
-             f"tax about {plan['tax']:,.0f}")  # fmt: skip
+        note(f"the trades (whole shares, lot by lot) realise {plan['gain']:,.0f} of net gains "
+             f"(harvested losses included); tax about {plan['tax']:,.0f}")  # fmt: skip
     _print_harvest(t.get("harvest"))
 
 
@@ -293,20 +296,20 @@ def _print_footer(doc: dict[str, Any]) -> None:
 @click.option(
     "--csv",
     "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Also write the table as CSV: rows weight/metric/regret, one column per "
     "scenario and robust (plain decimals, formula-safe).",
 )
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Also write a self-contained HTML page: weights, returns and the regret matrix.",
 )
 @click.option(
     "--pdf",
     "pdf_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Also write the same page as a PDF (laid out on pages).",
 )
 @paper_option
@@ -323,11 +326,14 @@ def whatif(
 ) -> None:
     """Every scenario side by side: optimal weights, returns and regret."""
     from optimizer.atomic import write_files_atomic
+    from optimizer.cli.backtest import _check_output
     from optimizer.cli.output import to_jsonable
     from optimizer.report import render_whatif, whatif_csv
     from optimizer.report.pdf import Paper, render_pdf
     from optimizer.workflows import whatif as run_whatif
 
+    for key, path in (("--csv", csv_path), ("--html", html_path), ("--pdf", pdf_path)):
+        _check_output(key, path)  # a mistyped folder is refused, not created
     doc = to_jsonable(run_whatif(config, max_price_age=max_price_age))
     texts: dict[Path, str | bytes] = {}
     if csv_path:
@@ -358,7 +364,7 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
         ("current portfolio return (horizon)", *(pct(doc["current_return"][c]) for c in cols)),
         ("proposed portfolio return (horizon)", *(pct(doc["proposed_return"][c]) for c in cols)),
     ]
-    table(f"What if (horizon: {over})", ["", *cols], rows)
+    table(f"What if ({over})", ["", *cols], rows)
     _print_views(doc.get("views"))
     happens = [c for c in cols if c != "robust"]
     table(
@@ -372,6 +378,6 @@ def _print_whatif(doc: dict[str, Any], written: list[Path]) -> None:
     if est.get("method"):
         note(f"estimate: {est['method']}; {est['window']}")
     for w in doc.get("warnings") or []:
-        note(f"note: {w}")
+        note(f"warning: {w}")
     for path in written:
         note(f"wrote {path}")

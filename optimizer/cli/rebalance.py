@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, GivenPath, emit, format_option, note, pct, table
 from optimizer.csvout import quantity
 from optimizer.errors import ConfigError
 
@@ -28,30 +28,30 @@ def _date(value: str | None) -> dt.date | None:
 @click.option(
     "--holdings",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Tax lots CSV: account,ticker,shares,cost_per_share,acquired[,lot_id].",
 )
 @click.option(
-    "--targets", type=click.Path(dir_okay=False), help="Target weights CSV: ticker,weight."
+    "--targets", type=GivenPath(dir_okay=False), help="Target weights CSV: ticker,weight."
 )
 @click.option(
     "--config",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="TOML with [rebalance] rules and/or a [targets] table.",
 )
-@click.option("--prices", type=click.Path(dir_okay=False), help="Prices CSV: ticker,price.")
+@click.option("--prices", type=GivenPath(dir_okay=False), help="Prices CSV: ticker,price.")
 @click.option(
     "--source",
     help="Data source of the prices (last closes on or before --as-of): sample, yahoo, csv:PATH.",
 )
 @click.option(
     "--positions",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Stated positions CSV (account,ticker,shares) checked against the lots.",
 )
 @click.option(
     "--recent-sales",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Recent sales CSV (account,ticker,sold,gain) for the wash-sale guard.",
 )
 @click.option("--account", help="Plan only this account.")
@@ -60,7 +60,7 @@ def _date(value: str | None) -> dt.date | None:
 @click.option("--as-of", "as_of", help="Trade date, YYYY-MM-DD (default: today).")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
+    type=GivenPath(dir_okay=False),
     help="Write the orders CSV here (atomically; nothing on error).",
 )
 @format_option

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import emit, format_option, note, pct, table
+from optimizer.cli.output import GivenPath, emit, format_option, note, pct, table
 from optimizer.cli.workflows import PERIOD
 
 
@@ -94,7 +94,7 @@ from optimizer.cli.workflows import PERIOD
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Write an HTML page with a predicted-versus-realised chart per asset.",
 )
 @format_option
@@ -163,10 +163,14 @@ def _names(text: str, key: str) -> list[str]:
     return names
 
 
+def _r2(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _render(doc: dict[str, Any], html_path: Path | None) -> None:
     scores = doc["scores"]
     rows = [
-        (t, f"{s['r2']:.3f}", f"{s['r2_centred']:.3f}", pct(s["hit_rate"], 0), pct(s["mae"]),
+        (t, _r2(s["r2"]), _r2(s["r2_centred"]), pct(s["hit_rate"], 0), pct(s["mae"]),
          pct(s["coverage_50"], 0), pct(s["coverage_90"], 0))
         for t, s in scores.items()
     ]  # fmt: skip
@@ -184,5 +188,7 @@ def _render(doc: dict[str, Any], html_path: Path | None) -> None:
     )
     for n in doc["notes"]:
         note(n)
+    for w in doc["warnings"]:
+        note(f"warning: {w}")
     if html_path is not None:
         note(f"wrote {html_path}")

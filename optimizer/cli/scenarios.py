@@ -12,14 +12,14 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from optimizer.cli.output import MONEY, emit, format_option, note, pct, table
+from optimizer.cli.output import MONEY, GivenPath, emit, format_option, note, pct, table
 from optimizer.errors import ScenarioError
 
 scenario_dir_option = click.option(
     "--scenario-dir",
     "scenario_dirs",
     multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Extra folder of scenario files (repeatable); same ids override built-ins.",
 )
 
@@ -82,7 +82,7 @@ def show(scenario_id: str, scenario_dirs: tuple[Path, ...], fmt: str) -> None:
 
 
 @scenarios.command("validate")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=GivenPath(exists=True, path_type=Path))
 @scenario_dir_option
 @format_option
 def validate(path: Path, scenario_dirs: tuple[Path, ...], fmt: str) -> None:
@@ -129,13 +129,13 @@ def _shock_text(sh: Any) -> str:
 @click.option(
     "--weights",
     "weights_file",
-    type=click.Path(path_type=Path),
+    type=GivenPath(path_type=Path),
     help="CSV ticker,weight (weights sum to 1).",
 )
 @click.option(
     "--holdings",
     "holdings_file",
-    type=click.Path(path_type=Path),
+    type=GivenPath(path_type=Path),
     help="CSV with at least ticker,shares, of one account; valued at the last prices.",
 )
 @click.option("--source", help="Data source: sample, yahoo, csv:PATH[,PATH...].")
@@ -160,7 +160,7 @@ def _shock_text(sh: Any) -> str:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(path_type=Path),
+    type=GivenPath(path_type=Path),
     help="Account TOML: its [data], [estimation] and [scenarios] sections are used.",
 )
 @scenario_dir_option

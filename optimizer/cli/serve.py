@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from optimizer.cli.output import GivenPath
 from optimizer.cli.proposal import config_option
 
 
@@ -25,12 +26,12 @@ from optimizer.cli.proposal import config_option
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Folder for 'Make proposal' (default: out/<account id>).",
 )
 @click.option(
     "--scenario-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Folder for 'Save as scenario' (default: the account's [scenarios] dir, "
     "else scenarios/ beside the account file).",
 )

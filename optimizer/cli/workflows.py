@@ -16,6 +16,7 @@ import click
 
 from optimizer.cli.output import (
     FiniteRange,
+    GivenPath,
     emit,
     format_option,
     max_price_age_option,
@@ -52,7 +53,7 @@ PERIOD = _Period()
     "--accounts",
     "accounts_dir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Folder of accounts: one sub-folder each (account.toml, holdings.csv), "
     "or an accounts.csv listing account, config, holdings.",
 )
@@ -107,7 +108,7 @@ PERIOD = _Period()
     "--orders-dir",
     default=Path("orders"),
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Order files go to ORDERS_DIR/<period>/<account>.csv.",
 )
 @click.option(
