@@ -503,11 +503,30 @@ def _window_text(index: pd.Index) -> str:
 def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
     """The last complete row of each period, (n_periods, n_series), keeping its real date.
 
-    Rows with a missing value are dropped first; daily keeps every remaining row.
+    Rows with a missing value are dropped first; daily keeps every remaining row. A week
+    or month without a complete row (monthly series from two sources, one dated on the
+    30th and one on the 31st) takes each series' last value in it, dated by the latest of
+    them: without it the period would vanish and the next return span two.
     """
+    import pandas as pd
+
     from optimizer.data.period_returns import last_of_period
 
-    return last_of_period(frame.dropna(), frequency)
+    complete = last_of_period(frame.dropna(), frequency)
+    if frequency.period is None or frame.empty:
+        return complete
+    periods = frame.index.to_period(frequency.period)
+    each = frame.groupby(periods).last()  # every series' own last value in the period
+    each.index = frame.index.to_series().groupby(periods).max().to_numpy()
+    done = complete.index.to_period(frequency.period)
+    lacking = each.notna().all(axis=1).to_numpy() & ~each.index.to_period(frequency.period).isin(
+        done
+    )
+    if not lacking.any():
+        return complete
+    both = pd.concat([complete, each[lacking]]).sort_index()
+    both.index.name = frame.index.name
+    return both
 
 
 class HistoryWindow(StrictModel):

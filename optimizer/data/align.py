@@ -99,10 +99,14 @@ def assemble(
     if any(c.first != first or c.last != last for c in coverage):
         notes_out.append(_window_warning(coverage, first, last))
     frame, filled = _align(clipped, first, last, policy.max_ffill, freq)
+    # a week or month filled is a return of 0 in its place (a day filled is a holiday)
+    fills = [] if freq is Frequency.DAILY else [
+        _filled_warning(t, dates, freq) for t, dates in filled.items() if len(dates)
+    ]  # fmt: skip
     # a step is judged against the whole series' moves, then reported within the window
     moves = daily_moves(raws)
     window = (pd.Timestamp(first), pd.Timestamp(last))
-    coverage = [replace(c, filled=filled[c.ticker]) for c in coverage]
+    coverage = [replace(c, filled=len(filled[c.ticker])) for c in coverage]
     provenance = Provenance(
         source=source,
         tickers=tuple(r.ticker for r in raws),
@@ -111,7 +115,10 @@ def assemble(
         frequency=freq.value,
         stale=stale,
         notes=tuple(notes),
-        warnings=tuple(w for raw in raws for w in split_suspects(raw, moves=moves, within=window)),
+        warnings=(
+            *fills,
+            *(w for raw in raws for w in split_suspects(raw, moves=moves, within=window)),
+        ),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))
 
@@ -202,7 +209,7 @@ def _window_warning(coverage: Sequence[SeriesCoverage], first: dt.date, last: dt
 
 def _align(
     raws: Sequence[RawSeries], first: dt.date, last: dt.date, max_ffill: int, freq: Frequency
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, dict[str, pd.DatetimeIndex]]:
     lo, hi = pd.Timestamp(first), pd.Timestamp(last)
     cols = {r.ticker: r.values.loc[lo:hi].dropna() for r in raws}
     _check_same_days(cols, {r.ticker: r.origin for r in raws}, freq)
@@ -219,8 +226,17 @@ def _align(
         raise DataError(f"missing value on {date} after forward-fill", key=ticker)
     frame.index = pd.DatetimeIndex(frame.index, name="date")
     frame.columns.name = None
-    filled = {t: int(holes[t].sum()) for t in frame.columns}
+    filled = {t: frame.index[holes[t].reindex(frame.index, fill_value=False).to_numpy()]
+              for t in frame.columns}  # fmt: skip
     return frame.astype(float), filled
+
+
+def _filled_warning(ticker: str, dates: pd.DatetimeIndex, freq: Frequency) -> str:
+    shown = ", ".join(str(d.date()) for d in dates[:4]) + (", ..." if len(dates) > 4 else "")
+    return (
+        f"{ticker}: {len(dates)} missing {freq.value} value(s) forward-filled ({shown}): "
+        "no move is counted in the period of each, and the next period counts them all"
+    )
 
 
 def _check_same_days(cols: dict[str, pd.Series], origins: dict[str, str], freq: Frequency) -> None:

@@ -41,7 +41,8 @@ def line_chart(
     height: float = 260,
     width: float = 880,
 ) -> Raw:
-    """One polyline per series over ``labels`` (x evenly spaced); None values are gaps."""
+    """One polyline per series over ``labels`` (x evenly spaced); None values are gaps, and
+    a value with none beside it (one month, or between gaps) is drawn as a dot."""
     left, right, top, bottom = 64.0, 12.0, 26.0, 40.0
     values = [v for s in series for v in s.values if v is not None]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
@@ -54,6 +55,12 @@ def line_chart(
         pts = " ".join(f"{x(i):.2f},{y(v):.2f}" for i, v in enumerate(s.values) if v is not None)
         body.append(f'<polyline fill="none" stroke="{s.color}" stroke-width="1.6" '
                     f'data-series="{s.key}" points="{pts}"/>')  # fmt: skip
+        v = s.values
+        for i in range(len(v)):
+            alone = (i == 0 or v[i - 1] is None) and (i == len(v) - 1 or v[i + 1] is None)
+            if v[i] is not None and alone:
+                body.append(f'<circle cx="{x(i):.2f}" cy="{y(v[i]):.2f}" r="2.5" '
+                            f'fill="{s.color}" data-series="{s.key}"/>')  # fmt: skip
     every = max(1, len(labels) // 8)
     for i in range(0, len(labels), every):
         anchor = "end" if i > len(labels) - every else "middle"  # the last label inside

@@ -39,6 +39,7 @@ def render_scenario_backtest(doc: Mapping[str, Any]) -> str:
         el("h1", title),
         el("p", intro),
         *(el("p", n) for n in doc.get("notes", [])),
+        *(el("p", f"Warning: {w}") for w in doc.get("warnings", [])),
         section("Scores", scores_table(doc["scores"], tickers)),
         section("Plausibility calibration", calibration_table(doc["calibration"])),
         *(section(f"{t}: predicted and realised", _chart(months, labels, t)) for t in tickers),

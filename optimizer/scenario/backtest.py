@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.data.frequency import infer_frequency
 from optimizer.errors import ConfigError, DataError
 from optimizer.scenario.engine import MarketHistory
+from optimizer.scenario.estimator import SampledReturns
 from optimizer.scenario.predict import EngineOptions, ShockModel
 from optimizer.scenario.propagate import PLAUSIBILITY_BANDS
 
@@ -40,8 +42,8 @@ DEFAULT_SHOCKS = ("equity", "long_rate")
 class AssetScore:
     """Out-of-sample scores of one asset over the backtest months."""
 
-    r2: float  # 1 - SSE / SST, SST around the window's historical mean
-    r2_centred: float  # 1 - SSE / SST, SST around the evaluated months' mean
+    r2: float | None  # 1 - SSE / SST, SST around the window's historical mean
+    r2_centred: float | None  # the same around the evaluated months' mean (None: one month)
     hit_rate: float  # share of months with the right sign
     mae: float  # mean absolute error of the predicted mean
     coverage_50: float  # share inside the 50 % interval
@@ -94,6 +96,8 @@ class ScenarioBacktest:
             "shocked": list(self.shocked),
             "months": rows,
             "notes": list(self.notes),
+            # the data's warnings (a value forward-filled, a split suspected, a late series)
+            "warnings": list((self.provenance or {}).get("warnings", [])),
             "provenance": self.provenance,
         }
 
@@ -112,8 +116,25 @@ def backtest_scenarios(
     model = ShockModel(history, options)
     s = model.sampled
     _check_shocked(shocked, list(s.factors.columns))
-    months, notes = _months(s.monthly_returns.index, start, end, options.window)
-    rows = [_one_month(model, m, tuple(shocked)) for m in months]
+    months, notes = _months(s.monthly_returns.index, start, end, options.window, s.month_ends)
+    notes += _missing_months(history, s)
+    notes += _shocked_targets(history, model.tickers, shocked)
+    rows, fitted, unfit = [], [], []
+    for m in months:  # a month without a common date leaves the next windows short
+        try:
+            rows.append(_one_month(model, m, tuple(shocked)))
+            fitted.append(m)
+        except DataError as exc:  # the fit's window (key as_of); any other error stops
+            if exc.key != "as_of" or (m == months[-1] and not rows):
+                raise
+            unfit.append(m)
+    if unfit:
+        notes.append(f"not scored: {_listed(unfit)} (no full {options.window}-month window "
+                     "of data before them)")  # fmt: skip
+    months = fitted
+    last = s.month_ends[months[-1]]
+    if s.daily and (last + pd.offsets.MonthEnd(0) - last).days > 4:
+        notes.append(f"{months[-1]} is scored up to {last.date()}, the data's last date")
     sd = np.array([r["sd"] for r in rows])
     bounds = {k: np.array([r[k] for r in rows]) for k in ("lo50", "hi50", "lo90", "hi90")}
     tail = np.array([r["tail"] for r in rows])
@@ -126,7 +147,7 @@ def backtest_scenarios(
     return ScenarioBacktest(
         tickers=model.tickers,
         shocked=tuple(shocked),
-        options=options,
+        options=_as_sampled(options, s),
         months=tuple(str(m) for m in months),
         as_of=tuple(r["as_of"] for r in rows),
         shocks=s.monthly_factors.loc[months, list(shocked)].to_numpy(),
@@ -136,9 +157,56 @@ def backtest_scenarios(
         scores=scores,
         calibration=calibration(tail),
         notes=tuple(notes),
-        provenance=history.provenance.to_dict() if history.provenance else None,
+        provenance=_provenance(history, s),
         **out,
     )
+
+
+def _as_sampled(options: EngineOptions, s: SampledReturns) -> EngineOptions:
+    """The options as the data allowed them: sampling no finer than the data's own dates
+    (monthly data sampled "daily" are monthly returns, without the daily-only weights)."""
+    own = infer_frequency(pd.DatetimeIndex(s.returns.index))
+    return (
+        dataclasses.replace(options, sampling=own) if own.rank > options.sampling.rank else options
+    )
+
+
+def _provenance(history: MarketHistory, s: SampledReturns) -> dict[str, Any] | None:
+    """The history's provenance, with the span and frequency of the returns the engine used
+    (the history itself is loaded at the configured estimation frequency)."""
+    if history.provenance is None:
+        return None
+    ends = list(s.month_ends.values())
+    own = infer_frequency(pd.DatetimeIndex(s.returns.index))
+    first = s.start if s.start is not None else ends[0]
+    return {**history.provenance.to_dict(), "first": first.date().isoformat(),
+            "last": ends[-1].date().isoformat(), "frequency": own.value}  # fmt: skip
+
+
+def _listed(months: Sequence[pd.Period], most: int = 12) -> str:
+    shown = ", ".join(str(m) for m in months[:most])
+    return shown + (f", ... ({len(months)} months)" if len(months) > most else "")
+
+
+def _missing_months(history: MarketHistory, s: SampledReturns) -> list[str]:
+    """A note on the months inside the data without a date every series has a value on,
+    naming the series without any value in them."""
+    ends = sorted(s.month_ends)
+    if len(ends) < 2:
+        return []
+    missing = [m for m in pd.period_range(ends[0], ends[-1], freq="M") if m not in s.month_ends]
+    if not missing:
+        return []
+    frame = history.daily if history.daily is not None else history.levels
+    lacking: dict[str, None] = {}
+    if frame is not None:
+        months = frame.index.to_period("M")
+        for m in missing:
+            inside = frame[months == m]
+            lacking.update(dict.fromkeys(str(c) for c in inside.columns if inside[c].isna().all()))
+    who = f" ({', '.join(lacking)} without any)" if lacking else ""
+    return [f"no date on which every series has a value in {_listed(missing)}{who}: the "
+            "month after each is not scored (its return would span two months)"]  # fmt: skip
 
 
 def _one_month(model: ShockModel, month: pd.Period, shocked: tuple[str, ...]) -> dict[str, Any]:
@@ -167,8 +235,8 @@ def _scores(
     scores = {}
     for j, t in enumerate(tickers):
         scores[t] = AssetScore(
-            r2=float(1 - sse[j] / ((Y[:, j] - M[:, j]) ** 2).sum()),
-            r2_centred=float(1 - sse[j] / ((Y[:, j] - Y[:, j].mean()) ** 2).sum()),
+            r2=_r2(sse[j], Y[:, j] - M[:, j]),
+            r2_centred=_r2(sse[j], Y[:, j] - Y[:, j].mean()),
             hit_rate=float((np.sign(P[:, j]) == np.sign(Y[:, j])).mean()),
             mae=float(np.abs(Y[:, j] - P[:, j]).mean()),
             coverage_50=float(inside50[:, j].mean()),
@@ -177,6 +245,12 @@ def _scores(
             n_months=len(Y),
         )
     return scores
+
+
+def _r2(sse: float, spread: np.ndarray) -> float | None:
+    """``1 - sse / sum(spread**2)``; None when the spread is all zero (one month, centred)."""
+    sst = float((spread**2).sum())
+    return float(1 - sse / sst) if sst > 0 else None
 
 
 def _inside(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -204,9 +278,28 @@ def calibration(tail: np.ndarray) -> list[dict[str, Any]]:
     return rows
 
 
+def _shocked_targets(
+    history: MarketHistory, tickers: Sequence[str], shocked: Sequence[str]
+) -> list[str]:
+    """A note per asset whose series is (part of) a shocked factor: its month is then
+    stated by the shocks, and its R² and intervals say nothing of the model."""
+    notes = []
+    for t in tickers:
+        factors = [n for n in shocked if t in history.specs[n].tickers()]
+        if factors:
+            notes.append(
+                f"{t} is the series of the shocked factor{'s' if len(factors) > 1 else ''} "
+                f"{', '.join(factors)}: its return "
+                "follows from the shocks, so its scores do not measure the model"
+            )
+    return notes
+
+
 def _check_shocked(shocked: Sequence[str], names: list[str]) -> None:
     if not shocked:
         raise ConfigError("name at least one factor to shock", key="--shocks", value="")
+    if twice := sorted({n for n in shocked if list(shocked).count(n) > 1}):
+        raise ConfigError("a factor is named twice", key="--shocks", value=",".join(twice))
     for name in shocked:
         if name not in names:
             raise ConfigError(
@@ -217,15 +310,28 @@ def _check_shocked(shocked: Sequence[str], names: list[str]) -> None:
 
 
 def _months(
-    available: pd.PeriodIndex, start: Any, end: Any, window: int
+    available: pd.PeriodIndex, start: Any, end: Any, window: int, ends: Any = None
 ) -> tuple[list[pd.Period], list[str]]:
-    """The months to evaluate: within [start, end] and with ``window`` months before them."""
-    first_ok = available[0] + window if len(available) else None
+    """The months to evaluate: within [start, end], with ``window`` months before them, and
+    (with ``ends``, the months that have a month end) a month end in the month before: a
+    month whose previous month has no date every series shares would be scored with a
+    return over two months."""
+    if not len(available):
+        raise DataError("no month of data", key="--source")
+    first_ok = available[0] + window
     lo = _period(start, "--start") if start is not None else first_ok
-    hi = _period(end, "--end") if end is not None else (available[-1] if len(available) else None)
-    if lo is not None and hi is not None and hi < lo:
+    hi = _period(end, "--end") if end is not None else available[-1]
+    if hi < lo:
         raise ConfigError("the end month is before the start month", key="--end", value=str(hi))
-    months = [m for m in available if m >= lo and m <= hi and m >= first_ok]
+    if start is not None and lo > available[-1]:
+        raise DataError(
+            f"the range starts after the data's last month, {available[-1]}",
+            key="--start",
+            value=str(lo),
+            hint=f"the data has months {available[0]}..{available[-1]}",
+        )
+    inside = [m for m in available if m >= lo and m <= hi and m >= first_ok]
+    months = [m for m in inside if ends is None or m - 1 in ends]
     if not months:
         raise DataError(
             f"no month in the range has {window} months of data before it",
@@ -235,10 +341,15 @@ def _months(
             f"the first with a full window is {first_ok}",
         )
     notes = []
-    if months[0] > lo:
-        notes.append(f"months before {months[0]} skipped: no full {window}-month window")
-    if hi > months[-1]:
-        notes.append(f"the data ends in {months[-1]}")
+    if inside[0] > lo:
+        notes.append(f"months before {inside[0]} skipped: no full {window}-month window")
+    if hi > available[-1]:
+        notes.append(f"the data ends in {available[-1]}")
+    if gaps := [m for m in inside if m not in months]:
+        notes.append(
+            f"not scored: {_listed(gaps)} (no date in the month before on which every series "
+            "has a value: the return would span more than a month)"
+        )
     return months, notes
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optimizer.data.frequency import infer_frequency
 from optimizer.errors import DataError
 from optimizer.factors import (
     FactorKind,
@@ -25,6 +26,7 @@ from optimizer.factors import (
     Frequency,
     Regime,
     factor_values,
+    period_end_levels,
 )
 
 if TYPE_CHECKING:
@@ -176,7 +178,9 @@ class SampledReturns:
             else:
                 p = np.empty_like(v)
                 p[moved] = 1.0 / v[moved]
-                p[~moved] = p[moved].max()  # no move yet: as the largest precision seen
+                # no move yet (only the first periods): as at the first move, which any fit
+                # that holds both sees (a fit before it weighs its periods alike anyway)
+                p[~moved] = p[int(np.argmax(moved))]
                 cache[halflife] = p
         return cache[halflife]
 
@@ -271,13 +275,15 @@ def _bases(values: np.ndarray, specs: list[FactorSpec]) -> dict[str, float]:
 
 
 def _levels(history: MarketHistory, tickers: tuple[str, ...]) -> pd.DataFrame:
-    """Levels of the assets and every factor series, on the dates all of them have."""
+    """Levels of the assets and every factor series, on the dates all of them have (weekly
+    or monthly data: one row per week or month, see :func:`period_end_levels`)."""
     frame = history.daily if history.daily is not None else history.levels
     if frame is None:
         raise DataError("the history keeps no levels to sample", key="history")
     factor_series = [t for spec in history.specs.values() for t in spec.tickers()]
     series = list(dict.fromkeys([*tickers, *factor_series]))
-    return frame[series].dropna().sort_index()
+    frame = frame[series].dropna(how="all").sort_index()
+    return period_end_levels(frame, infer_frequency(pd.DatetimeIndex(frame.index)))
 
 
 def _returns(

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from optimizer.errors import DataError, ScenarioError
-from optimizer.factors import Regime
+from optimizer.factors import FactorKind, FactorSpec, Regime
 from optimizer.scenario.engine import MarketHistory
 from optimizer.scenario.estimator import (
     EngineOptions,
@@ -191,7 +191,9 @@ class ShockModel:
                     value=name,
                 )
         idx = [names.index(n) for n in shocks]
-        values = np.array([float(v) for v in shocks.values()])
+        values = np.array(
+            [_move(n, v, self._specs()[i]) for (n, v), i in zip(shocks.items(), idx, strict=True)]
+        )
         h = self.periods_
         mean_h, cov_h = model.factor_mean_ * h, model.factor_cov_ * h
         f_mean, mu, Sigma = self._moments(idx, values)
@@ -295,6 +297,23 @@ def load_market(source: str, tickers: Sequence[str]) -> MarketHistory:
     data = validate(DataConfig, {"source": source}, prefix="data")
     est = validate(EstimationConfig, {}, prefix="estimation")
     return load_history(data.provider(None), data, est, list(tickers))
+
+
+def _move(name: str, value: Any, spec: FactorSpec) -> float:
+    """A stated move as a float: finite, and a return above -100 % (a total loss)."""
+    try:
+        move = float(value)
+    except (TypeError, ValueError):
+        raise ScenarioError("a shock is a number", key=f"shocks.{name}", value=value) from None
+    if not np.isfinite(move):
+        raise ScenarioError("a shock is a finite number", key=f"shocks.{name}", value=value)
+    if spec.kind is FactorKind.RETURN and move <= -1.0:
+        raise ScenarioError(
+            "a return of -100 % or less is beyond a total loss (0.01 = 1 %)",
+            key=f"shocks.{name}",
+            value=value,
+        )
+    return move
 
 
 def tail_probability(distance: float, dof: int, tail_dof: float | None) -> tuple[float, str]:
