@@ -30,6 +30,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+MAX_MESSAGE = 1000  # characters of a rendered error (a 100,000-character path in a file)
+
+
+def _shortened(text: str, most: int) -> str:
+    """``text`` with its middle cut to ``most`` characters (both ends say the most)."""
+    if len(text) <= most:
+        return text
+    head = most * 2 // 3
+    return f"{text[:head]}...{text[-(most - head - 3) :]}"
+
 
 def _fmt_value(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
@@ -72,7 +82,7 @@ class CapallocError(Exception):
     def render(self) -> str:
         parts: list[str] = []
         if self.file:
-            parts.append(str(self.file))
+            parts.append(_shortened(str(self.file), 240))
         if self.key is not None:
             where = str(self.key)
             if self.value is not None:
@@ -83,7 +93,7 @@ class CapallocError(Exception):
         text = ": ".join([*parts, self.message])
         if self.hint:
             text += f" ({self.hint})"
-        return " ".join(text.split())  # always one line
+        return _shortened(" ".join(text.split()), MAX_MESSAGE)  # always one line
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -37,7 +37,11 @@ def parse_number(
     """
     raw = (text or "").strip()
     if _DECIMAL.fullmatch(raw):
-        return float(raw)
+        value = float(raw)
+        if math.isfinite(value):
+            return value
+        raise error("not a finite number (beyond the float range)", file=file, key=key,
+                    value=raw)  # fmt: skip
     try:
         value = float(raw)
     except ValueError:

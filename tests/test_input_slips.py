@@ -167,6 +167,18 @@ def test_two_tickers_for_the_cash_balance_are_refused(tmp_path):
     assert "CASH and MKT both stand for the account's cash" in res.stderr
 
 
+def test_a_universe_of_cash_alone_is_a_config_error(tmp_path):
+    # not a data error (nothing to fetch): the account file is what needs fixing
+    from optimizer.config import validate
+    from optimizer.errors import ConfigError
+    from optimizer.optimize.policy import UniverseConfig
+
+    with pytest.raises(ConfigError, match="CASH is the only asset"):
+        validate(UniverseConfig, {"assets": {"CASH": {"tags": ["cash"]}}}, prefix="universe")
+    ok = validate(UniverseConfig, {"assets": {"CASH": {}, "SPY": {}}}, prefix="universe")
+    assert list(ok.assets) == ["CASH", "SPY"]
+
+
 def test_shares_of_the_cash_ticker_are_one_clear_error(tmp_path):
     def mkt_is_the_cash(text):
         return text.replace("[universe.assets.CASH]", "[universe.assets.MKT]", 1)

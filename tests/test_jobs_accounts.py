@@ -49,6 +49,10 @@ def test_csv_layout_with_per_account_fallback(tmp_path):
         ("account,config,holdings\nbad id,c.toml,h.csv\n", "invalid account id"),
         ("account,config,holdings\nx,,h.csv\n", "config: required column is empty"),
         ("account,config,holdings,fallback\nx,c.toml,h.csv,sometimes\n", "unknown fallback"),
+        (
+            'account,config,holdings\ny,c.toml,h.csv\nx,"c.toml,h.csv\nz,c.toml,h.csv\n',
+            "accounts.csv:3: a quote opened on this line is never closed",
+        ),
     ],
 )
 def test_bad_accounts_csv_names_file_row_and_value(tmp_path, text, needle):

@@ -171,10 +171,10 @@ def _render(plans: list, warnings: tuple[str, ...] = ()) -> None:
                 t.ticker,
                 t.side.value,
                 quantity(t.shares),
-                t.price,
-                t.notional,
-                t.cost,
-                t.st_gain + t.lt_gain,
+                f"{t.price:,.2f}" if t.price >= 1 else f"{t.price:.6g}",  # the JSON: every digit
+                f"{t.notional:,.2f}",
+                f"{t.cost:,.2f}",
+                f"{t.st_gain + t.lt_gain:,.2f}",
                 t.reason,
             )
             for t in p.trades

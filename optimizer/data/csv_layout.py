@@ -57,7 +57,7 @@ _FIELDS = {
     **dict.fromkeys(("variation", "cambio", "variazione"), "Change"),
 }
 _LABELS = frozenset({"price", "ticker", "symbol", "field", "attributes", "symbols"})
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$", re.ASCII)
 MAX_HEADER_LINES = 6
 
 

@@ -127,7 +127,8 @@ _INDEX_COLUMNS = ("account", "config", "holdings", "fallback")
 def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
     text = read_text(index)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        started = 1  # the line the row being read starts on (an unclosed quote's)
         first: list[str] = next((row for row in reader if row), [])
         # " config" is config; a spreadsheet's trailing comma is an unnamed, empty column
         header = [name.strip() for name in first]
@@ -150,7 +151,9 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
                 key="columns",
                 hint=f"the columns are {','.join(_INDEX_COLUMNS)} (fallback optional)",
             )
+        started = reader.line_num + 1
         for cells in reader:
+            started = reader.line_num + 1
             if not cells:
                 continue
             where = f"{index}:{reader.line_num}"
@@ -177,6 +180,11 @@ def _index_rows(index: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
             if any((v or "").strip() for v in row.values()):
                 yield reader.line_num, row
     except csv.Error as exc:
+        if "end of data" in str(exc):  # a quote opened and never closed
+            raise ConfigError(
+                "a quote opened on this line is never closed", file=f"{index}:{started}",
+                hint='close the quote ("a path, with a comma.csv")',
+            ) from None  # fmt: skip
         raise ConfigError(
             "cannot read the accounts index", file=str(index), hint=str(exc)
         ) from None

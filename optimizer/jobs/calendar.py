@@ -9,7 +9,7 @@ import re
 from optimizer.errors import ConfigError
 from optimizer.jobs.model import Period
 
-_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)  # "٢٠١٧-٠٤" is not a period
 FIRST_PERIOD = (1990, 1)  # earliest month the job accepts (docs/limits.md)
 MAX_FUTURE_MONTHS = 12  # with --allow-future: at most this far ahead of the current month
 

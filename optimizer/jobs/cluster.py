@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from optimizer.errors import ConfigError
 from optimizer.jobs.model import AccountResult, AccountSpec, Period
 
-_LOCAL = re.compile(r"local(?::(\d{1,3}))?")
+_LOCAL = re.compile(r"local(?::(\d{1,3}))?", re.ASCII)
 _REMOTE = re.compile(r"(tcp|tls|ucx|inproc)://\S+")
 CONNECT_TIMEOUT = "20s"
 
@@ -71,7 +71,8 @@ class DaskPool:
             import distributed
         except ImportError:
             raise ConfigError(
-                "Dask is not installed", key="--dask", value=target.address or "local",
+                "Dask is not installed", key="--dask",
+                value=target.address or f"local:{target.n_workers}",
                 hint="pip install 'capalloc[dask]'",
             ) from None  # fmt: skip
         self.target = target

@@ -598,7 +598,11 @@ def _make_engine(url: str, raw: str, *, pragmas: bool = True) -> Any:
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         hint = " ".join(str(exc).split())[:120]
         if isinstance(exc, ImportError):
-            hint += "; install the database driver"
+            hint += (
+                "; pip install 'capalloc[postgres]'"
+                if url.startswith("postgresql")
+                else "; install the database driver"
+            )
         raise LedgerError(
             "cannot use this database URL", key="--db", value=_masked(raw), hint=hint
         ) from None

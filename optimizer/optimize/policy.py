@@ -87,6 +87,11 @@ class UniverseConfig(StrictModel):
                 "'cash'); keep one, and hold a money-market fund as a priced asset without "
                 "the cash tag"
             )
+        if cash and len(assets) == 1:
+            raise ValueError(
+                f"{cash[0]} is the only asset: a universe needs one asset besides the "
+                "account's cash to allocate"
+            )
         return assets
 
 
@@ -131,7 +136,9 @@ class ConstraintsConfig(StrictModel):
 
     groups: list[str] = Field(default_factory=list)  # "small_cap <= 0.4 * equity"
     turnover: float | None = Field(None, gt=0)  # sum |w - w0| cap
-    costs_bps: float = Field(0.0, ge=0)  # proportional cost per unit traded, basis points
+    costs_bps: float = Field(
+        0.0, ge=0, le=10_000
+    )  # proportional cost per unit traded, basis points
     tracking_error: TrackingErrorConfig | None = None
     max_volatility: float | None = Field(None, gt=0, le=2.0)  # annualised
     max_cvar: float | None = Field(None, gt=0)  # horizon loss

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from optimizer.config import StrictModel, read_toml, validate
+from optimizer.limits import MAX_MONEY, MAX_PRICE
 
 
 class LotMethod(StrEnum):
@@ -49,30 +50,30 @@ class RebalanceRules(StrictModel):
     band_abs: float = Field(0.05, ge=0.0, le=1.0)  # absolute drift band, weight (0.05 = 5 pp)
     band_rel: float | None = Field(0.25, ge=0.0, le=1.0)  # relative band, fraction of target
     trade_to: BandTarget = BandTarget.TARGET
-    drift_priority: float = Field(1.0, ge=0.0)  # extra weight on drift beyond the band edge
-    min_trade: float = Field(0.0, ge=0.0)  # minimum order, money
+    drift_priority: float = Field(1.0, ge=0.0, le=1e6)  # extra weight on drift beyond the band edge
+    min_trade: float = Field(0.0, ge=0.0, le=MAX_MONEY)  # minimum order, money
     min_trade_pct: float = Field(0.0, ge=0.0, le=1.0)  # minimum order, fraction of account
-    cash_reserve: float = Field(0.0, ge=0.0)  # cash kept after trades, money
+    cash_reserve: float = Field(0.0, ge=0.0, le=MAX_MONEY)  # cash kept after trades, money
     cash_reserve_pct: float = Field(0.0, ge=0.0, le=1.0)  # ... or fraction of the account
     fractional: bool = False  # allow fractional shares
     share_decimals: int = Field(4, ge=0, le=8)  # share precision when fractional
     do_not_buy: tuple[str, ...] = ()
     do_not_sell: tuple[str, ...] = ()
-    commission_per_share: float = Field(0.0, ge=0.0)
-    commission_min: float = Field(0.0, ge=0.0)  # minimum commission per order
-    spread_bps: float = Field(0.0, ge=0.0)  # cost paid per order, bps of notional
+    commission_per_share: float = Field(0.0, ge=0.0, le=MAX_PRICE)
+    commission_min: float = Field(0.0, ge=0.0, le=MAX_MONEY)  # minimum commission per order
+    spread_bps: float = Field(0.0, ge=0.0, le=10_000.0)  # cost per order, bps of notional
     lot_method: LotMethod = LotMethod.HIFO
     specific_lots: tuple[str, ...] = ()  # lot ids, for lot_method = "specific"
     block_short_term_gains: bool = False
     wash_sale_guard: bool = True
-    wash_sale_days: int = Field(30, ge=0)
+    wash_sale_days: int = Field(30, ge=0, le=3660)
     # groups of substantially identical tickers: the wash-sale guard treats a trade in one
     # as a trade in each (set from [tax.harvest] identical of an account file)
     identical: tuple[tuple[str, ...], ...] = ()
-    long_term_days: int = Field(365, ge=1)  # held longer than this: long-term
+    long_term_days: int = Field(365, ge=1, le=36_600)  # held longer than this: long-term
     min_improvement: float = Field(1e-4, ge=0.0)  # trade only if the objective improves by
     # more than this fraction of the account value (1e-4 = 1 bp): no churn for pennies
-    time_limit: float = Field(2.0, gt=0.0)  # seconds per MILP before the greedy fallback
+    time_limit: float = Field(2.0, gt=0.0, le=3600.0)  # seconds per MILP before the greedy fallback
     solver: SolverChoice = SolverChoice.AUTO
 
     @model_validator(mode="after")

@@ -14,6 +14,8 @@ ACCOUNT_KEYS = [  # (text, replacement, key named, exit)
     ("costs_bps = 5", "costs_bps = inf", "constraints.costs_bps", 3),
     ("min_trade = 500", "min_trade = nan", "rebalance.min_trade", 3),
     ("spread_bps = 3", "spread_bps = inf", "rebalance.spread_bps", 3),
+    ("spread_bps = 3", "spread_bps = 1e7", "rebalance.spread_bps", 3),
+    ("min_trade = 500", "min_trade = 1e308", "rebalance.min_trade", 3),
     ("n_samples = 10000", "n_samples = nan", "scenarios.n_samples", 3),
     ('id = "smith-family"', 'id = "../smith"', "account.id", 3),
     (
@@ -28,6 +30,7 @@ ACCOUNT_LOTS = [  # (replacement of the first lot, texts, exit)
     ("smith-family,LARGE,nan,50.09,2012-02-29,L1", ("holdings.csv", FINITE), 3),
     ("smith-family,LARGE,1e308,50.09,2012-02-29,L1", ("holdings.csv", BOUNDS), 3),
     ("smith-family,LARGE,5000,inf,2012-02-29,L1", ("holdings.csv", FINITE), 3),
+    ("smith-family,LARGE,1e400,50.09,2012-02-29,L1", ("holdings.csv", "'1e400'", FINITE), 3),
     ("smith-family,CASH,-5000,,,", ("holdings.csv", "negative cash"), 8),
     ("smith-family,CASH,5000,1,2012-02-29,", ("holdings.csv", "a CASH row has no cost"), 3),
 ]

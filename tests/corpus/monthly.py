@@ -34,7 +34,17 @@ def index(text: str | Special, **more: str) -> dict:
 def cases() -> list[Case]:
     cases = [
         monthly(f"period-{p or 'empty'}", 2, ("--period",), "--period", p)
-        for p in ("2017/04", "2017-13", "17-04", "2017-4", "", "2017-00", "abcd-ef", "2017-04-01")
+        for p in (
+            "2017/04",
+            "2017-13",
+            "17-04",
+            "2017-4",
+            "",
+            "2017-00",
+            "abcd-ef",
+            "2017-04-01",
+            "٢٠١٧-٠٤",
+        )
     ]
     cases += [
         monthly(f"period-{p}", 3, ("--period", p, text), "--period", p)
