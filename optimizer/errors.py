@@ -43,7 +43,7 @@ def _shortened(text: str, most: int) -> str:
 
 def _fmt_value(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _shortened(text, 120)  # a path keeps its file name
 
 
 class CapallocError(Exception):

@@ -106,7 +106,7 @@ def test_whatif_refuses_an_output_in_a_missing_folder_and_creates_none(tmp_path)
     target = tmp_path / "no" / "such" / "x.csv"
     res = run_cli("whatif", "--config", str(config), "--csv", str(target), timeout=120)
     assert res.returncode == 3, res.stderr
-    assert res.stderr.strip().splitlines() == [
-        f"capalloc: config error: --csv='{target}': folder does not exist"
-    ]
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("capalloc: config error: --csv='") and "x.csv'" in line
+    assert line.endswith(": folder does not exist")
     assert not (tmp_path / "no").exists()

@@ -126,7 +126,12 @@ def _check_output(key: str, path: Path | None) -> None:
     """An output whose folder is missing is refused before any work."""
     from optimizer.errors import ConfigError
 
-    if path is not None and not path.resolve().parent.is_dir():
+    if path is None:
+        return
+    parent = path.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"{parent.name} is a file, not a folder", key=key, value=str(path))
+    if not parent.is_dir():
         raise ConfigError("folder does not exist", key=key, value=str(path))
 
 
