@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from optimizer.cli.output import MONEY, GivenPath, emit, format_option, note, pct, table
+from optimizer.cli.output import (
+    MONEY,
+    GivenPath,
+    check_output,
+    emit,
+    format_option,
+    note,
+    pct,
+    table,
+)
 from optimizer.cli.workflows import PERIOD, _progress
 
 
@@ -81,7 +90,7 @@ def backtest(
 
     tax = _tax(tax_rates)
     for key, p in (("--csv", csv_path), ("--html", html_path)):
-        _check_output(key, p)
+        check_output(key, p)
     with _progress(enabled=fmt != "json" and sys.stderr.isatty(), label="months") as bar:
         started: list[bool] = []
 
@@ -120,19 +129,6 @@ def _tax(text: str | None) -> Any:
         raise ConfigError("expected two rates from 0 to 1, e.g. 0.37,0.2", key="--tax-rates",
                           value=text)  # fmt: skip
     return TaxRates(st, lt)
-
-
-def _check_output(key: str, path: Path | None) -> None:
-    """An output whose folder is missing is refused before any work."""
-    from optimizer.errors import ConfigError
-
-    if path is None:
-        return
-    parent = path.resolve().parent
-    if parent.exists() and not parent.is_dir():
-        raise ConfigError(f"{parent.name} is a file, not a folder", key=key, value=str(path))
-    if not parent.is_dir():
-        raise ConfigError("folder does not exist", key=key, value=str(path))
 
 
 def _write(texts: dict[Path, str]) -> None:

@@ -8,6 +8,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -215,3 +216,16 @@ def pct(x: float | None, digits: int = 2) -> str:
     if abs(x) < 0.5 * 10 ** -(digits + 2):  # no "-0.00%"
         x = 0.0
     return f"{100 * x:.{digits}f}%"
+
+
+def check_output(key: str, path: Path | None) -> None:
+    """An output whose folder is missing is refused before any work."""
+    from optimizer.errors import ConfigError
+
+    if path is None:
+        return
+    parent = path.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"{parent.name} is a file, not a folder", key=key, value=str(path))
+    if not parent.is_dir():
+        raise ConfigError("folder does not exist", key=key, value=str(path))

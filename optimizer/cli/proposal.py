@@ -326,14 +326,13 @@ def whatif(
 ) -> None:
     """Every scenario side by side: optimal weights, returns and regret."""
     from optimizer.atomic import write_files_atomic
-    from optimizer.cli.backtest import _check_output
-    from optimizer.cli.output import to_jsonable
+    from optimizer.cli.output import check_output, to_jsonable
     from optimizer.report import render_whatif, whatif_csv
     from optimizer.report.pdf import Paper, render_pdf
     from optimizer.workflows import whatif as run_whatif
 
     for key, path in (("--csv", csv_path), ("--html", html_path), ("--pdf", pdf_path)):
-        _check_output(key, path)  # a mistyped folder is refused, not created
+        check_output(key, path)  # a mistyped folder is refused, not created
     doc = to_jsonable(run_whatif(config, max_price_age=max_price_age))
     texts: dict[Path, str | bytes] = {}
     if csv_path:

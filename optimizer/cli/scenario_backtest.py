@@ -121,13 +121,14 @@ def backtest(
 ) -> None:
     """Each month, the engine fitted on the months before it and shocked with that month's
     realised factor moves, against the assets' realised returns (no look-ahead)."""
-    from optimizer.cli.backtest import _check_output, _write
+    from optimizer.cli.backtest import _write
+    from optimizer.cli.output import check_output
     from optimizer.factors import Regime
     from optimizer.frequency import Frequency
     from optimizer.scenario.backtest import backtest_scenarios
     from optimizer.scenario.predict import EngineOptions, load_market
 
-    _check_output("--html", html_path)
+    check_output("--html", html_path)
     options = EngineOptions(
         window=window,
         expanding=not rolling,

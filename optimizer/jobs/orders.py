@@ -111,26 +111,15 @@ def prepare_folder(root: Path, period: Period) -> Path:
         The path is a file, or the folder cannot be created or written (read-only
         filesystem, permissions): one line naming ``--orders-dir``, before any order.
     """
+    check_folder(root, period)
     folder = root / period.label
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        pass  # a file (or a dangling link) in the way: reported below
-    except OSError as exc:
+    except OSError as exc:  # made meanwhile as a file, or a filesystem gone read-only
         raise ConfigError(
             "cannot create the order folder", key="--orders-dir", value=str(folder),
             hint=exc.strerror or str(exc),
         ) from None  # fmt: skip
-    if not folder.is_dir():
-        raise ConfigError(
-            "the order folder's path is taken by a file", key="--orders-dir", value=str(folder),
-            hint="move the file away or choose another --orders-dir",
-        )  # fmt: skip
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            "cannot write in the order folder", key="--orders-dir", value=str(folder),
-            hint="read-only filesystem or no write permission",
-        )  # fmt: skip
     return folder
 
 
