@@ -518,10 +518,8 @@ def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame
     periods = frame.index.to_period(frequency.period)
     each = frame.groupby(periods).last()  # every series' own last value in the period
     each.index = frame.index.to_series().groupby(periods).max().to_numpy()
-    done = complete.index.to_period(frequency.period)
-    lacking = each.notna().all(axis=1).to_numpy() & ~each.index.to_period(frequency.period).isin(
-        done
-    )
+    done = each.index.to_period(frequency.period).isin(complete.index.to_period(frequency.period))
+    lacking = each.notna().all(axis=1).to_numpy() & ~done  # every series, no complete row
     if not lacking.any():
         return complete
     both = pd.concat([complete, each[lacking]]).sort_index()

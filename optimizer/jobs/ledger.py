@@ -91,10 +91,9 @@ class Ledger:
     def check_writable(db: str) -> None:
         """Refuse, before anything is written anywhere, a SQLite ledger this process cannot
         write: a read-only file, or a folder where its journal cannot be made."""
-        url = normalize_url(db)
-        if not url.startswith("sqlite:///"):
+        path = _sqlite_path(normalize_url(db))
+        if path is None:
             return
-        path = Path(url.removeprefix("sqlite:///"))
         for target, what in ((path, "file"), (path.parent, "folder")):
             if target.exists() and not os.access(target, os.W_OK):
                 raise LedgerError(
@@ -172,12 +171,13 @@ class Ledger:
         """One migrating process at a time: an exclusive ``flock`` on the SQLite file (it
         does not touch SQLite's own locks); PostgreSQL's lock is taken in the migration's
         transaction (``_migrate``)."""
-        if not self.url.startswith("sqlite:///"):
+        path = _sqlite_path(self.url)
+        if path is None:
             yield
             return
         import fcntl
 
-        with open(self.url.removeprefix("sqlite:///"), "ab") as fh:
+        with open(path, "ab") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -447,13 +447,18 @@ class Ledger:
             ]
 
 
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (normalised, ``sqlite:///PATH``); None for a server URL."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
 def _check_file(url: str, raw: str) -> Path | None:
     """Refuse an in-memory database, a missing folder or someone else's SQLite file; the
     SQLite file's path (None for a server URL)."""
     _refuse_in_memory(url, raw)
-    if not url.startswith("sqlite:///"):
+    path = _sqlite_path(url)
+    if path is None:
         return None
-    path = Path(url.removeprefix("sqlite:///"))
     if not path.parent.is_dir():
         raise LedgerError(
             "the database folder does not exist", key="--db", value=raw, hint="create it first"

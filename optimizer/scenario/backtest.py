@@ -30,6 +30,7 @@ import pandas as pd
 
 from optimizer.data.frequency import infer_frequency
 from optimizer.errors import ConfigError, DataError
+from optimizer.frequency import Frequency
 from optimizer.scenario.engine import MarketHistory
 from optimizer.scenario.estimator import SampledReturns
 from optimizer.scenario.predict import EngineOptions, ShockModel
@@ -135,6 +136,7 @@ def backtest_scenarios(
     last = s.month_ends[months[-1]]
     if s.daily and (last + pd.offsets.MonthEnd(0) - last).days > 4:
         notes.append(f"{months[-1]} is scored up to {last.date()}, the data's last date")
+    own = infer_frequency(pd.DatetimeIndex(s.returns.index))  # the returns' own frequency
     sd = np.array([r["sd"] for r in rows])
     bounds = {k: np.array([r[k] for r in rows]) for k in ("lo50", "hi50", "lo90", "hi90")}
     tail = np.array([r["tail"] for r in rows])
@@ -147,7 +149,7 @@ def backtest_scenarios(
     return ScenarioBacktest(
         tickers=model.tickers,
         shocked=tuple(shocked),
-        options=_as_sampled(options, s),
+        options=_as_sampled(options, own),
         months=tuple(str(m) for m in months),
         as_of=tuple(r["as_of"] for r in rows),
         shocks=s.monthly_factors.loc[months, list(shocked)].to_numpy(),
@@ -157,27 +159,26 @@ def backtest_scenarios(
         scores=scores,
         calibration=calibration(tail),
         notes=tuple(notes),
-        provenance=_provenance(history, s),
+        provenance=_provenance(history, s, own),
         **out,
     )
 
 
-def _as_sampled(options: EngineOptions, s: SampledReturns) -> EngineOptions:
+def _as_sampled(options: EngineOptions, own: Frequency) -> EngineOptions:
     """The options as the data allowed them: sampling no finer than the data's own dates
-    (monthly data sampled "daily" are monthly returns, without the daily-only weights)."""
-    own = infer_frequency(pd.DatetimeIndex(s.returns.index))
+    ``own`` (monthly data sampled "daily" are monthly returns, without the daily-only
+    weights)."""
     return (
         dataclasses.replace(options, sampling=own) if own.rank > options.sampling.rank else options
     )
 
 
-def _provenance(history: MarketHistory, s: SampledReturns) -> dict[str, Any] | None:
-    """The history's provenance, with the span and frequency of the returns the engine used
-    (the history itself is loaded at the configured estimation frequency)."""
+def _provenance(history: MarketHistory, s: SampledReturns, own: Frequency) -> dict[str, Any] | None:
+    """The history's provenance, with the span and frequency ``own`` of the returns the
+    engine used (the history itself is loaded at the configured estimation frequency)."""
     if history.provenance is None:
         return None
     ends = list(s.month_ends.values())
-    own = infer_frequency(pd.DatetimeIndex(s.returns.index))
     first = s.start if s.start is not None else ends[0]
     return {**history.provenance.to_dict(), "first": first.date().isoformat(),
             "last": ends[-1].date().isoformat(), "frequency": own.value}  # fmt: skip
