@@ -48,7 +48,10 @@ def parse_number(
         value = 0.0
     if not math.isfinite(value):
         raise error("not a finite number", file=file, key=key, value=raw)
-    raise error("not a number", file=file, key=key, value=raw)
+    hint = None
+    if _DECIMAL.fullmatch(raw.replace(",", "").lstrip("$€£")):  # 1,234.5  12,5  $80
+        hint = "write a plain number: a decimal point, no thousands separator or currency sign"
+    raise error("not a number", file=file, key=key, value=raw, hint=hint)
 
 
 def check_range(

@@ -10,7 +10,7 @@ import click
 
 from optimizer.cli.output import MONEY, GivenPath, emit, format_option, note, pct, table
 from optimizer.csvout import quantity
-from optimizer.errors import ConfigError
+from optimizer.errors import ConfigError, PlanError, naming_file
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -127,12 +127,19 @@ def rebalance(
                 value=late.sold.isoformat(),
                 hint="trade on or after it (--as-of), or fix the date",
             )
-    plans = [
-        plan(
-            acct, run.targets, run.prices, run.rules, deposit=deposit, withdraw=withdraw, as_of=day
-        )
-        for acct in run.accounts.values()
-    ]
+    with naming_file(holdings, PlanError, ConfigError):  # about an account's holdings
+        plans = [
+            plan(
+                acct,
+                run.targets,
+                run.prices,
+                run.rules,
+                deposit=deposit,
+                withdraw=withdraw,
+                as_of=day,
+            )
+            for acct in run.accounts.values()
+        ]
     if out:
         write_atomic(out, orders_csv(plans))
     document = _document(plans, run.provenance | {"as_of": day.isoformat(), "out": out})

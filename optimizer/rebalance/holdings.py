@@ -21,7 +21,7 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,9 +102,10 @@ def _rows(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a CSV file as dicts, with 1-based line numbers; header problems are errors."""
     p = Path(path)
-    reader = csv.DictReader(io.StringIO(read_text(p), newline=""))
+    text = read_text(p)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_separator(text))
     try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]  # "Ticker" too
         shown = ",".join(header)
         missing = [c for c in required if c not in header]
         if missing:
@@ -145,6 +146,16 @@ def _rows(
         raise ConfigError("malformed CSV", file=str(p), hint=str(exc)) from None
 
 
+def _separator(text: str) -> str:
+    """The column separator: a comma, unless the header has none and exactly one of
+    ``;``, tab or ``|`` (a spreadsheet's export in a comma-decimal locale)."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," in header:
+        return ","
+    found = [sep for sep in (";", "\t", "|") if sep in header]
+    return found[0] if len(found) == 1 else ","
+
+
 def _number(text: str, *, file: Path | str, key: str) -> float:
     return parse_number(text, file=str(file), key=key)
 
@@ -172,6 +183,7 @@ def load_holdings(
     position; ``ConfigError`` for an unreadable file.
     """
     cash: dict[str, float] = {}
+    cash_line: dict[str, int] = {}
     lots: dict[str, list[Lot]] = {}
     seen: set[tuple] = set()
     cols = ("account", "ticker", "shares", "cost_per_share", "acquired")
@@ -182,8 +194,13 @@ def load_holdings(
             raise ConfigError("account and ticker are required", file=str(path), key=f"line {line}")
         shares = _number(row["shares"], file=path, key=f"{where} shares")
         if ticker == CASH:
-            cash[acct] = cash.get(acct, 0.0) + _cash(row, shares, path=path, where=where)
-            check_money(cash[acct], file=str(path), key=f"account {acct} cash")
+            if acct in cash_line:  # two balances are one typo away from double the cash
+                raise PlanError(
+                    f"a second CASH row for this account (the first is on line {cash_line[acct]})",
+                    file=str(path), key=f"{where} shares", value=shares,
+                    hint="one CASH row per account: add the amounts",
+                )  # fmt: skip
+            cash[acct], cash_line[acct] = _cash(row, shares, path=path, where=where), line
             lots.setdefault(acct, [])
             continue
         lot = _lot(row, ticker, shares, whole_shares, path=path, where=where)
@@ -202,7 +219,7 @@ def load_holdings(
             )
         seen.add(ident)
         lots.setdefault(acct, []).append(lot)
-    sales = _load_recent_sales(recent_sales) if recent_sales else {}
+    sales = _load_recent_sales(recent_sales, lots.keys()) if recent_sales else {}
     accounts = {
         a: Account(a, cash.get(a, 0.0), tuple(ls), tuple(sales.get(a, ())))
         for a, ls in lots.items()
@@ -246,6 +263,12 @@ def _lot(
         _date(row["acquired"], file=path, key=f"{where} acquired"),
         row.get("lot_id", ""),
     )
+    if ";" in lot.lot_id:  # (':' and '@' may: the shares and cost are read from the right)
+        raise ConfigError(
+            "a lot_id may not contain ';' (the orders' lots column joins lot_id:shares@cost "
+            "entries with it)",
+            file=str(path), key=f"{where} lot_id", value=lot.lot_id,
+        )  # fmt: skip
     if lot.cost_per_share < 0:
         raise PlanError(
             "negative cost basis", file=str(path), key=f"{where} cost_per_share",
@@ -313,9 +336,17 @@ def check_positions(accounts: Mapping[str, Account], path: str | Path) -> None:
                 )
 
 
-def _load_recent_sales(path: str | Path) -> dict[str, list[RecentSale]]:
+def _load_recent_sales(path: str | Path, accounts: Collection[str]) -> dict[str, list[RecentSale]]:
+    """The sales of each of ``accounts``; a sale of another account (a mistyped id would
+    switch its wash-sale guard off) is a PlanError naming the line."""
     out: dict[str, list[RecentSale]] = {}
     for line, row in _rows(path, ("account", "ticker", "sold", "gain"), ("acquired",)):
+        if row["account"] not in accounts:
+            raise PlanError(
+                "a sale of an account the holdings do not list",
+                file=str(path), key=f"line {line} account", value=row["account"],
+                hint=f"accounts in the holdings: {', '.join(sorted(accounts)[:10])}",
+            )  # fmt: skip
         bought = row.get("acquired", "")
         sale = RecentSale(
             row["ticker"].upper(),
@@ -365,6 +396,11 @@ def load_targets(path: str | Path) -> dict[str, float]:
         weights[ticker] = _number(
             row["weight"], file=path, key=f"line {line} ticker {ticker} weight"
         )
+    if not weights:
+        raise ConfigError(
+            "no rows under the header: no target weights", file=str(path), key="rows",
+            hint="one ticker,weight row per ticker; the weights, a CASH row included, sum to 1",
+        )  # fmt: skip
     return weights
 
 
@@ -391,5 +427,7 @@ def check_targets(
             file=file,
             key="sum of weights",
             value=round(total, 9),
-            hint="add a CASH row for the cash weight",
+            hint="weights are fractions, not percent: 55% is 0.55"
+            if 50 <= total <= 101
+            else "add a CASH row for the cash weight",
         )

@@ -6,6 +6,7 @@ Only the CLI (and job runners) call this module; the planner itself takes plain 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,20 @@ def _prices(
     return price_map, day, warnings
 
 
+def _case_twins(accounts: Mapping[str, Any], holdings: str) -> list[str]:
+    """A warning per group of account ids that differ only in case (``a1`` beside ``A1``):
+    each is planned as its own account, which a mistyped row rarely means."""
+    groups: dict[str, list[str]] = {}
+    for acct in accounts:
+        groups.setdefault(acct.casefold(), []).append(acct)
+    return [
+        f"{holdings}: accounts {', '.join(sorted(ids))} differ only in case: each is planned "
+        "as a separate account"
+        for ids in groups.values()
+        if len(ids) > 1
+    ]
+
+
 def gather(
     *,
     holdings: str,
@@ -143,6 +158,7 @@ def gather(
     accounts = load_holdings(
         holdings, positions=positions, recent_sales=recent_sales, whole_shares=not rules.fractional
     )
+    warnings = _case_twins(accounts, holdings)
     if account is not None:
         if account not in accounts:
             raise PlanError(
@@ -153,7 +169,8 @@ def gather(
                 hint=f"known: {', '.join(sorted(accounts)[:10])}",
             )
         accounts = {account: accounts[account]}
-    price_map, price_day, warnings = _prices(prices, source, accounts, target_map, as_of)
+    price_map, price_day, price_warnings = _prices(prices, source, accounts, target_map, as_of)
+    warnings += price_warnings
     target_file = targets or config
     for ticker, w in target_map.items():  # a missing price is the prices' fault, said so
         if ticker != CASH and ticker not in price_map:

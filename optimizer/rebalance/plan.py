@@ -19,7 +19,9 @@ from functools import partial
 
 import numpy as np
 
-from optimizer.errors import CapallocError, InfeasibleError, PlanError
+from optimizer.csvout import quantity
+from optimizer.errors import CapallocError, ConfigError, InfeasibleError, PlanError
+from optimizer.limits import MAX_MONEY
 from optimizer.rebalance.bound import best_of
 from optimizer.rebalance.holdings import CASH, Account, Lot, check_targets
 from optimizer.rebalance.result import Position, Trade, TradePlan, post_trade_account
@@ -88,6 +90,13 @@ def _state(
     w = np.array([targets.get(t, 0.0) for t in tickers], dtype=float)
     cash0 = account.cash + flow
     value = cash0 + float(p @ h)
+    if value - flow > MAX_MONEY:  # shares and prices each in bounds, their product not
+        i = int(np.argmax(p * h))
+        raise ConfigError(
+            f"account value outside the documented bounds [0, {MAX_MONEY:g}]",
+            key=f"account {account.id} value", value=float(f"{value - flow:.6g}"),
+            hint=f"{tickers[i]}: {quantity(h[i])} shares at {p[i]:g}; see docs/limits.md",
+        )  # fmt: skip
     if cash0 < 0 and value < -1e-9:
         raise PlanError(
             "withdrawal larger than the account",
@@ -195,6 +204,7 @@ def _plan(
         return _finish(account, s, rules, as_of, none, (), flows, _no_trade_reason(s))
     prob, blocks = _problem(account, s, rules, as_of, out, excess=excess, short=short)
     prob, sol = _solve_after_costs(prob, s, rules)
+    sol = _on_grid(prob, s, sol, rules)
     if not feasible(prob, sol.z):
         raise InfeasibleError(
             "no trades keep cash at the reserve under the rules",
@@ -217,6 +227,20 @@ def _plan(
 
 
 _COST_ROUNDS = 4
+
+
+def _on_grid(prob: Problem, s: _State, sol: Solution, rules: RebalanceRules) -> Solution:
+    """The trades as the grid's decimals (``60.1234``, not ``60.123400000000004``), and a
+    sale of a ticker targeted at 0 that would leave less than one grid step of it (a
+    fractional position finer than the grid) extended to all that can be sold: the rest
+    could never be sold alone, and with cash over its target the objective cannot tell
+    the two apart."""
+    decimals = rules.share_decimals if rules.fractional else 0
+    z = np.where(sol.z == prob.lo, sol.z, np.round(sol.z, decimals))
+    dust = (s.w == 0) & (z < 0) & (z > prob.lo) & (z - prob.lo < prob.step - 1e-9)
+    if dust.any() and feasible(prob, trial := np.where(dust, prob.lo, z)):
+        z = trial
+    return sol if np.array_equal(z, sol.z) else replace(sol, z=z)
 
 
 def _solve_after_costs(prob: Problem, s: _State, rules: RebalanceRules) -> tuple[Problem, Solution]:

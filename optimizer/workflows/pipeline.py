@@ -303,7 +303,10 @@ class Pipeline:
         trade_plan = None
         if plan and position.account is not None:
             order = allocation.tax.lot_order if allocation.tax is not None else None
-            trade_plan = plan_trades(cfg, position, allocation.weights, deposit, withdraw, order)
+            with naming_file(holdings or cfg.path):  # (an account worth more than the bound)
+                trade_plan = plan_trades(
+                    cfg, position, allocation.weights, deposit, withdraw, order
+                )
         prov = estimate.provenance
         stale = self.staleness(
             cfg, as_of, max_price_age, prov.as_of if prov else None, prov.ended_by if prov else None
