@@ -14,7 +14,11 @@ import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
-BLOCK = re.compile(r"^### capalloc (?P<cmd>[a-z -]+)\n```\n(?P<help>.*?)^```", re.M | re.S)
+# the heading, any prose lines under it, then the fenced help
+BLOCK = re.compile(
+    r"^### capalloc (?P<cmd>[a-z -]+)\n(?P<prose>(?:(?!```)[^\n]*\n)*?)```\n(?P<help>.*?)^```",
+    re.M | re.S,
+)
 
 
 def help_text(command: str) -> str:
@@ -31,12 +35,18 @@ def help_text(command: str) -> str:
 
 def rewritten(text: str) -> str:
     return BLOCK.sub(
-        lambda m: f"### capalloc {m['cmd']}\n```\n{help_text(m['cmd'].strip())}```", text
+        lambda m: f"### capalloc {m['cmd']}\n{m['prose']}```\n{help_text(m['cmd'].strip())}```",
+        text,
     )
 
 
 def main() -> int:
     text = DOC.read_text()
+    headings = re.findall(r"^### capalloc ([a-z -]+)$", text, re.M)
+    blocks = [m["cmd"] for m in BLOCK.finditer(text)]
+    if headings != blocks:  # a heading whose help block the pattern would not see
+        print(f"{DOC}: no help block under: {', '.join(sorted(set(headings) - set(blocks)))}")
+        return 1
     new = rewritten(text)
     if "--check" in sys.argv[1:]:
         if new != text:

@@ -188,3 +188,57 @@ def test_cli_md_help_blocks_are_the_commands_own():
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_help.py"), "--check"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_scenarios_md_real_data_table_is_what_stress_prints(shared_data, tmp_path):
+    """The "Results on real data" table of docs/scenarios.md, and the TLT level exposure
+    beside it, from the command the page gives (to the table's 0.1 % rounding)."""
+    import json
+
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    section = text.split("## Results on real data", 1)[1].split("\n## ", 1)[0]
+    weights = tmp_path / "w.csv"
+    weights.write_text("ticker,weight\nSPY,0.3333333333\nIWM,0.3333333333\nTLT,0.3333333334\n")
+    res = run_cli("stress", "--weights", str(weights), "--source",
+                  f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}",
+                  "--start", "2005-01-01", "--format", "json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    rows = re.findall(r"^\| ([\w-]+)(?: \(replay\))? \|[^|]*\|([^|]*)\|([^|]*)\|([^|]*)\|([^|]*)\|",
+                      section, re.M)  # fmt: skip
+    rows = [r for r in rows if r[0] in doc["scenarios"]]
+    assert len(rows) == len(doc["scenarios"]) == 7
+    for sid, spy, iwm, tlt, plausibility in rows:
+        got = doc["scenarios"][sid]
+        for ticker, cell in zip(("SPY", "IWM", "TLT"), (spy, iwm, tlt), strict=True):
+            shown = float(cell.replace("%", "").replace("+", "").strip())
+            assert round(100 * got["per_asset"][ticker]["return"], 1) == shown, (sid, ticker)
+        assert got["plausibility"].startswith(plausibility.strip()), sid
+    level = doc["rate_exposures"]["TLT"]["level"]
+    assert f"gives TLT a level exposure of {level:.1f}," in " ".join(text.split())
+
+
+def test_scenarios_md_far_shock_figures_are_what_stress_prints(shared_data, tmp_path):
+    import json
+
+    text = " ".join((ROOT / "docs" / "scenarios.md").read_text().split())
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "far-shock.toml").write_text(
+        'id = "far-shock"\ntitle = "Far shock"\nnarrative = "10-year up 2000 bp in a month."\n'
+        'horizon = { value = 1, unit = "months" }\n\n'
+        '[[shocks]]\nfactor = "long_rate"\nchange_bp = 2000\n'
+    )
+    weights = tmp_path / "w.csv"
+    weights.write_text("ticker,weight\nSPY,0.3333333333\nIWM,0.3333333333\nTLT,0.3333333334\n")
+    res = run_cli("stress", "--weights", str(weights), "--source",
+                  f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}", "--start", "2005-01-01",
+                  "--end", "2022-03-31", "--scenario-dir", str(folder), "--scenario",
+                  "far-shock", "--format", "json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)["scenarios"]["far-shock"]
+    r = {t: 100 * v["return"] for t, v in got["per_asset"].items()}
+    figures = f"gives SPY {r['SPY']:+.0f} %, IWM {r['IWM']:+.0f} % and TLT −{-r['TLT']:.0f} %"
+    assert figures in text
+    assert f"distance ({got['mahalanobis']:.0f} standard deviations)" in text
+    assert f'("{got["plausibility"]}")' in text

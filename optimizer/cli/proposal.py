@@ -297,8 +297,8 @@ def _print_footer(doc: dict[str, Any]) -> None:
     "--csv",
     "csv_path",
     type=GivenPath(dir_okay=False, path_type=Path),
-    help="Also write the table as CSV: rows weight/metric/regret, one column per "
-    "scenario and robust (plain decimals, formula-safe).",
+    help="Also write the table as CSV: columns metric,item, then one per scenario and "
+    "robust; a row per weight, figure and regret (plain decimals, formula-safe).",
 )
 @click.option(
     "--html",
