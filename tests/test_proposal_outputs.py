@@ -181,3 +181,29 @@ def test_proposal_and_whatif_json_have_no_float_noise(blocked_run):
         "whatif", "--config", str(ROOT / "examples/whatif/account.toml"), "--format", "json"
     )
     assert _tiny(json.loads(whatif.stdout)) == []
+
+
+def test_a_deposit_is_in_the_document_the_report_and_the_table(tmp_path):
+    out = tmp_path / "out"
+    config = str(EXAMPLE / "account.toml")
+    res = run_cli("propose", "--config", config, "--deposit", "50000", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    line = (
+        "The trades include a deposit of $50,000.00: the targets are shares of the value after it"
+    )
+    assert line in res.stdout and line in (out / "report.html").read_text()
+    doc = json.loads(run_cli("propose", "--config", config, "--deposit", "50000",
+                             "--format", "json").stdout)  # fmt: skip
+    summary = doc["trade_summary"]
+    assert summary["deposit"] == 50_000 and summary["withdraw"] == 0
+    plain = json.loads(run_cli("propose", "--config", config, "--format", "json").stdout)
+    # the value the targets are shares of: the account's, plus the deposit
+    assert summary["value_before"] == pytest.approx(
+        plain["trade_summary"]["value_before"] + 50_000, abs=1e-6
+    )
+    assert f"{summary['value_before']:,.2f}" in line_value(res.stdout)
+    assert "include a" not in run_cli("propose", "--config", config).stdout
+
+
+def line_value(text: str) -> str:
+    return next(x for x in text.splitlines() if "include a deposit" in x)

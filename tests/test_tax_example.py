@@ -12,6 +12,7 @@ from optimizer.account import load_account
 from optimizer.errors import ConfigError
 from optimizer.rebalance.tax import take_lots
 from optimizer.rebalance.taxlots import tax_order
+from optimizer.report.fmt import money
 from optimizer.workflows.pipeline import Pipeline
 from tests.conftest import ROOT, run_cli
 
@@ -201,6 +202,11 @@ def test_the_loss_of_lot_s2_is_harvested_with_its_substitute(proposal):
     assert "MKT" not in held and held["SMALL"] == pytest.approx(doc["weights"]["SMALL"], abs=0.005)
     html = (out / "report.html").read_text()
     assert "Tax-loss harvest" in html and "Substitute bought" in html
+    # the page's "after" is the trades' figure; the optimizer's own is said to be its estimate
+    after = money(plan["gains_ytd_after"], "USD")
+    assert f"net gains this year after them: {after}" in html
+    estimate = money(doc["tax"]["tax_aware"]["gains_ytd_after"], "USD")
+    assert f"{estimate} at the target weights (the optimizer&#x27;s estimate)" in html
     assert "MKT" in (out / "orders.csv").read_text()
 
 

@@ -273,6 +273,10 @@ def _print_trades(doc: dict[str, Any]) -> None:
             for t in trades
         ],
     )
+    from optimizer.report.proposal_tables import flow_text
+
+    if flow := flow_text(summary, (doc.get("account") or {}).get("currency")):
+        note(flow)
 
 
 def _print_footer(doc: dict[str, Any]) -> None:

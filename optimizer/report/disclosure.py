@@ -33,8 +33,10 @@ VARY = (
 )
 
 LIMITATIONS = (
-    "Expected returns, volatilities and correlations are estimated from past prices with a "
-    "factor model and are subject to estimation error; the past may not represent the future. "
+    "Expected returns, volatilities and correlations are estimated from past prices: a "
+    "factor model fitted to history gives each scenario's returns, and the scenarios' "
+    "probabilities combine them. They are subject to estimation error; the past may not "
+    "represent the future. "
     "Scenario moves are assumptions supplied with the analysis, not forecasts, and their "
     "probabilities are judgements. Horizon returns are modelled as jointly normal given the "
     "scenario, which understates the chance of extreme losses. Trading costs, prices and tax "

@@ -219,7 +219,7 @@ def trades(view: ProposalView) -> Raw | None:
         "Reason",
     ]
     summary = view.section("trade_summary")
-    notes = []
+    notes = [flow_text(summary, ccy)] if flow_text(summary, ccy) else []
     if num(summary.get("residual_cash")) is not None:
         notes.append(f"Cash left after the trades: {money(summary['residual_cash'], ccy, 2)}.")
     if summary.get("method"):
@@ -234,6 +234,18 @@ def trades(view: ProposalView) -> Raw | None:
         el("p", " ".join(notes), class_="small"),
         id_="trades",
     )
+
+
+def flow_text(summary: dict[str, Any], ccy: str | None) -> str:
+    """The deposit or withdrawal the trades include, and the value the targets are shares
+    of ("" when there is none)."""
+    for key, what in (("deposit", "deposit"), ("withdraw", "withdrawal")):
+        amount = num(summary.get(key))
+        if amount:
+            value = money(summary.get("value_before"), ccy, 2)
+            return (f"The trades include a {what} of {money(amount, ccy, 2)}: the targets are "
+                    f"shares of the value after it, {value}.")  # fmt: skip
+    return ""
 
 
 def blocked(view: ProposalView) -> Raw | None:

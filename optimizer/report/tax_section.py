@@ -60,8 +60,10 @@ def taxes(view: ProposalView) -> Raw | None:
         notes.append(
             f"The whole-share trades realise {money(plan.get('gain'), ccy)} of net gains "
             f"({money(plan.get('short_term_gain'), ccy)} short-term), tax about "
-            f"{money(plan.get('tax'), ccy)}."
-        )
+            f"{money(plan.get('tax'), ccy)}"
+            + (f"; net gains this year after them: {money(plan['gains_ytd_after'], ccy)}."
+               if plan.get("gains_ytd_after") is not None else ".")
+        )  # fmt: skip
     harvest = mapping(t.get("harvest"))
     notes += [f"Not harvested, {mapping(x).get('ticker')}: {mapping(x).get('reason')}"
               for x in harvest.get("skipped") or []]  # fmt: skip
@@ -120,6 +122,7 @@ def _budget_note(aware: dict[str, Any], ccy: str) -> str:
     st = f" Short-term cap: {money(cap, ccy)}." if cap is not None else ""
     ytd = (
         f" Net gains this year: {money(aware.get('realized_gains_ytd'), ccy)} before, "
-        f"{money(aware.get('gains_ytd_after'), ccy)} after the trades."
+        f"{money(aware.get('gains_ytd_after'), ccy)} at the target weights (the optimizer's "
+        "estimate)."
     )
     return rates + used + st + ytd

@@ -127,6 +127,9 @@ def trade_section(run: AccountRun) -> tuple[list[dict[str, Any]], dict[str, Any]
         "st_gain": m["st_gain"],
         "lt_gain": m["lt_gain"],
         "residual_cash": m["residual_cash"],
+        "deposit": m["deposit"],
+        "withdraw": m["withdraw"],
+        "value_before": m["value_before"],  # after the deposit or withdrawal
         "method": m["method"],
         "method_note": m["method_note"],
         "no_trade_reason": m["no_trade_reason"],
