@@ -47,6 +47,29 @@ def test_realdata_proposal_dates_prices_and_lots_agree(shared_data, tmp_path):
     ]
     saved = json.loads((tmp_path / "proposal.json").read_text())
     assert saved["as_of"] == as_of and saved["provenance"]["as_of"] == as_of
+    # today is after the data: the prices are stale, and the lots' date is said to be not today
+    counted = "holding periods and wash-sale windows are counted to 2026-02-23"
+    assert any(counted in w for w in doc["warnings"]), doc["warnings"]
+
+
+def test_a_trade_date_after_the_data_counts_the_lots_to_it(shared_data, tmp_path):
+    folder = tmp_path / "acct"
+    folder.mkdir()
+    (folder / "holdings.csv").write_bytes((EXAMPLE / "holdings.csv").read_bytes())
+    text = (EXAMPLE / "account.toml").read_text().replace("../../../shared/data", str(shared_data))
+    text = text.replace(
+        'holdings = "holdings.csv"', 'holdings = "holdings.csv"\nas_of = 2026-11-30'
+    )
+    (folder / "account.toml").write_text(text)
+    res = run_cli("propose", "--config", str(folder / "account.toml"), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["as_of"] == "2026-11-30"
+    # bought 2025-10-01: long-term by 2026-11-30, so no short-term block; the stale prices
+    # are measured to the same date, and no note says the lots are counted to another
+    assert not doc["trade_summary"]["blocked"]
+    assert any("before the as-of date 2026-11-30" in w for w in doc["warnings"])
+    assert not any("counted to" in w for w in doc["warnings"])
 
 
 def test_monthly_job_prices_builtin_cash(shared_data, tmp_path):

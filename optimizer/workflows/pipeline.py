@@ -77,6 +77,12 @@ class AccountRun:
         notes on the holdings."""
         plan = self.plan.warnings if self.plan is not None else ()
         stale = [self.stale.message()] if self.stale else []
+        if stale and self.plan is not None and self.position.as_of < self.stale.used_on:
+            stale.append(  # the trades' tax rules are not those of the day they are sent
+                f"the trades' holding periods and wash-sale windows are counted to "
+                f"{self.position.as_of.isoformat()} (the data's as-of date), not to "
+                f"{self.stale.used_on.isoformat()}: set [account] as_of to the trade date"
+            )
         data = self.estimate.provenance.warnings
         return [*stale, *data, *self.allocation.warnings, *plan, *self.position.notes]
 
