@@ -26,6 +26,34 @@ def test_risk_parity_equalises_risk_contributions(est):
     assert a.solver == "riskfolio:risk_parity"
 
 
+def test_risk_parity_keeps_per_ticker_bounds_as_the_convex_program_does(est):
+    """Risk parity with bounds: Spinu's convex form, min x'Sx subject to mean log x >= 1
+    and each bound on x / sum(x), solved here in plain cvxpy; the bounds bind."""
+    import cvxpy as cp
+
+    tickers = est.tickers
+    free = optimize(est, Policy.simple(tickers, objective={"kind": "risk_parity"}))
+    big = max(tickers, key=lambda t: free.weights[t])
+    small = min(tickers, key=lambda t: free.weights[t])
+    cap, floor = free.weights[big] - 0.05, free.weights[small] + 0.05
+    policy = Policy.simple(
+        tickers,
+        objective={"kind": "risk_parity"},
+        assets={big: {"max": cap}, small: {"min": floor}},
+    )
+    a = optimize(est, policy)
+    w = np.array([a.weights[t] for t in tickers])
+    lo = np.array([floor if t == small else 0.0 for t in tickers])
+    hi = np.array([cap if t == big else 1.0 for t in tickers])
+    x = cp.Variable(len(tickers))
+    k = cp.sum(x)
+    spinu = [cp.sum(cp.log(x)) / len(tickers) >= 1, x <= hi * k, x >= lo * k]
+    cp.Problem(cp.Minimize(cp.quad_form(x, est.Sigma)), spinu).solve()
+    np.testing.assert_allclose(w, x.value / x.value.sum(), atol=1e-5)
+    assert a.weights[big] == pytest.approx(cap, abs=1e-6)
+    assert a.weights[small] == pytest.approx(floor, abs=1e-6)
+
+
 def test_hrp_matches_pypfopt_on_the_same_covariance(est):
     from pypfopt import HRPOpt
 

@@ -3,7 +3,8 @@
 Riskfolio-Lib prints a message and returns ``None`` when it finds no solution; here that
 becomes a :class:`SolverError`. Both take the estimate's covariance exactly: risk parity via
 ``Portfolio.cov``, HRP via a returns matrix constructed to have that sample covariance.
-Only per-ticker bounds apply (HRP's ``w_min`` / ``w_max``); other constraints are refused.
+Only per-ticker bounds apply (risk parity's as linear constraints on the weights, HRP's
+``w_min`` / ``w_max``); other constraints are refused.
 """
 
 from __future__ import annotations
@@ -89,8 +90,18 @@ class RiskfolioBuilt:
         port.mu = self._frame(x.mu[None, :])
         port.cov = self._frame(x.Sigma).set_axis(list(self.universe.tickers))
         port.solvers = ["CLARABEL"]
+        u = self.universe
+        lower, upper = np.maximum(u.lower, 0.0), np.minimum(u.upper, 1.0)
+        bounded = bool(np.any(lower > 0) or np.any(upper < 1))
+        if bounded:  # rows of A w <= B sum(w): the bounds on the normalised weights
+            n = len(u.tickers)
+            port.ainequality = np.vstack([np.eye(n), -np.eye(n)])
+            port.binequality = np.concatenate([upper, -lower])[:, None]
         out = _quiet(port.rp_optimization, model="Classic", rm="MV", rf=0.0, hist=False)
-        return self._checked(out, "risk parity")
+        w = self._checked(out, "risk parity")
+        if bounded and (np.any(w < lower - 1e-6) or np.any(w > upper + 1e-6)):
+            raise SolverError("Riskfolio-Lib's risk parity weights break the per-ticker bounds")
+        return w
 
     def _hrp(self, x: Numbers) -> np.ndarray:
         import pandas as pd
