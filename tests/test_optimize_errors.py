@@ -196,3 +196,14 @@ def test_min_cvar_without_samples():
     est = dataclasses.replace(synthetic_estimate(), samples=None)
     with pytest.raises(ConfigError, match="needs Monte Carlo samples"):
         optimize(est, _policy(est, {"kind": "min_cvar"}))
+
+
+def test_an_index_in_the_universe_is_a_warning_not_an_asset():
+    est = synthetic_estimate(n=3)
+    est = dataclasses.replace(est, tickers=("SPY", "^VIX", "TLT"))
+    a = optimize(est, Policy.simple(est.tickers, objective={"kind": "min_variance"}))
+    assert any("^VIX: an index level, not an investable asset" in w for w in a.warnings)
+    plain = synthetic_estimate(n=3)
+    b = optimize(plain, Policy.simple(plain.tickers, objective={"kind": "min_variance"}))
+    assert not any("index level" in w for w in b.warnings)
+    assert [a.weights[t] for t in est.tickers] == [b.weights[t] for t in plain.tickers]

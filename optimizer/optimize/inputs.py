@@ -47,6 +47,13 @@ def numbers(
         raise DataError("the covariance has NaN or infinite entries", key="Sigma")
     Sigma = 0.5 * (Sigma + Sigma.T)
     Lt, Sigma, warnings = factor(Sigma, tickers, repair)
+    indices = [t for t in tickers if t.startswith("^")]  # Yahoo's spelling of an index
+    if indices:
+        warnings = (
+            *warnings,
+            f"{', '.join(indices)}: an index level, not an investable asset: its returns are "
+            "not a fund's (an index like ^VIX does not compound); hold a fund that tracks it",
+        )
     samples = None if est.samples is None else np.asarray(est.samples, dtype=float)[:, idx]
     if samples is not None and not np.all(np.isfinite(samples)):
         raise DataError("the Monte Carlo samples have NaN or infinite entries", key="samples")
