@@ -128,3 +128,19 @@ def test_a_substitute_the_data_lacks_is_one_line_naming_its_key(tmp_path: Path) 
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert "account.toml" in r.stderr and "tax.harvest.substitutes.SMALL='VTWO'" in r.stderr
     assert not out.exists()
+
+
+def test_a_start_before_the_data_start_names_both(tmp_path: Path) -> None:
+    config = tmp_path / "account.toml"
+    text = EXAMPLE.read_text().replace(
+        'source = "sample"\n', 'source = "sample"\nstart = 2010-01-01\n'
+    )
+    config.write_text(text)
+    out = tmp_path / "path.csv"
+    res = run_cli("backtest", "--config", str(config), "--start", "2009-06", "--end", "2010-06",
+                  "--csv", str(out))  # fmt: skip
+    assert res.returncode == 3, res.stderr
+    line = res.stderr.strip()
+    assert len(line.splitlines()) == 1 and "--start='2009-06'" in line
+    assert "(2009-06-01) is not after the account's [data] start 2010-01-01" in line
+    assert not out.exists()

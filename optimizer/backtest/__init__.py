@@ -71,6 +71,14 @@ def run_backtest(
     got = _prices(cfg)
     market = Market(got.frame, cash)
     steps = schedule(first, last, market)
+    data_start = cfg.data.start
+    if data_start is not None and steps[0].decided <= data_start:
+        raise ConfigError(
+            f"the first decision ({steps[0].decided}) is not after the account's [data] start "
+            f"{data_start}: no history to estimate from",
+            key="--start", value=start,
+            hint="start the backtest later, or move [data] start earlier",
+        )  # fmt: skip
     account, notes = initial_account(cfg, steps[0].decided, initial_cash)
     strategies = [
         PolicyStrategy(cfg, pipeline),
