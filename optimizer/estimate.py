@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -272,14 +272,31 @@ COV_ESTIMATORS: dict[CovMethod, Callable[[BaselineInputs], np.ndarray]] = {
 
 
 def baseline_moments(
-    inputs: BaselineInputs, mean: MeanMethod, cov: CovMethod, horizon_years: float
+    inputs: BaselineInputs,
+    mean: MeanMethod,
+    cov: CovMethod,
+    horizon_years: float,
+    riskless: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Horizon mean (n_assets,) and covariance (n_assets, n_assets) by named estimators.
 
-    The annual estimates are scaled linearly to ``horizon_years``.
+    The annual estimates are scaled linearly to ``horizon_years``. ``riskless`` (a column,
+    e.g. the built-in cash) is kept out of the covariance estimator: its own sample
+    variance, no covariance. Shrinkage towards the assets' average variance (Ledoit-Wolf)
+    would lend cash a bond fund's volatility.
     """
     mu = MEAN_ESTIMATORS[MeanMethod(mean)](inputs) * horizon_years
-    Sigma = COV_ESTIMATORS[CovMethod(cov)](inputs) * horizon_years
+    columns = list(inputs.prices.columns)
+    if riskless is None or riskless not in columns or len(columns) < 2:
+        Sigma = COV_ESTIMATORS[CovMethod(cov)](inputs) * horizon_years
+        return mu, (Sigma + Sigma.T) / 2
+    i = columns.index(riskless)
+    rest = [k for k in range(len(columns)) if k != i]
+    risky = replace(inputs, prices=inputs.prices.iloc[:, rest])
+    alone = replace(inputs, prices=inputs.prices.iloc[:, [i]])
+    Sigma = np.zeros((len(columns), len(columns)))
+    Sigma[np.ix_(rest, rest)] = COV_ESTIMATORS[CovMethod(cov)](risky) * horizon_years
+    Sigma[i, i] = COV_ESTIMATORS[CovMethod.SAMPLE](alone)[0, 0] * horizon_years
     return mu, (Sigma + Sigma.T) / 2
 
 

@@ -69,6 +69,33 @@ def test_ledoit_wolf_equals_pypfopt_covariance_shrinkage(prices):
         np.testing.assert_allclose(Sigma, ref, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("cov", ["ledoit_wolf", "sample", "exp"])
+def test_riskless_cash_stays_out_of_the_covariance_estimator(prices, cov):
+    """Cash accruing at 4 % beside the assets: the assets' block is the estimator on them
+    alone (PyPortfolioOpt's Ledoit-Wolf for ``ledoit_wolf``), cash keeps its own sample
+    variance and no covariance. Shrunk with the assets, its volatility was a bond's."""
+    from pypfopt.risk_models import CovarianceShrinkage, sample_cov
+
+    frame = prices[TICKERS].copy()
+    frame["CASH"] = 1.04 ** (np.arange(len(frame)) / 12) * (
+        1 + 1e-5 * np.sin(np.arange(len(frame)))
+    )
+    inputs = BaselineInputs(prices=frame, periods_per_year=12)
+    _, Sigma = baseline_moments(inputs, "historical", cov, 1.0, riskless="CASH")
+    risky = baseline_moments(_inputs(prices), "historical", cov, 1.0)[1]
+    np.testing.assert_allclose(Sigma[:3, :3], risky, rtol=1e-12, atol=1e-15)
+    own = sample_cov(frame[["CASH"]], frequency=12).to_numpy()[0, 0]
+    assert Sigma[3, 3] == pytest.approx(own, rel=1e-12) and own < 1e-8
+    assert not Sigma[3, :3].any() and not Sigma[:3, 3].any()
+    if cov == "ledoit_wolf":
+        np.testing.assert_allclose(
+            Sigma[:3, :3], CovarianceShrinkage(prices[TICKERS], frequency=12).ledoit_wolf(),
+            rtol=1e-12, atol=1e-15,
+        )  # fmt: skip
+        shrunk = baseline_moments(inputs, "historical", cov, 1.0)[1]  # cash shrunk with them
+        assert shrunk[3, 3] > 1e3 * own
+
+
 def test_ema_mean_and_exp_cov_against_pandas(prices):
     r = prices[TICKERS].pct_change().dropna()
     mu, Sigma = baseline_moments(_inputs(prices, span=24), "ema", "exp", 1.0)

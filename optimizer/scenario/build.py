@@ -35,6 +35,7 @@ from optimizer.scenario.history import _cut_window, load_history
 from optimizer.scenario.library import ScenarioLibrary
 from optimizer.scenario.model import Scenario
 from optimizer.scenario.propagate import mixture_moments, mixture_weights, sample_mixture
+from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.data import DataConfig
@@ -282,7 +283,7 @@ def _baseline(
         risk_free_annual=rf_annual,
         compounding=estimation.compounding,
     )
-    mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon)
+    mu, Sigma = baseline_moments(inputs, estimation.mean, estimation.covariance, horizon, CASH)
     mu, Sigma = riskless_cash(mu, Sigma, tickers, cash_rate(history), horizon)
     compounded = " (compounded)" if estimation.compounding else ""
     first = prices.pct_change(fill_method=None).iloc[1:].index[0].date()
