@@ -164,3 +164,45 @@ def test_min_cvar_on_historical_returns_matches_pypfopt_cli(wide, tmp_path):
     assert doc["metrics"]["cvar"] == pytest.approx(ppo_cvar, rel=1e-6)
     assert doc["metrics"]["cvar_period"] == "daily"
     assert doc["estimate"]["samples"].startswith(f"{len(returns)} historical daily returns")
+
+
+def test_capm_market_is_matched_by_period_not_by_date(shared_data, tmp_path):
+    """Weekly data where a rate series lacks a Friday (Veterans Day, New Year's Eve) dates
+    that week's factor row on Thursday: the CAPM market must still be SPY's level of the
+    assets' own weeks. Compared with PyPortfolioOpt's ``capm_return`` on weekly closes
+    with SPY as the market (arithmetic means, rf 4 %)."""
+    from pypfopt import expected_returns
+
+    from optimizer.account import load_account
+    from optimizer.workflows.pipeline import Pipeline
+
+    names = ["QQQ", "LQD", "HYG", "BND"]
+    source = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    assets = "".join(
+        f'[universe.assets.{t}]\ntags = ["{"equity" if t == "QQQ" else "bonds"}"]\n' for t in names
+    )
+    account = tmp_path / "account.toml"
+    account.write_text(
+        f'[account]\nid = "a1"\n\n[data]\nsource = "{source}"\nstart = 2010-01-01\n'
+        'cash_rate = 0.04\n\n[estimation]\nhorizon = { value = 3, unit = "months" }\n'
+        f'risk_free_pct = 4.0\nmean = "capm"\n\n{assets}'
+    )
+    est = Pipeline().estimate(load_account(account))
+    assert est.method.startswith("capm mean")
+
+    def close(t: str) -> pd.Series:
+        return pd.read_csv(shared_data / "yahoo" / f"{t}.csv", index_col=0, parse_dates=True)[
+            "Close"
+        ]
+
+    closes = pd.DataFrame({t: close(t) for t in [*names, "SPY"]}).dropna()
+    closes = closes[(closes.index >= "2010-01-01") & (closes.index <= str(est.provenance.as_of))]
+    weeks = closes.index.to_period("W-FRI")
+    weekly = closes.groupby(weeks).last()
+    weekly.index = closes.index.to_series().groupby(weeks).max().to_numpy()
+    ref = expected_returns.capm_return(
+        weekly[names], market_prices=weekly[["SPY"]], risk_free_rate=0.04,
+        compounding=False, frequency=52,
+    )  # fmt: skip
+    got = np.asarray(est.mu) / est.horizon_years
+    np.testing.assert_allclose(got, ref[names].to_numpy(), atol=2e-4)

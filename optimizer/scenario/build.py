@@ -261,6 +261,21 @@ def _mixture_estimate(
     )
 
 
+def _market_levels(returns: pd.Series, dates: pd.DatetimeIndex, period: str | None) -> pd.Series:
+    """The market's level (1 before its first return) on each of the assets' dates: the
+    level at the end of the date's own week or month, or on daily data at the date or the
+    last day before it. A factor row is dated Thursday in a week a rate series lacks its
+    Friday, while the assets keep Friday: matched by date, PyPortfolioOpt's CAPM drops
+    every such period."""
+    levels = (1.0 + returns).cumprod()
+    keys = dates
+    if period is not None:
+        levels = levels.groupby(levels.index.to_period(period)).last()
+        keys = dates.to_period(period)
+    on = levels.reindex(levels.index.union(keys)).ffill().reindex(keys).fillna(1.0)
+    return pd.Series(on.to_numpy(), index=dates)
+
+
 def _baseline(
     history: MarketHistory,
     prices: pd.DataFrame,
@@ -272,9 +287,9 @@ def _baseline(
     """The baseline estimators of ``[estimation]`` on the asset history alone (CAPM also
     uses the equity factor's series as the market)."""
     horizon = estimation.horizon.years if estimation.horizon else BASELINE.horizon_years
-    market = (
-        _as_prices(history.factors[["equity"]])["equity"] if "equity" in history.specs else None
-    )
+    market = None
+    if "equity" in history.specs:
+        market = _market_levels(history.factors["equity"], prices.index, history.frequency.period)
     inputs = BaselineInputs(
         prices=prices,
         periods_per_year=history.frequency.periods_per_year,
@@ -301,15 +316,6 @@ def _baseline(
         f"{estimation.covariance.value} covariance; {window}",
         window=window,
     )
-
-
-def _as_prices(returns: Any) -> Any:
-    """Price paths starting at 1 one period before the first return, (n_periods + 1, n)."""
-    import pandas as pd
-
-    start = returns.index[0] - pd.Timedelta(days=1)
-    first = pd.DataFrame(1.0, index=[start], columns=returns.columns)
-    return pd.concat([first, (1.0 + returns).cumprod()])
 
 
 def _provenance(history: MarketHistory, notes: list[str]) -> Any:
