@@ -112,3 +112,56 @@ def test_risk_free_series_is_read_on_the_as_of_date(shared_data, tmp_path):
     on = [float(r["DGS10"]) for r in rows if r["observation_date"] <= "2026-02-23"][-1]
     assert float(rows[-1]["DGS10"]) != on  # the file does run later, with another value
     assert est.risk_free == pytest.approx(on / 100 * est.horizon_years, rel=1e-12)
+
+
+def _no_scenarios(folder, source, estimation, end=""):
+    config = folder / "account.toml"
+    config.write_text(
+        f'[account]\nid = "c"\n\n[data]\nsource = "{source}"\n{end}\n'
+        f"[estimation]\n{estimation}\n"
+        '[objective]\nkind = "min_variance"\n\n'
+        '[universe.assets.QQQ]\ntags = ["equity"]\n[universe.assets.HYG]\ntags = ["bonds"]\n'
+    )
+    return config
+
+
+@pytest.mark.parametrize("window", ["common", "full"])
+def test_estimators_and_samples_end_where_a_factor_series_ends(shared_data, tmp_path, window):
+    """^TNX ends 2026-02-13, the ETFs 2026-02-23: with the factor series loaded (CAPM's
+    market), the as-of date is 2026-02-13, and the baseline estimators and the historical
+    CVaR samples read nothing after it: the same estimate as with [data] end = 2026-02-13."""
+    import numpy as np
+
+    from optimizer.account import load_account
+    from optimizer.workflows.pipeline import Pipeline
+
+    source = f"csv:{shared_data / 'yahoo'}"
+    estimation = (
+        f'mean = "capm"\ncovariance = "sample"\nsamples = "historical"\nwindow = "{window}"'
+    )
+    estimates = []
+    for end in ("", "end = 2026-02-13"):
+        folder = tmp_path / f"a{len(estimates)}"
+        folder.mkdir()
+        config = _no_scenarios(folder, source, estimation, end)
+        estimates.append(Pipeline().estimate(load_account(config)))
+    cut, written = estimates
+    assert str(cut.provenance.as_of) == str(written.provenance.as_of) == "2026-02-13"
+    assert cut.samples_note.endswith("..2026-02-13")
+    np.testing.assert_array_equal(cut.samples, written.samples)
+    np.testing.assert_allclose(cut.mu, written.mu, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(cut.Sigma, written.Sigma, rtol=1e-12, atol=1e-15)
+
+
+def test_full_window_dates_its_last_period_by_its_last_price(shared_data, tmp_path):
+    """Weekly full-window prices end on the last price's own day, not on the week's
+    Friday label; and no warning says every estimate rests on the shortest history."""
+    source = f"csv:{shared_data / 'yahoo'},{shared_data / 'fred'}"
+    config = _no_scenarios(tmp_path, source, 'window = "full"\ncovariance = "sample"')
+    res = run_cli("optimize", "--config", str(config), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    with open(shared_data / "yahoo" / "HYG.csv", newline="") as fh:
+        last = max(r["Date"] for r in csv.DictReader(fh))
+    assert doc["provenance"]["last"] == last == "2026-02-23"
+    assert not any("rests on the shorter history" in w for w in doc["warnings"])

@@ -168,12 +168,19 @@ def baseline_prices(
     """
     freq = history.frequency
     assets = history.daily[list(tickers)]
+    as_of = history.provenance.as_of if history.provenance else None
+    if as_of is not None:  # a factor series ending first ends every estimator's data
+        assets = assets.loc[: pd.Timestamp(as_of)]
     if estimation.window is EstimationWindow.FULL:
         start, end = getattr(data, "start", None), getattr(data, "end", None)
         last = assets.dropna().index[-1]
         own = [provider.prices([t], start, end).frame[t] for t in tickers]
-        daily = pd.concat(own, axis=1).loc[:last]
-        levels = daily.dropna(how="all") if freq.rule is None else daily.resample(freq.rule).last()
+        daily = pd.concat(own, axis=1).loc[:last].dropna(how="all")
+        levels = daily
+        if freq.period is not None:  # each period's last prices, dated by its last day
+            periods = daily.index.to_period(freq.period)
+            levels = daily.groupby(periods).last()
+            levels.index = daily.index.to_series().groupby(periods).max().to_numpy()
     else:
         levels = period_end_levels(assets, freq)
     levels = _cut_window(levels.dropna(how="all"), freq, estimation)

@@ -95,7 +95,10 @@ def load_history(
     # the assets come aligned to their common window: their own first days are in coverage
     firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
     lasts = {c.ticker: pd.Timestamp(c.last) for c in assets.coverage}
-    ends, starts, ended_by = _shortest_notes(levels, joined, firsts, lasts)
+    # with each series' full history the baseline estimators are not cut by the latest start
+    full = str(getattr(estimation.window, "value", estimation.window)) == "full"
+    rests = ("the factor model rests" if factors else None) if full else "every estimate rests"
+    ends, starts, ended_by = _shortest_notes(levels, joined, firsts, lasts, rests=rests)
     notes += ends
     warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
     as_of = joined.index[-1].date()
@@ -203,13 +206,16 @@ def _shortest_notes(
     joined: pd.DataFrame,
     starts_before: Mapping[str, pd.Timestamp] | None = None,
     ends_after: Mapping[str, pd.Timestamp] | None = None,
+    *,
+    rests: str | None = "every estimate rests",
 ) -> tuple[list[str], list[str], str | None]:
     """Which series end the common window, when it cuts more than a week off the others'
     end (a note: rate series often run past the prices), and which one starts it, when it
     cuts more than a year off the others' start (a warning: every estimate then rests on
     the shorter history); third, the series that ends first, when another runs past it (by
     a day, perhaps). ``starts_before``, ``ends_after``: first and last days of series that
-    ``levels`` holds already cut to a common window."""
+    ``levels`` holds already cut to a common window. ``rests``: what rests on the shorter
+    history, in the warning's words (None: nothing does, no warning)."""
     if joined.empty:
         return [], [], None
     own = {n: s.dropna().index for n, s in levels.items() if len(s.dropna())}
@@ -229,11 +235,11 @@ def _shortest_notes(
         )
     last_start = max(firsts, key=lambda n: firsts[n])
     cut_by_it = joined.index[0] <= firsts[last_start] + pd.Timedelta(days=40)  # not a window
-    if firsts[last_start] > earliest + pd.Timedelta(days=366) and cut_by_it:
+    if firsts[last_start] > earliest + pd.Timedelta(days=366) and cut_by_it and rests:
         starts.append(
             f"history starts {joined.index[0].date()} because {last_start} starts "
-            f"{firsts[last_start].date()} (other series from {earliest.date()}): every "
-            "estimate rests on the shorter history"
+            f"{firsts[last_start].date()} (other series from {earliest.date()}): {rests} "
+            "on the shorter history"
         )
     return ends, starts, ended_by
 
