@@ -144,3 +144,14 @@ def test_a_start_before_the_data_start_names_both(tmp_path: Path) -> None:
     assert len(line.splitlines()) == 1 and "--start='2009-06'" in line
     assert "(2009-06-01) is not after the account's [data] start 2010-01-01" in line
     assert not out.exists()
+
+
+def test_the_table_title_gives_the_dates_the_run_covers() -> None:
+    args = ("backtest", "--config", str(EXAMPLE), "--start", "2015-01", "--end", "2015-12")
+    doc = json.loads(run_cli(*args, "--format", "json").stdout)
+    path = next(iter(doc["path"].values()))
+    first, last = path[0]["decided"], path[-1]["executed"]
+    assert (first, last) == ("2015-01-02", "2015-12-31")  # first session, last month's fill
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert f"backtest 2015-01..2015-12 (12 months, {first} to {last})" in res.stdout

@@ -156,7 +156,11 @@ def _render(doc: dict[str, Any], texts: dict[Path, str]) -> None:
     for window in doc["stress_windows"]:
         if any(window in doc["scenarios"][n] for n in names):
             rows.append([window, *(_fmt(doc["scenarios"][n].get(window), "pct") for n in names)])
-    title = f"backtest {prov['start']}..{prov['end']} ({len(doc['path'][names[0]])} months)"
+    path = doc["path"][names[0]]
+    title = f"backtest {prov['start']}..{prov['end']} ({len(path)} months"
+    if path:  # from the first decision to the last fill: a year's return ends there too
+        title += f", {path[0]['decided']} to {path[-1]['executed']}"
+    title += ")"
     table(title, ["", *names], rows)
     note(f"Data: {prov.get('source')} {prov.get('first')}..{prov.get('last')} "
          f"({prov.get('frequency')}); {prov['decisions']}")  # fmt: skip

@@ -210,7 +210,8 @@ class ScenarioEngine:
                         f"history too short for the factor regression: {exc.message}",
                         key="history",
                         value=exc.value,
-                        hint="choose an earlier start date or a coarser frequency",
+                        hint="choose an earlier [data] start (a coarser frequency has fewer "
+                        "periods)",
                     ) from None
                 raise UnsupportedScenario(
                     f"too little data in the pinned history window: {exc.message}",
