@@ -139,3 +139,10 @@ def test_whatif_output_options_have_help():
     for option in ("--csv FILE Also write the table as CSV", "--html FILE Also write a",
                    "--pdf FILE Also write the same page as a PDF"):  # fmt: skip
         assert option in text
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign_of_its_own():
+    from optimizer.report.fmt import pp
+
+    assert [pp(x) for x in (-3e-12, -0.0004, 0.0, 0.0004)] == ["+0.0 pp"] * 4
+    assert pp(-0.0006) == f"{MINUS}0.1 pp" and pp(0.07) == "+7.0 pp"

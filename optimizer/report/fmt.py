@@ -56,7 +56,8 @@ def pp(value: Any, digits: int = 1) -> str:
     x = num(value)
     if x is None:
         return DASH
-    return _minus(f"{100 * x:+.{digits}f} pp")
+    shown = round(100 * x, digits) + 0.0  # -3e-12 is "+0.0 pp", not "−0.0 pp"
+    return _minus(f"{shown:+.{digits}f} pp")
 
 
 def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
