@@ -60,6 +60,7 @@ def test_the_series_that_ends_the_history_is_named(shared_data, tmp_path):
     prov = _history(f"csv:{folder}", ["SPY", "QQQ", "TLT"], dt.date(2015, 1, 1)).provenance
     ends = [n for n in prov.notes if n.startswith("history ends")]
     assert len(ends) == 1 and "because TLT ends 2026-02-02" in ends[0], prov.notes
+    assert "(the longest, " in ends[0] and "runs to 2026-02-23)" in ends[0]  # one of them
 
 
 def test_propose_shows_the_data_warning_in_the_table_and_the_json(shared_data, tmp_path):

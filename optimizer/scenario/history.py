@@ -223,7 +223,8 @@ def _shortest_notes(
     firsts = {n: i[0] for n, i in own.items()} | dict(starts_before or {})
     ends, starts, ended_by = [], [], None
     # what the assets could have had: a factor series older than every asset cuts nothing
-    latest = max(lasts.values())
+    longest = max(lasts, key=lambda n: lasts[n])
+    latest = lasts[longest]
     earliest = min((starts_before or firsts).values())
     first_end = min(lasts, key=lambda n: lasts[n])
     if lasts[first_end] < latest:  # it cut the others' end (by a day, perhaps)
@@ -231,7 +232,7 @@ def _shortest_notes(
     if joined.index[-1] < latest - pd.Timedelta(days=7):
         ends.append(
             f"history ends {joined.index[-1].date()} because {first_end} ends "
-            f"{lasts[first_end].date()} (other series run to {latest.date()})"
+            f"{lasts[first_end].date()} (the longest, {longest}, runs to {latest.date()})"
         )
     last_start = max(firsts, key=lambda n: firsts[n])
     cut_by_it = joined.index[0] <= firsts[last_start] + pd.Timedelta(days=40)  # not a window
