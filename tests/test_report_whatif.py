@@ -144,3 +144,23 @@ def test_minimal_document_renders():
             "proposed_return",
         )
     ]
+
+
+def test_the_real_page_states_its_method_and_no_trades(tmp_path):
+    import json
+
+    from tests.conftest import ROOT, run_cli
+
+    config = str(ROOT / "examples" / "whatif" / "account.toml")
+    page = tmp_path / "whatif.html"
+    res = run_cli("whatif", "--config", config, "--html", str(page), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    est = json.loads(res.stdout)["estimate"]
+    text = " ".join(visible_text(page.read_text()).split())
+    method = text.split("Criteria and methodology.", 1)[1].split("Limitations", 1)[0]
+    assert (
+        f"using {est['method']}." in method and f"The estimators read: {est['window']}." in method
+    )
+    assert f"horizon of {12 * est['horizon_years']:g} months" in method
+    assert f"Tail risk (CVaR) uses {est['samples']}." in method
+    assert "whole-share trades" not in method  # the what-if makes none

@@ -53,7 +53,7 @@ FAVOURS = (
 
 def methodology(doc: Mapping[str, Any]) -> str:
     """One paragraph on criteria and methodology, from ``assumptions`` and ``objective``."""
-    a = doc.get("assumptions") or {}
+    a = doc.get("assumptions") or _from_estimate(doc)
     obj = doc.get("objective") or {}
     parts = [
         "Asset returns are modelled from historical prices"
@@ -62,6 +62,8 @@ def methodology(doc: Mapping[str, Any]) -> str:
         + (f" using {a['method']}" if a.get("method") else "")
         + "."
     ]
+    if a.get("read"):
+        parts.append(f"The estimators read: {a['read']}.")
     if a.get("horizon"):
         parts.append(f"Scenario and risk figures refer to a horizon of {a['horizon']}.")
     mc = a.get("monte_carlo") or {}
@@ -74,11 +76,27 @@ def methodology(doc: Mapping[str, Any]) -> str:
         parts.append(
             f"The allocation is chosen by the objective: {obj.get('description') or obj['kind']}."
         )
-    parts.append(
-        "Weights are then converted into whole-share trades that respect the account's "
-        "rebalancing rules, estimated costs and tax lots."
-    )
+    if "trades" in doc:
+        parts.append(
+            "Weights are then converted into whole-share trades that respect the account's "
+            "rebalancing rules, estimated costs and tax lots."
+        )
+    if a.get("samples_text"):
+        parts.append(f"Tail risk (CVaR) uses {a['samples_text']}.")
     return " ".join(str(p) for p in parts)
+
+
+def _from_estimate(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The methodology's facts from a document that carries ``estimate`` (the what-if's
+    ``Estimate.describe()``) instead of a proposal's ``assumptions``."""
+    est = doc.get("estimate") or {}
+    years = est.get("horizon_years") or doc.get("horizon_years")
+    return {
+        "read": est.get("window") or None,
+        "method": est.get("method") or None,
+        "horizon": f"{12 * float(years):g} months" if years else None,
+        "samples_text": est.get("samples") or None,
+    }
 
 
 def universe(tickers: Sequence[str]) -> str:
