@@ -219,7 +219,7 @@ def trades(view: ProposalView) -> Raw | None:
         "Reason",
     ]
     summary = view.section("trade_summary")
-    notes = [flow_text(summary, ccy)] if flow_text(summary, ccy) else []
+    notes = [flow] if (flow := flow_text(summary, ccy)) else []
     if num(summary.get("residual_cash")) is not None:
         notes.append(f"Cash left after the trades: {money(summary['residual_cash'], ccy, 2)}.")
     if summary.get("method"):

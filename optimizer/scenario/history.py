@@ -12,6 +12,7 @@ import pandas as pd
 from optimizer.data.align import check_stale
 from optimizer.data.base import PriceData, Provenance, Provider
 from optimizer.errors import ConfigError, DataError
+from optimizer.estimate import EstimationWindow
 from optimizer.factors import (
     REQUIRED_FACTORS,
     FactorSpec,
@@ -96,8 +97,9 @@ def load_history(
     firsts = {c.ticker: pd.Timestamp(c.first) for c in assets.coverage}
     lasts = {c.ticker: pd.Timestamp(c.last) for c in assets.coverage}
     # with each series' full history the baseline estimators are not cut by the latest start
-    full = str(getattr(estimation.window, "value", estimation.window)) == "full"
-    rests = ("the factor model rests" if factors else None) if full else "every estimate rests"
+    rests = "every estimate rests"
+    if estimation.window is EstimationWindow.FULL:
+        rests = "the factor model rests" if factors else None
     ends, starts, ended_by = _shortest_notes(levels, joined, firsts, lasts, rests=rests)
     notes += ends
     warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
