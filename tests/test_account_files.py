@@ -69,9 +69,9 @@ def test_errors_name_the_files_own_line_after_blank_lines(tmp_path):
 
 def test_a_missing_column_shows_the_header_read(tmp_path):
     good = BAD.joinpath("holdings.csv").read_text()
-    res, holdings = _rebalance(tmp_path, good.replace("account,ticker", "Account,Ticker", 1))
+    res, holdings = _rebalance(tmp_path, good.replace("account,ticker", "Acct,Symbol", 1))
     _one_line(res, 3, str(holdings), "missing column(s) account, ticker",
-              "Account,Ticker,shares")  # fmt: skip
+              "Acct,Symbol,shares")  # fmt: skip
 
 
 def test_a_position_stated_twice_is_refused(tmp_path):

@@ -105,8 +105,9 @@ def _rows(
     text = read_text(p)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_separator(text))
     try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]  # "Ticker" too
-        shown = ",".join(header)
+        written = [h.strip() for h in (reader.fieldnames or [])]
+        header = [h.lower() for h in written]  # "Ticker" is ticker
+        shown = ",".join(written)  # errors show the header as the file has it
         missing = [c for c in required if c not in header]
         if missing:
             raise ConfigError(
