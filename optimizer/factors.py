@@ -500,6 +500,15 @@ def _window_text(index: pd.Index) -> str:
     return f"{index[0].date()}..{index[-1].date()}"
 
 
+def last_in_period(frame: Any, period: str) -> Any:
+    """Each column's last value in each week or month (``period``, a pandas alias), dated
+    by the period's last row: its real last day, not the period's label."""
+    periods = frame.index.to_period(period)
+    each = frame.groupby(periods).last()
+    each.index = frame.index.to_series().groupby(periods).max().to_numpy()
+    return each
+
+
 def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame:
     """The last complete row of each period, (n_periods, n_series), keeping its real date.
 
@@ -515,9 +524,7 @@ def period_end_levels(frame: pd.DataFrame, frequency: Frequency) -> pd.DataFrame
     complete = last_of_period(frame.dropna(), frequency)
     if frequency.period is None or frame.empty:
         return complete
-    periods = frame.index.to_period(frequency.period)
-    each = frame.groupby(periods).last()  # every series' own last value in the period
-    each.index = frame.index.to_series().groupby(periods).max().to_numpy()
+    each = last_in_period(frame, frequency.period)  # every series' own last value
     done = each.index.to_period(frequency.period).isin(complete.index.to_period(frequency.period))
     lacking = each.notna().all(axis=1).to_numpy() & ~done  # every series, no complete row
     if not lacking.any():

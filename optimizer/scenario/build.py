@@ -21,7 +21,7 @@ from optimizer.estimate import (
     ScenarioMoments,
     baseline_moments,
 )
-from optimizer.factors import period_end_levels
+from optimizer.factors import last_in_period, period_end_levels
 from optimizer.scenario.config import EstimationConfig, ScenarioSetConfig, ScenarioUse
 from optimizer.scenario.engine import (
     BASELINE,
@@ -176,11 +176,7 @@ def baseline_prices(
         last = assets.dropna().index[-1]
         own = [provider.prices([t], start, end).frame[t] for t in tickers]
         daily = pd.concat(own, axis=1).loc[:last].dropna(how="all")
-        levels = daily
-        if freq.period is not None:  # each period's last prices, dated by its last day
-            periods = daily.index.to_period(freq.period)
-            levels = daily.groupby(periods).last()
-            levels.index = daily.index.to_series().groupby(periods).max().to_numpy()
+        levels = daily if freq.period is None else last_in_period(daily, freq.period)
     else:
         levels = period_end_levels(assets, freq)
     levels = _cut_window(levels.dropna(how="all"), freq, estimation)
