@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from optimizer.config import StrictModel
-from optimizer.data.base import Provider
-from optimizer.data.validate import ValidationPolicy
+
+if TYPE_CHECKING:  # (pandas is imported when data is read, not to check the section)
+    from optimizer.data.base import Provider
+    from optimizer.data.validate import ValidationPolicy
 
 
 class DataConfig(StrictModel):
@@ -49,6 +52,8 @@ class DataConfig(StrictModel):
 
     def policy(self, today: dt.date | None = None) -> ValidationPolicy:
         """The validation policy these settings describe."""
+        from optimizer.data.validate import ValidationPolicy
+
         return ValidationPolicy(self.max_ffill, self.stale_after_days, today)
 
     def provider(self, relative_to: str | Path | None = None) -> Provider:

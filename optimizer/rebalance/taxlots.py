@@ -14,17 +14,20 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
 from optimizer.config import StrictModel
 from optimizer.csvout import quantity
 from optimizer.limits import MAX_MONEY
-from optimizer.optimize.taxterm import LotRow, TaxLots
 from optimizer.rebalance.harvest import HarvestConfig
 from optimizer.rebalance.holdings import Account, Lot
 from optimizer.rebalance.rules import LotMethod, RebalanceRules
 from optimizer.rebalance.tax import sellable_lots, short_term
+
+if TYPE_CHECKING:  # (the tax term needs cvxpy: imported when lots are built, not for [tax])
+    from optimizer.optimize.taxterm import LotRow, TaxLots
 
 
 class TaxConfig(StrictModel):
@@ -105,6 +108,8 @@ def tax_lots(
     needed, so accounts with similar lot counts share one compiled problem."""
     if not cfg.taxable or not account.lots:
         return None
+    from optimizer.optimize.taxterm import LotRow, TaxLots
+
     rows: dict[str, list[LotRow]] = {}
     for t in tickers:
         if t not in prices:

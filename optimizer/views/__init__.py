@@ -4,17 +4,33 @@
 mixture; ``pool_views`` and ``entropy_pooling`` are the Python API on a bare matrix.
 """
 
-from optimizer.views.apply import apply_views, pool_views
-from optimizer.views.black_litterman import black_litterman, idzorek_omega, picking
-from optimizer.views.model import Op, ViewConfig, ViewKind, ViewMethod, ViewsConfig
-from optimizer.views.pooling import (
-    LinearViews,
-    effective_scenarios,
-    entropy_pooling,
-    find_conflict,
-    relative_entropy,
-)
-from optimizer.views.report import ViewOutcome, ViewsReport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optimizer.views.apply import apply_views, pool_views
+    from optimizer.views.black_litterman import black_litterman, idzorek_omega, picking
+    from optimizer.views.model import Op, ViewConfig, ViewKind, ViewMethod, ViewsConfig
+    from optimizer.views.pooling import (
+        LinearViews,
+        effective_scenarios,
+        entropy_pooling,
+        find_conflict,
+        relative_entropy,
+    )
+    from optimizer.views.report import ViewOutcome, ViewsReport
+
+# imported on first use: reading an account's [views] section does not pay for scipy
+_WHERE = {
+    "apply_views": "apply", "pool_views": "apply", "black_litterman": "black_litterman",
+    "idzorek_omega": "black_litterman", "picking": "black_litterman", "Op": "model",
+    "ViewConfig": "model", "ViewKind": "model", "ViewMethod": "model", "ViewsConfig": "model",
+    "LinearViews": "pooling", "effective_scenarios": "pooling", "entropy_pooling": "pooling",
+    "find_conflict": "pooling", "relative_entropy": "pooling", "ViewOutcome": "report",
+    "ViewsReport": "report",
+}  # fmt: skip
 
 __all__ = [
     "LinearViews",
@@ -35,3 +51,15 @@ __all__ = [
     "pool_views",
     "relative_entropy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'optimizer.views' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"optimizer.views.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
