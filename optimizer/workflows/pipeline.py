@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from optimizer.optimize.result import Allocation
     from optimizer.optimize.taxterm import TaxLots
     from optimizer.rebalance.holdings import Account
+    from optimizer.rebalance.recent import RecentTrades
     from optimizer.rebalance.result import TradePlan
     from optimizer.scenario.build import ScenarioModel
 
@@ -276,13 +277,17 @@ class Pipeline:
         than that on the trade date are reported in ``AccountRun.stale``; ``estimates`` (the
         estimate and the one before [views], e.g. the what-if page's edited scenarios)
         replace the account's own."""
-        from optimizer.optimize import Inputs
-
-        estimate = self.estimate(cfg) if estimates is None else estimates[0]
         holdings = holdings_path or cfg.holdings_path
+        notes: tuple[str, ...] = ()
+        recent = None
+        if account is None and holdings is not None:  # a bad file fails before estimating
+            account, notes = self.read_holdings(cfg, holdings, account_id, own_file=own_file)
+            recent = self.recent_trades(cfg)
+        estimate = self.estimate(cfg) if estimates is None else estimates[0]
         position = self.position(
-            cfg, estimate, holdings, as_of, account_id, account, deposit, own_file=own_file
-        )
+            cfg, estimate, holdings, as_of, account_id, account, deposit,
+            own_file=own_file, notes=notes, recent=recent,
+        )  # fmt: skip
         if position.account is None and (deposit or withdraw):
             raise ConfigError(
                 f"{'a deposit' if deposit else 'a withdrawal'} needs the account's holdings",
@@ -296,6 +301,8 @@ class Pipeline:
             why = "[tax] taxable = true, but there are no tax lots: the allocation is tax-blind"
             position = dataclasses.replace(position, notes=(*position.notes, why))
         blind = None
+        from optimizer.optimize import Inputs
+
         with naming_file(cfg.path, ConfigError, InfeasibleError, SolverError):
             n_lots = 0 if tax is None else tax.n_lots
             solver = self.solver(cfg, estimate, n_lots)
@@ -333,13 +340,15 @@ class Pipeline:
         deposit: float = 0.0,
         *,
         own_file: bool = False,
+        notes: tuple[str, ...] = (),
+        recent: RecentTrades | None = None,
     ) -> Position:
         """Current holdings valued at the account's prices (or the data's last prices);
         ``as_of`` (the trade date for tax rules) defaults to [account] as_of, then to the
         data's last date. ``own_file``: the holdings file is this account's alone (an
-        account folder's), so rows of another account in it are an error."""
-        from optimizer.rebalance.holdings import load_holdings
-
+        account folder's), so rows of another account in it are an error. ``account`` (with
+        the ``notes`` on its file) and ``recent`` (the recent-trades file) are read here
+        when not given."""
         tickers = tuple(t for t in cfg.tickers if not is_cash(cfg, t))
         prov = estimate.provenance
         data_as_of = (prov.as_of or prov.last) if prov else None
@@ -351,23 +360,40 @@ class Pipeline:
             from optimizer.workflows.substitutes import substitute_prices
 
             prices = {**prices, **substitute_prices(self, cfg, data_as_of, as_of)}
-        notes: tuple[str, ...] = ()
         if account is None:
-            accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
-            account, notes = pick_account(
-                accounts, account_id or cfg.account.id, holdings, others_allowed=not own_file
-            )
+            account, notes = self.read_holdings(cfg, holdings, account_id, own_file=own_file)
         holdings = holdings or cfg.path
         check_lots_before(account, as_of, holdings)
         realized = None
-        if cfg.recent_trades_path is not None:
-            from optimizer.rebalance.recent import load_recent_trades
-
-            recent = load_recent_trades(cfg.recent_trades_path)
+        if recent is None:
+            recent = self.recent_trades(cfg)
+        if recent is not None:
             recent.check_before(as_of)
             account, realized = recent.apply(account), recent.realized_ytd(as_of)
         weights, value = current_weights(account, prices, cfg, holdings, deposit)
         return Position(account, prices, weights, value, as_of, notes, realized)
+
+    @staticmethod
+    def read_holdings(
+        cfg: AccountConfig, holdings: Path, account_id: str | None = None, *, own_file: bool = False
+    ) -> tuple[Account, tuple[str, ...]]:
+        """The account's lots and cash from its holdings file, and notes on the file (see
+        :func:`pick_account`)."""
+        from optimizer.rebalance.holdings import load_holdings
+
+        accounts = load_holdings(holdings, whole_shares=not cfg.rebalance.fractional)
+        return pick_account(
+            accounts, account_id or cfg.account.id, holdings, others_allowed=not own_file
+        )
+
+    @staticmethod
+    def recent_trades(cfg: AccountConfig) -> RecentTrades | None:
+        """The account's recent-trades file ([account] recent_trades), or None."""
+        if cfg.recent_trades_path is None:
+            return None
+        from optimizer.rebalance.recent import load_recent_trades
+
+        return load_recent_trades(cfg.recent_trades_path)
 
     def _prices(
         self, cfg: AccountConfig, tickers: tuple[str, ...], as_of: dt.date | None
