@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.data.base import Provenance
-from optimizer.optimize.frame import Numbers
-from optimizer.optimize.taxterm import TaxOutcome
-from optimizer.optimize.universe import Universe
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (results are read without cvxpy: the what-if page, the reports)
     import pandas as pd
+
+    from optimizer.data.base import Provenance
+    from optimizer.optimize.frame import Numbers
+    from optimizer.optimize.taxterm import TaxOutcome
+    from optimizer.optimize.universe import Universe
 
 
 @dataclass(frozen=True)
