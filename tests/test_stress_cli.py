@@ -320,3 +320,43 @@ def test_validating_a_folder_without_scenarios_is_an_error(tmp_path):
     res = run_cli("scenarios", "validate", str(tmp_path))
     assert res.returncode == 5 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert str(tmp_path) in res.stderr and "no scenario files" in res.stderr
+
+
+def test_a_replay_past_the_as_of_date_is_refused_not_read_from_a_longer_series(
+    shared_data, real_source, equal_weights, tmp_path
+):
+    """The 10-year yield series runs months past the ETFs: a replay window after the ETFs'
+    last day (the as-of date) reads yields nobody had on that date. It is refused, and a
+    window that ends on the as-of date still runs."""
+    import pandas as pd
+
+    etf_end = pd.read_csv(shared_data / "yahoo" / "SPY.csv")["Date"].iloc[-1]
+    rate_end = pd.read_csv(shared_data / "fred" / "DGS10.csv")["observation_date"].iloc[-1]
+    if rate_end <= etf_end:
+        pytest.skip("the yield series does not run past the ETFs in this data")
+    as_of = pd.Timestamp(etf_end)
+    windows = {
+        "after": (as_of + pd.Timedelta(days=7), pd.Timestamp(rate_end)),
+        "across": (as_of - pd.Timedelta(days=30), pd.Timestamp(rate_end)),
+        "until": (as_of - pd.Timedelta(days=30), as_of),
+    }
+    for name, (start, end) in windows.items():
+        (tmp_path / f"{name}.toml").write_text(
+            f'id = "{name}"\ntitle = "replay"\nnarrative = "x"\n[replay]\n'
+            f'start = {start.date()}\nend = {end.date()}\nfactors = ["equity", "long_rate"]\n'
+        )
+    base = ("stress", "--weights", str(equal_weights), "--source", real_source,
+            "--start", "2008-01-01", "--scenario-dir", str(tmp_path))  # fmt: skip
+    for name in ("after", "across"):
+        r = run_cli(*base, "--scenario", name)
+        assert r.returncode == 5, (name, r.stdout, r.stderr)
+        assert "does not cover the replay window" in r.stderr
+        assert f"..{etf_end})" in r.stderr  # it covers up to the as-of date, not the yields'
+    r = run_cli(*base, "--scenario", "until", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)["scenarios"].values()
+    spy = pd.read_csv(shared_data / "yahoo" / "SPY.csv", index_col="Date", parse_dates=True)
+    close = spy["Close"]
+    start, end = windows["until"]
+    realised = close.loc[:end].iloc[-1] / close.loc[: start - pd.Timedelta(days=1)].iloc[-1] - 1
+    assert res["per_asset"]["SPY"]["return"] == pytest.approx(realised, abs=1e-9)

@@ -581,11 +581,14 @@ class ScenarioEngine:
         h = self.history
         levels = h.daily if h.daily is not None else h.levels
         lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        as_of = h.provenance.as_of if h.provenance is not None else None
+        cut = pd.Timestamp(as_of) if as_of is not None else None  # a series that runs on
         if levels is None:  # no levels kept: add up the per-period factor values
-            levels_index = h.factors.index
+            levels_index = h.factors.loc[:cut].index
             covered = len(levels_index) and levels_index[0] <= lo and levels_index[-1] >= hi
             moves = h.factors.loc[lo:hi].sum() if covered else None
-        else:
+        else:  # (past the as-of date, e.g. a yield series after the ETFs end, is not data)
+            levels = levels.loc[:cut]
             levels_index = levels.dropna(how="all").index
             covered = len(levels_index) and levels_index[0] < lo and levels_index[-1] >= hi
             moves = _moves_between(levels, h.specs, lo, hi) if covered else None
