@@ -91,8 +91,9 @@ def scenario_estimate(
 
 def scenario_table(estimate: Estimate, weights: Any = None) -> pd.DataFrame:
     """One row per scenario of ``estimate``: probability, plausibility and each asset's
-    horizon mean return; with ``weights`` (a Series, mapping or :class:`Allocation`) also
-    the portfolio's horizon mean return (column ``portfolio``)."""
+    horizon mean return; with ``weights`` (a Series, mapping or :class:`Allocation`, summing
+    to 1, as ``capalloc stress --weights``) also the portfolio's horizon mean return
+    (column ``portfolio``)."""
     import pandas as pd
 
     rows = {
@@ -108,7 +109,10 @@ def scenario_table(estimate: Estimate, weights: Any = None) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scenario"
     if weights is not None:
-        w = _weights(weights).reindex(list(estimate.tickers)).fillna(0.0)
+        from optimizer.scenario.stress import check_weights
+
+        given = check_weights(_weights(weights).to_dict(), known=estimate.tickers)
+        w = pd.Series(given, dtype=float).reindex(list(estimate.tickers)).fillna(0.0)
         table["portfolio"] = table[list(estimate.tickers)].to_numpy() @ w.to_numpy()
     return table
 

@@ -116,8 +116,17 @@ class Estimate:
         provenance is the frame's ``attrs["provenance"]`` (set by ``optimizer.prices``) with
         the window used, or says the prices came from a DataFrame.
         """
+        import pandas as pd
+
+        from optimizer.data.validate import check_price_frame
+
+        prices = check_price_frame(prices)
+        if market_prices is not None:
+            market = pd.Series(market_prices).rename("market_prices").to_frame()
+            market_prices = check_price_frame(market, origin="market_prices").iloc[:, 0]
         return baseline_from_prices(
-            prices, mean=MeanMethod(mean), cov=CovMethod(cov), frequency=frequency,
+            prices, mean=_choice(MeanMethod, mean, "mean"), cov=_choice(CovMethod, cov, "cov"),
+            frequency=frequency,
             compounding=compounding, horizon_years=horizon_years, risk_free=risk_free,
             span=span, market_prices=market_prices,
         )  # fmt: skip
@@ -136,6 +145,17 @@ class Estimate:
         ``Sigma`` (n_assets, n_assets), both over ``horizon_years``; ``risk_free`` is the
         annual rate; ``samples`` (n_samples, n_assets) horizon returns for CVaR."""
         return estimate_from_moments(mu, Sigma, horizon_years, risk_free, samples)
+
+
+def _choice(kind: type[StrEnum], value: Any, key: str) -> Any:
+    """``value`` as a member of ``kind``, or a ConfigError listing the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        from optimizer.errors import ConfigError
+
+        known = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
+        raise ConfigError(f"unknown method; one of {known}", key=key, value=value) from None
 
 
 class MeanMethod(StrEnum):

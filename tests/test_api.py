@@ -255,3 +255,54 @@ def test_plan_trades_names_a_target_without_a_price():
     with pytest.raises(optimizer.CapallocError, match="no price") as err:
         optimizer.plan_trades(lots, targets, px, as_of="2017-03-31")
     assert "MID" in str(err.value)
+
+
+def test_from_prices_takes_a_frame_as_users_have_it_and_refuses_one_it_cannot_read():
+    """Newest-first rows (a broker export) and a text date index (``read_csv`` without
+    ``parse_dates``) give the same estimate as the frame as served; what cannot be prices
+    is an error naming the column and the value, never a silently wrong estimate."""
+    px = optimizer.prices("sample", ["LARGE", "SMALL", "BOND"], start="1990-01-01")
+    est = optimizer.Estimate.from_prices(px)
+    for frame in (px.iloc[::-1], px.set_axis(px.index.strftime("%Y-%m-%d"))):
+        again = optimizer.Estimate.from_prices(frame)
+        np.testing.assert_allclose(again.mu, est.mu, rtol=1e-12)
+        np.testing.assert_allclose(again.Sigma, est.Sigma, rtol=1e-12)
+
+    def refused(frame, key, text, **kw):
+        with pytest.raises(optimizer.CapallocError, match=text) as err:
+            optimizer.Estimate.from_prices(frame, **kw)
+        assert err.value.key == key, err.value
+
+    bad = px.copy()
+    bad.iloc[40, 1] = -5.0
+    refused(bad, "SMALL", "non-positive price")
+    bad.iloc[40, 1] = 0.0
+    refused(bad, "SMALL", "non-positive price")
+    refused(px.assign(BOND=np.nan), "BOND", "no prices")
+    refused(px.astype(str).assign(SMALL="n/a"), "SMALL", "not a number")
+    refused(px.reset_index(drop=True), "index", "must be dates")
+    refused(pd.concat([px.iloc[:30], px.iloc[29:]]), "index", "duplicated date")
+    refused(px.sample(frac=1.0, random_state=1), "index", "not sorted")
+    refused(px, "cov", "unknown method", cov="shrunk")
+
+
+def test_a_misspelt_policy_section_is_an_error_not_an_unconstrained_allocation():
+    est = optimizer.Estimate.from_moments(
+        pd.Series({"A": 0.06, "B": 0.03}), pd.DataFrame(np.eye(2) * 0.02, ["A", "B"], ["A", "B"])
+    )
+    with pytest.raises(optimizer.CapallocError, match="unknown policy section") as err:
+        optimizer.optimize(est, {"objective": {"kind": "max_sharpe"}, "constrains": {}})
+    assert err.value.key == "constrains"
+
+
+def test_scenario_table_checks_weights_as_stress_does():
+    est = optimizer.scenario_estimate("sample", ["LARGE", "SMALL", "BOND"], ["fed-easing"])
+    table = optimizer.scenario_table(est, {"LARGE": 0.5, "BOND": 0.5})
+    mu = table[["LARGE", "BOND"]].to_numpy() @ np.array([0.5, 0.5])
+    np.testing.assert_allclose(table["portfolio"].to_numpy(), mu, rtol=1e-12)
+    for weights, key in (({"LARGE": 0.5, "BOND": 0.3}, "weight (sum)"),
+                         ({"LARGE": 5.0, "BOND": 5.0}, "weight (sum)"),
+                         ({"LARGE": 0.6, "XYZ": 0.4}, "XYZ")):  # fmt: skip
+        with pytest.raises(optimizer.CapallocError) as err:
+            optimizer.scenario_table(est, weights)
+        assert err.value.key == key

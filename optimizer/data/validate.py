@@ -506,3 +506,54 @@ def daily_moves(raws: Sequence[RawSeries]) -> pd.DataFrame | None:
 
 def _iso(ts: pd.Timestamp) -> str:
     return pd.Timestamp(ts).date().isoformat()
+
+
+def check_price_frame(prices: pd.DataFrame, *, origin: str = "the price frame") -> pd.DataFrame:
+    """A price frame given to the Python API, (n_dates, n_tickers), checked as a file's
+    series are: dates (a text index is parsed; newest first is reversed; duplicated or
+    shuffled dates are errors), numbers, and each price finite, positive and within bounds.
+    Returns the frame on a sorted DatetimeIndex with float columns.
+
+    Raises
+    ------
+    DataError
+        Naming the column (``key``) and the first offending date or value.
+    """
+    if not isinstance(prices, pd.DataFrame):
+        raise DataError("expected a pandas DataFrame of prices", file=origin,
+                        value=type(prices).__name__)  # fmt: skip
+    index = prices.index
+    if not isinstance(index, pd.DatetimeIndex):
+        try:
+            if pd.api.types.is_numeric_dtype(index):
+                raise ValueError
+            index = pd.DatetimeIndex(pd.to_datetime(index, format="ISO8601"))
+        except (ValueError, TypeError):
+            raise DataError(
+                "the index must be dates", file=origin, key="index",
+                value=str(prices.index[0]) if len(prices.index) else "",
+                hint="e.g. pd.read_csv(path, index_col=0, parse_dates=True)",
+            ) from None  # fmt: skip
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    if len(index) > 1 and index.is_monotonic_decreasing and index.is_unique:
+        prices, index = prices.iloc[::-1], index[::-1]  # newest first, as exports write it
+    check_dates(index, origin=origin, ticker="index")
+    columns = {}
+    for column in prices.columns:
+        values = prices[column].set_axis(index)
+        numeric = pd.api.types.is_numeric_dtype(values)
+        number = values if numeric else pd.to_numeric(values, errors="coerce")
+        bad = number.isna() & values.notna()
+        if bad.any() or pd.api.types.is_bool_dtype(number):
+            raise DataError(
+                "not a number", file=origin, key=str(column),
+                value=str(values[bad].iloc[0] if bad.any() else values.iloc[0]),
+                hint=f"on {_iso(index[bad][0] if bad.any() else index[0])}",
+            )  # fmt: skip
+        series = number.astype(float)
+        if series.isna().all():
+            raise DataError("no prices in this column", file=origin, key=str(column))
+        check_values(RawSeries(str(column), series, origin))
+        columns[column] = series
+    return pd.DataFrame(columns, index=index).rename_axis(prices.index.name).__finalize__(prices)

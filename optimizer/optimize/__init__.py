@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["Inputs", "Optimizer", "Policy", "Shape", "frontier", "optimize"]
 
 
+_POLICY_SECTIONS = ("universe", "objective", "constraints")
+
+
 def optimize(
     estimate: Estimate,
     policy: Policy | Mapping[str, Any],
@@ -42,6 +45,12 @@ def optimize(
 
     if not isinstance(policy, Policy):
         table = dict(policy)
+        unknown = sorted(str(k) for k in table if k not in _POLICY_SECTIONS)
+        if unknown:  # (a typo such as "constrains" would drop every constraint)
+            from optimizer.errors import ConfigError
+
+            known = ", ".join(_POLICY_SECTIONS)
+            raise ConfigError(f"unknown policy section; known: {known}", key=unknown[0])
         table.setdefault("universe", {"assets": {t: {} for t in estimate.tickers}})
         policy = Policy.from_config(table)
     current = None if current is None else {str(t): float(w) for t, w in current.items()}

@@ -161,16 +161,32 @@ def read_weights(path: str | Path) -> dict[str, float]:
     for line, row in rows:
         ticker = _ticker(row, path, line, weights)
         weights[ticker] = _number(row["weight"], path, line, "weight")
-    total = sum(weights.values())
+    return check_weights(weights, file=str(path))
+
+
+def check_weights(
+    weights: Mapping[str, float], *, file: str | None = None, known: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Portfolio weights as ``stress`` takes them: finite, summing to 1 (within
+    ``WEIGHT_TOLERANCE``), and (with ``known``) only of those tickers."""
+    out = {str(t): float(w) for t, w in weights.items()}
+    for ticker, w in out.items():
+        if not math.isfinite(w):
+            raise ConfigError("not a finite number", file=file, key=ticker, value=w)
+        if known is not None and ticker not in known:
+            raise ConfigError(
+                f"not in the estimate; it covers {', '.join(known)}", file=file, key=ticker
+            )
+    total = sum(out.values())
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         raise ConfigError(
             "weights must sum to 1",
-            file=str(path),
+            file=file,
             key="weight (sum)",
             value=round(total, 6),
             hint="give fractions, e.g. 0.3333 for a third",
         )
-    return weights
+    return out
 
 
 def read_holdings(path: str | Path) -> dict[str, float]:
