@@ -162,6 +162,34 @@ def test_user_scenario_dir(tmp_path, sample_weights):
     assert s["horizon"] == "2 weeks"
 
 
+def test_every_scenario_is_stressed_when_their_probabilities_sum_above_one(
+    tmp_path, sample_weights
+):
+    """A user's scenario with a probability beside the built-in ones (0.75 together) takes
+    the library past 1: stress, which never mixes them, still runs every scenario, each
+    with the probability its file states, and says so; named together they are a mixture
+    and the sum is still an error."""
+    (tmp_path / "my-drop.toml").write_text(
+        'id = "my-drop"\ntitle = "Mine"\nnarrative = "A user scenario."\nprobability = 0.3\n'
+        'horizon = { value = 1, unit = "months" }\n[[shocks]]\nfactor = "equity"\n'
+        "return_pct = -4\n"
+    )
+    base = ("stress", "--weights", str(sample_weights), "--source", "sample",
+            "--scenario-dir", str(tmp_path))  # fmt: skip
+    res = run_cli(*base, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    shown = {sid: s["probability"] for sid, s in doc["scenarios"].items()}
+    assert shown["my-drop"] == 0.3 and shown["fed-easing"] == 0.3 and shown["tariff-shock"] == 0.1
+    assert any("sum to 1.05" in n for n in doc["notes"])
+    mixture = [a for sid in ("my-drop", "fed-easing", "sp500-correction-6200", "tariff-shock")
+               for a in ("--scenario", sid)]  # fmt: skip
+    res = run_cli(*base, *mixture, "--format", "json")
+    assert res.returncode == 0 and json.loads(res.stdout)["notes"] == [], res.stderr
+    res = run_cli(*base, *mixture, "--scenario", "yield-spike")
+    assert res.returncode == 5 and "above 1" in res.stderr
+
+
 def _stress_dir(case):
     folder = BAD / "stress" / case
     args = ["--scenario-dir", str(folder)]

@@ -241,6 +241,8 @@ def _render_stress(doc: dict[str, Any]) -> None:
                  f"{spot['source']}")  # fmt: skip
     for line in doc.get("skipped", []):
         note(f"skipped {line}")
+    for line in doc.get("notes", []):
+        note(line)
     prov = doc["provenance"]
     note(f"data: {prov['source']}, {prov['first']}..{prov['last']}, {prov['frequency']}")
 
@@ -301,13 +303,14 @@ def run_stress(
     library = _library(tuple(scenario_dirs) + extra_dir)
     uses = [ScenarioUse(id=i) for i in scenario_ids] if scenario_ids else (sset.use or None)
     with naming_file(config_file):
-        moments, skipped = run_scenarios(engine, library, uses)
+        moments, skipped, notes = run_scenarios(engine, library, uses)
     results = {m.id: stress_portfolio(weights, tickers, m, value) for m in moments}
     return {
         "weights": weights,
         "value": value,
         "scenarios": {sid: r.to_dict(value) for sid, r in results.items()},
         "skipped": skipped,
+        "notes": notes,
         "exposures": engine.model_.exposures_dict(),
         "rate_exposures": engine.model_.rate_exposures(),
         "provenance": history.provenance.to_dict() if history.provenance else None,

@@ -128,13 +128,17 @@ def stress_portfolio(
 
 def run_scenarios(
     engine: ScenarioEngine, library: ScenarioLibrary, uses: Sequence[ScenarioUse] | None
-) -> tuple[list[ScenarioMoments], list[str]]:
-    """Moments of the scenarios used, each over its own horizon (all when ``uses`` is None).
+) -> tuple[list[ScenarioMoments], list[str], list[str]]:
+    """Moments of the scenarios used, each over its own horizon (all when ``uses`` is None),
+    the scenarios skipped (with the reason) and notes.
 
-    Probabilities are checked as for a mixture (above 1 in total is an error). When no
-    scenarios are named, those this data cannot carry (a replay or a pinned window outside
-    the data, a factor without a series) are skipped and listed with the reason; any other
-    ScenarioError, and every error of a named one, fails.
+    Probabilities of the scenarios named are checked as for a mixture (above 1 in total is
+    an error). Every scenario of the library is no mixture: when their stated probabilities
+    sum above 1 (a user's scenarios beside the built-in ones), each keeps its own (one
+    without: 0) and a note says so. When no scenarios are named, those this data cannot
+    carry (a replay or a pinned window outside the data, a factor without a series) are
+    skipped and listed with the reason; any other ScenarioError, and every error of a named
+    one, fails.
     """
     from optimizer.scenario.build import scenario_probabilities
 
@@ -142,7 +146,15 @@ def run_scenarios(
     explicit = uses is not None
     uses = list(uses) if explicit else [ScenarioUse(id=i) for i in sorted(paths)]
     chosen = [(use, library.get(use.id), paths[use.id]) for use in uses]
-    probs, _ = scenario_probabilities(chosen)
+    stated = [u.probability if u.probability is not None else s.probability for u, s, _ in chosen]
+    total = sum(p or 0.0 for p in stated)
+    notes = []
+    if explicit or total <= 1 + 1e-9:
+        probs, _ = scenario_probabilities(chosen)
+    else:
+        probs = [p or 0.0 for p in stated]
+        notes.append(f"the scenarios' probabilities sum to {total:.4g}: each is shown as its "
+                     "file states it (stress does not mix them)")  # fmt: skip
     out, skipped = [], []
     for (_, s, path), p in zip(chosen, probs, strict=True):
         try:
@@ -151,7 +163,7 @@ def run_scenarios(
             if explicit:
                 raise
             skipped.append(f"{s.id}: {exc.render()}")
-    return out, skipped
+    return out, skipped, notes
 
 
 def read_weights(path: str | Path) -> dict[str, float]:
