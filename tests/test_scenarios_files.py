@@ -94,3 +94,19 @@ def test_factor_shocked_twice(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert "shocks[1]" in str(err.value) and "shocked twice" in str(err.value)
+
+
+def test_the_same_id_in_two_user_folders_is_an_error_a_built_in_may_be_replaced(tmp_path):
+    text = ('id = "{id}"\ntitle = "t"\nnarrative = "n"\nhorizon = {{ value = 1, unit = "months" }}\n'
+            '[[shocks]]\nfactor = "equity"\nreturn_pct = {pct}\n')  # fmt: skip
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, pct in ((a, -10), (b, -20)):
+        folder.mkdir()
+        (folder / "eq-drop.toml").write_text(text.format(id="eq-drop", pct=pct))
+        (folder / "fed-easing.toml").write_text(text.format(id="fed-easing", pct=pct))
+    only_a = ScenarioLibrary.with_extra([a, a])  # one folder given twice is one folder
+    assert only_a.paths()["fed-easing"] == a / "fed-easing.toml"  # replaces the built-in
+    assert only_a.get("eq-drop").shocks[0].return_pct == -10
+    with pytest.raises(ScenarioError, match="same scenario id in two folders") as err:
+        ScenarioLibrary.with_extra([a, b]).paths()
+    assert err.value.value == "eq-drop" and str(b / "eq-drop.toml") in str(err.value)

@@ -138,7 +138,8 @@ class CashProvider:
                     file=getattr(self.inner, "source", self.name),
                     key="ticker",
                     value=CASH_TICKER,
-                    hint="set [data] cash_rate (annual, e.g. 0.04) or add a short-rate series",
+                    hint="set [data] cash_rate (annual, e.g. 0.04) in the account file (stress and "
+                    "backtest read one with --config) or add a short-rate series",
                 )
             return accrue(index, self.rate), f"built-in, accrues at {self.rate:.2%} a year"
         if got.coverage and rate_data.provenance.last < got.provenance.last:

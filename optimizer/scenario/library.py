@@ -23,7 +23,7 @@ def builtin_dir() -> Path:
 
 @dataclass(frozen=True)
 class ScenarioLibrary:
-    """Scenario files by id. Later folders override earlier ones with the same id."""
+    """Scenario files by id. A user's folder overrides a built-in scenario of the same id."""
 
     dirs: tuple[Path, ...]
 
@@ -39,12 +39,26 @@ class ScenarioLibrary:
         return cls(tuple(dirs))
 
     def paths(self) -> dict[str, Path]:
-        """id (file stem) -> path, for every ``*.toml`` in the folders."""
+        """id (file stem) -> path, for every ``*.toml`` in the folders. A user's folder may
+        replace a built-in scenario; two of the user's folders with the same id is an error
+        naming both files (which one was meant cannot be known)."""
         found: dict[str, Path] = {}
+        builtin, seen = builtin_dir(), set()
         for d in self.dirs:
-            if d.is_dir():
-                for p in sorted(d.glob("*.toml")):
-                    found[p.stem] = p
+            if not d.is_dir() or (key := d.resolve()) in seen:  # a folder given twice
+                continue
+            seen.add(key)
+            for p in sorted(d.glob("*.toml")):
+                before = found.get(p.stem)
+                if before is not None and before.parent != builtin:
+                    raise ScenarioError(
+                        f"the same scenario id in two folders ({before} and {p})",
+                        file=str(p),
+                        key="id",
+                        value=p.stem,
+                        hint="rename one of the files (a scenario's id is its file name)",
+                    )
+                found[p.stem] = p
         return found
 
     def get(self, scenario_id: str) -> Scenario:
