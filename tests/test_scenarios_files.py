@@ -97,7 +97,8 @@ def test_factor_shocked_twice(tmp_path):
 
 
 def test_the_same_id_in_two_user_folders_is_an_error_a_built_in_may_be_replaced(tmp_path):
-    text = ('id = "{id}"\ntitle = "t"\nnarrative = "n"\nhorizon = {{ value = 1, unit = "months" }}\n'
+    text = ('id = "{id}"\ntitle = "t"\nnarrative = "n"\n'
+            'horizon = {{ value = 1, unit = "months" }}\n'
             '[[shocks]]\nfactor = "equity"\nreturn_pct = {pct}\n')  # fmt: skip
     a, b = tmp_path / "a", tmp_path / "b"
     for folder, pct in ((a, -10), (b, -20)):
