@@ -85,6 +85,20 @@ class Estimate:
     def n_assets(self) -> int:
         return len(self.tickers)
 
+    @property
+    def mu_series(self) -> pd.Series:
+        """``mu`` as a Series indexed by ticker."""
+        import pandas as pd
+
+        return pd.Series(self.mu, index=list(self.tickers), name="mu", dtype=float)
+
+    @property
+    def Sigma_frame(self) -> pd.DataFrame:
+        """``Sigma`` as a DataFrame, tickers on both axes."""
+        import pandas as pd
+
+        return pd.DataFrame(self.Sigma, index=list(self.tickers), columns=list(self.tickers))
+
     def scenario(self, scenario_id: str) -> ScenarioMoments:
         for s in self.scenarios:
             if s.id == scenario_id:

@@ -163,6 +163,8 @@ def test_from_prices_equals_pypfopt(cov):
         S = risk_models.CovarianceShrinkage(px, frequency=12).ledoit_wolf()
     np.testing.assert_allclose(est.mu, 0.25 * mu.to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(est.Sigma, 0.25 * S.to_numpy(), rtol=1e-12)
+    pd.testing.assert_series_equal(est.mu_series, 0.25 * mu, check_names=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(est.Sigma_frame, 0.25 * S, rtol=1e-12)
     assert est.provenance.source == "sample"
     assert est.provenance.first == px.index[1].date()
     assert est.provenance.frequency == "monthly"
