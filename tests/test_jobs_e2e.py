@@ -355,6 +355,36 @@ def test_sigterm_stops_cleanly_and_releases_the_lock(tmp_path):
     check_files_match_inputs_and_ledger(tmp_path)
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_ctrl_c_that_reaches_a_worker_alone_changes_nothing(tmp_path):
+    """The workers leave Ctrl-C and SIGTERM to the runner (a worker stopped mid-chunk broke
+    the pool: worker tracebacks, an internal error, once a pool that never shut down):
+    a worker that gets one goes on, and the run finishes every account."""
+    n = 24
+    make_accounts(tmp_path / "accounts", n)
+    db = tmp_path / "ledger.db"
+    proc = _popen(tmp_path, "--chunk-size", "2", "--workers", "2",
+                  env={"CAPALLOC_TEST_SLEEP": "0.1"})  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _claims(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    assert workers, "no worker processes seen"
+    for pid in workers:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(pid, sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert all(line.startswith("capalloc: warning: ") for line in stderr.splitlines()), stderr
+    assert json.loads(stdout)["metrics"]["n_traded"] == n
+    check_files_match_inputs_and_ledger(tmp_path)
+
+
 def test_accounts_table_lists_every_account_with_its_outcome(tmp_path):
     ids = make_accounts(tmp_path / "accounts", 5, infeasible=(1,), no_trade=(2,))
     cmd = [a for a in args(tmp_path, "--accounts-table") if a not in ("--format", "json")]

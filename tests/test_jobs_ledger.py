@@ -176,7 +176,14 @@ def test_unusable_database_is_one_ledger_error(tmp_path, make):
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql+nosuchdriver://admin:hunter2@db.example/ledger", "weird://admin:hunter2@"]
+    "url",
+    [
+        "postgresql+nosuchdriver://admin:hunter2@db.example/ledger",
+        "weird://admin:hunter2@",
+        "postgresql://admin@127.0.0.1:1/ledger?password=hunter2&connect_timeout=1",
+        "postgresql://admin@127.0.0.1:1/ledger?sslmode=require&sslpassword=hunter2",
+        "weird://admin@host/x?password=hunter2",
+    ],
 )
 def test_database_password_is_never_echoed(url):
     with pytest.raises(LedgerError) as info:

@@ -80,10 +80,13 @@ class DaskPool:
         self.cluster = None
         try:
             if target.address is None:
-                self.cluster = distributed.LocalCluster(
-                    n_workers=target.n_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=50,  # logging.CRITICAL
-                )  # fmt: skip
+                from optimizer.jobs.pool import stop_signals_ignored
+
+                with stop_signals_ignored():  # Ctrl-C stops the job, which closes the cluster
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=target.n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=50,  # logging.CRITICAL
+                    )  # fmt: skip
                 self.client = distributed.Client(self.cluster)
             else:
                 self.client = distributed.Client(target.address, timeout=CONNECT_TIMEOUT)

@@ -54,13 +54,23 @@ def normalize_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
+_SECRET = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)  # query keys to hide
+
+
 def _masked(url: str) -> str:
+    """The URL without its password, in ``user:password@`` or as a query parameter
+    (``?password=...``, ``sslpassword``, a token)."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        query = {k: ("***" if _SECRET.search(k) else v) for k, v in parsed.query.items()}
+        shown = parsed.set(query=query).render_as_string(hide_password=True)
+        return shown.replace("%2A%2A%2A", "***")
     except Exception:  # unparsable: still never echo a password
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        return re.sub(r"([?&][^=&]*(?:pass|pwd|secret|token|key)[^=&]*=)[^&]*", r"\1***",
+                      masked, flags=re.IGNORECASE)  # fmt: skip
 
 
 class Ledger:

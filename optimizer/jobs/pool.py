@@ -9,6 +9,8 @@ account after another in the runner's process.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,7 +30,7 @@ class WorkerPool:
         self.target = target
         self.workers = workers
         self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=fork_context(), initializer=init_worker,
+            max_workers=workers, mp_context=fork_context(), initializer=start_worker,
             initargs=(target,),
         )  # fmt: skip
 
@@ -69,6 +71,37 @@ class WorkerPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def start_worker(target: str) -> None:
+    """Pool initializer. A terminal's Ctrl-C, and a SIGTERM sent to the process group (a
+    scheduler stopping the job), reach every process of the group; only the runner acts on
+    them (the chunks in flight finish, the run is recorded as failed, the pool shuts down),
+    so a worker ignores both: one stopped in the middle of a chunk would break the pool
+    (an internal error, tracebacks, at worst a pool that never shuts down)."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    init_worker(target)
+
+
+@contextlib.contextmanager
+def stop_signals_ignored() -> Iterator[None]:
+    """Processes started inside inherit Ctrl-C and SIGTERM as ignored (a Python process
+    keeps an ignored SIGINT ignored), so only this one acts on them; this one's own
+    handlers are back after. Outside the main thread it changes nothing."""
+    try:
+        previous = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in _STOP_SIGNALS]
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous:
+            signal.signal(sig, handler)
 
 
 def fork_context() -> Any:

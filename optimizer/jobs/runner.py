@@ -31,7 +31,7 @@ from optimizer.jobs.accounts import discover_accounts, with_hash
 from optimizer.jobs.ledger import DEFAULT_STALE_AFTER, Ledger, RunStatus
 from optimizer.jobs.model import AccountResult, AccountSpec, FallbackPolicy, Period
 from optimizer.jobs.orders import OrderFiles, Reconciliation, check_folder, prepare_folder
-from optimizer.jobs.pool import WorkerPool, fork_context
+from optimizer.jobs.pool import WorkerPool, fork_context, stop_signals_ignored
 from optimizer.jobs.processor import (
     DEFAULT_PROCESSOR,
     Pipeline,
@@ -169,7 +169,10 @@ def run_monthly(
         if ledger is not None:
             stack.callback(ledger.close)
         run = _Run(options, ledger, specs, notices, cluster or pool)
-        return run.execute(on_start or (lambda n: None), progress or (lambda n: None))
+        summary = run.execute(on_start or (lambda n: None), progress or (lambda n: None))
+        with stop_signals_ignored():  # recorded: a Ctrl-C now would only hide the summary
+            stack.close()
+        return summary
 
 
 def _recorded(options: RunOptions) -> tuple[set[str], dt.date | None]:
