@@ -78,7 +78,7 @@ def _from_subfolders(root: Path, fallback: FallbackPolicy) -> list[AccountSpec]:
         if not sub.is_dir() or sub.name.startswith((".", "_")):
             continue
         if not _ID_RE.match(sub.name) and not os.path.exists(sub / CONFIG_NAME):
-            continue  # not an account's folder (lost+found, notes): no id, no config
+            continue  # not an account's folder (lost+found): no id, no config
         _check_id(sub.name, file=str(root))
         specs.append(
             AccountSpec(sub.name, sub / CONFIG_NAME, sub / HOLDINGS_NAME, fallback,
