@@ -27,6 +27,16 @@ def quantity(x: float) -> str:
     return f"{x:.15g}"
 
 
+def price_text(x: float) -> str:
+    """A price in an order file: four decimals (``84.9242``)."""
+    return f"{x:.4f}"
+
+
+def money_text(x: float) -> str:
+    """An amount of money in an order file: cents (``31846.57``)."""
+    return f"{x:.2f}"
+
+
 def safe_cell(value: Any) -> Any:
     """``value`` as a CSV cell that a spreadsheet cannot evaluate as a formula."""
     if value is None:

@@ -25,7 +25,9 @@ def test_render_round_trips_through_csv():
     rows = list(csv.DictReader(io.StringIO(render_orders("acc", PERIOD, orders))))
     assert [r["ticker"] for r in rows] == ["SPY", "IWM"]
     assert rows[1]["side"] == "buy" and rows[1]["shares"] == "7"
-    assert float(rows[1]["est_price"]) == 1 / 3  # repr keeps every digit
+    assert rows[1]["est_price"] == "0.3333"  # as propose's orders.csv: prices to 4 decimals
+    assert (rows[0]["shares"], rows[0]["est_price"], rows[0]["notional"]) == (
+        "3", "512.2500", "1536.75")  # fmt: skip
     assert rows[1]["notional"] == "" and rows[1]["reason"] == 'a "quoted" one'
     assert rows[0]["account"] == "acc" and rows[0]["period"] == "2026-03"
     # the tax columns of propose's orders: as the pipeline gave them, empty when it gave none

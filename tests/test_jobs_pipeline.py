@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -53,6 +54,9 @@ def test_examples_through_the_default_pipeline(tmp_path):
             (o.extra["st_gain"], o.extra["lt_gain"], o.extra["lots"]) for o in outcome.orders
         ]
         sold_lots += [r["lots"] for r in rows if r["side"] == "sell"]
+        for r in rows:  # written as propose writes its orders.csv: prices 4 decimals, cents
+            assert re.fullmatch(r"\d+\.\d{4}", r["est_price"]), r
+            assert all(re.fullmatch(r"\d+\.\d{2}", r[c]) for c in ("notional", "est_cost")), r
         allocation = query(tmp_path / "l.db", "select allocation_json from account_runs "
                            "where account = ?", spec.account_id)[0][0]  # fmt: skip
         weights = json.loads(allocation)

@@ -22,13 +22,13 @@ import contextlib
 import ctypes
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from optimizer.atomic import fsync_dir
-from optimizer.csvout import csv_text
+from optimizer.csvout import csv_text, money_text, price_text, quantity
 from optimizer.errors import ConfigError, LedgerError
 from optimizer.jobs.ledger import Ledger
 from optimizer.jobs.model import ORDER_COLUMNS, Order, Period
@@ -55,8 +55,9 @@ class Reconciliation:
 def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
     """The CSV text of an order file (deterministic: same orders, same bytes)."""
     rows = (
-        [account, period.label, o.ticker, o.side.value, _num(o.shares), _num(o.est_price),
-         _num(o.notional), _num(o.est_cost), *(_cell(o.extra.get(c)) for c in TAX_COLUMNS),
+        [account, period.label, o.ticker, o.side.value, _num(o.shares, quantity),
+         _num(o.est_price, price_text), _num(o.notional, money_text),
+         _num(o.est_cost, money_text), *(_cell(o.extra.get(c)) for c in TAX_COLUMNS),
          o.reason]
         for o in orders
     )  # fmt: skip
@@ -64,16 +65,16 @@ def render_orders(account: str, period: Period, orders: Iterable[Order]) -> str:
 
 
 def _cell(value: Any) -> str:
-    """An extra column: text as the pipeline gave it (``"12.50"``), a number as ``_num``."""
+    """An extra column: text as the pipeline gave it (``"12.50"``), a number in cents."""
     if value is None or isinstance(value, str):
         return value or ""
-    return _num(float(value))
+    return money_text(float(value))
 
 
-def _num(x: float | None) -> str:
-    if x is None:
-        return ""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+def _num(x: float | None, text: Callable[[float], str]) -> str:
+    """A number as ``propose``'s orders.csv writes its column (shares every digit they
+    have, prices to four decimals, money to cents)."""
+    return "" if x is None else text(float(x))
 
 
 def check_folder(root: Path, period: Period) -> None:

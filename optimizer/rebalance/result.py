@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from optimizer.csvout import csv_text, quantity
+from optimizer.csvout import csv_text, money_text, price_text, quantity
 from optimizer.rebalance.holdings import Account, Lot, RecentSale
 from optimizer.rebalance.solve import Method
 from optimizer.rebalance.tax import Block, LotUse, Side
@@ -187,11 +187,11 @@ class TradePlan:
                 "ticker": t.ticker,
                 "side": t.side.value,
                 "shares": quantity(t.shares),
-                "est_price": f"{t.price:.4f}",
-                "notional": f"{t.notional:.2f}",
-                "est_cost": f"{t.cost:.2f}",
-                "st_gain": f"{t.st_gain:.2f}",
-                "lt_gain": f"{t.lt_gain:.2f}",
+                "est_price": price_text(t.price),
+                "notional": money_text(t.notional),
+                "est_cost": money_text(t.cost),
+                "st_gain": money_text(t.st_gain),
+                "lt_gain": money_text(t.lt_gain),
                 "lots": ";".join(u.label() for u in t.lots),
                 "reason": t.reason,
             }
