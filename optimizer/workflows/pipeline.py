@@ -486,7 +486,8 @@ def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:
                 file=str(file),
                 key=f"account {account.id} lot {lot.lot_id or lot.ticker} acquired",
                 value=lot.acquired.isoformat(),
-                hint="trade on or after it (--as-of, or [account] as_of), or fix the date",
+                hint="fix the date, or trade on or after it (the trade date: [account] as_of, "
+                "rebalance --as-of, or the monthly job's period)",
             )
 
 
