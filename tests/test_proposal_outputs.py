@@ -203,6 +203,17 @@ def test_a_deposit_is_in_the_document_the_report_and_the_table(tmp_path):
     held = sum(float(r["shares"]) * (1 if r["ticker"] == "CASH" else 100) for r in rows)
     assert summary["value_before"] == pytest.approx(held + 50_000, abs=1e-6)
     assert f"{summary['value_before']:,.2f}" in line_value(res.stdout)
+    # the current weights are the account's with the deposit in its cash, as the trades'
+    # drift is: the table, the change column and each trade's reason read one account
+    assert doc["account"]["value"] == pytest.approx(held + 50_000, abs=1e-6)
+    cash = sum(float(r["shares"]) for r in rows if r["ticker"] == "CASH") + 50_000
+    assert doc["current_weights"]["CASH"] == pytest.approx(cash / (held + 50_000), abs=1e-12)
+    drifts = [(t["ticker"], re.search(r"drift ([+-]?[\d.]+)%", t["reason"])) for t in doc["trades"]]
+    assert any(m for _, m in drifts), doc["trades"]
+    for t, m in drifts:
+        if m:
+            stated = 100 * (doc["current_weights"][t] - doc["weights"][t])
+            assert float(m.group(1)) == pytest.approx(stated, abs=0.006), (t, m.group(0))
 
 
 def line_value(text: str) -> str:

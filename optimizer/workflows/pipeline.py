@@ -285,7 +285,7 @@ class Pipeline:
             recent = self.recent_trades(cfg)
         estimate = self.estimate(cfg) if estimates is None else estimates[0]
         position = self.position(
-            cfg, estimate, holdings, as_of, account_id, account, deposit,
+            cfg, estimate, holdings, as_of, account_id, account, deposit - withdraw,
             own_file=own_file, notes=notes, recent=recent,
         )  # fmt: skip
         if position.account is None and (deposit or withdraw):
@@ -337,7 +337,7 @@ class Pipeline:
         as_of: dt.date | None = None,
         account_id: str | None = None,
         account: Account | None = None,
-        deposit: float = 0.0,
+        flow: float = 0.0,
         *,
         own_file: bool = False,
         notes: tuple[str, ...] = (),
@@ -348,7 +348,8 @@ class Pipeline:
         data's last date. ``own_file``: the holdings file is this account's alone (an
         account folder's), so rows of another account in it are an error. ``account`` (with
         the ``notes`` on its file) and ``recent`` (the recent-trades file) are read here
-        when not given."""
+        when not given. ``flow`` (a deposit, or a withdrawal < 0) is cash before trading:
+        the weights and value are the account's after it, as the planner's drift is."""
         tickers = tuple(t for t in cfg.tickers if not is_cash(cfg, t))
         prov = estimate.provenance
         data_as_of = (prov.as_of or prov.last) if prov else None
@@ -370,7 +371,7 @@ class Pipeline:
         if recent is not None:
             recent.check_before(as_of)
             account, realized = recent.apply(account), recent.realized_ytd(as_of)
-        weights, value = current_weights(account, prices, cfg, holdings, deposit)
+        weights, value = current_weights(account, prices, cfg, holdings, flow)
         return Position(account, prices, weights, value, as_of, notes, realized)
 
     @staticmethod
@@ -496,10 +497,11 @@ def current_weights(
     prices: dict[str, float],
     cfg: AccountConfig,
     file: Path,
-    deposit: float = 0.0,
+    flow: float = 0.0,
 ) -> tuple[dict[str, float], float]:
-    """Weights of ``account`` over the universe; a held ticker outside it is an error. An
-    empty account funded by ``deposit`` (a new one) is that much cash."""
+    """Weights of ``account`` over the universe after ``flow`` (a deposit, or a withdrawal
+    < 0) is added to its cash; a held ticker outside it is an error. An empty account
+    funded by a deposit (a new one) is that much cash."""
     cash_ticker = next((t for t in cfg.tickers if is_cash(cfg, t)), None)
     values: dict[str, float] = {t: 0.0 for t in cfg.tickers}
     held_for = cfg.tax.harvest.held_for() if cfg.tax.harvest is not None else {}
@@ -534,10 +536,14 @@ def current_weights(
             value=account.cash,
         )
     if cash_ticker is not None:
-        values[cash_ticker] += account.cash
+        values[cash_ticker] += account.cash + flow
     value = sum(values.values())
-    if value <= 0 < deposit and cash_ticker is not None:
-        values[cash_ticker], value = deposit, deposit
+    if flow < 0 and value <= 0:
+        raise PlanError(
+            "the withdrawal is more than the account is worth",
+            file=str(file), key="withdraw", value=-flow,
+            hint=f"the account is worth {value - flow:,.2f} before it",
+        )  # fmt: skip
     if not math.isfinite(value) or value <= 0:
         raise PlanError("the account has no value to allocate", file=str(file), value=value)
     return {t: v / value for t, v in values.items()}, value
