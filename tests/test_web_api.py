@@ -325,3 +325,44 @@ def test_updates_reuse_the_fitted_model_and_the_compiled_problem(session):
     assert session.pipeline.compilations == compiled + 1
     session.update({"risk_aversion": "2.5", SP: "6000"})
     assert session.pipeline.compilations == compiled + 1
+
+
+def test_another_site_can_neither_write_files_nor_read_the_account(session, tmp_path):
+    """A page open elsewhere in the user's browser posts a form (text/plain, no preflight)
+    or, after DNS rebinding, asks by a name of its own: refused (403), nothing written.
+    The page itself (same Origin) and scripts (no Origin) are answered."""
+    from optimizer.web.app import local_hosts
+
+    out, scen = tmp_path / "out", tmp_path / "scen"
+    app = create_app(session, out_dir=out, scenario_dir=scen,
+                     hosts=local_hosts("127.0.0.1", 8765))  # fmt: skip
+    client = TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False)
+    evil = {"Origin": "https://evil.example", "content-type": "text/plain"}
+    save = "save_scenario=fed-easing&save_id=evil"
+    for path, body in (("/propose", "equity_min=80"), ("/api/propose", "equity_min=80"),
+                       ("/save-scenario", save), ("/api/save-scenario", save)):  # fmt: skip
+        res = client.post(path, content=body, headers=evil)
+        assert res.status_code == 403, (path, res.text)
+        assert "another site" in res.json()["error"]["message"]
+    res = client.post("/api/update", json={}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert res.status_code == 403
+    assert not out.exists() and not scen.exists()
+    res = client.get("/api/update", headers={"Host": "evil.example.com"})
+    assert res.status_code == 403 and "host" in res.json()["error"]["message"]
+    own = {"Origin": "http://127.0.0.1:8765"}
+    assert client.post("/api/update", json={}, headers=own).status_code == 200
+    assert client.get("/", headers={"Host": "localhost:8765"}).status_code == 200
+    res = client.post("/api/save-scenario", json={"save_scenario": "fed-easing",
+                                                  "save_id": "mine"})  # fmt: skip
+    assert res.status_code == 200 and (scen / "mine.toml").exists()
+    assert local_hosts("0.0.0.0", 8765) is None  # bound to the network on purpose
+
+
+def test_a_deeply_nested_body_and_an_overlong_scenario_id_are_422s_not_500s(client):
+    deep = '{"a":' + "[" * 30000 + "]" * 30000 + "}"
+    res = client.post("/api/update", content=deep, headers={"content-type": "application/json"})
+    assert res.status_code == 422 and "not JSON" in res.json()["error"]["message"]
+    res = client.post("/api/save-scenario", json={"save_scenario": "fed-easing",
+                                                  "save_id": "a" * 300})  # fmt: skip
+    assert res.status_code == 422, res.text
+    assert res.json()["error"]["field"] == "save_id"

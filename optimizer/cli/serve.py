@@ -43,6 +43,7 @@ def serve(
     import uvicorn
 
     from optimizer.web import create_app
+    from optimizer.web.app import local_hosts
     from optimizer.workflows.live import LiveSession
 
     session = LiveSession(config).start()
@@ -51,7 +52,9 @@ def serve(
         folder = cfg.scenarios.dir or "scenarios"
         scenario_dir = cfg.base_dir / folder
     out_dir = out_dir or Path("out") / cfg.account.id
-    app = create_app(session, out_dir=out_dir, scenario_dir=scenario_dir)
+    app = create_app(
+        session, out_dir=out_dir, scenario_dir=scenario_dir, hosts=local_hosts(host, port)
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     print(
         f"capalloc serve: http://{host}:{port}/  ({cfg.account.id}; Ctrl-C to stop)",

@@ -144,7 +144,7 @@ class Replay(StrictModel):
 class Scenario(StrictModel):
     """A scenario file (see docs/scenarios.md)."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)  # also a file name
     title: str = Field(min_length=1)
     narrative: str = Field(min_length=1)
     horizon: Horizon | None = None

@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -36,9 +37,16 @@ MAX_BODY = 64 * 1024  # a form of a few dozen numbers
 PROPOSAL_FILES = ("report.html", "proposal.json", "orders.csv")
 
 
-def create_app(session: LiveSession, *, out_dir: Path, scenario_dir: Path) -> Starlette:
+def create_app(
+    session: LiveSession,
+    *,
+    out_dir: Path,
+    scenario_dir: Path,
+    hosts: Collection[str] | None = None,
+) -> Starlette:
     """The app for a started session; proposals go to ``out_dir``, saved scenarios to
-    ``scenario_dir``."""
+    ``scenario_dir``. ``hosts`` (``host:port`` names) are the Host headers it answers (see
+    :class:`_SameOrigin`); None answers any."""
     env = Environment(loader=PackageLoader("optimizer.web"), autoescape=select_autoescape())
     env.filters["safe_svg"] = Markup
     web = _Web(session, env, Path(out_dir), Path(scenario_dir))
@@ -54,8 +62,50 @@ def create_app(session: LiveSession, *, out_dir: Path, scenario_dir: Path) -> St
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)
+    app.add_middleware(_SameOrigin, hosts=hosts)
     app.add_middleware(_OneLineLog)
     return app
+
+
+def local_hosts(host: str, port: int) -> frozenset[str] | None:
+    """The Host headers a server bound to ``host`` answers: its loopback names when it
+    listens on this machine only; None (any) when it was bound to a network address on
+    purpose (``--host 0.0.0.0``), where names cannot be known."""
+    loopback = {"127.0.0.1", "localhost", "::1", "[::1]"}
+    if host not in loopback:
+        return None
+    return frozenset(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
+
+
+class _SameOrigin:
+    """Requests from another web site are refused (403), so a page the user has open
+    elsewhere can neither save files nor read the account through the user's browser: a
+    Host header the server does not answer to (a DNS-rebinding page) on any request, and
+    on anything but GET or HEAD an ``Origin`` other than the server's own, or a browser's
+    ``Sec-Fetch-Site: cross-site``. Scripts (curl, Python) send no Origin: they pass."""
+
+    def __init__(self, app: Any, hosts: Collection[str] | None = None) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        why = None
+        if self.hosts is not None and host.lower() not in self.hosts:
+            why = f"this server does not answer to host {host!r}"
+        elif scope["method"] not in ("GET", "HEAD"):
+            origin = headers.get("origin")
+            if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+                why = f"a request from another site ({origin}) is refused"
+            elif headers.get("sec-fetch-site") == "cross-site":
+                why = "a request from another site is refused"
+        if why is None:
+            await self.app(scope, receive, send)
+            return
+        await JSONResponse({"error": {"message": why, "field": None}}, 403)(scope, receive, send)
 
 
 class _OneLineLog:
@@ -78,6 +128,8 @@ class _OneLineLog:
 
         try:
             await self.app(scope, receive, wrapped)
+        except ClientDisconnect:  # the browser went away mid-request: nothing to answer
+            status["code"] = 499
         except Exception as exc:  # a bug: one line, not a traceback
             LOG.error("internal error: %s", " ".join(f"{type(exc).__name__}: {exc}".split()))
             await Response("internal error (see the server log)", 500)(scope, receive, send)
@@ -101,7 +153,7 @@ class _Web:
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 data = json.loads(body or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):  # (nested too deeply to read)
                 raise _BadRequest("the body is not JSON", None, None) from None
             if not isinstance(data, dict):
                 raise _BadRequest("the body must be a JSON object", None, None)

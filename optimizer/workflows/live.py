@@ -323,7 +323,13 @@ class LiveSession:
         data = library.get(scenario_id).model_dump(exclude_none=True)
         data |= {"id": new_id, "probability": probs.get(scenario_id, data.get("probability"))}
         data = {k: v for k, v in data.items() if v is not None}
-        scenario = validate(Scenario, data, prefix="", error=ConfigError)
+        try:
+            scenario = validate(Scenario, data, prefix="", error=ConfigError)
+        except ConfigError as exc:  # the new id is the page's "save as" field
+            if exc.key != "id":
+                raise
+            raise ConfigError(exc.message, key="save_id", value=new_id,
+                              hint="lower-case letters, digits, - and _") from None  # fmt: skip
         check(scenario)
         path = Path(folder) / f"{new_id}.toml"
         if path.exists():
