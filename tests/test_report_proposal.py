@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from optimizer.report import render_proposal
 from optimizer.report.disclosure import LEGEND
+from tests.conftest import ROOT
 from tests.test_report_support import (
     URL_IN_ATTR,
     URL_IN_CSS,
@@ -342,3 +343,15 @@ def test_docs_quote_the_disclosure_the_pages_carry():
     docs = docs.replace("**", "")
     for text in (LEGEND, LIMITATIONS, VARY, FAVOURS):
         assert text in docs
+
+
+def test_the_disclosure_states_the_window_the_assumptions_table_states():
+    """The methodology sentence a client reads names the estimators' own window (the
+    assumptions table's row), not the data's span at another frequency."""
+    from optimizer.workflows import propose
+
+    doc = propose(ROOT / "examples" / "proposal" / "account.toml").document
+    text = " ".join(visible_text(render_proposal(doc)).split())
+    method = text.split("Criteria and methodology.", 1)[1].split("Limitations", 1)[0]
+    window = doc["assumptions"]["window"]
+    assert window and f"historical prices: {window}; {doc['assumptions']['method']}." in method

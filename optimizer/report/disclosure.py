@@ -55,13 +55,15 @@ def methodology(doc: Mapping[str, Any]) -> str:
     """One paragraph on criteria and methodology, from ``assumptions`` and ``objective``."""
     a = doc.get("assumptions") or _from_estimate(doc)
     obj = doc.get("objective") or {}
-    parts = [
-        "Asset returns are modelled from historical prices"
-        + (f" over {a['estimation_window']}" if a.get("estimation_window") else "")
-        + (f" at {a['frequency']} frequency" if a.get("frequency") else "")
-        + (f" using {a['method']}" if a.get("method") else "")
-        + "."
-    ]
+    if a.get("window"):  # what the estimators read, as the assumptions table states it
+        read = f": {a['window']}" + (f"; {a['method']}" if a.get("method") else "")
+    else:
+        read = (
+            (f" over {a['estimation_window']}" if a.get("estimation_window") else "")
+            + (f" at {a['frequency']} frequency" if a.get("frequency") else "")
+            + (f" using {a['method']}" if a.get("method") else "")
+        )
+    parts = [f"Asset returns are modelled from historical prices{read}."]
     if a.get("read"):
         parts.append(f"The estimators read: {a['read']}.")
     if a.get("horizon"):
