@@ -318,3 +318,27 @@ def test_buys_sized_at_the_decision_never_overdraw_at_the_fill() -> None:
     same = {"SPY": 274.57, "BND": 80.60}
     after, _, _, note = fill(account, Decision(planned, targets), same, day, rules)
     assert note is None and after.cash == pytest.approx(planned.cash_after, abs=1e-6)
+
+
+def test_a_year_runs_from_its_first_fill_to_the_next_years_first_fill() -> None:
+    """Fills are early in each month: "2018" is from the January 2018 fill to the January
+    2019 fill (not from one December fill to the next); the first year starts at the
+    start value, the last ends at the last fill, and the years chain to the whole run."""
+    from optimizer.backtest.metrics import annual_returns
+    from optimizer.backtest.model import Month, StrategyPath
+
+    fills = [dt.date(2017, 12, 4), *(dt.date(2018, m, 2) for m in range(1, 13)),
+             dt.date(2019, 1, 3), dt.date(2019, 2, 4)]  # fmt: skip
+    values = [100.0 + 3 * k + (k % 4) for k in range(len(fills))]
+    months = tuple(
+        Month(f"{d:%Y-%m}", d - dt.timedelta(days=1), d, v, v, 0.0, 0.0, 0.0, 0.0, 0.0, 0, {}, {})
+        for d, v in zip(fills, values, strict=True)
+    )
+    path = StrategyPath("p", "fixed", "", 90.0, months)
+    got = annual_returns(path)
+    assert got == pytest.approx({2017: values[1] / 90.0 - 1, 2018: values[13] / values[1] - 1,
+                                 2019: values[-1] / values[13] - 1}, rel=1e-15)  # fmt: skip
+    total = 1.0
+    for r in got.values():
+        total *= 1 + r
+    assert total == pytest.approx(values[-1] / 90.0, rel=1e-12)

@@ -47,15 +47,20 @@ def drawdowns(path: StrategyPath) -> np.ndarray:
 
 
 def annual_returns(path: StrategyPath) -> dict[int, float]:
-    """Calendar year -> return from the previous year's last month (or the start)."""
+    """Year -> return from the value at its first fill (the start, for the run's first
+    year) to the value at the next year's first fill (the last fill, for its last year).
+    The fills are early in each month, so a year runs from early January to early January:
+    the nearest the monthly path comes to the calendar year (from one December fill to the
+    next, "2018" was mostly 2018 and one month of 2017)."""
     out: dict[int, float] = {}
-    base = path.start_value
-    for k, m in enumerate(path.months):
-        year = m.executed.year
-        nxt = path.months[k + 1].executed.year if k + 1 < len(path.months) else None
-        if nxt != year:
+    base, year = path.start_value, None
+    for m in path.months:
+        if year is not None and m.executed.year != year:
             out[year] = m.value / base - 1.0
             base = m.value
+        year = m.executed.year
+    if year is not None:
+        out[year] = path.months[-1].value / base - 1.0
     return out
 
 
