@@ -366,3 +366,14 @@ def test_a_deeply_nested_body_and_an_overlong_scenario_id_are_422s_not_500s(clie
                                                   "save_id": "a" * 300})  # fmt: skip
     assert res.status_code == 422, res.text
     assert res.json()["error"]["field"] == "save_id"
+
+
+@pytest.mark.parametrize("text", ["-0,5", "0,25", "6_5_0_0", "\u0660.\u0662"])
+def test_a_number_the_page_cannot_read_plainly_is_refused_not_misread(client, text):
+    """A decimal comma (-0,5 was read as -5 %), digit separators and other scripts' digits
+    are refused; a thousands comma (6,200) is read."""
+    res = client.post("/api/update", json={"shock:tariff-shock:0": text})
+    assert res.status_code == 422, res.text
+    assert res.json()["error"]["field"] == "shock:tariff-shock:0"
+    res = client.post("/api/update", json={SP: "6,200"})
+    assert res.status_code == 200, res.text

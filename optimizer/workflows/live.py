@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -379,16 +380,26 @@ def _shock_control(s: Scenario, i: int, shock: Shock) -> Control:
     )
 
 
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 6,200 or 1,234.5
+_PLAIN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def _number(control: Control, raw: str) -> float | None:
-    text = raw.strip().replace(",", "")
+    """A field's number: plain ASCII digits, commas only between groups of three (6,200);
+    a decimal comma (0,5) is refused rather than read as 5."""
+    text = raw.strip()
+    if _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
     if not text:
         if control.optional:
             return None
         raise ConfigError("a number is required", key=control.name, value=raw)
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError("not a number", key=control.name, value=raw) from None
+    if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise ConfigError("not a finite number", key=control.name, value=raw)
+    if not _PLAIN.fullmatch(text):
+        hint = "write decimals with a point (0.5, not 0,5)" if "," in text else None
+        raise ConfigError("not a number", key=control.name, value=raw, hint=hint)
+    value = float(text) + 0.0  # (-0 is 0)
     if not math.isfinite(value):
         raise ConfigError("not a finite number", key=control.name, value=raw)
     return value
