@@ -233,6 +233,13 @@ def _popen(tmp: Path, *extra: str, env: dict) -> subprocess.Popen:
     )
 
 
+def _wait_for_claims(proc: subprocess.Popen, db: Path, n: int) -> None:
+    """Until the run has committed ``n`` claims (or ended, or a minute has passed)."""
+    deadline = time.monotonic() + 60
+    while _claims(db) < n and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+
+
 def _claims(db: Path) -> int:
     try:
         return query(db, "select count(*) from claims")[0][0]
@@ -246,9 +253,7 @@ def test_sigkill_mid_batch_leaves_no_partial_file_and_the_next_run_finishes(tmp_
     db = tmp_path / "ledger.db"
     proc = _popen(tmp_path, "--workers", "2", "--chunk-size", "3",
                   env={"CAPALLOC_TEST_SLEEP": "0.2"})  # fmt: skip
-    deadline = time.monotonic() + 60
-    while _claims(db) < 6 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    _wait_for_claims(proc, db, 6)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = {a for (a,) in query(db, "select account from claims")}
@@ -335,9 +340,7 @@ def test_sigterm_stops_cleanly_and_releases_the_lock(tmp_path):
     make_accounts(tmp_path / "accounts", n)
     db = tmp_path / "ledger.db"
     proc = _popen(tmp_path, "--chunk-size", "2", env={"CAPALLOC_TEST_SLEEP": "0.1"})
-    deadline = time.monotonic() + 60
-    while _claims(db) < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    _wait_for_claims(proc, db, 4)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -370,9 +373,7 @@ def test_a_ctrl_c_that_reaches_a_worker_alone_changes_nothing(tmp_path):
     db = tmp_path / "ledger.db"
     proc = _popen(tmp_path, "--chunk-size", "2", "--workers", "2",
                   env={"CAPALLOC_TEST_SLEEP": "0.1"})  # fmt: skip
-    deadline = time.monotonic() + 60
-    while _claims(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    _wait_for_claims(proc, db, 2)
     workers = _children(proc.pid)
     assert workers, "no worker processes seen"
     for pid in workers:

@@ -28,6 +28,7 @@ LEAVES = (
     "tickers",
     "limits",
     "allocator",
+    "lazy",
 )
 LAYERS: tuple[tuple[str, ...], ...] = (
     tuple(f"optimizer.{m}" for m in (*LEAVES, "highs", "frequency")),

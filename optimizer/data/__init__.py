@@ -9,8 +9,9 @@ See docs/data-sources.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from optimizer.lazy import lazy_names
 
 if TYPE_CHECKING:
     from optimizer.data.base import PriceData, Provenance, Provider, SeriesCoverage
@@ -46,13 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'optimizer.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"optimizer.data.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -6,8 +6,9 @@ mixture; ``pool_views`` and ``entropy_pooling`` are the Python API on a bare mat
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from optimizer.lazy import lazy_names
 
 if TYPE_CHECKING:
     from optimizer.views.apply import apply_views, pool_views
@@ -53,13 +54,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'optimizer.views' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"optimizer.views.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
