@@ -377,3 +377,25 @@ def test_a_number_the_page_cannot_read_plainly_is_refused_not_misread(client, te
     assert res.json()["error"]["field"] == "shock:tariff-shock:0"
     res = client.post("/api/update", json={SP: "6,200"})
     assert res.status_code == 200, res.text
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
+    big = b"a=" + b"1" * (200 * 1024)
+    res = client.post("/api/update", content=big)
+    assert res.status_code == 422 and "too large" in res.json()["error"]["message"]
+
+    def chunks():  # no Content-Length: refused while it streams in
+        for _ in range(100):
+            yield b"1" * 4096
+
+    res = client.post("/api/update", content=chunks())
+    assert res.status_code == 422 and "too large" in res.json()["error"]["message"]
+
+
+def test_json_null_is_an_empty_field_and_a_list_or_true_is_refused(client):
+    assert client.post("/api/update", json={"loss:tariff-shock": None}).status_code == 200
+    for value, shown in ((True, "true"), ({"a": 1}, '{"a": 1}'), ([1], "[1]")):
+        res = client.post("/api/update", json={"prob:fed-easing": value})
+        assert res.status_code == 422, res.text
+        error = res.json()["error"]
+        assert error["field"] == "prob:fed-easing" and error["value"] == shown, error

@@ -147,9 +147,7 @@ class _Web:
         return HTMLResponse(html, status_code=status)
 
     async def _values(self, request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise _BadRequest("the form is too large", None, None)
+        body = await _capped_body(request)
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 data = json.loads(body or b"{}")
@@ -157,7 +155,7 @@ class _Web:
                 raise _BadRequest("the body is not JSON", None, None) from None
             if not isinstance(data, dict):
                 raise _BadRequest("the body must be a JSON object", None, None)
-            return {str(k): str(v) for k, v in data.items()}
+            return {str(k): _as_text(str(k), v) for k, v in data.items()}
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
@@ -269,6 +267,31 @@ class _Web:
 
 def _plain(exc: Exception) -> str:
     return exc.render() if isinstance(exc, CapallocError) else str(exc)
+
+
+def _as_text(key: str, value: Any) -> str:
+    """A JSON value as the text a form field would hold: null is an empty field (no
+    value), a number or string as written; a list, an object or true/false is refused."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _BadRequest("expected a number or text", key, json.dumps(value)[:80])
+    return str(value)
+
+
+async def _capped_body(request: Request) -> bytes:
+    """The request's body, refused as soon as it is known to exceed ``MAX_BODY`` (by its
+    Content-Length, else while it streams in): a large upload is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _BadRequest("the form is too large", None, None)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _BadRequest("the form is too large", None, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _BadRequest(Exception):
