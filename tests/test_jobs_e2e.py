@@ -345,7 +345,7 @@ def test_sigterm_stops_cleanly_and_releases_the_lock(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["capalloc: aborted"]
-    assert query(db, "select status from runs") == [("failed",)]
+    assert query(db, "select status, message from runs") == [("failed", "stopped: SIGTERM")]
     assert query(db, "select count(*) from run_locks") == [(0,)]
     check_files_match_inputs_and_ledger(tmp_path)
     done = _claims(db)

@@ -399,3 +399,12 @@ def test_json_null_is_an_empty_field_and_a_list_or_true_is_refused(client):
         assert res.status_code == 422, res.text
         error = res.json()["error"]
         assert error["field"] == "prob:fed-easing" and error["value"] == shown, error
+
+
+def test_a_saved_scenario_may_not_take_an_id_the_library_has(client, tmp_path):
+    """Saved as "fed-easing", it would replace the built-in one wherever the folder is a
+    [scenarios] dir."""
+    res = client.post("/api/save-scenario", json={"save_scenario": "fed-easing",
+                                                  "save_id": "fed-easing"})  # fmt: skip
+    assert res.status_code == 422 and res.json()["error"]["field"] == "save_id", res.text
+    assert not (tmp_path / "scen" / "fed-easing.toml").exists()

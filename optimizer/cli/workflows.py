@@ -206,6 +206,13 @@ def run_monthly(
         )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping the run as Ctrl-C does (the ledger says which it was)."""
+
+    def __repr__(self) -> str:
+        return "SIGTERM"
+
+
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler's timeout, ``kill``) stops the run like Ctrl-C: the chunks in
@@ -213,7 +220,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
     import signal
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)

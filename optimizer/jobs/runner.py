@@ -295,6 +295,8 @@ class _Run:
             self._process(todo, progress)
         except BaseException as exc:
             message = exc.render() if isinstance(exc, CapallocError) else repr(exc)
+            if type(exc) is KeyboardInterrupt:
+                message = "Ctrl-C (SIGINT)"
             self._finish(RunStatus.FAILED, f"stopped: {message}"[:2000])
             raise
         status = RunStatus.PARTIAL if self._counts()["n_failed"] else RunStatus.SUCCEEDED

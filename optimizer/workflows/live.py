@@ -332,6 +332,10 @@ class LiveSession:
             raise ConfigError(exc.message, key="save_id", value=new_id,
                               hint="lower-case letters, digits, - and _") from None  # fmt: skip
         check(scenario)
+        if new_id in library.paths():  # a built-in's id (or another folder's) would shadow it
+            raise ConfigError(
+                "a scenario with this id exists; choose another id", key="save_id", value=new_id
+            )
         path = Path(folder) / f"{new_id}.toml"
         if path.exists():
             raise ConfigError(
