@@ -408,3 +408,12 @@ def test_a_saved_scenario_may_not_take_an_id_the_library_has(client, tmp_path):
                                                   "save_id": "fed-easing"})  # fmt: skip
     assert res.status_code == 422 and res.json()["error"]["field"] == "save_id", res.text
     assert not (tmp_path / "scen" / "fed-easing.toml").exists()
+
+
+def test_a_tiny_loss_cap_the_page_writes_is_one_its_parser_reads(client):
+    """1e-05 % was written as "tariff-shock loss <= 1e-05%" and refused by the constraint
+    parser as malformed: now it is read, and the answer is the infeasibility it causes."""
+    res = client.post("/api/update", json={"loss:tariff-shock": "1e-05"})
+    assert res.status_code == 200, res.text
+    doc = res.json()
+    assert doc.get("infeasible") or doc["scenarios"]["tariff-shock"]["proposed_return"] >= -1e-7

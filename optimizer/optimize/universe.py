@@ -22,7 +22,9 @@ _TOKEN = re.compile(
     r"|(?P<op><=|>=|==|=|\+|-|\*)"
     r"|(?P<name>[A-Za-z_^][A-Za-z0-9_.^-]*))"
 )
-_LOSS = re.compile(r"^\s*(?P<id>\S+)\s+loss\s*<=\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<pct>%?)\s*$")
+_LOSS = re.compile(
+    r"^\s*(?P<id>\S+)\s+loss\s*<=\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<pct>%?)\s*$"
+)
 
 
 class Sense(StrEnum):
