@@ -417,3 +417,12 @@ def test_a_tiny_loss_cap_the_page_writes_is_one_its_parser_reads(client):
     assert res.status_code == 200, res.text
     doc = res.json()
     assert doc.get("infeasible") or doc["scenarios"]["tariff-shock"]["proposed_return"] >= -1e-7
+
+
+def test_a_band_conflict_is_named_on_the_field_the_user_changed(client):
+    res = client.post("/api/update", json={"equity_max": 20})  # the minimum is 30
+    assert res.status_code == 422
+    error = res.json()["error"]
+    assert error["field"] == "equity_max" and "below the minimum (30 %)" in error["message"]
+    res = client.post("/api/update", json={"equity_min": 90})  # the maximum is 80
+    assert res.json()["error"]["field"] == "equity_min"

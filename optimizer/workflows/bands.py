@@ -4,7 +4,7 @@ write edited ones back in place (the what-if page's limits)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from optimizer.errors import ConfigError
@@ -53,9 +53,12 @@ def _band_rows(cfg: AccountConfig) -> dict[str, tuple[int, float]]:
     return out
 
 
-def banded_groups(cfg: AccountConfig, bands: Mapping[str, float | None]) -> list[str]:
+def banded_groups(
+    cfg: AccountConfig, bands: Mapping[str, float | None], changed: Collection[str] = ()
+) -> list[str]:
     """The account's groups with the band rows replaced (in place; new ones at the end,
-    removed where the band is empty); ``bands`` are in percent."""
+    removed where the band is empty); ``bands`` are in percent. A minimum above its
+    maximum is named on the one of the two in ``changed`` (the field the user edited)."""
     for lo, hi in (("small_cap_min", "small_cap_max"), ("equity_min", "equity_max")):
         for name in (lo, hi):
             v = bands.get(name)
@@ -63,6 +66,8 @@ def banded_groups(cfg: AccountConfig, bands: Mapping[str, float | None]) -> list
                 raise ConfigError("must be between 0 % and 100 %", key=name, value=v)
         a, b = bands.get(lo), bands.get(hi)
         if a is not None and b is not None and a > b:
+            if hi in changed and lo not in changed:
+                raise ConfigError(f"is below the minimum ({a:g} %)", key=hi, value=b)
             raise ConfigError(f"is above the maximum ({b:g} %)", key=lo, value=a)
     texts = {
         "small_cap_min": "small_cap >= {:.10g} * equity",

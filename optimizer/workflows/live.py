@@ -457,7 +457,8 @@ def _with_policy(
             )
         objective = objective.model_copy(update={"risk_aversion": value})
     if any(n in changed for n in BAND_LABELS):
-        groups = banded_groups(cfg, {n: changed.get(n, _shown(controls, n)) for n in BAND_LABELS})
+        shown = {n: changed.get(n, _shown(controls, n)) for n in BAND_LABELS}
+        groups = banded_groups(cfg, shown, changed)
         constraints = constraints.model_copy(update={"groups": groups})
     losses = {n.split(":", 1)[1]: v for n, v in changed.items() if n.startswith("loss:")}
     if losses:
