@@ -426,3 +426,16 @@ def test_a_band_conflict_is_named_on_the_field_the_user_changed(client):
     assert error["field"] == "equity_max" and "below the minimum (30 %)" in error["message"]
     res = client.post("/api/update", json={"equity_min": 90})  # the maximum is 80
     assert res.json()["error"]["field"] == "equity_min"
+
+
+def test_a_baseline_probability_the_remainder_would_replace_is_refused(client):
+    """The baseline takes what the other scenarios leave: a lower value typed there was
+    replaced without a word (0.1 shown in the field, 0.4 in the table)."""
+    shown = client.get("/api/update").json()["scenarios"]
+    rest = 1 - sum(s["probability"] for sid, s in shown.items() if sid != "baseline")
+    res = client.post("/api/update", json={"prob:baseline": "0.1"})
+    assert res.status_code == 422
+    error = res.json()["error"]
+    assert error["field"] == "prob:baseline" and f"({rest:.4g})" in error["message"], error
+    res = client.post("/api/update", json={"prob:baseline": f"{rest:.10g}"})
+    assert res.status_code == 200, res.text

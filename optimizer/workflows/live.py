@@ -441,6 +441,15 @@ def _with_probabilities(cfg: AccountConfig, changed: Mapping[str, float | None])
             value=changed[last],
             hint="lower this or another scenario's probability",
         )
+    base = "prob:baseline"
+    if base in changed and total < 1 - 1e-9:  # the remainder would go to the baseline
+        rest = 1.0 - (total - (changed[base] or 0.0))
+        raise ConfigError(
+            f"the baseline takes what the other scenarios leave ({rest:.4g})",
+            key=base,
+            value=changed[base],
+            hint="to lower it, raise another scenario's probability",
+        )
     return dataclasses.replace(cfg, scenarios=cfg.scenarios.model_copy(update={"use": uses}))
 
 
