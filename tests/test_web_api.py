@@ -302,11 +302,29 @@ def test_a_linked_state_with_a_bad_value_shows_the_page_with_the_message(client)
 def test_serve_with_a_bad_account_file_is_one_line_and_exit_3(tmp_path):
     bad = tmp_path / "account.toml"
     bad.write_text('[account]\nid = "x"\n[universe.assets.A]\ntags = ["equity"]\n')
-    res = run_cli("serve", "--config", str(bad), "--port", "8")
+    res = run_cli("serve", "--config", str(bad), "--port", str(_free_port()))
     assert res.returncode == 3, res.stderr
     assert res.stderr.count("\n") == 1 and "scenarios.use" in res.stderr
     res = run_cli("serve", "--config", str(bad), "--port", "70000")
     assert res.returncode == 2 and "70000" in res.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_the_model_is_fitted():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        res = run_cli("serve", "--config", str(WHATIF), "--port", str(port), timeout=60)
+    assert res.returncode == 3, res.stderr
+    assert res.stderr.count("\n") == 1 and f"127.0.0.1:{port}" in res.stderr
+    assert "cannot listen" in res.stderr and res.stdout == ""
 
 
 def test_updates_reuse_the_fitted_model_and_the_compiled_problem(session):

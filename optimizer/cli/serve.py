@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def serve(
     from optimizer.web.app import local_hosts
     from optimizer.workflows.live import LiveSession
 
+    sock = _listening(host, port)  # before the model is fitted: a taken port fails at once
     session = LiveSession(config).start()
     cfg = session.cfg_
     if scenario_dir is None:
@@ -61,4 +63,20 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning"))
+    server.run(sockets=[sock])
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (the server then serves on it); a port in use or an
+    address this machine does not have is one ConfigError line."""
+    from optimizer.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host.strip("[]"), port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            "cannot listen on this address", key="--host/--port", value=f"{host}:{port}",
+            hint=exc.strerror or str(exc),
+        ) from None  # fmt: skip
