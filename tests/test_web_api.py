@@ -457,3 +457,16 @@ def test_a_baseline_probability_the_remainder_would_replace_is_refused(client):
     assert error["field"] == "prob:baseline" and f"({rest:.4g})" in error["message"], error
     res = client.post("/api/update", json={"prob:baseline": f"{rest:.10g}"})
     assert res.status_code == 200, res.text
+
+
+def test_json_is_read_by_its_media_type_in_any_case_and_not_as_a_form(client):
+    body = b'{"prob:fed-easing": 0.2}'
+    for media in ("Application/JSON", "application/json; charset=utf-8",
+                  "application/vnd.api+json"):  # fmt: skip
+        res = client.post("/api/update", content=body, headers={"content-type": media})
+        assert res.status_code == 200, (media, res.text)
+        assert res.json()["scenarios"]["fed-easing"]["probability"] == 0.2
+    for media in ("text/plain", None):  # read as a form it was one field named by the JSON
+        headers = {"content-type": media} if media else {}
+        res = client.post("/api/update", content=body, headers=headers)
+        assert res.status_code == 422 and "application/json" in res.json()["error"]["message"]

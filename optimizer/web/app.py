@@ -148,7 +148,9 @@ class _Web:
 
     async def _values(self, request: Request) -> dict[str, str]:
         body = await _capped_body(request)
-        if request.headers.get("content-type", "").startswith("application/json"):
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media == "application/json" or (media.startswith("application/") and
+                                           media.endswith("+json")):  # fmt: skip
             try:
                 data = json.loads(body or b"{}")
             except (ValueError, RecursionError):  # (nested too deeply to read)
@@ -156,6 +158,11 @@ class _Web:
             if not isinstance(data, dict):
                 raise _BadRequest("the body must be a JSON object", None, None)
             return {str(k): _as_text(str(k), v) for k, v in data.items()}
+        if body.lstrip()[:1] in (b"{", b"["):  # JSON sent as a form would be one odd field
+            raise _BadRequest(
+                f"a JSON body needs the content type application/json (sent: {media or 'none'})",
+                None, None,
+            )  # fmt: skip
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
