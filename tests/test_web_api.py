@@ -470,3 +470,20 @@ def test_json_is_read_by_its_media_type_in_any_case_and_not_as_a_form(client):
         headers = {"content-type": media} if media else {}
         res = client.post("/api/update", content=body, headers=headers)
         assert res.status_code == 422 and "application/json" in res.json()["error"]["message"]
+
+
+def test_a_saved_edited_scenario_no_longer_tells_the_old_move(client, tmp_path):
+    """Saved with the S&P 500 at 9,000, the file said "correction to 6,200", "from about
+    6,800 to 6,200 (-8.8 %), passing 6,550" and intermediate = [6550]."""
+    res = client.post("/api/save-scenario", json={"save_scenario": "sp500-correction-6200",
+                                                  "save_id": "sp-9000", SP: "9000"})  # fmt: skip
+    assert res.status_code == 200, res.text
+    saved = load_scenario(Path(res.json()["path"]))
+    (shock,) = saved.shocks
+    assert shock.level == 9000 and shock.intermediate == [] and shock.note == ""
+    assert saved.title.endswith("(edited)")
+    res = client.post("/api/save-scenario", json={"save_scenario": "sp500-correction-6200",
+                                                  "save_id": "sp-same"})  # fmt: skip
+    same = load_scenario(Path(res.json()["path"]))
+    original = load_scenario(builtin_dir() / "sp500-correction-6200.toml")
+    assert same.title == original.title and same.shocks == original.shocks

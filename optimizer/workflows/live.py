@@ -321,8 +321,11 @@ class LiveSession:
             )
         new_id = new_id.strip()
         probs = self._edited_probabilities(cfg)
-        data = library.get(scenario_id).model_dump(exclude_none=True)
+        edited = library.get(scenario_id)
+        data = edited.model_dump(exclude_none=True)
         data |= {"id": new_id, "probability": probs.get(scenario_id, data.get("probability"))}
+        if edited.shocks != self.scenarios_[scenario_id].shocks:  # its title told the old moves
+            data["title"] = f"{edited.title} (edited)"
         data = {k: v for k, v in data.items() if v is not None}
         try:
             scenario = validate(Scenario, data, prefix="", error=ConfigError)
@@ -413,8 +416,12 @@ def _with_shock(s: Scenario, c: Control, value: float | None) -> Scenario:
     i = int(c.name.rsplit(":", 1)[1])
     shock = s.shocks[i]
     unit_key = shock.unit_keys()[0]
+    given = shock.model_dump(exclude_none=True)
+    if value != getattr(shock, unit_key):  # the story of the stated move no longer holds
+        given.pop("note", None)
+        given.pop("intermediate", None)
     try:
-        new = validate(Shock, {**shock.model_dump(exclude_none=True), unit_key: value})
+        new = validate(Shock, {**given, unit_key: value})
     except ConfigError as exc:
         raise ConfigError(exc.message, key=c.name, value=value) from None
     shocks = [*s.shocks[:i], new, *s.shocks[i + 1 :]]
