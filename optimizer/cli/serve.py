@@ -47,7 +47,7 @@ def serve(
     from optimizer.web.app import local_hosts
     from optimizer.workflows.live import LiveSession
 
-    sock = _listening(host, port)  # before the model is fitted: a taken port fails at once
+    sock = _bound(host, port)  # before the model is fitted: a taken port fails at once
     session = LiveSession(config).start()
     cfg = session.cfg_
     if scenario_dir is None:
@@ -67,15 +67,20 @@ def serve(
     server.run(sockets=[sock])
 
 
-def _listening(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (the server then serves on it); a port in use or an
-    address this machine does not have is one ConfigError line."""
+def _bound(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, not yet listening (the server listens on it once
+    the model is fitted: a browser opened early is refused, not left waiting); a port in use
+    or an address this machine does not have is one ConfigError line."""
     from optimizer.errors import ConfigError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return socket.create_server((host.strip("[]"), port), family=family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        return sock
     except OSError as exc:
+        sock.close()
         raise ConfigError(
             "cannot listen on this address", key="--host/--port", value=f"{host}:{port}",
             hint=exc.strerror or str(exc),
