@@ -226,6 +226,8 @@ CASES = [
      ["shocks[0].reference='equity'", "index level"]),
     ("intermediate levels not numbers", ["validate", "files/intermediate-not-numbers.toml"], 5,
      ["shocks.0.intermediate=", "a number, not true/false"]),
+    ("intermediate levels off the way", ["validate", "files/intermediate-off-the-way.toml"], 5,
+     ["shocks[0].intermediate='6550, 7100'", "on the way down from the reference 6,800"]),
     ("weekly pin on monthly data", ["stress", *_stress_dir("weekly-pin-on-monthly")], 5,
      ["weekly-pin.toml", "history.frequency='weekly'", "use monthly or coarser"]),
     ("correlation of a factor without series",

@@ -237,6 +237,28 @@ def _known_factor(name: str, key: str, file: str | None) -> FactorKind:
     return FACTOR_KINDS[name]
 
 
+def _check_path(shock: Shock, key: str, file: str | None) -> None:
+    """Levels ``intermediate`` to a level shock lie on its way: strictly between the
+    reference level (where one is given) and the target, in the order the index passes
+    them. The latest close of a source that has the index is known only at run time."""
+    if not shock.intermediate or shock.level is None:
+        return
+    path = [*([shock.reference.level] if shock.reference else []), *shock.intermediate]
+    path.append(shock.level)
+    falling = path[-1] < path[0]
+    for level, nxt in zip(path, path[1:], strict=False):
+        if (nxt >= level) if falling else (nxt <= level):
+            way = "down" if falling else "up"
+            start = f"reference {path[0]:,g}" if shock.reference else f"first level {path[0]:,g}"
+            raise ScenarioError(
+                f"intermediate levels must lie on the way {way} from the {start} to the "
+                f"level {shock.level:,g}, in order",
+                file=file,
+                key=f"{key}.intermediate",
+                value=", ".join(f"{x:g}" for x in shock.intermediate),
+            )
+
+
 def _check_shock(shock: Shock, key: str, file: str | None) -> str:
     if (shock.factor is None) == (shock.index is None):
         raise ScenarioError(
@@ -277,6 +299,7 @@ def _check_shock(shock: Shock, key: str, file: str | None) -> str:
                 key=f"{key}.{units[0]}",
                 value=getattr(shock, units[0]),
             )
+        _check_path(shock, key, file)
         return factor
     kind = _known_factor(shock.factor, f"{key}.factor", file)
     for extra in ("reference", "intermediate"):
