@@ -175,3 +175,12 @@ def test_the_monthly_job_refuses_an_account_file_naming_other_holdings(tmp_path)
 def test_rebalance_of_a_holdings_file_without_rows_is_an_error(tmp_path):
     res, holdings = _rebalance(tmp_path, "account,ticker,shares,cost_per_share,acquired\n")
     _one_line(res, 3, str(holdings), "no rows under the header")
+
+
+def test_a_lot_after_the_trade_date_names_its_line(tmp_path):
+    rows = BAD.joinpath("holdings.csv").read_text().splitlines()
+    late = rows[2].split(",")
+    late[4] = "2026-12-01"
+    res, holdings = _rebalance(tmp_path, "\n".join([*rows[:2], ",".join(late), *rows[3:]]) + "\n")
+    _one_line(res, 8, str(holdings), "line 3:", f"account {late[0]}",
+              "lot acquired after the as-of date 2026-11-20", "2026-12-01")  # fmt: skip

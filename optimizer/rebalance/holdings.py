@@ -43,6 +43,7 @@ class Lot:
     cost_per_share: float
     acquired: dt.date
     lot_id: str = ""
+    line: int = field(default=0, compare=False, repr=False)  # of the holdings file, 0: none
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def load_holdings(
             cash[acct], cash_line[acct] = _cash(row, shares, path=path, where=where), line
             lots.setdefault(acct, [])
             continue
-        lot = _lot(row, ticker, shares, whole_shares, path=path, where=where)
+        lot = _lot(row, ticker, shares, whole_shares, path=path, where=where, line=line)
         ident = (
             (acct, lot.lot_id)
             if lot.lot_id
@@ -253,7 +254,14 @@ def _cash(row: dict[str, str], amount: float, *, path: str | Path, where: str) -
 
 
 def _lot(
-    row: dict[str, str], ticker: str, shares: float, whole: bool, *, path: str | Path, where: str
+    row: dict[str, str],
+    ticker: str,
+    shares: float,
+    whole: bool,
+    *,
+    path: str | Path,
+    where: str,
+    line: int,
 ) -> Lot:
     """One lot from a holdings row; shares, cost and date checked."""
     _check_shares(shares, whole, file=path, key=f"{where} shares")
@@ -263,6 +271,7 @@ def _lot(
         _number(row["cost_per_share"], file=path, key=f"{where} cost_per_share"),
         _date(row["acquired"], file=path, key=f"{where} acquired"),
         row.get("lot_id", ""),
+        line,
     )
     if ";" in lot.lot_id:  # (':' and '@' may: the shares and cost are read from the right)
         raise ConfigError(

@@ -9,6 +9,7 @@ level of that index). See docs/scenarios.md for the full reference.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from enum import StrEnum
 from pathlib import Path
@@ -246,7 +247,7 @@ def _check_path(shock: Shock, key: str, file: str | None) -> None:
     path = [*([shock.reference.level] if shock.reference else []), *shock.intermediate]
     path.append(shock.level)
     falling = path[-1] < path[0]
-    for level, nxt in zip(path, path[1:], strict=False):
+    for level, nxt in itertools.pairwise(path):
         if (nxt >= level) if falling else (nxt <= level):
             way = "down" if falling else "up"
             start = f"reference {path[0]:,g}" if shock.reference else f"first level {path[0]:,g}"

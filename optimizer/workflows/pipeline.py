@@ -485,7 +485,8 @@ def check_lots_before(account: Account, as_of: dt.date, file: Path) -> None:
             raise PlanError(
                 f"lot acquired after the as-of date {as_of.isoformat()}",
                 file=str(file),
-                key=f"account {account.id} lot {lot.lot_id or lot.ticker} acquired",
+                key=f"{f'line {lot.line}: ' if lot.line else ''}account {account.id} "
+                f"lot {lot.lot_id or lot.ticker} acquired",
                 value=lot.acquired.isoformat(),
                 hint="fix the date, or trade on or after it (the trade date: [account] as_of, "
                 "rebalance --as-of, or the monthly job's period)",
