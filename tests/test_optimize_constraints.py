@@ -221,3 +221,19 @@ def test_target_return_with_groups(est):
     np.testing.assert_allclose(wa, w.value, atol=W_TOL)
     assert wa @ est.Sigma @ wa == pytest.approx(ref, rel=REL)
     assert a.annual_return == pytest.approx(0.06, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("group", "loosened"),
+    [("bonds >= 0.3", "bonds >= 0.2999"), ("equity <= 0.4", "equity <= 0.4001")],
+)
+def test_max_sharpe_shadow_prices_are_annual_sharpe_per_unit(est, group, loosened):
+    """A max-Sharpe shadow price is the annual Sharpe ratio gained per unit the constraint
+    is loosened: checked against re-solving with the constraint moved by 1e-4."""
+    a = optimize(est, _policy(est, {"kind": "max_sharpe"}, {"groups": [group]}))
+    b = optimize(est, _policy(est, {"kind": "max_sharpe"}, {"groups": [loosened]}))
+    prices = {x.constraint: x.shadow_price for x in a.binding}
+    assert group in prices, prices  # it binds, or the test says nothing
+    gained = (b.annual_sharpe - a.annual_sharpe) / 1e-4
+    assert gained > 0
+    assert prices[group] == pytest.approx(gained, rel=2e-3)

@@ -152,6 +152,7 @@ class Built:
         self.best_case: Built | None = None  # for min regret: max of one scenario's mean
         # the last solve, shared by the next accounts on the same estimate (see solve)
         self._shared: tuple[Estimate, np.ndarray, Allocation] | None = None
+        self._bound: Numbers | None = None  # set by bind
 
     @property
     def reads_current(self) -> bool:
@@ -221,6 +222,7 @@ class Built:
     def bind(self, x: Numbers, overrides: dict[str, Any] | None = None) -> None:
         """Write one run's numbers into the Parameters."""
         self.frame.bind(x)
+        self._bound = x  # the numbers the next solve's duals are read with
         for t in self.terms:
             t.bind(self.frame, x)
         self.objective.bind(self.frame, x)
@@ -351,7 +353,8 @@ class Built:
         from optimizer.optimize.frame import Role
 
         out: list[Binding] = []
-        scale = self.objective.dual_scale
+        assert self._bound is not None, "bind and solve first"
+        scale = self.objective.dual_scale(self.frame, self._bound)
         for n in self.program.named:
             dual = self.program.dual(n)
             if n.role is not Role.POLICY or dual is None:

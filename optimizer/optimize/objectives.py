@@ -28,6 +28,8 @@ class Objective(Protocol):
 
     def bind(self, f: Frame, x: Numbers) -> None: ...
 
+    def dual_scale(self, f: Frame, x: Numbers) -> float: ...
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -52,10 +54,15 @@ class _Base:
     def bind(self, f: Frame, x: Numbers) -> None:
         return None
 
-    @property
-    def dual_scale(self) -> float:
-        """Factor from the compiled objective's units to the stated objective's."""
+    def dual_scale(self, f: Frame, x: Numbers) -> float:
+        """Factor from the compiled problem's duals to the stated objective's gain per unit
+        of a constraint, at the solution in ``f`` of the numbers ``x``."""
         return 1.0
+
+
+def _excess_scale(x: Numbers) -> float:
+    """The largest excess return, by which max Sharpe's compiled problem is divided."""
+    return max(float(np.abs(x.mu - x.risk_free).max()), 1e-300)
 
 
 class MaxSharpe(_Base):
@@ -73,11 +80,25 @@ class MaxSharpe(_Base):
         row = Named(("excess return = 1",), net >= 1.0, Role.OBJECTIVE)
         return cp.Minimize(cp.sum_squares(f.risk())), [row]
 
+    def dual_scale(self, f: Frame, x: Numbers) -> float:
+        """The compiled problem's optimum is ``v = scale**2 / S**2`` (``S`` the horizon
+        Sharpe ratio net of costs and tax); a constraint ``g'y <= c k`` loosened by ``d``
+        moves it by ``-dual * k * d``, so ``dS/dd = dual * k * S**3 / (2 scale**2)``,
+        reported per unit of the annual Sharpe ratio (divided by the horizon's root)."""
+        assert f.solution is not None, "solve first"
+        y, k = f.solution
+        v = float(np.sum((x.Lt @ y) ** 2))
+        if v <= 0:
+            return 0.0
+        scale = _excess_scale(x)
+        sharpe = scale / math.sqrt(v)
+        return k * sharpe**3 / (2 * scale**2) / math.sqrt(x.horizon_years)
+
     def bind(self, f: Frame, x: Numbers) -> None:
         # Sharpe is scale-free: dividing excess returns and costs by the same number keeps
         # y = w / k of order one, which interior-point methods converge on in fewer steps
         excess = x.mu - x.risk_free
-        scale = max(float(np.abs(excess).max()), 1e-300)
+        scale = _excess_scale(x)
         f.set("excess_scaled", excess / scale)
         f.set("cost_scaled", self.s.cost_rate / scale)
         if x.tax is not None:
@@ -96,8 +117,7 @@ class Utility(_Base):
             obj = obj + c * cp.sum(f.trade())
         return cp.Minimize(obj + tax_charge(f, "tax_over_gamma")), []
 
-    @property
-    def dual_scale(self) -> float:
+    def dual_scale(self, f: Frame, x: Numbers) -> float:
         return self.s.config.risk_aversion
 
     def bind(self, f: Frame, x: Numbers) -> None:
