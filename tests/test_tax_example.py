@@ -202,6 +202,12 @@ def test_the_loss_of_lot_s2_is_harvested_with_its_substitute(proposal):
     assert "MKT" not in held and held["SMALL"] == pytest.approx(doc["weights"]["SMALL"], abs=0.005)
     html = (out / "report.html").read_text()
     assert "Tax-loss harvest" in html and "Substitute bought" in html
+    # ... and is named: in the document, under the weights table and in the disclosure
+    sub = doc["post_trade_substitutes"]
+    assert sub.keys() == {"MKT"} and sub["MKT"]["for"] == "SMALL"
+    value = doc["trade_summary"]["value_before"] - doc["trade_summary"]["total_cost"]
+    assert sub["MKT"]["weight"] == pytest.approx(q * buy["est_price"] / value, rel=1e-9)
+    assert "SMALL includes MKT" in html and "MKT for SMALL" in html
     # the page's "after" is the trades' figure; the optimizer's own is said to be its estimate
     after = money(plan["gains_ytd_after"], "USD")
     assert f"net gains this year after them: {after}" in html

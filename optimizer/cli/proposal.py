@@ -101,7 +101,13 @@ def _print_proposal(doc: dict[str, Any]) -> None:
         for t, w in new.items()
     ]
     cols = ["ticker", "tags", "current", "proposed (target)", *(["after trades"] if after else [])]
-    table(f"Proposal for {account['name']}", cols, rows)
+    held = doc.get("post_trade_substitutes") or {}
+    caption = "; ".join(
+        f"{x['for']} after trades includes {sub} ({pct(x['weight'])}), its tax-loss harvest "
+        "substitute"
+        for sub, x in held.items()
+    )
+    table(f"Proposal for {account['name']}", cols, rows, caption=caption or None)
     _print_metrics(doc)
     scen = doc["scenarios"]
     if scen:

@@ -111,13 +111,35 @@ def universe(tickers: Sequence[str]) -> str:
     )
 
 
+def substitutes(doc: Mapping[str, Any]) -> str:
+    """The tax-loss harvest substitutes the plan buys or the account keeps: investments
+    outside the universe, named in the account configuration (with a leading space)."""
+    tax = doc.get("tax") if isinstance(doc.get("tax"), Mapping) else {}
+    harvest = tax.get("harvest") if isinstance(tax.get("harvest"), Mapping) else {}
+    pairs = {
+        str(x.get("substitute")): str(x.get("ticker"))
+        for x in harvest.get("harvested") or []
+        if isinstance(x, Mapping) and x.get("substitute")
+    }
+    held = doc.get("post_trade_substitutes")
+    if isinstance(held, Mapping):
+        pairs |= {str(s): str(x.get("for")) for s, x in held.items() if isinstance(x, Mapping)}
+    if not pairs:
+        return ""
+    named = ", ".join(f"{s} for {t}" for s, t in sorted(pairs.items()))
+    return (
+        " Tax-loss harvesting also holds substitutes named in the account configuration, "
+        f"each standing in for a ticker's exposure: {named}."
+    )
+
+
 def disclosure(doc: Mapping[str, Any], tickers: Sequence[str]) -> Raw:
     """The full disclosure block (legend, methodology, limitations, variability, universe)."""
     items = (
         ("Criteria and methodology", methodology(doc)),
         ("Limitations and key assumptions", LIMITATIONS),
         ("Results vary", VARY),
-        ("Universe of investments", universe(tickers) + " " + FAVOURS),
+        ("Universe of investments", universe(tickers) + substitutes(doc) + " " + FAVOURS),
     )
     body = join(el("p", el("strong", f"{head}. "), text) for head, text in items)
     return el(

@@ -194,6 +194,19 @@ def _trade_sentence(view: ProposalView) -> list[str]:
     ]
 
 
+def _substitutes(doc: Mapping[str, Any]) -> str:
+    """The sentence naming the tax-loss harvest substitutes counted in their tickers'
+    post-trade weights; empty when none is held."""
+    held = mapping(doc.get("post_trade_substitutes"))
+    parts = [
+        f"{t} includes {sub} ({pct(num(mapping(x).get('weight')))}), held as its tax-loss "
+        "harvest substitute"
+        for sub, x in held.items()
+        if (t := mapping(x).get("for"))
+    ]
+    return f"{'; '.join(parts)}." if parts else ""
+
+
 def _allocation(view: ProposalView) -> Raw | None:
     if not view.tickers:
         return None
@@ -228,6 +241,8 @@ def _allocation(view: ProposalView) -> Raw | None:
         "After trades: what the account holds once the planned trades are done (whole shares, "
         "blocked lots and cash left over included); it can differ from the target."
     )
+    if subs := _substitutes(view.doc):
+        note += f" {subs}"
     return section(
         "Current and proposed weights",
         el("figure", chart, el("figcaption", "Weight of each holding, current and proposed.")),

@@ -147,16 +147,25 @@ def post_trade_weights(run: AccountRun) -> dict[str, float] | None:
     if run.plan is None:
         return None
     held = {p.ticker: p.weight for p in run.plan.holdings}
-    harvest = run.config.tax.harvest
-    for sub, ticker in (harvest.held_for() if harvest else {}).items():
-        if sub in held:  # a substitute holds its ticker's exposure
-            held[ticker] = held.get(ticker, 0.0) + held.pop(sub)
+    for sub, (ticker, _) in post_trade_substitutes(run).items():
+        held[ticker] = held.get(ticker, 0.0) + held.pop(sub)  # it holds its ticker's exposure
     cash = run.plan.metrics()["cash_weight"]
     out = {
         t: cash if is_cash(run.config, t) and t not in held else held.get(t, 0.0)
         for t in run.estimate.tickers
     }
     return clean(out)
+
+
+def post_trade_substitutes(run: AccountRun) -> dict[str, tuple[str, float]]:
+    """The [tax.harvest] substitutes held after the planned trades: substitute -> (the
+    ticker whose exposure it holds, its weight); their weights count in that ticker's
+    post-trade weight."""
+    harvest = run.config.tax.harvest
+    if run.plan is None or harvest is None:
+        return {}
+    held = {p.ticker: p.weight for p in run.plan.holdings}
+    return {s: (t, held[s]) for s, t in harvest.held_for().items() if held.get(s, 0.0) > 0}
 
 
 def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> dict[str, Any]:
@@ -188,6 +197,9 @@ def build_proposal(run: AccountRun, *, generated: dt.datetime | None = None) -> 
         "current_weights": clean(current) if current else {},
         "weights": weights,
         "post_trade_weights": post_trade_weights(run),
+        "post_trade_substitutes": {
+            s: {"for": t, "weight": w} for s, (t, w) in post_trade_substitutes(run).items()
+        },
         "metrics": metrics,
         "objective": _objective(alloc, cfg),
         "constraints": _constraints(alloc, cfg),
