@@ -162,6 +162,14 @@ CASES = {
         8,
         ["B2", "withdraw", "1000000"],
     ),
+    # B2 is worth 5 x 680 + 30 x 88 + 150: the whole of it was "no trade needed, account is
+    # empty", exit 0, with cash after -6,040 and the shares still held
+    "withdrawal_equal_to_account": (
+        {},
+        ["--account", "B2", "--withdraw", "6190"],
+        8,
+        ["B2", "withdraw", "6190", "all the account is worth"],
+    ),
     "missing_column": ({"holdings": "holdings_bad_header.csv"}, [], 3, ["cost_per_share"]),
     "bad_date": ({"holdings": "holdings_bad_date.csv"}, [], 3, ["A1", "IWM", "03/06/2024"]),
     "bad_rule_value": (
@@ -316,3 +324,17 @@ def test_an_account_of_cash_only_needs_no_price(shared_data, tmp_path):
                   "--as-of", "2026-02-23", "--format", "json")  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["trades"] == []
+
+
+def test_a_withdrawal_of_nearly_all_the_account_sells_everything_to_fund_it():
+    # B2 is worth 6,190: 6,100 out leaves 90, so every share is sold; the reasons read
+    # "drift +3777.78% outside band" (weights of an account worth 90), now what they are for
+    res = run_cli(*_args("holdings.csv", "targets.csv", "prices.csv", "--as-of", "2026-11-20",
+                         "--account", "B2", "--withdraw", "6100", "--format", "json"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    sold = {t["ticker"]: (t["side"], t["shares"], t["reason"]) for t in doc["trades"]}
+    reason = "raise cash for the withdrawal"
+    assert sold == {"SPY": ("sell", 5, reason), "TLT": ("sell", 30, reason)}
+    b2 = doc["metrics"]["by_account"]["B2"]
+    assert b2["residual_cash"] == pytest.approx(150 + 5 * 680 + 30 * 88 - 6100 - b2["total_cost"])

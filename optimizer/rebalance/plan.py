@@ -97,9 +97,9 @@ def _state(
             key=f"account {account.id} value", value=float(f"{value - flow:.6g}"),
             hint=f"{tickers[i]}: {quantity(h[i])} shares at {p[i]:g}; see docs/limits.md",
         )  # fmt: skip
-    if cash0 < 0 and value < -1e-9:
+    if cash0 < 0 and value <= 1e-9 * max(1.0, -cash0):  # nothing left, even before costs
         raise PlanError(
-            "withdrawal larger than the account",
+            "withdrawal takes all the account is worth or more (selling costs leave less)",
             key=f"account {account.id} withdraw",
             value=round(-flow, 2),
             hint=f"account value is {value - flow:,.2f}",
@@ -470,6 +470,8 @@ def _no_trade_reason(s: _State) -> str:
 
 def _trade_reason(s: _State, i: int, out: np.ndarray, side: Side) -> str:
     drift = s.p[i] * s.h[i] / s.value - s.w[i]
+    if side is Side.SELL and s.cash0 < 0 and drift >= 1:  # more than all the account is left
+        return "raise cash for the withdrawal"
     if out[i]:
         return f"drift {drift:+.2%} outside band ±{s.band[i]:.2%}"
     return "invest excess cash" if side is Side.BUY else "raise cash"

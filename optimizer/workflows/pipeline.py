@@ -541,7 +541,7 @@ def current_weights(
     value = sum(values.values())
     if flow < 0 and value <= 0:
         raise PlanError(
-            "the withdrawal is more than the account is worth",
+            "the withdrawal takes all the account is worth or more (selling costs leave less)",
             file=str(file), key="withdraw", value=-flow,
             hint=f"the account is worth {value - flow:,.2f} before it",
         )  # fmt: skip
