@@ -316,3 +316,35 @@ def test_a_reserve_above_the_cash_target_is_a_warning():
     fine = RebalanceRules(cash_reserve_pct=0.05)
     result = plan(Account("A", 100_000.0), targets, prices, fine, as_of=dt.date(2026, 11, 20))
     assert not [w for w in result.warnings if "cash reserve" in w]
+
+
+@pytest.mark.parametrize(
+    ("acquired", "sold", "short"),
+    [
+        # one year, not 365 days: 2023-03-01 to 2024-03-01 is 366 days and still a year
+        (dt.date(2023, 3, 1), dt.date(2024, 3, 1), True),
+        (dt.date(2023, 3, 1), dt.date(2024, 3, 2), False),
+        (dt.date(2024, 3, 1), dt.date(2025, 3, 1), True),  # 365 days
+        (dt.date(2024, 3, 1), dt.date(2025, 3, 2), False),
+        # bought on 29 February: the anniversary is the 28th (long-term from 1 March)
+        (dt.date(2024, 2, 29), dt.date(2025, 2, 28), True),
+        (dt.date(2024, 2, 29), dt.date(2025, 3, 1), False),
+        (dt.date(2024, 1, 31), dt.date(2025, 1, 31), True),
+        (dt.date(2024, 1, 31), dt.date(2025, 2, 1), False),
+    ],
+)
+def test_a_sale_is_long_term_after_the_first_anniversary(acquired, sold, short):
+    lot = Lot("XYZ", 10, 100.0, acquired, "A")
+    result = plan(Account("T", 0.0, (lot,)), {"CASH": 1.0}, {"XYZ": PRICE}, as_of=sold)
+    (trade,) = result.trades
+    gain = 10 * (PRICE - 100.0)
+    assert (trade.st_gain, trade.lt_gain) == ((gain, 0.0) if short else (0.0, gain))
+
+
+def test_a_day_count_holding_period_when_set():
+    lot = Lot("XYZ", 10, 100.0, dt.date(2023, 3, 1), "A")
+    rules = RebalanceRules(long_term_days=365)  # more than 365 days: 2024-03-01 is day 366
+    result = plan(
+        Account("T", 0.0, (lot,)), {"CASH": 1.0}, {"XYZ": PRICE}, rules, as_of=dt.date(2024, 3, 1)
+    )
+    assert result.trades[0].lt_gain == pytest.approx(500.0)

@@ -70,7 +70,9 @@ class RebalanceRules(StrictModel):
     # groups of substantially identical tickers: the wash-sale guard treats a trade in one
     # as a trade in each (set from [tax.harvest] identical of an account file)
     identical: tuple[tuple[str, ...], ...] = ()
-    long_term_days: int = Field(365, ge=1, le=36_600)  # held longer than this: long-term
+    # held longer than this many days: long-term; unset: more than one year (US rule: sold
+    # after the anniversary of the purchase, whatever a 29 February in between)
+    long_term_days: int | None = Field(None, ge=1, le=36_600)
     min_improvement: float = Field(1e-4, ge=0.0)  # trade only if the objective improves by
     # more than this fraction of the account value (1e-4 = 1 bp): no churn for pennies
     time_limit: float = Field(2.0, gt=0.0, le=3600.0)  # seconds per MILP before the greedy fallback

@@ -1,6 +1,7 @@
 """Tax lots: which lots a sale uses, what it realises, and which trades the tax rules block.
 
-A lot is short-term when held ``rules.long_term_days`` days or fewer on the trade date.
+A lot is short-term when held one year or less on the trade date (not sold after its first
+anniversary), or ``rules.long_term_days`` days or fewer when that is set.
 Nothing bought on the trade date is sold on it, and nothing sold on it is bought back (no
 same-day round trips: a second plan on the same day never undoes the first).
 The wash-sale guard blocks (a) a buy of a ticker sold at a loss within
@@ -81,7 +82,23 @@ class LotUse:
 
 
 def short_term(lot: Lot, as_of: dt.date, rules: RebalanceRules) -> bool:
-    return (as_of - lot.acquired).days <= rules.long_term_days
+    """Held ``rules.long_term_days`` days or fewer; unset: not sold after the purchase's
+    first anniversary (one year, not 365 days: a lot bought 2023-03-01 is short-term on
+    2024-03-01, 366 days later; one bought on 29 February has its anniversary on the 28th)."""
+    if rules.long_term_days is not None:
+        return (as_of - lot.acquired).days <= rules.long_term_days
+    bought = lot.acquired
+    if bought.year >= dt.MAXYEAR:
+        return True
+    day = 28 if (bought.month, bought.day) == (2, 29) else bought.day
+    return as_of <= bought.replace(year=bought.year + 1, day=day)
+
+
+def holding_rule(rules: RebalanceRules) -> str:
+    """The short-term holding period in words."""
+    if rules.long_term_days is None:
+        return "held one year or less"
+    return f"held {rules.long_term_days} days or fewer"
 
 
 def _order_key(method: LotMethod, price: float, as_of: dt.date, rules: RebalanceRules) -> Callable:
@@ -148,7 +165,7 @@ def _sell_tests(
                 Rule.SHORT_TERM_GAIN,
                 lambda lot: price > lot.cost_per_share and short_term(lot, as_of, rules),
                 f"selling these lots at {price:g} would realise a short-term gain "
-                f"(held {rules.long_term_days} days or fewer)",
+                f"({holding_rule(rules)})",
             )
         )
     if rules.wash_sale_guard:
