@@ -18,6 +18,14 @@ MAX_SHARES = 1e10  # shares of one lot, position or order
 MIN_PRICE = 1e-6  # a price (or index level) in the account's currency
 MAX_PRICE = 1e7
 MAX_RATE_PCT = 1e3  # a rate series, in percent (|rate| at most this)
+MIN_HELD = 1e-6  # a weight below this is a solver's residue, not a holding
+
+
+def share_of(part: float, whole: float) -> float | None:
+    """``part / whole`` (the small-cap share of equity), or None when ``whole`` is no
+    holding at all: a ratio of two solver residues (1e-9 / 3e-8) is no share of anything."""
+    return part / whole if whole >= MIN_HELD else None
+
 
 MAX_TOML_BYTES = 1 << 20  # account, scenario and rules files: 1 MiB
 MAX_CSV_BYTES = 256 << 20  # holdings, prices, targets, price histories: 256 MiB

@@ -6,6 +6,10 @@ import copy
 import re
 from html.parser import HTMLParser
 
+import pytest
+
+from optimizer.report.buckets import size_split
+
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "source", "wbr"}
 SVG_VOID_OK = {"rect", "line", "circle", "polyline", "path"}  # may be self-closed
 
@@ -296,3 +300,12 @@ URL_IN_ATTR = re.compile(
     r"""\b(?:src|href|xlink:href|srcset|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.I
 )
 URL_IN_CSS = re.compile(r"url\(", re.I)
+
+
+def test_no_small_cap_share_of_solver_residues():
+    # SPY 3e-8 and IWM 1e-9 of a bond portfolio: "small caps 3.2 % of the equity" was shown
+    tags = {"SPY": ["equity", "large_cap"], "IWM": ["equity", "small_cap"], "TLT": ["bonds"]}
+    residue = {"SPY": 3e-8, "IWM": 1e-9, "TLT": 1.0}
+    assert size_split(residue, tags).small_cap_share_of_equity is None
+    held = {"SPY": 0.3, "IWM": 0.1, "TLT": 0.6}
+    assert size_split(held, tags).small_cap_share_of_equity == pytest.approx(0.25)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.backtest.model import StrategyPath
+from optimizer.limits import share_of
 
 PERIODS = 12
 CVAR_LEVEL = 0.95
@@ -76,7 +77,7 @@ def small_cap_share(path: StrategyPath, tags: dict[str, tuple[str, ...]]) -> lis
     for m in path.months:
         eq = sum(w for t, w in m.weights.items() if "equity" in tags.get(t, ()))
         sc = sum(w for t, w in m.weights.items() if "small_cap" in tags.get(t, ()))
-        out.append(sc / eq if eq > 1e-12 else None)
+        out.append(share_of(sc, eq))
     return out
 
 

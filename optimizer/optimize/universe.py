@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from optimizer.errors import ConfigError
+from optimizer.limits import share_of
 from optimizer.optimize.policy import UniverseConfig
 
 _TOKEN = re.compile(
@@ -95,7 +96,7 @@ class Universe:
         if self.share_vectors is None:
             return None
         eq, small = (float(v @ w) for v in self.share_vectors)
-        return small / eq if eq > 1e-12 else None
+        return share_of(small, eq)
 
     def check_budget(self, *, file: str | None = None) -> None:
         """Bounds must allow weights summing to 1."""

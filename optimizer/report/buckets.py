@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from optimizer.limits import share_of
 from optimizer.report.fmt import num
 
 
@@ -87,7 +88,7 @@ class SizeSplit:
     def small_cap_share_of_equity(self) -> float | None:
         """Small-cap weight over equity weight (``None`` when there is no equity)."""
         eq = self.equity
-        return self.weights.get(Bucket.SMALL_CAP, 0.0) / eq if eq > 1e-12 else None
+        return share_of(self.weights.get(Bucket.SMALL_CAP, 0.0), eq)
 
 
 def size_split(weights: Mapping[str, object], tags: Mapping[str, Iterable[object]]) -> SizeSplit:
