@@ -227,6 +227,13 @@ def test_offline_serves_the_cache_and_says_how_old(serve, tmp_path):
     stale = _provider(tmp_path, offline=True).prices(["SPY"])
     assert stale.provenance.stale
     assert "10 days ago" in stale.warnings[0]
+    # a time written by hand without its zone is UTC (it was an internal TypeError)
+    naive = old.replace(tzinfo=None).isoformat(timespec="seconds")
+    meta_path.write_text(json.dumps({**meta, "fetched_at": naive}))
+    assert "10 days ago" in _provider(tmp_path, offline=True).prices(["SPY"]).warnings[0]
+    meta_path.write_text(json.dumps({**meta, "fetched_at": 20260223}))
+    with pytest.raises(DataError, match="corrupt cache entry"):
+        _provider(tmp_path, offline=True).prices(["SPY"])
 
 
 def test_offline_without_cache_names_the_tickers(tmp_path):

@@ -83,9 +83,11 @@ class TickerCache:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             fetched = dt.datetime.fromisoformat(meta["fetched_at"])
+            if fetched.tzinfo is None:  # written by hand without its "Z": UTC, as documented
+                fetched = fetched.replace(tzinfo=dt.UTC)
             frame = pd.read_csv(data_path, index_col="date", parse_dates=["date"])
             closes = frame["close"].astype(float)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(
                 f"corrupt cache entry ({type(exc).__name__}: {exc})",
                 file=str(data_path),
