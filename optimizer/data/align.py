@@ -53,7 +53,14 @@ def clip(series: RawSeries, request: Request) -> RawSeries:
     clipped = values.loc[lo:hi].dropna()
     if clipped.empty:
         valid = values.dropna()
-        span = f"{valid.index[0].date()}..{valid.index[-1].date()}" if len(valid) else "no values"
+        if valid.empty:
+            raise DataError(
+                "no values: every row of this series is empty",
+                file=series.origin,
+                key=series.ticker,
+                hint="fill the column or leave the ticker out",
+            )
+        span = f"{valid.index[0].date()}..{valid.index[-1].date()}"
         raise DataError(
             f"no observations between {_d(request.start)} and {_d(request.end)} "
             f"(the series covers {span})",
