@@ -48,6 +48,12 @@ def test_a_late_series_that_cuts_the_others_is_a_warning(shared_data, tmp_path):
     (warning,) = prov.warnings
     assert re.search(r"because NEWQ starts 2020-01-02 \(other series from 2010-01-0\d\)", warning)
     assert prov.first.year == 2020
+    # CASH at a fixed rate starts where the others start: the late series is still named
+    data = SimpleNamespace(source=f"csv:{folder}", start=dt.date(2010, 1, 1), end=None)
+    provider = get_provider(f"csv:{folder}", cash_rate=0.04)
+    tickers = ["SPY", "TLT", "CASH", "NEWQ"]  # CASH first, as a universe may list it
+    (warning,) = load_history(provider, data, EstimationConfig(), tickers).provenance.warnings
+    assert "because NEWQ starts 2020-01-02" in warning, warning
     # without the late series there is nothing to say
     assert _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2010, 1, 1)).provenance.warnings == ()
 

@@ -23,6 +23,7 @@ from optimizer.factors import (
 )
 from optimizer.scenario.engine import IndexLevel, MarketHistory
 from optimizer.scenario.model import INDEXES
+from optimizer.tickers import CASH
 
 if TYPE_CHECKING:
     from optimizer.scenario.config import EstimationConfig
@@ -236,7 +237,8 @@ def _shortest_notes(
             f"history ends {joined.index[-1].date()} because {first_end} ends "
             f"{lasts[first_end].date()} (the longest, {longest}, runs to {latest.date()})"
         )
-    last_start = max(firsts, key=lambda n: firsts[n])
+    # on a tie, a series of its own: CASH from a rate or cash_rate starts where they start
+    last_start = max(firsts, key=lambda n: (firsts[n], n != CASH))
     cut_by_it = joined.index[0] <= firsts[last_start] + pd.Timedelta(days=40)  # not a window
     if firsts[last_start] > earliest + pd.Timedelta(days=366) and cut_by_it and rests:
         starts.append(
