@@ -88,15 +88,15 @@ def test_propose_shows_the_data_warning_in_the_table_and_the_json(shared_data, t
     assert "start the data earlier ([data] start)" in " ".join(table.stdout.split())
 
 
-def _split_folder(shared_data, tmp_path, ratio, stepped=("SPY",)):
-    """SPY, TLT and ^TNX from the real files, the closes of ``stepped`` from 2020-08-31 on
+def _split_folder(shared_data, tmp_path, ratio, stepped=("SPY",), day="2020-08-31"):
+    """SPY, TLT and ^TNX from the real files, the closes of ``stepped`` from ``day`` on
     divided by ``ratio`` (a split the file is not adjusted for)."""
     folder = tmp_path / f"split{ratio}"
     folder.mkdir()
     for t in ("SPY", "TLT", "^TNX"):
         frame = pd.read_csv(shared_data / "yahoo" / f"{t}.csv")
         if t in stepped:
-            after = frame["Date"] >= "2020-08-31"
+            after = frame["Date"] >= day
             for column in ("Open", "High", "Low", "Close", "Adj Close"):
                 if column in frame:
                     frame.loc[after, column] = frame.loc[after, column] / ratio
@@ -121,6 +121,21 @@ def test_an_unadjusted_split_is_a_warning_with_the_results(shared_data, tmp_path
     # the real files have no such step (nor has any price file of ../shared/data)
     real = f"csv:{shared_data / 'yahoo'}"
     assert _history(real, ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("ratio", "day", "words"),
+    [(2, "2020-03-16", "2-for-1 split"),  # SPY fell 10.9 % that day: 0.446, not 0.5
+     (0.1, "2020-03-13", "1-for-10 reverse"),  # SPY rose 9.1 %: x10.9, not x10
+     (2.4, "2020-08-31", "a split or a wrong price")],  # no usual ratio within 15 %
+)  # fmt: skip
+def test_a_split_on_a_day_the_market_moved_is_still_seen(shared_data, tmp_path, ratio, day, words):
+    # the step was flagged only within 2 % of a split's ratio: a split on a volatile day
+    # went into every estimate as a real move of -55 % or +990 %
+    folder = _split_folder(shared_data, tmp_path, ratio, day=day)
+    (warning,) = _history(f"csv:{folder}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance.warnings
+    assert warning.startswith("SPY: the close goes from") and words in warning, warning
+    assert f"on {day}" in warning
 
 
 def test_a_fall_of_a_split_ratio_is_no_split_when_the_market_fell_too(shared_data, tmp_path):

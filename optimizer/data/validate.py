@@ -408,6 +408,7 @@ SPLIT_RATIOS = (2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 25, 30, 40, 50, 100)
 # p-for-q splits of whole shares that are not k-for-1: (p, q)
 FRACTIONAL_SPLITS = ((3, 2), (4, 3), (5, 4), (5, 3), (7, 4), (5, 2), (7, 2))
 _CALM = 0.03  # a day's move of the other series, in absolute value, below which it is calm
+_HUGE = 20.0  # a step of this many robust standard deviations and at least -44 % or +80 %
 
 
 def split_suspects(
@@ -427,7 +428,9 @@ def split_suspects(
     (a robust standard deviation of its other returns within 125 steps), on a day the
     other price series were calm (their median absolute return under 3 %; ``moves``: the
     absolute returns of every price series, from :func:`daily_moves`), within 2 % of the
-    ratio; a series alone, whose market is unknown, within 0.5 %. ``within``: only steps
+    ratio; a series alone, whose market is unknown, within 0.5 %. A step of -44 % or
+    less, or +80 % or more, of at least twenty typical moves is flagged whatever its ratio
+    (named as the split within 15 %, else as a split or a wrong price). ``within``: only steps
     on these dates (first, last) are reported; the typical move is the whole series'."""
     if series.kind is not SeriesKind.PRICE:
         return []
@@ -445,6 +448,10 @@ def split_suspects(
             calm = _calm(moves, series.ticker, v.index[i + 1])
             if calm is not False:
                 kind = _split_kind(float(q[i]), tolerance if calm else 0.005, FRACTIONAL_SPLITS)
+        if kind is None and (q[i] <= 1 / 1.8 or q[i] >= 1.8) and _outlier(q, i, times=_HUGE):
+            # a split on a day the market moved too (1-for-10 on a +3 % day: x10.3), or a
+            # move no fund makes in a day, whatever the ratio
+            kind = _split_kind(float(q[i]), 0.15) or "a split or a wrong price"
         if kind is None:
             continue
         out.append(
