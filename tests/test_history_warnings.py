@@ -204,3 +204,24 @@ def test_a_window_of_calm_weeks_does_not_make_a_real_fall_a_split(shared_data):
     got = get_provider(source).prices(["^VIX", "SPY"], dt.date(2012, 12, 5), dt.date(2013, 1, 23))
     assert not [w for w in got.provenance.warnings if "split" in w]
     assert got.frame["^VIX"].pct_change().min() < -0.2  # the fall is in the window
+
+
+def test_yields_written_as_fractions_are_a_warning(shared_data, tmp_path):
+    # DGS10 divided by 100 (0.0405 for 4.05 %): every rate move a hundred times too small,
+    # and a fed-easing portfolio of bonds at +30 % a quarter, without a word
+    prices, rates = tmp_path / "prices", tmp_path / "rates"
+    prices.mkdir()
+    rates.mkdir()
+    for t in ("SPY", "TLT"):
+        shutil.copy(shared_data / "yahoo" / f"{t}.csv", prices / f"{t}.csv")
+    fred = pd.read_csv(shared_data / "fred" / "DGS10.csv")
+    column = fred.columns[1]
+    fred[column] = pd.to_numeric(fred[column], errors="coerce") / 100
+    fred.to_csv(rates / "DGS10.csv", index=False)
+    prov = _history(f"csv:{prices},{rates}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance
+    (warning,) = [w for w in prov.warnings if w.startswith("DGS10:")]
+    assert "rates are read in percent" in warning and "multiply it by 100" in warning
+    # the file as FRED writes it says nothing
+    shutil.copy(shared_data / "fred" / "DGS10.csv", rates / "DGS10.csv")
+    prov = _history(f"csv:{prices},{rates}", ["SPY", "TLT"], dt.date(2015, 1, 1)).provenance
+    assert not [w for w in prov.warnings if w.startswith("DGS10:")]

@@ -17,6 +17,7 @@ from optimizer.data.validate import (
     check_not_future,
     check_values,
     daily_moves,
+    rate_suspects,
     split_suspects,
 )
 from optimizer.errors import DataError
@@ -125,6 +126,7 @@ def assemble(
         warnings=(
             *fills,
             *(w for raw in raws for w in split_suspects(raw, moves=moves, within=window)),
+            *(w for raw in raws for w in rate_suspects(raw)),
         ),
     )
     return PriceData(frame, provenance, tuple(notes_out), tuple(coverage))

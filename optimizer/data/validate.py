@@ -463,6 +463,27 @@ def split_suspects(
     return out
 
 
+def rate_suspects(series: RawSeries) -> list[str]:
+    """A warning for a rate series (read in percent) whose every value over a year or more
+    lies within +-0.25: most likely fractions (0.0405 for 4.05 %), which read as rates, and
+    rate moves, a hundred times too small. Yields of such a size for years on end happened
+    only for short bills near zero (2009-2015), so this is a warning, not an error."""
+    if series.kind is not SeriesKind.RATE:
+        return []
+    v = series.values.dropna()
+    if len(v) < 2 or (v.index[-1] - v.index[0]).days < 365:
+        return []
+    top = float(v.abs().max())
+    if top >= 0.25:
+        return []
+    return [
+        f"{series.ticker}: every value from {_iso(v.index[0])} to {_iso(v.index[-1])} lies "
+        f"within +-{top:.3g}: rates are read in percent (4.05 = 4.05 %); if the file holds "
+        "fractions (0.0405), every rate and rate move is 100 times too small: multiply it "
+        "by 100"
+    ]
+
+
 def _split_kind(
     q: float, tolerance: float, splits: Sequence[tuple[int, int]] | None = None
 ) -> str | None:

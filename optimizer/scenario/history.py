@@ -78,11 +78,13 @@ def load_history(
     used: dict[str, FactorSpec] = {}
     stale = False
     left_out: dict[str, str] = {}
+    factor_warnings: list[str] = []
     if factors:
         specs = factor_specs(source, provider, estimation.factors)
         require_market(specs, source)
         fetch = _FactorFetch(provider, estimation, (start, end), assets, data)
         used, stale, left_out = fetch.all(specs, levels, notes)
+        factor_warnings = fetch.warnings
     frequency = _frequency(assets.provenance.frequency, estimation)
     # every series on its own dates (outer join); the model uses the rows where all have data
     daily = pd.concat([s.rename(n) for n, s in levels.items()], axis=1)
@@ -103,7 +105,8 @@ def load_history(
         rests = "the factor model rests" if factors else None
     ends, starts, ended_by = _shortest_notes(levels, joined, firsts, lasts, rests=rests)
     notes += ends
-    warnings = [*assets.provenance.warnings, *starts, *_short_history(joined, frequency)]
+    warnings = [*dict.fromkeys([*assets.provenance.warnings, *factor_warnings])]
+    warnings += [*starts, *_short_history(joined, frequency)]
     as_of = joined.index[-1].date()
     factor_note = "; ".join(f"{n} = {s.label()}" for n, s in used.items())
     provenance = Provenance(
@@ -146,6 +149,7 @@ class _FactorFetch:
         self.assets = assets
         self.stale_after = int(getattr(data, "stale_after_days", 30))
         self.assets_last = max(c.last for c in assets.coverage) if assets.coverage else None
+        self.warnings: list[str] = []  # about the factor series used (a unit slip, a split)
 
     def all(
         self,
@@ -166,6 +170,9 @@ class _FactorFetch:
             spec, prices = got
             used[name] = spec
             stale = stale or prices.provenance.stale
+            if not set(prices.frame.columns) <= set(self.assets.frame.columns):
+                # an asset's own series was judged beside the other assets already
+                self.warnings += [w for w in prices.provenance.warnings if w not in self.warnings]
             levels.update({str(c): prices.frame[c] for c in prices.frame.columns})
         return used, stale, left_out
 
