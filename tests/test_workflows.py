@@ -272,3 +272,26 @@ def test_lots_of_another_account_are_named_not_silently_used(tmp_path):
     res = run_cli("propose", "--config", str(tmp_path / "account.toml"))
     assert res.returncode == 8
     assert "smith-family" in res.stderr and "jones" in res.stderr
+
+
+@pytest.mark.parametrize(("holdings", "capped"), [
+    ("smith-family,CASH,250000,,,\n", False),  # a new account: its cash, nothing invested
+    ("smith-family,CASH,250000,,,\nsmith-family,BOND,1,100,2016-01-04,b1\n", True),
+])  # fmt: skip
+def test_an_account_of_cash_only_is_invested_without_the_turnover_cap(tmp_path, holdings, capped):
+    # "infeasible: equity >= 0.5 needs -0.2 (against turnover <= 0.6)": investing a new
+    # account's cash moves it by more than any turnover cap allows
+    shutil.copytree(PROPOSAL.parent, tmp_path / "p")
+    (tmp_path / "p" / "holdings.csv").write_text(
+        "account,ticker,shares,cost_per_share,acquired,lot_id\n" + holdings
+    )
+    res = run_cli("propose", "--config", str(tmp_path / "p" / "account.toml"), "--format", "json")
+    if capped:  # one share of BOND held: the cap is the account's own, and conflicts
+        assert res.returncode == 6 and "turnover <= 0.6" in res.stderr, res.stderr
+        return
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert any("holds only cash, so the turnover cap was not applied" in w for w in doc["warnings"])
+    moved = sum(abs(doc["weights"][t] - doc["current_weights"][t]) for t in doc["weights"])
+    assert moved > 0.6 + 1e-6  # beyond the cap: it was not applied
+    assert doc["trade_summary"]["n_trades"] >= 3

@@ -217,7 +217,15 @@ class Built:
                 key="scenarios",
                 value=", ".join(missing),
             )
+        if x.has_current and self._cash_only(x.w0):  # a new account's first allocation
+            x = replace(x, has_current=False)
         return x
+
+    def _cash_only(self, w0: np.ndarray) -> bool:
+        """Whether the current weights are all in cash-tagged tickers: nothing invested, so
+        no turnover to limit (investing the cash is the account's first allocation)."""
+        cash = self.universe.indicator("cash") if self.universe.has_tag("cash") else None
+        return cash is not None and float(np.abs(w0 * (1 - cash)).sum()) < 1e-9
 
     def bind(self, x: Numbers, overrides: dict[str, Any] | None = None) -> None:
         """Write one run's numbers into the Parameters."""
@@ -345,6 +353,9 @@ class Built:
 
     def _notes(self, x: Numbers) -> tuple[str, ...]:
         if self.policy.constraints.turnover is not None and not x.has_current:
+            if float(np.abs(x.w0).sum()) > 0:
+                return ("the account holds only cash, so the turnover cap was not applied "
+                        "(investing it is the account's first allocation)",)  # fmt: skip
             return ("no current weights were given, so the turnover cap was not applied",)
         return ()
 
