@@ -124,4 +124,4 @@ def test_contradictory_constraints_exit_6(tmp_path):
     # each group alone can hold (equity up to 0.9 by its max bounds); together they cannot
     text = BASE + '[constraints]\ngroups = ["equity >= 0.85", "bonds >= 0.2"]\n'
     res, _ = _run(tmp_path, text)
-    _one_line(res, 6, "constraints conflict:", "needs")
+    _one_line(res, 6, "constraints conflict:", "must be loosened by")

@@ -93,7 +93,9 @@ def test_a_limit_that_keeps_a_bound_out_of_reach_is_named_beside_it():
     d = info.value.diagnosis
     assert [(c.constraint, round(c.needs, 6)) for c in d.conflicts] == [("equity >= 0.5", 0.3)]
     assert d.binding == ("turnover <= 0.4",)
-    assert str(info.value).endswith("equity >= 0.5 needs -0.3 (against turnover <= 0.4)")
+    assert str(info.value).endswith(
+        "equity >= 0.5 must be loosened by 0.3 (against turnover <= 0.4)"
+    )
     # the policy with the bound moved by the stated amount is feasible, and it is tight:
     # the turnover limit is what binds
     a = optimize(est, _policy(est, constraints={"groups": ["equity >= 0.2"], "turnover": 0.4}),

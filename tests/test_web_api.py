@@ -263,7 +263,7 @@ def test_an_infeasible_limit_says_which_constraints_conflict(client):
     res = client.post("/api/update", data={"loss:tariff-shock": "0.5"})
     assert res.status_code == 200
     why = res.json()["infeasible"]
-    assert "tariff-shock loss <= 0.5%" in why and "needs" in why
+    assert "tariff-shock loss <= 0.5%" in why and "must be loosened by" in why
     page = client.post("/update", data={"loss:tariff-shock": "0.5"})
     assert 'id="infeasible"' in page.text and "tariff-shock loss" in page.text
 

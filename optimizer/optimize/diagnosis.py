@@ -38,13 +38,10 @@ class Diagnosis:
     binding: tuple[str, ...] = ()  # at their limits and part of the conflict, not moved
 
     def summary(self) -> str:
-        parts = "; ".join(f"{c.constraint} needs {_signed(c)}" for c in self.conflicts)
+        parts = "; ".join(
+            f"{c.constraint} must be loosened by {c.needs:.4g}" for c in self.conflicts
+        )
         return f"{parts} (against {', '.join(self.binding)})" if self.binding else parts
-
-
-def _signed(c: Conflict) -> str:
-    direction = "-" if ">=" in c.constraint else "+"
-    return f"{direction}{c.needs:.4g}"
 
 
 def _relax(n: Named) -> tuple[list[cp.Constraint], cp.Variable, tuple[str, ...]]:
