@@ -264,9 +264,9 @@ def test_min_improvement_hurdle():
 
 
 def test_sale_proceeds_outside_the_cash_band_are_invested_in_the_same_plan():
-    # DDD (target 0) is sold and CCC bought; BBB sits inside its band so the first solve
-    # leaves it alone, but the sale leaves cash far above its 3.2 % target. The plan folds
-    # in the re-plan's BBB purchase, so executing it and planning again trades nothing.
+    # DDD (target 0) is sold and CCC bought; BBB sits inside its band, but the sale leaves
+    # cash far above its 3.2 % target. BBB is bought toward its target in the same plan
+    # (trade_to = "target"), so executing it and planning again trades nothing.
     d = dt.date
     account = Account("G", 78.0, (
         Lot("BBB", 36, 1.0, d(2026, 11, 16), "BBB0"), Lot("DDD", 11, 5.0, d(2026, 11, 18), "DDD0"),
@@ -281,8 +281,11 @@ def test_sale_proceeds_outside_the_cash_band_are_invested_in_the_same_plan():
         "CCC": Side.BUY,
         "DDD": Side.SELL,
     }
-    assert "re-planned" in first.method_note
     assert plan(first.account_after, targets, prices, rules, as_of=AS_OF).trades == ()
+    # with trade_to = "edge" too, planning again after the trades trades nothing
+    edge = rules.model_copy(update={"trade_to": BandTarget.EDGE})
+    first = plan(account, targets, prices, edge, as_of=AS_OF)
+    assert plan(first.account_after, targets, prices, edge, as_of=AS_OF).trades == ()
 
 
 def test_no_same_day_round_trip():
@@ -348,3 +351,30 @@ def test_a_day_count_holding_period_when_set():
         Account("T", 0.0, (lot,)), {"CASH": 1.0}, {"XYZ": PRICE}, rules, as_of=dt.date(2024, 3, 1)
     )
     assert result.trades[0].lt_gain == pytest.approx(500.0)
+
+
+def test_trade_to_target_takes_an_out_of_band_position_back_to_its_target():
+    # AAA 55 % against 40 % +-10 %, BBB 25 % against 30 % (inside its band), CCC just
+    # outside: AAA was sold only to 44.9 %, the rest of its sale weighing in cash exactly
+    # what it weighed as drift; BBB, inside its band, could not take it
+    d = dt.date(2020, 1, 15)
+    account = Account("E", 2013.0, (
+        Lot("AAA", 550, 90.0, d, "a"), Lot("BBB", 500, 40.0, d, "b"), Lot("CCC", 709, 20.0, d, "c"),
+    ))  # fmt: skip
+    targets = {"AAA": 0.4, "BBB": 0.3, "CCC": 0.28, "CASH": 0.02}
+    prices = {"AAA": 100.0, "BBB": 50.0, "CCC": 25.37}
+    rules = RebalanceRules(band_abs=0.1, band_rel=1.0)
+    result = plan(account, targets, prices, rules, as_of=AS_OF)
+    value = 2013 + 550 * 100 + 500 * 50 + 709 * 25.37
+    for pos in result.holdings:  # each within one share of its target
+        assert abs(pos.value - targets[pos.ticker] * value) <= prices[pos.ticker], pos
+    bbb = next(t for t in result.trades if t.ticker == "BBB")
+    assert bbb.side is Side.BUY and "toward target" in bbb.reason
+    # inside its band, BBB is bought up to its target, never past it
+    assert 500 + bbb.shares <= 0.3 * value / 50
+    # with trade_to = "edge" AAA stops at its band's edge and BBB does not trade
+    edge = plan(account, targets, prices, rules.model_copy(update={"trade_to": BandTarget.EDGE}),
+                as_of=AS_OF)  # fmt: skip
+    assert "BBB" not in {t.ticker for t in edge.trades}
+    aaa = next(p for p in edge.holdings if p.ticker == "AAA")
+    assert aaa.weight == pytest.approx(0.5, abs=100 / value)

@@ -369,6 +369,7 @@ def _problem(
     under = x < s.w
     may_buy = out | (under & excess)
     may_sell = out | short
+    toward_buy, toward_sell = _toward_target(s, rules, out, may_buy, may_sell)
     t = s.w * s.value
     # a buy stops at the ticker's band's upper edge (on the value after the most this plan
     # could cost), or the next plan would sell it back; never short of the target itself,
@@ -392,10 +393,16 @@ def _problem(
             lots, why = _sellable(account, s, i, as_of, rules)
             lo[i] = -sum(lot.shares for lot in lots)
             blocks += why if wants_sell else []
+        elif toward_sell[i] and s.h[i] > 0:  # down to its target at most
+            lots, _ = _sellable(account, s, i, as_of, rules)
+            down = grid_units((held[i] - t[i]) / s.p[i], step) * step
+            lo[i] = -min(sum(lot.shares for lot in lots), down)
         if may_buy[i]:
             block = buy_block(account, ticker, as_of, rules)
             hi[i] = 0.0 if block else grid_units(room[i] / s.p[i], step) * step
             blocks += [block] if block and s.p[i] * s.h[i] < t[i] else []
+        elif toward_buy[i] and not buy_block(account, ticker, as_of, rules):  # up to target
+            hi[i] = grid_units((t[i] - held[i]) / s.p[i], step) * step
     prob = Problem(
         p=s.p,
         h=s.h,
@@ -418,6 +425,24 @@ def _problem(
         value=s.value,
     )
     return _attainable_reserve(account, prob), tuple(blocks)
+
+
+def _toward_target(
+    s: _State, rules: RebalanceRules, out: np.ndarray, may_buy: np.ndarray, may_sell: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """With ``trade_to = "target"``, the tickers inside their bands that may trade toward
+    their targets (never past them): the underweight ones when an out-of-band position is
+    sold, the overweight ones when one is bought. An out-of-band position then goes back to
+    its target; otherwise the rest of its sale would sit in cash, which the objective
+    weighs the same as the drift it leaves, and the plan stopped at the band's edge."""
+    none = np.zeros_like(out)
+    if rules.trade_to is not BandTarget.TARGET or not out.any():
+        return none, none
+    x = s.p * s.h / s.value
+    over, under = x > s.w, x < s.w
+    buy = under & ~may_buy & bool((out & over).any())
+    sell = over & ~may_sell & bool((out & under).any())
+    return buy, sell
 
 
 def _cost_bound(s: _State, rules: RebalanceRules) -> float:
@@ -474,6 +499,8 @@ def _trade_reason(s: _State, i: int, out: np.ndarray, side: Side) -> str:
         return "raise cash for the withdrawal"
     if out[i]:
         return f"drift {drift:+.2%} outside band ±{s.band[i]:.2%}"
+    if (drift < 0) == (side is Side.BUY) and not _triggers(s)[1 if side is Side.BUY else 2]:
+        return f"drift {drift:+.2%} toward target (out-of-band trades pay for it)"
     return "invest excess cash" if side is Side.BUY else "raise cash"
 
 
