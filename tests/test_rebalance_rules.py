@@ -378,3 +378,15 @@ def test_trade_to_target_takes_an_out_of_band_position_back_to_its_target():
     assert "BBB" not in {t.ticker for t in edge.trades}
     aaa = next(p for p in edge.holdings if p.ticker == "AAA")
     assert aaa.weight == pytest.approx(0.5, abs=100 / value)
+
+
+def test_the_cash_reserve_warning_is_given_once():
+    # the plan and the re-plan it folds in each said it, as 3.0 % and 3.1 % of the value
+    rules = RebalanceRules(band_abs=0.03, band_rel=0.2, commission_min=10,
+                           commission_per_share=0.5, spread_bps=50, cash_reserve=30)  # fmt: skip
+    targets = {"AAA": 0.5, "BBB": 0.3, "CCC": 0.2}
+    prices = {"AAA": 100.0, "BBB": 50.0, "CCC": 25.37}
+    result = plan(Account("K1", 1000.0, ()), targets, prices, rules, as_of=AS_OF)
+    said = [w for w in result.warnings if "the cash reserve (30.00" in w]
+    assert len(said) == 1, result.warnings
+    assert result.cash_after >= 30 - 1e-9

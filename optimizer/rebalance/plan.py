@@ -563,7 +563,8 @@ def _finish(
             f"the cash target {s.w_cash:.1%} (band ±{s.band_cash:.1%}): the trades keep it, "
             "so the other positions fall short of their targets"
         )
-        warnings += [] if high in (sol.warning or "") else [high]  # (a re-plan said it)
+        said = "the cash reserve (" in (sol.warning or "")  # a re-plan said it (its value)
+        warnings += [] if said else [high]
     return TradePlan(
         account=account.id,
         as_of=as_of,
