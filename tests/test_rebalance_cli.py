@@ -149,6 +149,8 @@ CASES = {
     ),
     "duplicated_lot": ({"holdings": "holdings_duplicated.csv"}, [], 8, ["A1", "BND", "A1-4"]),
     "zero_price": ({"prices": "prices_zero.csv"}, [], 8, ["IWM", "price", "0"]),
+    # read and never used: cash is worth 1 a unit
+    "cash_priced": ({"prices": "prices_cash.csv"}, [], 3, ["line 6", "CASH", "price=2"]),
     "weights_do_not_sum_to_one": ({"targets": "targets_sum.csv"}, [], 8, ["sum", "1.05"]),
     "ticker_outside_universe": (
         {"targets": "targets_outside.csv"},

@@ -381,6 +381,12 @@ def load_prices(path: str | Path) -> dict[str, float]:
         price = _number(row["price"], file=path, key=f"line {line} ticker {ticker} price")
         if ticker in prices:
             raise ConfigError("ticker priced twice", file=str(path), key=f"ticker {ticker}")
+        if ticker == CASH and price != 1:  # it was read and never used
+            raise ConfigError(
+                "CASH is money, worth 1 a unit: a price for it is never used",
+                file=str(path), key=f"line {line} ticker {ticker} price", value=price,
+                hint="remove the CASH row",
+            )  # fmt: skip
         prices[ticker] = price
     check_prices(prices, file=str(path))
     return prices
